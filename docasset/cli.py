@@ -1,0 +1,184 @@
+"""The ``docasset`` command line: demo, train, extract, corrections import, model registry."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from docasset.errors import DocassetError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _home(args: argparse.Namespace) -> Path:
+    return Path(args.home or os.environ.get("DOCASSET_HOME") or Path.cwd() / ".docasset" / "work")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from docasset.demo import print_summary, run_demo
+
+    workdir = Path(args.workdir).resolve()
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or workdir / "dagster_home")
+    if args.fresh:
+        import shutil
+        for sub in ("work", "fixtures", "dagster_home"):
+            shutil.rmtree(workdir / sub, ignore_errors=True)
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    (dagster_home / "dagster.yaml").touch()  # embedded defaults: SQLite storage in DAGSTER_HOME
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    with dg.DagsterInstance.get() as instance:
+        result = run_demo(workdir, instance, n_bootstrap=args.n_bootstrap, n_stream=args.n_stream,
+                          epochs=args.epochs, seed=args.seed)
+    print_summary(result)
+    print(f"\nDagster UI over these runs: DAGSTER_HOME={dagster_home} DOCASSET_HOME={workdir / 'work'} "
+          ".venv/bin/dagster dev -w workspace.yaml")
+    return EXIT_OK if result.all_runs_ok and result.reports else EXIT_ERROR
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from docasset.core.fields import load_doctype
+    from docasset.core.labelled import read_labelled_folder
+    from docasset.core.offline import ocr_files, split_docs, training_docs
+    from docasset.core.train import TrainConfig, train_model
+
+    doctype = load_doctype(args.doc_type)
+    docs = read_labelled_folder(Path(args.dataset))
+    ocr = ocr_files([(d.id, d.image) for d in docs], workers=args.workers)
+    for key, why in sorted(ocr.failures.items()):
+        print(f"skipped {key}: {why}", file=sys.stderr)
+    tdocs, aligns = training_docs(docs, ocr.texts, doctype)
+    unaligned = {k: [a.field for a in al if not a.aligned] for k, al in aligns.items()}
+    unaligned = {k: v for k, v in unaligned.items() if v}
+    train, dev = split_docs(tdocs, args.dev_fraction)
+    bundle, report = train_model(train, dev, doctype, TrainConfig(epochs=args.epochs, seed=args.seed))
+    bundle.meta.update(training={"dataset": str(args.dataset), "n_train": report.n_train,
+                                 "n_dev": report.n_dev, "unaligned": unaligned,
+                                 "history": report.history})
+    bundle.save(Path(args.out))
+    print(json.dumps({"out": args.out, "n_train": report.n_train, "n_dev": report.n_dev,
+                      "ocr_failures": len(ocr.failures), "documents_with_unaligned_values": len(unaligned),
+                      "best_epoch": report.best_epoch, "dev_accuracy": report.best_dev_accuracy,
+                      "seconds": report.seconds, "thresholds": bundle.thresholds}))
+    return EXIT_OK
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from docasset.core.extract import ModelBundle, predict_documents
+    from docasset.core.offline import expand_inputs, ocr_files
+    from docasset.core.prediction_table import to_json
+
+    bundle = ModelBundle.load(Path(args.model))
+    paths = expand_inputs(Path(p) for p in args.inputs)
+    keyed = [(p.stem, p) for p in paths]
+    ocr = ocr_files(keyed, workers=args.workers)
+    preds = predict_documents(bundle, bundle.doctype, dict(sorted(ocr.texts.items())))
+    with open(args.out, "w", encoding="utf-8") as fh:
+        for p in preds:
+            fh.write(json.dumps(to_json(bundle.doctype, p), ensure_ascii=False) + "\n")
+    for key, why in sorted(ocr.failures.items()):
+        print(f"not extracted {key}: {why}", file=sys.stderr)
+    print(json.dumps({"out": args.out, "documents": len(preds), "failed": len(ocr.failures),
+                      "auto": sum(p.route == "auto" for p in preds)}))
+    return EXIT_OK if not ocr.failures else EXIT_ERROR
+
+
+def cmd_corrections_import(args: argparse.Namespace) -> int:
+    from docasset.core.corrections import import_file
+    from docasset.core.fields import load_doctype
+    from docasset.core.intake import Workdir, known_doc_ids
+
+    wd = Workdir(_home(args))
+    res = import_file(Path(args.file), wd.corrections_store, load_doctype(args.doc_type), known_doc_ids(wd))
+    if res.already_imported:
+        print(f"{args.file}: already imported (no-op)")
+    else:
+        print(f"{args.file}: stored {res.stored} correction(s), {res.skipped} already stored")
+    return EXIT_OK
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from docasset.core.intake import Workdir
+    from docasset.core.registry import Registry
+
+    reg = Registry(Workdir(_home(args)).models)
+    if args.model_cmd == "list":
+        aliases = reg.aliases()
+        for mv in reg.versions():
+            tags = [a for a, v in aliases.items() if v == mv.version]
+            print(f"{mv.version}  {mv.info.get('created_at', '')}  train-set {mv.info.get('training_set_version', '-')}"
+                  f"  {' '.join(tags)}")
+    elif args.model_cmd == "promote":
+        reg.set_alias("production", args.version, f"manual: {args.reason}", actor=os.environ.get("USER", "cli"))
+        print(f"production -> {args.version}")
+    elif args.model_cmd == "rollback":
+        print(f"production -> {reg.rollback(args.reason)}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="docasset", description=__doc__)
+    p.add_argument("--home", help="working directory (default: $DOCASSET_HOME or .docasset/work)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    d = sub.add_parser("demo", help="run the end-to-end demo through the Dagster graph")
+    d.add_argument("--workdir", default=".docasset")
+    d.add_argument("--n-bootstrap", type=int, default=60)
+    d.add_argument("--n-stream", type=int, default=30)
+    d.add_argument("--epochs", type=int, default=40)
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--fresh", action="store_true", help="start from an empty working directory")
+    d.set_defaults(fn=cmd_demo)
+
+    t = sub.add_parser("train", help="train a pipeline from a labelled folder (OCR included)")
+    t.add_argument("--dataset", required=True)
+    t.add_argument("--doc-type", default="receipt")
+    t.add_argument("--out", required=True)
+    t.add_argument("--epochs", type=int, default=40)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--dev-fraction", type=float, default=0.2)
+    t.add_argument("--workers", type=int, default=None)
+    t.set_defaults(fn=cmd_train)
+
+    e = sub.add_parser("extract", help="extract fields from files or directories")
+    e.add_argument("--model", required=True)
+    e.add_argument("--out", required=True)
+    e.add_argument("--workers", type=int, default=None)
+    e.add_argument("inputs", nargs="+")
+    e.set_defaults(fn=cmd_extract)
+
+    c = sub.add_parser("corrections", help="the corrections store")
+    csub = c.add_subparsers(dest="corrections_cmd", required=True)
+    ci = csub.add_parser("import", help="import a corrections JSONL file (all or nothing)")
+    ci.add_argument("file")
+    ci.add_argument("--doc-type", default="receipt")
+    ci.set_defaults(fn=cmd_corrections_import)
+
+    m = sub.add_parser("model", help="the model registry")
+    msub = m.add_subparsers(dest="model_cmd", required=True)
+    msub.add_parser("list").set_defaults(fn=cmd_model)
+    mp = msub.add_parser("promote")
+    mp.add_argument("version")
+    mp.add_argument("--reason", required=True)
+    mp.set_defaults(fn=cmd_model)
+    mr = msub.add_parser("rollback")
+    mr.add_argument("--reason", default="rollback")
+    mr.set_defaults(fn=cmd_model)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except DocassetError as exc:
+        print(f"docasset: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

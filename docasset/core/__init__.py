@@ -1,0 +1,1 @@
+"""Dagster-free domain core: scan intake, OCR and text assembly."""

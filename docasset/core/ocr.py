@@ -1,0 +1,383 @@
+"""OCR with Tesseract: page preprocessing, the word table, and text assembly from words.
+
+The word table (:data:`WORDS_SCHEMA`) is the contract with later stages. Its boxes are in the
+coordinates of the page as :func:`~docasset.core.scans.iter_pages` yields it, whatever scaling
+or rotation was applied for OCR. :func:`document_lines`, :func:`document_text` and
+:func:`word_offsets` derive text from words with one set of rules, so a character span in the
+text maps back to words and boxes exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandera.polars as pa
+import polars as pl
+import pytesseract
+from PIL import Image
+from pytesseract import Output
+
+from docasset.core.scans import (
+    IntakeLimits,
+    PageQuality,
+    ScanFile,
+    iter_pages,
+    page_quality,
+)
+from docasset.errors import OcrError, ScanError
+
+DEFAULT_LIMITS = IntakeLimits()
+_LINE_KEYS = ["doc_id", "page", "block", "par", "line"]
+_TARGET_DPI = 300.0
+_MAX_UPSCALE = 4.0
+_MAX_OCR_PIXELS = 30_000_000  # Tesseract time grows with pixels; cap what upscaling may create
+_DESKEW_MIN_DEG = 0.3  # below this, resampling costs more sharpness than the rotation gains
+_OSD_MIN_CONF = 3.0  # orientation_conf seen: 15-20 on real text, under 6 on a few lines
+_META_VS_TEXT_DPI = 1.6  # trust the dpi tag unless the text size says otherwise by this factor
+
+
+class WordsModel(pa.DataFrameModel):
+    """One row per recognised word; ``block/par/line/word`` are Tesseract's 1-based numbers."""
+
+    doc_id: str = pa.Field(str_length={"min_value": 1})
+    page: pl.Int32 = pa.Field(ge=0)
+    block: pl.Int32 = pa.Field(ge=0)
+    par: pl.Int32 = pa.Field(ge=0)
+    line: pl.Int32 = pa.Field(ge=0)
+    word: pl.Int32 = pa.Field(ge=0)
+    left: pl.Int32 = pa.Field(ge=0)
+    top: pl.Int32 = pa.Field(ge=0)
+    width: pl.Int32 = pa.Field(ge=0)
+    height: pl.Int32 = pa.Field(ge=0)
+    conf: pl.Float64 = pa.Field(ge=0.0, le=100.0)
+    # No whitespace inside a word: text assembly joins words with single spaces/newlines.
+    text: str = pa.Field(str_matches=r"^\S+$")
+
+    class Config:
+        strict = True
+        coerce = False
+
+
+WORDS_SCHEMA = WordsModel.to_schema()
+_WORD_DTYPES: dict[str, pl.DataType] = {
+    name: col.dtype.type for name, col in WORDS_SCHEMA.columns.items()
+}
+
+
+def validate_words(df: pl.DataFrame) -> pl.DataFrame:
+    """Validate a word table against :data:`WORDS_SCHEMA` (raises pandera's error)."""
+    return WORDS_SCHEMA.validate(df)
+
+
+def empty_words() -> pl.DataFrame:
+    """An empty word table with the schema's dtypes."""
+    return pl.DataFrame(schema=_WORD_DTYPES)
+
+
+@dataclass(frozen=True)
+class OcrConfig:
+    """How pages are preprocessed and read; defaults chosen with ``evals/ocr_quality.py``."""
+
+    lang: str = "eng"
+    psm: int = 4
+    upscale_below_dpi: float = 250.0
+    deskew: bool = True
+    osd: bool = False
+    timeout_s: float = 120.0
+
+
+def effective_dpi(dpi: float | None, quality: PageQuality | None) -> float | None:
+    """The resolution to act on: the dpi tag, unless absent or contradicted by the text size."""
+    est = quality.est_dpi if quality is not None else None
+    if dpi is None or dpi <= 0:
+        return est
+    if est is not None and not 1 / _META_VS_TEXT_DPI <= est / dpi <= _META_VS_TEXT_DPI:
+        return est
+    return dpi
+
+
+def _tesseract_env() -> None:
+    # Tesseract's OpenMP threads make one page several times slower on 2 cores (measured
+    # 1.9 s vs 0.54 s per receipt); we parallelise across documents instead. pytesseract passes
+    # os.environ to the subprocess, so this is the way to reach it.
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+
+
+def _osd_rotation(img: Image.Image, dpi: float | None, timeout_s: float) -> int:
+    """Clockwise degrees (0/90/180/270) that make the page upright; 0 when OSD is unsure."""
+    _tesseract_env()
+    config = f"--psm 0 --dpi {round(dpi)}" if dpi else "--psm 0"
+    try:
+        osd = pytesseract.image_to_osd(
+            img, config=config, output_type=Output.DICT, timeout=timeout_s
+        )
+    except pytesseract.TesseractError as exc:
+        # OSD needs a fair amount of text; on sparse pages "no answer" is not a failure.
+        if "Too few characters" in str(exc.message) or "too small" in str(exc.message):
+            return 0
+        raise
+    if float(osd.get("orientation_conf", 0.0)) < _OSD_MIN_CONF:
+        return 0
+    return int(osd.get("rotate", 0)) % 360
+
+
+def prepare_page(
+    img: Image.Image, dpi: float | None, quality: PageQuality | None, config: OcrConfig
+) -> tuple[Image.Image, float, float]:
+    """Preprocess a grayscale page for Tesseract.
+
+    Returns ``(image, scale, angle)``: the image is the page rotated upright (OSD), scaled by
+    ``scale`` and rotated by the small deskew angle; ``angle`` is the total counter-clockwise
+    rotation applied, in degrees. Every step maps the image centre to the image centre, which is
+    what :func:`map_boxes_back` relies on. May raise pytesseract's errors (OSD).
+    """
+    out = img.convert("L") if img.mode != "L" else img
+    angle = 0.0
+    if config.osd:
+        rotate = _osd_rotation(out, effective_dpi(dpi, quality), config.timeout_s)
+        if rotate:
+            out = out.rotate(-rotate, expand=True)
+            angle -= rotate
+            quality = None  # skew and line height must be re-measured on the upright page
+    if quality is None:
+        quality = page_quality(out, dpi)
+    scale = 1.0
+    eff = effective_dpi(dpi, quality)
+    if eff is not None and eff < config.upscale_below_dpi:
+        pixel_cap = math.sqrt(_MAX_OCR_PIXELS / max(out.width * out.height, 1))
+        scale = max(1.0, min(_TARGET_DPI / eff, _MAX_UPSCALE, pixel_cap))
+    if scale > 1.0:
+        size = (round(out.width * scale), round(out.height * scale))
+        out = out.resize(size, Image.Resampling.LANCZOS)
+    if config.deskew and abs(quality.skew_deg) >= _DESKEW_MIN_DEG:
+        out = out.rotate(-quality.skew_deg, Image.Resampling.BICUBIC, expand=True, fillcolor=255)
+        angle -= quality.skew_deg
+    return out, scale, angle
+
+
+def map_boxes_back(
+    boxes: np.ndarray,
+    prepared_size: tuple[int, int],
+    original_size: tuple[int, int],
+    scale: float,
+    angle: float,
+) -> np.ndarray:
+    """Map ``(left, top, width, height)`` rows from a prepared image to the original page.
+
+    Inverts "rotate ``angle`` degrees CCW about the centre, scale by ``scale``": each box's
+    corners are mapped and their bounding box, clipped to the page, is returned (int).
+    """
+    if boxes.size == 0:
+        return boxes.astype(np.int64).reshape(0, 4)
+    left, top, width, height = (boxes[:, i].astype(np.float64) for i in range(4))
+    xs = np.stack([left, left + width, left, left + width], axis=1)
+    ys = np.stack([top, top, top + height, top + height], axis=1)
+    dx, dy = xs - prepared_size[0] / 2, ys - prepared_size[1] / 2
+    # Image coordinates have y pointing down, so a CCW turn by a is x' = x cos a + y sin a,
+    # y' = -x sin a + y cos a; its inverse is applied here.
+    a = math.radians(angle)
+    ox = (dx * math.cos(a) - dy * math.sin(a)) / scale + original_size[0] / 2
+    oy = (dx * math.sin(a) + dy * math.cos(a)) / scale + original_size[1] / 2
+    x0 = np.clip(np.floor(ox.min(axis=1)), 0, original_size[0])
+    y0 = np.clip(np.floor(oy.min(axis=1)), 0, original_size[1])
+    x1 = np.clip(np.ceil(ox.max(axis=1)), 0, original_size[0])
+    y1 = np.clip(np.ceil(oy.max(axis=1)), 0, original_size[1])
+    return np.stack([x0, y0, x1 - x0, y1 - y0], axis=1).astype(np.int64)
+
+
+def ocr_page(
+    img: Image.Image,
+    *,
+    doc_id: str,
+    page: int,
+    dpi: float | None,
+    config: OcrConfig = OcrConfig(),
+    quality: PageQuality | None = None,
+) -> pl.DataFrame:
+    """OCR one page into a validated word table (empty when no text was found).
+
+    Raises :class:`OcrError` naming the document and page when Tesseract is missing, fails or
+    times out.
+    """
+    where = f"{doc_id} page {page}"
+    quality = quality if quality is not None else page_quality(img, dpi)
+    try:
+        prepared, scale, angle = prepare_page(img, dpi, quality, config)
+        eff = effective_dpi(dpi, quality)
+        flags = f"--psm {config.psm}" + (f" --dpi {round(eff * scale)}" if eff else "")
+        _tesseract_env()
+        data = pytesseract.image_to_data(
+            prepared,
+            lang=config.lang,
+            config=flags,
+            output_type=Output.DICT,
+            timeout=config.timeout_s,
+        )
+    except pytesseract.TesseractNotFoundError as exc:
+        raise OcrError(f"{where}: tesseract is not installed or not on PATH") from exc
+    except pytesseract.TesseractError as exc:
+        raise OcrError(f"{where}: tesseract failed ({exc.status}): {exc.message}") from exc
+    except RuntimeError as exc:
+        if "timeout" not in str(exc):
+            raise
+        raise OcrError(f"{where}: tesseract timed out after {config.timeout_s} s") from exc
+    return _words_frame(data, doc_id, page, prepared.size, img.size, scale, angle)
+
+
+def _words_frame(
+    data: dict[str, list],
+    doc_id: str,
+    page: int,
+    prepared_size: tuple[int, int],
+    original_size: tuple[int, int],
+    scale: float,
+    angle: float,
+) -> pl.DataFrame:
+    """Keep real words (conf >= 0, non-blank text) and map their boxes to the original page."""
+    texts = [str(t).strip() for t in data.get("text", [])]
+    conf = np.asarray(data.get("conf", []), dtype=np.float64)
+    keep = np.flatnonzero((conf >= 0) & np.array([bool(t) for t in texts], dtype=bool))
+    if keep.size == 0:
+        return empty_words()
+    cols = {k: np.asarray(data[k])[keep] for k in ("block_num", "par_num", "line_num", "word_num")}
+    raw = np.stack([np.asarray(data[k])[keep] for k in ("left", "top", "width", "height")], axis=1)
+    boxes = map_boxes_back(raw, prepared_size, original_size, scale, angle)
+    frame = pl.DataFrame(
+        {
+            "doc_id": [doc_id] * keep.size,
+            "page": np.full(keep.size, page),
+            "block": cols["block_num"],
+            "par": cols["par_num"],
+            "line": cols["line_num"],
+            "word": cols["word_num"],
+            "left": boxes[:, 0],
+            "top": boxes[:, 1],
+            "width": boxes[:, 2],
+            "height": boxes[:, 3],
+            "conf": np.clip(conf[keep], 0.0, 100.0),
+            # Tesseract words hold no whitespace; this guards the schema's rule anyway.
+            "text": ["_".join(texts[i].split()) for i in keep],
+        }
+    ).cast(_WORD_DTYPES)
+    return validate_words(frame)
+
+
+# --- documents ----------------------------------------------------------------------------------
+
+OcrOutcome = pl.DataFrame | OcrError | ScanError
+
+
+def ocr_document(
+    scan: ScanFile, *, config: OcrConfig = OcrConfig(), limits: IntakeLimits = DEFAULT_LIMITS
+) -> pl.DataFrame:
+    """OCR every page of a scan, one page in memory at a time; raises OcrError/ScanError."""
+    frames = [
+        ocr_page(img, doc_id=scan.doc_id, page=info.page, dpi=info.dpi, config=config)
+        for info, img in iter_pages(scan, limits)
+    ]
+    frames = [f for f in frames if f.height]
+    return pl.concat(frames) if frames else empty_words()
+
+
+def _ocr_outcome(scan: ScanFile, config: OcrConfig, limits: IntakeLimits) -> OcrOutcome:
+    # Only the project's own errors are per-document outcomes; anything else is a bug and
+    # propagates out of ocr_documents.
+    try:
+        return ocr_document(scan, config=config, limits=limits)
+    except (OcrError, ScanError) as exc:
+        return exc
+
+
+def ocr_documents(
+    items: Iterable[tuple[str, ScanFile]],
+    *,
+    config: OcrConfig = OcrConfig(),
+    limits: IntakeLimits = DEFAULT_LIMITS,
+    workers: int | None = None,
+) -> Iterator[tuple[str, OcrOutcome]]:
+    """OCR documents in parallel; yield ``(key, words | error)`` in input order.
+
+    Each worker handles one document at a time and holds one page image, and at most
+    ``2 * workers`` documents are submitted ahead of the consumer, so memory stays flat however
+    long ``items`` is. A failing document yields its :class:`OcrError`/:class:`ScanError`; the
+    others go on. Threads suffice: the work happens in the Tesseract subprocess.
+    """
+    n = workers if workers is not None else (os.cpu_count() or 1)
+    if n < 1:
+        raise ValueError(f"workers must be >= 1, got {n}")
+    pending: deque[tuple[str, Future[OcrOutcome]]] = deque()
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="ocr") as pool:
+        try:
+            for key, scan in items:
+                pending.append((key, pool.submit(_ocr_outcome, scan, config, limits)))
+                if len(pending) >= 2 * n:
+                    key0, future = pending.popleft()
+                    yield key0, future.result()
+            while pending:
+                key0, future = pending.popleft()
+                yield key0, future.result()
+        finally:  # consumer stopped early: drop queued work, let running pages finish
+            for _, future in pending:
+                future.cancel()
+
+
+# --- text assembly ------------------------------------------------------------------------------
+
+
+def _lines_with_starts(words: pl.DataFrame) -> pl.DataFrame:
+    """Lines in reading order with ``line_no``, the separator before them and their offset.
+
+    The separator before a line is "" for a document's first line, "\\n\\n" when the page
+    changes and "\\n" otherwise; ``start`` is the line's offset in :func:`document_text`.
+    """
+    lines = (
+        words.sort([*_LINE_KEYS, "word"])
+        .group_by(_LINE_KEYS, maintain_order=True)
+        .agg(
+            text=pl.col("text").str.join(" "),
+            left=pl.col("left").min(),
+            top=pl.col("top").min(),
+            right=(pl.col("left") + pl.col("width")).max(),
+            bottom=(pl.col("top") + pl.col("height")).max(),
+            conf=pl.col("conf").mean(),
+        )
+    )
+    first = pl.int_range(pl.len()).over("doc_id") == 0
+    new_page = pl.col("page") != pl.col("page").shift(1).over("doc_id")
+    sep = pl.when(first).then(0).when(new_page).then(2).otherwise(1)
+    length = pl.col("text").str.len_chars().cast(pl.Int64)
+    return lines.with_columns(
+        line_no=pl.int_range(pl.len(), dtype=pl.Int32).over("doc_id"), sep=sep
+    ).with_columns(start=((length + pl.col("sep")).cum_sum() - length).over("doc_id"))
+
+
+def document_lines(words: pl.DataFrame) -> pl.DataFrame:
+    """One row per OCR line: doc_id, page, line_no, text, left, top, right, bottom, conf."""
+    cols = ["doc_id", "page", "line_no", "text", "left", "top", "right", "bottom", "conf"]
+    return _lines_with_starts(words).select(cols)
+
+
+def document_text(words: pl.DataFrame, doc_id: str) -> str:
+    """The document's lines joined with "\\n", pages separated by "\\n\\n"."""
+    lines = _lines_with_starts(words.filter(pl.col("doc_id") == doc_id))
+    seps = {0: "", 1: "\n", 2: "\n\n"}
+    return "".join(seps[s] + t for s, t in zip(lines["sep"], lines["text"], strict=True))
+
+
+def word_offsets(words: pl.DataFrame) -> pl.DataFrame:
+    """The word table plus ``line_no`` and ``start``/``end`` offsets into document_text."""
+    lines = _lines_with_starts(words).select([*_LINE_KEYS, "line_no", "start"])
+    length = pl.col("text").str.len_chars().cast(pl.Int64)
+    in_line = ((length + 1).cum_sum() - (length + 1)).over(_LINE_KEYS)
+    return (
+        words.sort([*_LINE_KEYS, "word"])
+        .join(lines, on=_LINE_KEYS, how="left")
+        .with_columns(start=pl.col("start") + in_line)
+        .with_columns(end=pl.col("start") + length)
+    )

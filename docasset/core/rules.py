@@ -1,0 +1,116 @@
+"""The rule layer: regex finders for dates, amounts and identifiers, and keyword anchors.
+
+Rules propose candidates ``(start, end, text)`` over the OCR document text. They serve twice:
+to align typed ground-truth values to the text (training), and as the second opinion beside the
+spaCy model at extraction time (see ``docasset.core.extract`` for the combination order).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from docasset.core.fields import parse_amount, parse_date
+
+_MON = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
+DATE_RE = re.compile(
+    r"(?<![\w/.\-])(?:"
+    r"\d{4}[./\-]\d{1,2}[./\-]\d{1,2}"
+    r"|\d{1,2}[./\-]\d{1,2}[./\-]\d{2,4}"
+    rf"|\d{{1,2}}[\s\-./]?{_MON}[\s\-./,]*\d{{2,4}}"
+    rf"|{_MON}[\s\-./]?\d{{1,2}}(?:st|nd|rd|th)?[\s,\-./]*\d{{2,4}}"
+    r")(?![\w/])",
+    re.I,
+)
+AMOUNT_RE = re.compile(r"(?<![\d.,])\d{1,3}(?:[,.]?\d{3})*[.,]\d{2}(?![\d.,]*\d)")
+TOTAL_KEYWORD_RE = re.compile(
+    r"\b(grand\s*total|total\s*amount|amount\s*due|total\s*due|nett?\s*total|total|jumlah)\b",
+    re.I,
+)
+NOT_TOTAL_RE = re.compile(
+    r"(sub\s*-?\s*total|total\s*(qty|quantity|items?|disc|discount|saving|gst|tax|excl)"
+    r"|tender|cash|change|paid|rounding|round\s*adj)",
+    re.I,
+)
+STRONG_TOTAL_RE = re.compile(
+    r"(grand\s*total|total\s*amount|amount\s*due|total\s*due|rounded|incl)", re.I
+)
+IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A rule's proposal for one field: character span in the text, surface string, strength."""
+
+    start: int
+    end: int
+    text: str
+    strength: float  # 0..1: how strongly the rule's anchor supports it
+
+
+def find_dates(text: str) -> list[Candidate]:
+    """Every plausible date in the text, earliest first."""
+    out = []
+    for m in DATE_RE.finditer(text):
+        if parse_date(m.group(0)) is not None:
+            out.append(Candidate(m.start(), m.end(), m.group(0), 1.0))
+    return out
+
+
+def find_amounts(text: str) -> list[Candidate]:
+    """Every amount with two decimals in the text, earliest first."""
+    return [
+        Candidate(m.start(), m.end(), m.group(0), 1.0)
+        for m in AMOUNT_RE.finditer(text)
+        if parse_amount(m.group(0)) is not None
+    ]
+
+
+def _lines(text: str) -> list[tuple[int, str]]:
+    """(start offset, line) pairs."""
+    out, pos = [], 0
+    for line in text.split("\n"):
+        out.append((pos, line))
+        pos += len(line) + 1
+    return out
+
+
+def find_totals(text: str) -> list[Candidate]:
+    """Amounts anchored by a total keyword on their line (or the next line), best first.
+
+    Strength: 1.0 for strong anchors (grand total, amount due), 0.7 for plain "total".
+    Excluded: subtotal, total qty/discount/tax, cash/change/tendered lines.
+    Ties are broken by the larger amount, since the payable total bounds the partial sums.
+    """
+    lines = _lines(text)
+    cands: list[Candidate] = []
+    for i, (start, line) in enumerate(lines):
+        if not TOTAL_KEYWORD_RE.search(line) or NOT_TOTAL_RE.search(line):
+            continue
+        strength = 1.0 if STRONG_TOTAL_RE.search(line) else 0.7
+        amounts = list(AMOUNT_RE.finditer(line))
+        if not amounts and i + 1 < len(lines):
+            start, line = lines[i + 1]
+            amounts = list(AMOUNT_RE.finditer(line))
+            strength -= 0.2
+        if amounts:
+            m = amounts[-1]
+            cands.append(Candidate(start + m.start(), start + m.end(), m.group(0), strength))
+    cands.sort(key=lambda c: (-c.strength, -(parse_amount(c.text) or 0), -c.start))
+    return cands
+
+
+def find_ibans(text: str) -> list[Candidate]:
+    """IBAN-shaped strings (checksum is the validator's job)."""
+    return [Candidate(m.start(), m.end(), m.group(0), 1.0) for m in IBAN_RE.finditer(text)]
+
+
+def rule_candidates(field_type: str, field_name: str, text: str) -> list[Candidate]:
+    """Candidates for a field by its type (and name, for totals), best first."""
+    if field_type == "date":
+        return find_dates(text)
+    if field_type == "amount":
+        return find_totals(text) if field_name == "total" else []
+    if field_type == "iban":
+        return find_ibans(text)
+    return []

@@ -1,0 +1,43 @@
+"""Assembles the Dagster ``Definitions`` of docasset (nothing else lives here)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from docasset.defs import corrections, evaluation, extraction, ingest, monitoring, ocr, training
+from docasset.defs.jobs import (
+    batch_checks_job,
+    checks_job,
+    corrections_job,
+    health_job,
+    ingest_job,
+    retrain_job,
+)
+from docasset.defs.resources import DEFAULT_HOME, DocassetHome, PolarsParquetIOManager, Settings
+from docasset.defs.schedules import daily_health, weekly_retrain
+from docasset.defs.sensors import corrections_sensor, inbox_sensor, retrain_sensor
+
+
+def build_definitions(home: str | None = None, settings: Settings | None = None) -> dg.Definitions:
+    """The definitions for a working directory (default: env ``DOCASSET_HOME``)."""
+    root = home or DEFAULT_HOME
+    storage = str(Path(root) / "storage")
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([ingest, ocr, extraction, corrections, training, evaluation, monitoring]),
+        asset_checks=dg.load_asset_checks_from_modules([ingest, training, evaluation]),
+        jobs=[ingest_job, corrections_job, retrain_job, health_job, checks_job, batch_checks_job],
+        sensors=[inbox_sensor, corrections_sensor, retrain_sensor],
+        schedules=[daily_health, weekly_retrain],
+        resources={
+            "home": DocassetHome(root=root),
+            "settings": settings or Settings(),
+            "io_manager": dg.FilesystemIOManager(base_dir=storage),
+            "frames_io": PolarsParquetIOManager(base_dir=storage),
+        },
+    )
+
+
+defs = build_definitions(os.environ.get("DOCASSET_HOME"))

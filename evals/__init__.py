@@ -1,0 +1,1 @@
+"""Measurement scripts that guide configuration choices (not shipped logic)."""

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# docasset set-up and entry points. Idempotent; the second run skips what is done.
+#   ./run.sh demo   set up, then run the end-to-end demo (SQLite Dagster instance, local files)
+#   ./run.sh test   set up, then run the whole test suite
+#   ./run.sh setup  set up only
+#   ./run.sh ui     set up, then open the Dagster UI on the demo's instance
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+PY=${PYTHON:-python3.11}
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd fonts-dejavu-core)
+
+need_apt=()
+command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr tesseract-ocr-eng)
+[ -f /usr/share/tesseract-ocr/5/tessdata/osd.traineddata ] || ls /usr/share/tesseract-ocr/*/tessdata/osd.traineddata >/dev/null 2>&1 || need_apt+=(tesseract-ocr-osd)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+if ! command -v "$PY" >/dev/null 2>&1; then
+  if python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    PY=python3
+  else
+    need_apt+=(python3.11)
+  fi
+fi
+"$PY" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3.11-venv)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing system packages: ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "missing system packages; run:  sudo apt-get install -y ${need_apt[*]}" >&2
+    exit 1
+  fi
+fi
+
+# The venv is rebuilt only when the dependency files change (stamp = their hash).
+stamp_now=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.docasset-stamp 2>/dev/null)" != "$stamp_now" ]; then
+  echo "setting up .venv (python: $("$PY" --version))"
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]"
+  echo "$stamp_now" > .venv/.docasset-stamp
+fi
+
+export OMP_THREAD_LIMIT=1
+export DOCASSET_STATE="$ROOT/.docasset"
+case "${1:-demo}" in
+  setup) echo "set up: .venv ready, tesseract $(tesseract --version 2>&1 | head -1)";;
+  demo)
+    shift || true
+    export DAGSTER_HOME="$DOCASSET_STATE/dagster_home" DOCASSET_HOME="$DOCASSET_STATE/work"
+    exec .venv/bin/docasset demo --workdir "$DOCASSET_STATE" --fresh "$@";;
+  test)
+    shift || true
+    exec .venv/bin/python -m pytest "$@";;
+  ui)
+    export DAGSTER_HOME="$DOCASSET_STATE/dagster_home" DOCASSET_HOME="$DOCASSET_STATE/work"
+    mkdir -p "$DAGSTER_HOME" && touch "$DAGSTER_HOME/dagster.yaml"
+    exec .venv/bin/dagster dev -w workspace.yaml;;
+  *) echo "usage: ./run.sh [setup|demo|test|ui]" >&2; exit 2;;
+esac

@@ -1,0 +1,33 @@
+"""Shared test fixtures: generated scans, a blank vocab, environment for Tesseract."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+ROOT = Path(__file__).resolve().parent.parent
+SROIE = ROOT.parent / "shared" / "sroie-dev"
+
+
+@pytest.fixture(scope="session")
+def sroie_dir() -> Path:
+    """``../shared/sroie-dev``; fails loudly in CI and skips elsewhere when it is absent."""
+    if not (SROIE / "img").is_dir():
+        msg = f"SROIE data not found at {SROIE} (expected ../shared/sroie-dev beside the repo)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return SROIE
+
+
+@pytest.fixture(scope="session")
+def receipts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 clean synthetic receipts in the labelled-folder format (generated once)."""
+    from fixtures.generate import generate
+
+    out = tmp_path_factory.mktemp("receipts")
+    generate(out, 12, seed=11, prefix="t-")
+    return out

@@ -1,0 +1,67 @@
+"""raw_scans -> ocr_text -> predictions through real Dagster materializations."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from PIL import Image
+
+from docasset.core.intake import Workdir, new_batch_id, pending_files, write_manifest
+from docasset.defs.extraction import predictions
+from docasset.defs.ingest import raw_scans, scan_quality
+from docasset.defs.ocr import ocr_text
+
+
+def _claim(wd: Workdir, instance: dg.DagsterInstance) -> str:
+    files = pending_files(wd)
+    bid = new_batch_id(files)
+    write_manifest(wd, bid, files)
+    instance.add_dynamic_partitions("batches", [bid])
+    return bid
+
+
+def test_mixed_batch_ocrs_good_pages_and_quarantines_bad(tmp_path: Path, receipts_dir: Path, instance, make_defs) -> None:
+    wd = Workdir(tmp_path / "work")
+    imgs = sorted((receipts_dir / "img").iterdir())[:3]
+    for p in imgs:
+        shutil.copy(p, wd.inbox / p.name)
+    shutil.copy(imgs[0], wd.inbox / "again.png")
+    (wd.inbox / "truncated.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 50)
+    bid = _claim(wd, instance)
+    defs = make_defs(wd.root)
+    res = dg.materialize([raw_scans, scan_quality, ocr_text, predictions], partition_key=bid,
+                         instance=instance, resources=defs.resources)
+    assert res.success
+    scans = res.output_for_node("raw_scans")
+    by_status = dict(scans.unique(subset=["source_name"]).group_by("status").len().iter_rows())
+    assert by_status == {"ok": 3, "duplicate": 1, "quarantined": 1}
+    assert scans.filter(pl.col("source_name") == "truncated.jpg")["reason"].item() == "corrupt"
+    words = res.output_for_node("ocr_text")
+    assert set(words["doc_id"].unique()) == set(scans.filter(pl.col("status") == "ok")["doc_id"])
+    preds = res.output_for_node("predictions")
+    # No production model yet: every document goes to review, saying why.
+    assert set(preds["route"]) == {"review"}
+    assert all("no production model" in b for b in preds["blockers"].to_list())
+    [check] = res.get_asset_check_evaluations()
+    assert check.passed and check.metadata["bad_files"].value == 1
+
+
+def test_scan_quality_gate_blocks_a_bad_batch(tmp_path: Path, instance, make_defs) -> None:
+    wd = Workdir(tmp_path / "work")
+    for i in range(4):  # distinct sizes: identical bytes would be duplicates, not bad scans
+        Image.new("L", (800 + i, 1000), 255).save(wd.inbox / f"blank{i}.png", dpi=(300, 300))
+    (wd.inbox / "zero.jpg").write_bytes(b"")
+    bid = _claim(wd, instance)
+    defs = make_defs(wd.root)
+    res = dg.materialize([raw_scans, scan_quality, ocr_text], partition_key=bid, instance=instance,
+                         resources=defs.resources, raise_on_error=False)
+    [check] = res.get_asset_check_evaluations()
+    assert not check.passed
+    assert check.metadata["bad_share"].value == 1.0
+    assert check.metadata["reason_blank"].value == 4 and check.metadata["reason_zero_bytes"].value == 1
+    # Blocking: OCR did not run on the bad batch.
+    mats = {e.asset_key.to_user_string() for e in res.get_asset_materialization_events()}
+    assert mats == {"raw_scans"}
