@@ -169,14 +169,19 @@ def _open_image(fh: BinaryIO, fmt: ScanFormat, where: str) -> Image.Image:
         return Image.open(fh, formats=[_PIL_FORMAT[fmt]])
 
 
-def _upright_frame(im: Image.Image, index: int, where: str, limits: IntakeLimits) -> Image.Image:
-    """Seek to a frame, decode it fully and return it upright (EXIF orientation applied)."""
+def _decode_frame(im: Image.Image, index: int, where: str, limits: IntakeLimits) -> None:
+    """Seek to a frame and decode it fully (truncated or damaged data fails here, not in OCR)."""
     with _decoding(where, f"page {index}"):
         im.seek(index)
         # The declared size is checked before decoding, so a bomb is never decompressed.
         _check_pixels(where, index, im.width, im.height, limits)
-        im.load()  # full decode: truncated or damaged data fails here, not later in OCR
-        return ImageOps.exif_transpose(im)
+        im.load()
+
+
+def _upright_size(im: Image.Image) -> tuple[int, int]:
+    # EXIF orientations 5-8 are stored sideways; ImageOps.exif_transpose swaps them.
+    sideways = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    return (im.height, im.width) if sideways else (im.width, im.height)
 
 
 def _raster_pages(
@@ -190,8 +195,8 @@ def _raster_pages(
             raise ScanError(where, "too_many_pages", f"{n} pages > {limits.max_pages}")
         pages = []
         for i in range(n):
-            upright = _upright_frame(im, i, where, limits)
-            pages.append(PageInfo(i, upright.width, upright.height, _meta_dpi(im)))
+            _decode_frame(im, i, where, limits)
+            pages.append(PageInfo(i, *_upright_size(im), _meta_dpi(im)))
     return tuple(pages)
 
 
@@ -279,7 +284,8 @@ def _iter_raster(
 ) -> Iterator[tuple[PageInfo, Image.Image]]:
     with _open_image(fh, scan.format, where) as im:
         for info in scan.pages:
-            gray = to_gray(_upright_frame(im, info.page, where, limits))
+            _decode_frame(im, info.page, where, limits)
+            gray = to_gray(ImageOps.exif_transpose(im))
             _same_size(where, info, gray.width, gray.height)
             yield info, gray
 

@@ -109,6 +109,12 @@ class _PolarsParquet(dg.UPathIOManager):
             return {context.asset_partition_keys[0]: out}
         return out
 
+    def load_input(self, context: dg.InputContext):  # noqa: ANN201 - Dagster's signature
+        out = super().load_input(context)
+        if out is None and (context.definition_metadata or {}).get(ALL_PARTITIONS):
+            return {}  # no partition exists yet: an empty mapping, not None
+        return out
+
 
 class PolarsParquetIOManager(dg.ConfigurableIOManagerFactory):
     """Stores polars frames as Parquet under ``base_dir/<asset>/<partition>.parquet``."""

@@ -109,9 +109,10 @@ def test_boxes_are_in_original_coordinates_after_upscaling() -> None:
 def test_boxes_are_in_original_coordinates_after_upscale_and_deskew() -> None:
     skewed = text_page(200).rotate(2.5, Image.Resampling.BICUBIC, expand=True, fillcolor=255)
     quality = page_quality(skewed, 200)
-    _, scale, angle = prepare_page(skewed, 200, quality, OcrConfig())
+    config = OcrConfig(upscale_below_dpi=250, deskew=True)
+    _, scale, angle = prepare_page(skewed, 200, quality, config)
     assert angle == pytest.approx(-2.5, abs=0.5) and scale == pytest.approx(1.5)  # 200 -> 300
-    fixed = ocr_page(skewed, doc_id="d", page=0, dpi=200, config=OcrConfig(), quality=quality)
+    fixed = ocr_page(skewed, doc_id="d", page=0, dpi=200, config=config, quality=quality)
     plain = ocr_page(skewed, doc_id="d", page=0, dpi=200, config=PLAIN)
     assert_same_boxes(fixed, plain, tol=4.0)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -23,6 +25,58 @@ def make_defs() -> Callable[..., dg.Definitions]:
     """Definitions for a working directory, with settings overrides (no inbox settle time)."""
 
     def make(home: Path, **settings: object) -> dg.Definitions:
-        return build_definitions(str(home), Settings(inbox_settle_seconds=0.0, **settings))  # type: ignore[arg-type]
+        return build_definitions(str(home), Settings(**{"inbox_settle_seconds": 0.0, **settings}))  # type: ignore[arg-type]
 
     return make
+
+
+@dataclass
+class Loop:
+    """State after the steel-thread loop ran through sensors and runs (see ``loop``)."""
+
+    root: Path
+    home: Path
+    dagster_home: Path
+    instance: dg.DagsterInstance
+    defs: dg.Definitions
+    boot_dir: Path
+    stream_dir: Path
+    runs: dict[str, list[dg.ExecuteInProcessResult]] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    """The whole loop, once per session, through sensors and real runs on a persistent
+    instance: bootstrap intake -> corrections -> retraining (first model) -> production
+    intake with the model -> daily health. Tests assert on what it left behind."""
+    from datetime import UTC, datetime
+
+    from docasset.core.intake import Workdir
+    from docasset.core.operators import corrections_from_keys, write_corrections
+    from docasset.defs.driver import LocalDriver
+    from fixtures.generate import generate
+
+    root = tmp_path_factory.mktemp("loop")
+    dagster_home = root / "dagster_home"
+    dagster_home.mkdir()
+    with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
+        home = root / "work"
+        wd = Workdir(home)
+        defs = build_definitions(str(home), Settings(inbox_settle_seconds=0.0, retrain_min_corrections=20, min_golden=4))
+        driver = LocalDriver(instance, defs, home)
+        state = Loop(root, home, dagster_home, instance, defs, root / "boot", root / "stream")
+        for d in generate(state.boot_dir, 44, seed=3, prefix="b-"):
+            shutil.copy(d.image_path, wd.inbox / d.image_path.name)
+        state.runs["intake_1"] = driver.tick("inbox_sensor")
+        state.runs["intake_again"] = driver.tick("inbox_sensor")
+        write_corrections(wd.corrections_inbox / "boot.jsonl",
+                          corrections_from_keys(wd, state.boot_dir / "key", None, "alice"))
+        state.runs["corrections"] = driver.tick("corrections_sensor")
+        train = {"ops": {"candidate_model": {"config": {"epochs": 40, "patience": 15}}}}
+        state.runs["retrain"] = driver.tick("retrain_sensor", train)
+        state.runs["retrain_again"] = driver.tick("retrain_sensor", train)
+        for d in generate(state.stream_dir, 8, seed=4, prefix="s-"):
+            shutil.copy(d.image_path, wd.inbox / d.image_path.name)
+        state.runs["intake_2"] = driver.tick("inbox_sensor")
+        state.runs["health"] = [driver.run("health_job", datetime.now(UTC).strftime("%Y-%m-%d"))]
+        yield state

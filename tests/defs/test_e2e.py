@@ -1,0 +1,85 @@
+"""The steel thread end to end: sensors -> runs -> model -> predictions -> health, and CI's
+checks job run from the command line against what was materialized."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from docasset.core.fields import load_doctype, values_match
+from docasset.core.labelled import read_key
+from docasset.core.operators import source_to_doc_ids
+from docasset.core.intake import Workdir
+from docasset.core.registry import Registry
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_intake_runs_once_per_batch(loop) -> None:
+    [run] = loop.runs["intake_1"]
+    assert run.success
+    assert loop.runs["intake_again"] == []  # nothing new in the inbox
+    preds = run.output_for_node("predictions")
+    assert preds["doc_id"].n_unique() == 44
+    assert set(preds["route"]) == {"review"}
+
+
+def test_corrections_imported_and_retraining_fired_once(loop) -> None:
+    [corr] = loop.runs["corrections"]
+    assert corr.success and corr.output_for_node("corrections").height == 44
+    [retrain] = loop.runs["retrain"]
+    assert retrain.success
+    assert loop.runs["retrain_again"] == []
+    checks = {e.asset_check_key.name: e for e in retrain.get_asset_check_evaluations()}
+    assert checks["annotation_consistency"].passed
+    assert checks["accuracy_regression"].passed
+    report = retrain.output_for_node("evaluation_report")
+    assert report["passed"] and report["production"] is None
+    assert Path(report["report_path"]).read_text().startswith("# Evaluation")
+    assert report["candidate_scores"]["fields"]["date"]["f1"] >= 0.8
+    reg = Registry(Workdir(loop.home).models)
+    assert reg.aliases() == {"candidate": "v0001", "production": "v0001"}
+    assert reg.get("v0001").info["training_set_version"] == retrain.output_for_node("curated_training_set").version
+
+
+def test_production_batch_is_predicted_by_the_promoted_model(loop) -> None:
+    [run] = loop.runs["intake_2"]
+    assert run.success
+    preds = run.output_for_node("predictions")
+    assert set(preds["model_version"]) == {"v0001"}
+    receipt = load_doctype("receipt")
+    ids = {v: k for k, v in source_to_doc_ids(Workdir(loop.home)).items()}
+    right = total = 0
+    for r in preds.filter(pl.col("field").is_in(["date", "total"])).iter_rows(named=True):
+        truth = read_key(loop.stream_dir / "key" / f"{ids[r['doc_id']]}.json")
+        total += 1
+        right += values_match(receipt.spec(r["field"]), r["value"], truth[r["field"]])
+    assert right / total >= 0.8, (right, total)
+
+
+def test_health_materialized_for_today(loop) -> None:
+    [run] = loop.runs["health"]
+    assert run.success
+    health = run.output_for_node("production_health")
+    assert health["n_docs"] == 52
+    assert 0.0 <= health["automation_rate"] <= 1.0 and health["mean_ocr_confidence"] > 50
+
+
+def _dagster(loop, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DAGSTER_HOME": str(loop.dagster_home), "DOCASSET_HOME": str(loop.home)}
+    return subprocess.run([str(Path(sys.executable).parent / "dagster"), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_checks_job_runs_the_gates_from_the_command_line(loop) -> None:
+    out = _dagster(loop, "job", "execute", "-m", "docasset.definitions", "-j", "checks_job")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    batch = json.loads((sorted((loop.home / "batches").glob("*.json"))[0]).read_text())["batch_id"]
+    out = _dagster(loop, "job", "execute", "-m", "docasset.definitions", "-j", "batch_checks_job",
+                   "--tags", json.dumps({"dagster/partition": batch}))
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

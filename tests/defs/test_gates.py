@@ -1,0 +1,135 @@
+"""The blocking gates fail on bad input and pass on good input, with real models and data."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import spacy
+
+from docasset.core.extract import ModelBundle
+from docasset.core.intake import Workdir
+from docasset.core.operators import corrections_from_keys, write_corrections
+from docasset.core.registry import Registry
+from docasset.defs.corrections import corrections
+from docasset.defs.evaluation import accuracy_regression, evaluation_report, production_model
+from docasset.defs.extraction import predictions
+from docasset.defs.ingest import raw_scans
+from docasset.defs.ocr import ocr_text
+from docasset.defs.training import annotation_consistency, candidate_model, curated_training_set
+
+ROOT = Path(__file__).resolve().parents[2]
+# Upstream assets the selection loads from storage (included so the graph resolves; not run).
+UPSTREAM = [curated_training_set, corrections, raw_scans, ocr_text, predictions]
+
+
+def _copy_home(loop, tmp_path: Path, instance: dg.DagsterInstance) -> Path:
+    """A copy of the loop's working directory, its batches registered on ``instance``."""
+    home = tmp_path / "work"
+    shutil.copytree(loop.home, home)
+    instance.add_dynamic_partitions("batches", loop.instance.get_dynamic_partitions("batches"))
+    return home
+
+
+def _candidate_asset(version: str) -> dg.AssetsDefinition:
+    """Stands in for the training step only: points evaluation at a registered real model."""
+
+    @dg.asset(name="candidate_model", group_name="training")
+    def fixed_candidate() -> dict:
+        return {"version": version, "path": "", "training_set_version": "test"}
+
+    return fixed_candidate
+
+
+def _evaluate(home: Path, make_defs, instance, version: str) -> dg.ExecuteInProcessResult:
+    defs = make_defs(home)
+    return dg.materialize(
+        [_candidate_asset(version), evaluation_report, accuracy_regression, production_model, *UPSTREAM],
+        selection=["candidate_model", "evaluation_report", "production_model"],
+        instance=instance, resources=defs.resources, raise_on_error=False,
+    )
+
+
+def test_worse_candidate_is_blocked_and_production_stays(loop, tmp_path: Path, instance, make_defs) -> None:
+    home = _copy_home(loop, tmp_path, instance)
+    reg = Registry(Workdir(home).models)
+    prod = reg.load("production")
+    assert prod is not None
+    # A deliberately worse real model: the production pipeline with its NER weights reset.
+    worse_nlp = spacy.blank("en")
+    ner = worse_nlp.add_pipe("ner")
+    for label in prod.doctype.labels:
+        ner.add_label(label)
+    worse_nlp.initialize()
+    worse = reg.register(ModelBundle(worse_nlp, prod.doctype, prod.calibration, prod.thresholds), {"note": "untrained"})
+    res = _evaluate(home, make_defs, instance, worse.version)
+    [check] = res.get_asset_check_evaluations()
+    assert not check.passed
+    assert check.metadata["delta_f1_company"].value < -0.5, check.metadata
+    assert "company F1 dropped" in check.description
+    assert reg.aliases()["production"] == "v0001"
+    assert "production_model" not in {e.asset_key.to_user_string() for e in res.get_asset_materialization_events()}
+
+
+def test_equal_or_better_candidate_is_promoted(loop, tmp_path: Path, instance, make_defs) -> None:
+    home = _copy_home(loop, tmp_path, instance)
+    reg = Registry(Workdir(home).models)
+    same = reg.register(reg.load("production"), {"note": "same weights"})
+    res = _evaluate(home, make_defs, instance, same.version)
+    [check] = res.get_asset_check_evaluations()
+    assert check.passed, check.description
+    assert reg.aliases()["production"] == same.version
+    assert reg.history()[-1]["reason"].startswith("accuracy_regression passed")
+
+
+def test_inconsistent_annotations_block_training_and_fail_ci(loop, tmp_path: Path, instance, make_defs) -> None:
+    home = _copy_home(loop, tmp_path, instance)
+    wd = Workdir(home)
+    # Operators typed values that are not in the documents (a wrong receipt's values) for a
+    # quarter of the documents: newer corrections of the same documents by a new annotator.
+    recs = corrections_from_keys(wd, loop.boot_dir / "key", None, "mallory", now=datetime.now(UTC))
+    wrong = [{**r, "fields": {**r["fields"], "company": "NOT ON THIS RECEIPT LTD", "date": "31/02/2019"}}
+             for r in recs[:12]]
+    write_corrections(wd.corrections_inbox / "wrong.jsonl", wrong)
+    defs = make_defs(home)
+    res = dg.materialize([corrections, curated_training_set, annotation_consistency, candidate_model,
+                          raw_scans, ocr_text, predictions],
+                         selection=["corrections", "curated_training_set", "candidate_model"],
+                         instance=instance, resources=defs.resources, raise_on_error=False,
+                         run_config={"ops": {"candidate_model": {"config": {"epochs": 1}}}})
+    [check] = res.get_asset_check_evaluations()
+    # Two annotators disagree on those 12 documents: flagged as conflicts and excluded, never
+    # silently resolved; so the planted values cannot reach training through them.
+    curated = res.output_for_node("curated_training_set")
+    excluded = dict(curated.records.filter(curated.records["reason"].is_not_null()).group_by("reason").len().iter_rows())
+    assert excluded.get("annotator_conflict") == 12
+    assert check.passed
+    # Now the same wrong values from the only annotator of fresh documents: the gate must fail.
+    for f in (home / "corrections" / "store").glob("seg-*"):
+        f.unlink()
+    write_corrections(wd.corrections_inbox / "only-wrong.jsonl", wrong + recs[12:])
+    res = dg.materialize([corrections, curated_training_set, annotation_consistency, candidate_model,
+                          raw_scans, ocr_text, predictions],
+                         selection=["corrections", "curated_training_set", "candidate_model"],
+                         instance=instance, resources=defs.resources, raise_on_error=False,
+                         run_config={"ops": {"candidate_model": {"config": {"epochs": 1}}}})
+    [check] = res.get_asset_check_evaluations()
+    assert not check.passed
+    assert check.metadata["inconsistency_rate"].value > 0.15
+    offending = check.metadata["offending"].value
+    assert any("not a plausible date" in i for issues in offending.values() for i in issues)
+    assert "candidate_model" not in {e.asset_key.to_user_string() for e in res.get_asset_materialization_events()}
+    # CI's checks job fails on this state too.
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dh"), "DOCASSET_HOME": str(home)}
+    (tmp_path / "dh").mkdir()
+    out = subprocess.run([str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m",
+                          "docasset.definitions", "-j", "checks_job"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode != 0
+    assert "annotation_consistency" in out.stdout + out.stderr
