@@ -26,17 +26,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or workdir / "dagster_home")
     if args.fresh:
         import shutil
+
         for sub in ("work", "fixtures", "dagster_home"):
             shutil.rmtree(workdir / sub, ignore_errors=True)
     dagster_home.mkdir(parents=True, exist_ok=True)
     (dagster_home / "dagster.yaml").touch()  # embedded defaults: SQLite storage in DAGSTER_HOME
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     with dg.DagsterInstance.get() as instance:
-        result = run_demo(workdir, instance, n_bootstrap=args.n_bootstrap, n_stream=args.n_stream,
-                          epochs=args.epochs, seed=args.seed)
+        result = run_demo(
+            workdir,
+            instance,
+            n_bootstrap=args.n_bootstrap,
+            n_stream=args.n_stream,
+            epochs=args.epochs,
+            seed=args.seed,
+        )
     print_summary(result)
-    print(f"\nDagster UI over these runs: DAGSTER_HOME={dagster_home} DOCASSET_HOME={workdir / 'work'} "
-          ".venv/bin/dagster dev -w workspace.yaml")
+    print(
+        f"\nDagster UI over these runs: DAGSTER_HOME={dagster_home} "
+        f"DOCASSET_HOME={workdir / 'work'} "
+        ".venv/bin/dagster dev -w workspace.yaml"
+    )
     return EXIT_OK if result.all_runs_ok and result.reports else EXIT_ERROR
 
 
@@ -55,15 +65,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     unaligned = {k: [a.field for a in al if not a.aligned] for k, al in aligns.items()}
     unaligned = {k: v for k, v in unaligned.items() if v}
     train, dev = split_docs(tdocs, args.dev_fraction)
-    bundle, report = train_model(train, dev, doctype, TrainConfig(epochs=args.epochs, seed=args.seed))
-    bundle.meta.update(training={"dataset": str(args.dataset), "n_train": report.n_train,
-                                 "n_dev": report.n_dev, "unaligned": unaligned,
-                                 "history": report.history})
+    bundle, report = train_model(
+        train, dev, doctype, TrainConfig(epochs=args.epochs, seed=args.seed)
+    )
+    bundle.meta.update(
+        training={
+            "dataset": str(args.dataset),
+            "n_train": report.n_train,
+            "n_dev": report.n_dev,
+            "unaligned": unaligned,
+            "history": report.history,
+        }
+    )
     bundle.save(Path(args.out))
-    print(json.dumps({"out": args.out, "n_train": report.n_train, "n_dev": report.n_dev,
-                      "ocr_failures": len(ocr.failures), "documents_with_unaligned_values": len(unaligned),
-                      "best_epoch": report.best_epoch, "dev_accuracy": report.best_dev_accuracy,
-                      "seconds": report.seconds, "thresholds": bundle.thresholds}))
+    print(
+        json.dumps(
+            {
+                "out": args.out,
+                "n_train": report.n_train,
+                "n_dev": report.n_dev,
+                "ocr_failures": len(ocr.failures),
+                "documents_with_unaligned_values": len(unaligned),
+                "best_epoch": report.best_epoch,
+                "dev_accuracy": report.best_dev_accuracy,
+                "seconds": report.seconds,
+                "thresholds": bundle.thresholds,
+            }
+        )
+    )
     return EXIT_OK
 
 
@@ -82,8 +111,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
             fh.write(json.dumps(to_json(bundle.doctype, p), ensure_ascii=False) + "\n")
     for key, why in sorted(ocr.failures.items()):
         print(f"not extracted {key}: {why}", file=sys.stderr)
-    print(json.dumps({"out": args.out, "documents": len(preds), "failed": len(ocr.failures),
-                      "auto": sum(p.route == "auto" for p in preds)}))
+    print(
+        json.dumps(
+            {
+                "out": args.out,
+                "documents": len(preds),
+                "failed": len(ocr.failures),
+                "auto": sum(p.route == "auto" for p in preds),
+            }
+        )
+    )
     return EXIT_OK if not ocr.failures else EXIT_ERROR
 
 
@@ -93,7 +130,9 @@ def cmd_corrections_import(args: argparse.Namespace) -> int:
     from docasset.core.intake import Workdir, known_doc_ids
 
     wd = Workdir(_home(args))
-    res = import_file(Path(args.file), wd.corrections_store, load_doctype(args.doc_type), known_doc_ids(wd))
+    res = import_file(
+        Path(args.file), wd.corrections_store, load_doctype(args.doc_type), known_doc_ids(wd)
+    )
     if res.already_imported:
         print(f"{args.file}: already imported (no-op)")
     else:
@@ -110,10 +149,18 @@ def cmd_model(args: argparse.Namespace) -> int:
         aliases = reg.aliases()
         for mv in reg.versions():
             tags = [a for a, v in aliases.items() if v == mv.version]
-            print(f"{mv.version}  {mv.info.get('created_at', '')}  train-set {mv.info.get('training_set_version', '-')}"
-                  f"  {' '.join(tags)}")
+            print(
+                f"{mv.version}  {mv.info.get('created_at', '')}  "
+                f"train-set {mv.info.get('training_set_version', '-')}"
+                f"  {' '.join(tags)}"
+            )
     elif args.model_cmd == "promote":
-        reg.set_alias("production", args.version, f"manual: {args.reason}", actor=os.environ.get("USER", "cli"))
+        reg.set_alias(
+            "production",
+            args.version,
+            f"manual: {args.reason}",
+            actor=os.environ.get("USER", "cli"),
+        )
         print(f"production -> {args.version}")
     elif args.model_cmd == "rollback":
         print(f"production -> {reg.rollback(args.reason)}")

@@ -26,7 +26,9 @@ def build_definitions(home: str | None = None, settings: Settings | None = None)
     root = home or DEFAULT_HOME
     storage = str(Path(root) / "storage")
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([ingest, ocr, extraction, corrections, training, evaluation, monitoring]),
+        assets=dg.load_assets_from_modules(
+            [ingest, ocr, extraction, corrections, training, evaluation, monitoring]
+        ),
         asset_checks=dg.load_asset_checks_from_modules([ingest, training, evaluation]),
         jobs=[ingest_job, corrections_job, retrain_job, health_job, checks_job, batch_checks_job],
         sensors=[inbox_sensor, corrections_sensor, retrain_sensor],

@@ -50,11 +50,21 @@ def _record(result: DemoResult, label: str, runs: list[dg.ExecuteInProcessResult
         failed_checks = [
             f"{e.asset_check_key.name}" for e in r.get_asset_check_evaluations() if not e.passed
         ]
-        result.runs.append({"step": label, "job": r.job_def.name, "run_id": r.run_id,
-                            "success": r.success, "failed_checks": failed_checks})
-        print(f"  [{label}] {r.job_def.name} run {r.run_id[:8]}: "
-              f"{'ok' if r.success else 'FAILED'}{' checks failed: ' + str(failed_checks) if failed_checks else ''}",
-              flush=True)
+        result.runs.append(
+            {
+                "step": label,
+                "job": r.job_def.name,
+                "run_id": r.run_id,
+                "success": r.success,
+                "failed_checks": failed_checks,
+            }
+        )
+        print(
+            f"  [{label}] {r.job_def.name} run {r.run_id[:8]}: "
+            f"{'ok' if r.success else 'FAILED'}"
+            + (f" checks failed: {failed_checks}" if failed_checks else ""),
+            flush=True,
+        )
 
 
 def _drop_into_inbox(src_dir: Path, wd: Workdir) -> int:
@@ -73,8 +83,16 @@ def _review_doc_ids(instance: dg.DagsterInstance, storage: Path) -> set[str]:
     return out
 
 
-def run_demo(workdir: Path, instance: dg.DagsterInstance, *, n_bootstrap: int = 40, n_stream: int = 30,
-             seed: int = 7, epochs: int = 30, retrain_at: int = 10) -> DemoResult:
+def run_demo(
+    workdir: Path,
+    instance: dg.DagsterInstance,
+    *,
+    n_bootstrap: int = 40,
+    n_stream: int = 30,
+    seed: int = 7,
+    epochs: int = 30,
+    retrain_at: int = 10,
+) -> DemoResult:
     """Run the whole loop in ``workdir`` on ``instance``; returns what happened."""
     home = workdir / "work"
     wd = Workdir(home)
@@ -89,23 +107,35 @@ def run_demo(workdir: Path, instance: dg.DagsterInstance, *, n_bootstrap: int = 
     _drop_into_inbox(boot[0].image_path.parent.parent, wd)
     _record(result, "intake", driver.tick("inbox_sensor"))
 
-    print("2. operators correct the review queue; corrections sensor; retraining sensor", flush=True)
+    print(
+        "2. operators correct the review queue; corrections sensor; retraining sensor", flush=True
+    )
     review = _review_doc_ids(instance, home / "storage")
-    write_corrections(wd.corrections_inbox / "bootstrap-review.jsonl",
-                      corrections_from_keys(wd, boot[0].key_path.parent, review, "alice"))
+    write_corrections(
+        wd.corrections_inbox / "bootstrap-review.jsonl",
+        corrections_from_keys(wd, boot[0].key_path.parent, review, "alice"),
+    )
     _record(result, "corrections", driver.tick("corrections_sensor"))
     _retrain(driver, result, train_cfg)
 
     print("3. production batch (degraded, irrelevant, corrupt, duplicate) -> inbox", flush=True)
-    stream = generate(workdir / "fixtures" / "stream", n_stream, seed=seed + 1, prefix="prod-",
-                      degraded=0.15, irrelevant=1)
+    stream = generate(
+        workdir / "fixtures" / "stream",
+        n_stream,
+        seed=seed + 1,
+        prefix="prod-",
+        degraded=0.15,
+        irrelevant=1,
+    )
     _drop_into_inbox(stream[0].image_path.parent.parent, wd)
     (wd.inbox / "truncated-scan.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 64)
     shutil.copy2(boot[0].image_path, wd.inbox / "resent-copy.png")
     _record(result, "intake", driver.tick("inbox_sensor"))
     review = _review_doc_ids(instance, home / "storage")
-    write_corrections(wd.corrections_inbox / "production-review.jsonl",
-                      corrections_from_keys(wd, stream[0].key_path.parent, review, "bob"))
+    write_corrections(
+        wd.corrections_inbox / "production-review.jsonl",
+        corrections_from_keys(wd, stream[0].key_path.parent, review, "bob"),
+    )
     _record(result, "corrections", driver.tick("corrections_sensor"))
     _retrain(driver, result, train_cfg)
 
@@ -138,13 +168,26 @@ def print_summary(result: DemoResult) -> None:
     for rep in result.reports:
         scores = rep["candidate_scores"]
         verdict = "PROMOTED" if rep["passed"] else "BLOCKED"
-        print(f"\ncandidate {rep['candidate']} vs production {rep['production'] or '(none)'}: {verdict}")
+        print(
+            f"\ncandidate {rep['candidate']} vs production "
+            f"{rep['production'] or '(none)'}: {verdict}"
+        )
         for name, s in scores["fields"].items():
             print(f"  {name:<16} F1 {s['f1']:.3f}  (P {s['precision']:.3f} R {s['recall']:.3f})")
-        print(f"  {'micro':<16} F1 {scores['micro']['f1']:.3f}; automation rate "
-              f"{scores['automation_rate']:.2f}, auto accuracy {scores['auto_accuracy']:.3f}")
+        print(
+            f"  {'micro':<16} F1 {scores['micro']['f1']:.3f}; automation rate "
+            f"{scores['automation_rate']:.2f}, auto accuracy {scores['auto_accuracy']:.3f}"
+        )
         print(f"  evaluation report: {rep['report_path']}")
     print(f"\nproduction model: {result.production_version}")
     if result.health:
-        print("production health:", json.dumps({k: result.health[k] for k in
-              ("n_docs", "automation_rate", "review_share", "mean_ocr_confidence") if k in result.health}))
+        print(
+            "production health:",
+            json.dumps(
+                {
+                    k: result.health[k]
+                    for k in ("n_docs", "automation_rate", "review_share", "mean_ocr_confidence")
+                    if k in result.health
+                }
+            ),
+        )

@@ -97,7 +97,15 @@ def validate_line(
         problems.append(f"verdict must be one of {VERDICTS} or null")
     if not fields and verdict is None:
         problems.append("a correction needs fields or a verdict")
-    if unknown := set(obj) - {"doc_id", "fields", "annotator", "timestamp", "verdict", "doc_type", "spans"}:
+    if unknown := set(obj) - {
+        "doc_id",
+        "fields",
+        "annotator",
+        "timestamp",
+        "verdict",
+        "doc_type",
+        "spans",
+    }:
         problems.append(f"unknown keys {sorted(unknown)}")
     if problems:
         return None, problems
@@ -155,7 +163,11 @@ def read_store(store: Path) -> pl.DataFrame:
 
 
 def import_file(
-    path: Path, store: Path, doctype: DocType, known_ids: set[str] | None, now: datetime | None = None
+    path: Path,
+    store: Path,
+    doctype: DocType,
+    known_ids: set[str] | None,
+    now: datetime | None = None,
 ) -> ImportResult:
     """Validate and store one corrections file as a new segment (or do nothing if seen)."""
     store.mkdir(parents=True, exist_ok=True)
@@ -181,7 +193,9 @@ def latest_per_document(store_df: pl.DataFrame) -> pl.DataFrame:
     """One row per document: its latest correction, with ``conflict`` set when annotators
     disagree (different field values from different annotators), never silently resolved."""
     if store_df.is_empty():
-        return store_df.with_columns(pl.lit(False).alias("conflict"), pl.lit(0).alias("n_corrections"))
+        return store_df.with_columns(
+            pl.lit(False).alias("conflict"), pl.lit(0).alias("n_corrections")
+        )
     per_doc = store_df.group_by("doc_id").agg(
         pl.col("fields_json").n_unique().alias("n_values"),
         pl.col("annotator").n_unique().alias("n_annotators"),

@@ -124,32 +124,50 @@ def curate(
         if reason is None:
             doc, aligns = make_training_doc(nlp, doctype, doc_id, texts[doc_id], values)
             alignment = [
-                {"field": a.field, "method": a.method, "score": round(a.score, 1), "start": a.start, "end": a.end}
+                {
+                    "field": a.field,
+                    "method": a.method,
+                    "score": round(a.score, 1),
+                    "start": a.start,
+                    "end": a.end,
+                }
                 for a in aligns
             ]
             n_aligned = sum(a.aligned for a in aligns)
-            issues = [f"{a.field}: value not found in OCR text" for a in aligns if a.method == "none"]
-            issues += [f"{a.field}: overlaps another field" for a in aligns if a.method == "overlap"]
+            issues = [
+                f"{a.field}: value not found in OCR text" for a in aligns if a.method == "none"
+            ]
+            issues += [
+                f"{a.field}: overlaps another field" for a in aligns if a.method == "overlap"
+            ]
             if n_aligned == 0:
                 reason = "unalignable"
             elif split in docs:
                 docs[split].append(doc)
-        rows.append({
-            "doc_id": doc_id,
-            "split": "excluded" if reason else split,
-            "reason": reason,
-            "n_fields": len(values),
-            "n_aligned": n_aligned,
-            "alignment": json.dumps(alignment),
-            "issues": json.dumps(issues),
-        })
+        rows.append(
+            {
+                "doc_id": doc_id,
+                "split": "excluded" if reason else split,
+                "reason": reason,
+                "n_fields": len(values),
+                "n_aligned": n_aligned,
+                "alignment": json.dumps(alignment),
+                "issues": json.dumps(issues),
+            }
+        )
     if frozen is None and len(docs["golden"]) >= cfg.min_golden:
         frozen = [d.user_data["doc_id"] for d in docs["golden"]]
         freeze_golden(golden_path, frozen)
-    records = pl.DataFrame(rows, schema=RECORD_SCHEMA) if rows else pl.DataFrame(schema=RECORD_SCHEMA)
+    records = (
+        pl.DataFrame(rows, schema=RECORD_SCHEMA) if rows else pl.DataFrame(schema=RECORD_SCHEMA)
+    )
     version = hashlib.sha256(
-        b"".join(sorted(hashlib.sha256(d.text.encode() + str(d.ents).encode()).digest()
-                        for d in docs["train"] + docs["dev"]))
+        b"".join(
+            sorted(
+                hashlib.sha256(d.text.encode() + str(d.ents).encode()).digest()
+                for d in docs["train"] + docs["dev"]
+            )
+        )
     ).hexdigest()[:12]
     counts = {k: len(v) for k, v in docs.items()}
     counts["excluded"] = int(records.filter(pl.col("split") == "excluded").height)
@@ -167,7 +185,10 @@ def curate(
 
 def auto_correct_ids(doctype: DocType, preds: pl.DataFrame, corrections: pl.DataFrame) -> set[str]:
     """Documents routed ``auto`` whose every predicted field matches the latest correction."""
-    latest = {r["doc_id"]: json.loads(r["fields_json"]) for r in latest_per_document(corrections).iter_rows(named=True)}
+    latest = {
+        r["doc_id"]: json.loads(r["fields_json"])
+        for r in latest_per_document(corrections).iter_rows(named=True)
+    }
     out: set[str] = set()
     auto = preds.filter((pl.col("route") == "auto") & pl.col("doc_id").is_in(list(latest)))
     for (doc_id,), rows in auto.partition_by("doc_id", as_dict=True).items():

@@ -58,7 +58,10 @@ def evaluate_model(bundle: ModelBundle, golden: list[Doc]) -> ModelEvaluation:
 
 
 def regression_verdict(
-    doctype: DocType, candidate: ModelEvaluation, production: ModelEvaluation | None, cfg: GateConfig
+    doctype: DocType,
+    candidate: ModelEvaluation,
+    production: ModelEvaluation | None,
+    cfg: GateConfig,
 ) -> tuple[bool, list[str]]:
     """(passed, reasons). With no production model there is nothing to regress from."""
     if production is None:
@@ -71,7 +74,9 @@ def regression_verdict(
             reasons.append(f"{name} F1 dropped {p:.3f} -> {c:.3f} (tolerance {cfg.f1_tolerance})")
     ca, pa = candidate.scores["automation_rate"], production.scores["automation_rate"]
     if ca < pa - cfg.automation_tolerance:
-        reasons.append(f"automation rate dropped {pa:.3f} -> {ca:.3f} (tolerance {cfg.automation_tolerance})")
+        reasons.append(
+            f"automation rate dropped {pa:.3f} -> {ca:.3f} (tolerance {cfg.automation_tolerance})"
+        )
     bound = max(production.latency_p95 * cfg.latency_p95_factor, cfg.latency_floor_s)
     if candidate.latency_p95 > bound:
         reasons.append(f"latency p95 {candidate.latency_p95:.3f}s above {bound:.3f}s")
@@ -87,10 +92,12 @@ def report_markdown(
     n_golden: int,
 ) -> str:
     """The manager-facing report: per-field table, automation, latency, verdict."""
+    prod_name = production.version if production else "(none)"
+    verdict = "PASS" if passed else "BLOCKED"
     lines = [
-        f"# Evaluation: candidate {candidate.version} vs production {production.version if production else '(none)'}",
+        f"# Evaluation: candidate {candidate.version} vs production {prod_name}",
         "",
-        f"Golden set: {n_golden} documents ({doctype.name}). Verdict: **{'PASS' if passed else 'BLOCKED'}**.",
+        f"Golden set: {n_golden} documents ({doctype.name}). Verdict: **{verdict}**.",
         "",
         *[f"- {r}" for r in reasons],
         "",
@@ -122,7 +129,8 @@ def report_markdown(
         pv = f"{production.scores[key]:.3f}" if production else ""
         lines.append(f"| {label} | {candidate.scores[key]:.3f} | {pv} |")
     lines += [
-        f"| latency p50 / p95 (s, OCR excluded) | {candidate.latency_p50:.4f} / {candidate.latency_p95:.4f} | "
+        "| latency p50 / p95 (s, OCR excluded) | "
+        f"{candidate.latency_p50:.4f} / {candidate.latency_p95:.4f} | "
         + (f"{production.latency_p50:.4f} / {production.latency_p95:.4f}" if production else "")
         + " |",
         f"| documents per second | {candidate.docs_per_second:.1f} | "

@@ -118,7 +118,9 @@ class ModelBundle:
     def load(cls, path: Path, version: str | None = None) -> ModelBundle:
         meta_path = path / MODEL_META
         if not meta_path.is_file() or not (path / PIPELINE_DIR).is_dir():
-            raise ModelError(f"{path}: not a docasset model (needs {MODEL_META} and {PIPELINE_DIR}/)")
+            raise ModelError(
+                f"{path}: not a docasset model (needs {MODEL_META} and {PIPELINE_DIR}/)"
+            )
         meta = json.loads(meta_path.read_text("utf-8"))
         cal = Calibration(**meta["calibration"])
         nlp = spacy.load(path / PIPELINE_DIR)
@@ -132,7 +134,7 @@ def _bin(source: str, valid: bool, n_spans: int) -> str:
 def choose_field(
     spec: FieldSpec, text: str, ents: list[tuple[int, int, str]]
 ) -> tuple[str | None, int, int, str, str]:
-    """Pick a field's value from model spans and rule candidates: (value, start, end, source, bin)."""
+    """A field's value from model spans and rule candidates: (value, start, end, source, bin)."""
     spans = [(s, e) for s, e, label in ents if label == spec.label]
     rules = rule_candidates(spec.type, spec.name, text)
     rule_norms = {normalize(spec, c.text) for c in rules[:3]} - {None}
@@ -160,7 +162,9 @@ def route(
         if f.value is None:
             blockers.append(f"missing {name}")
         elif f.confidence < thresholds.get(name, 1.01):
-            blockers.append(f"low confidence {name} ({f.confidence:.2f} < {thresholds.get(name, 1.01):.2f})")
+            blockers.append(
+                f"low confidence {name} ({f.confidence:.2f} < {thresholds.get(name, 1.01):.2f})"
+            )
     blockers += [f"validator failed: {p}" for p in validate_document(doctype, values)]
     return blockers
 

@@ -173,7 +173,11 @@ def parse_amount(value: str) -> Decimal | None:
         return None
     if "," in v and "." in v:
         # The later separator is the decimal one.
-        v = v.replace(",", "") if v.rfind(".") > v.rfind(",") else v.replace(".", "").replace(",", ".")
+        v = (
+            v.replace(",", "")
+            if v.rfind(".") > v.rfind(",")
+            else v.replace(".", "").replace(",", ".")
+        )
     elif "," in v:
         head, _, tail = v.rpartition(",")
         v = v.replace(",", "") if len(tail) == 3 and head else head.replace(",", "") + "." + tail

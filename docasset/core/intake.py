@@ -31,9 +31,20 @@ class Workdir:
     root: Path
 
     def __post_init__(self) -> None:
-        for d in (self.inbox, self.batches, self.archive, self.quarantine, self.index,
-                  self.corrections_inbox, self.corrections_store, self.corrections_archive,
-                  self.corrections_rejected, self.models, self.reports, self.curated):
+        for d in (
+            self.inbox,
+            self.batches,
+            self.archive,
+            self.quarantine,
+            self.index,
+            self.corrections_inbox,
+            self.corrections_store,
+            self.corrections_archive,
+            self.corrections_rejected,
+            self.models,
+            self.reports,
+            self.curated,
+        ):
             d.mkdir(parents=True, exist_ok=True)
 
     inbox = property(lambda self: self.root / "inbox")
@@ -84,7 +95,9 @@ def pending_files(wd: Workdir, settle_seconds: float = 0.0, now: float | None = 
 def new_batch_id(files: list[Path], now: datetime | None = None) -> str:
     """A sortable, unique batch id: UTC time plus a hash of the file names."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
-    digest = hashlib.sha256("\n".join(os.fsdecode(f.name) for f in files).encode("utf-8", "surrogateescape"))
+    digest = hashlib.sha256(
+        "\n".join(os.fsdecode(f.name) for f in files).encode("utf-8", "surrogateescape")
+    )
     return f"b{stamp}-{digest.hexdigest()[:6]}"
 
 
@@ -133,7 +146,11 @@ def process_batch(wd: Workdir, batch_id: str, limits: IntakeLimits) -> Iterator[
     manifest = json.loads((wd.batches / f"{batch_id}.json").read_text("utf-8"))
     ledger = wd.index / f"{batch_id}.jsonl"
     done = {str(r["source_name"]): r for r in read_ledger(wd, batch_id)}
-    seen = {str(r["doc_id"]) for r in read_ledger(wd) if r["status"] == "ok" and r["batch_id"] != batch_id}
+    seen = {
+        str(r["doc_id"])
+        for r in read_ledger(wd)
+        if r["status"] == "ok" and r["batch_id"] != batch_id
+    }
     seen |= {str(r["doc_id"]) for r in done.values() if r["status"] == "ok"}
     for name in manifest["files"]:
         src = wd.inbox / name
@@ -152,24 +169,47 @@ def process_batch(wd: Workdir, batch_id: str, limits: IntakeLimits) -> Iterator[
         yield rec
 
 
-def _record(src: Path, name: str, batch_id: str, limits: IntakeLimits, seen: set[str]) -> dict[str, object]:
+def _record(
+    src: Path, name: str, batch_id: str, limits: IntakeLimits, seen: set[str]
+) -> dict[str, object]:
     base: dict[str, object] = {
         "batch_id": batch_id,
         "source_name": name,
         "recorded_at": datetime.now(UTC).isoformat(),
-        "doc_id": None, "format": None, "size_bytes": None, "pages": [],
-        "reason": None, "detail": None,
+        "doc_id": None,
+        "format": None,
+        "size_bytes": None,
+        "pages": [],
+        "reason": None,
+        "detail": None,
     }
     try:
         scan = inspect_file(src, limits)
     except ScanError as exc:
-        return {**base, "status": "quarantined", "reason": exc.reason, "detail": exc.detail,
-                "stored_path": f"quarantine/{batch_id}/{_name(src)}"}
-    pages = [{"page": p.page, "width": p.width, "height": p.height, "dpi": p.dpi} for p in scan.pages]
-    common = {**base, "doc_id": scan.doc_id, "format": scan.format, "size_bytes": scan.size_bytes, "pages": pages}
+        return {
+            **base,
+            "status": "quarantined",
+            "reason": exc.reason,
+            "detail": exc.detail,
+            "stored_path": f"quarantine/{batch_id}/{_name(src)}",
+        }
+    pages = [
+        {"page": p.page, "width": p.width, "height": p.height, "dpi": p.dpi} for p in scan.pages
+    ]
+    common = {
+        **base,
+        "doc_id": scan.doc_id,
+        "format": scan.format,
+        "size_bytes": scan.size_bytes,
+        "pages": pages,
+    }
     suffix = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "pdf": ".pdf"}[scan.format]
     if scan.doc_id in seen:
-        return {**common, "status": "duplicate", "reason": "duplicate",
-                "detail": f"same bytes as document {scan.doc_id}",
-                "stored_path": f"archive/duplicates/{batch_id}-{_name(src)}"}
+        return {
+            **common,
+            "status": "duplicate",
+            "reason": "duplicate",
+            "detail": f"same bytes as document {scan.doc_id}",
+            "stored_path": f"archive/duplicates/{batch_id}-{_name(src)}",
+        }
     return {**common, "status": "ok", "stored_path": f"archive/{scan.doc_id}{suffix}"}

@@ -75,10 +75,22 @@ class Scores:
         m = self.micro
         return {
             "n_docs": self.n_docs,
-            "micro": {"precision": m.precision, "recall": m.recall, "f1": m.f1, "similarity": m.similarity},
+            "micro": {
+                "precision": m.precision,
+                "recall": m.recall,
+                "f1": m.f1,
+                "similarity": m.similarity,
+            },
             "fields": {
-                k: {"precision": s.precision, "recall": s.recall, "f1": s.f1, "similarity": s.similarity,
-                    "tp": s.tp, "fp": s.fp, "fn": s.fn}
+                k: {
+                    "precision": s.precision,
+                    "recall": s.recall,
+                    "f1": s.f1,
+                    "similarity": s.similarity,
+                    "tp": s.tp,
+                    "fp": s.fp,
+                    "fn": s.fn,
+                }
                 for k, s in self.fields.items()
             },
             "automation_rate": self.automation_rate,
@@ -104,7 +116,15 @@ def expected_calibration_error(
         conf = sum(c for c, _ in rows) / len(rows)
         acc = sum(ok for _, ok in rows) / len(rows)
         ece += len(rows) / len(pairs) * abs(conf - acc)
-        table.append({"lo": lo, "hi": hi, "n": len(rows), "confidence": round(conf, 4), "accuracy": round(acc, 4)})
+        table.append(
+            {
+                "lo": lo,
+                "hi": hi,
+                "n": len(rows),
+                "confidence": round(conf, 4),
+                "accuracy": round(acc, 4),
+            }
+        )
     return ece, table
 
 

@@ -39,7 +39,9 @@ def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for p in inputs:
         if p.is_dir():
-            out += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES)
+            out += sorted(
+                q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES
+            )
         else:
             out.append(p)
     return out
@@ -47,11 +49,13 @@ def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
 
 def ocr_files(
     items: Iterable[tuple[str, Path]],
-    config: OcrConfig = OcrConfig(),
-    limits: IntakeLimits = IntakeLimits(),
+    config: OcrConfig | None = None,
+    limits: IntakeLimits | None = None,
     workers: int | None = None,
 ) -> OcrRun:
     """OCR ``(key, path)`` pairs in parallel; bad files are reported under ``failures``."""
+    config = config or OcrConfig()
+    limits = limits or IntakeLimits()
     run = OcrRun()
     scans: list[tuple[str, ScanFile]] = []
     for key, path in items:

@@ -17,11 +17,18 @@ from docasset.core.labelled import read_key
 
 def source_to_doc_ids(wd: Workdir) -> dict[str, str]:
     """Inbox file stem -> document id, for every accepted document."""
-    return {Path(str(r["source_name"])).stem: str(r["doc_id"]) for r in read_ledger(wd) if r["status"] == "ok"}
+    return {
+        Path(str(r["source_name"])).stem: str(r["doc_id"])
+        for r in read_ledger(wd)
+        if r["status"] == "ok"
+    }
 
 
 def corrections_from_keys(
-    wd: Workdir, key_dir: Path, doc_ids: set[str] | None = None, annotator: str = "sim-operator",
+    wd: Workdir,
+    key_dir: Path,
+    doc_ids: set[str] | None = None,
+    annotator: str = "sim-operator",
     now: datetime | None = None,
 ) -> list[dict[str, object]]:
     """One correction per accepted document whose ``key/<stem>.json`` exists (optionally only
@@ -33,8 +40,15 @@ def corrections_from_keys(
         if (doc_ids is not None and doc_id not in doc_ids) or not key.is_file():
             continue
         fields = read_key(key)
-        out.append({"doc_id": doc_id, "fields": fields, "annotator": annotator, "timestamp": stamp,
-                    "verdict": None if fields else "irrelevant"})
+        out.append(
+            {
+                "doc_id": doc_id,
+                "fields": fields,
+                "annotator": annotator,
+                "timestamp": stamp,
+                "verdict": None if fields else "irrelevant",
+            }
+        )
     return out
 
 

@@ -69,16 +69,30 @@ def predictions_frame(
         info = (doc_info or {}).get(p.doc_id, {})
         for spec in doctype.fields:
             f = p.fields[spec.name]
-            rows.append({
-                "doc_id": p.doc_id, "batch_id": batch_id, "doc_type": doctype.name,
-                "model_version": p.model_version, "predicted_at": predicted_at,
-                "route": p.route, "blockers": p.blockers, "field": spec.name,
-                "required": spec.required, "value": f.value,
-                "normalized": normalize(spec, f.value), "confidence": float(f.confidence),
-                "source": f.source, "ocr_conf": info.get("ocr_conf"),
-                "bad_scan": bool(info.get("bad_scan", False)),
-            })
-    df = pl.DataFrame(rows, schema=PREDICTION_COLUMNS) if rows else pl.DataFrame(schema=PREDICTION_COLUMNS)
+            rows.append(
+                {
+                    "doc_id": p.doc_id,
+                    "batch_id": batch_id,
+                    "doc_type": doctype.name,
+                    "model_version": p.model_version,
+                    "predicted_at": predicted_at,
+                    "route": p.route,
+                    "blockers": p.blockers,
+                    "field": spec.name,
+                    "required": spec.required,
+                    "value": f.value,
+                    "normalized": normalize(spec, f.value),
+                    "confidence": float(f.confidence),
+                    "source": f.source,
+                    "ocr_conf": info.get("ocr_conf"),
+                    "bad_scan": bool(info.get("bad_scan", False)),
+                }
+            )
+    df = (
+        pl.DataFrame(rows, schema=PREDICTION_COLUMNS)
+        if rows
+        else pl.DataFrame(schema=PREDICTION_COLUMNS)
+    )
     return PREDICTIONS_SCHEMA.validate(df)
 
 
@@ -98,6 +112,9 @@ def to_json(doctype: DocType, p: DocPrediction, doc_name: str | None = None) -> 
 def documents(preds: pl.DataFrame) -> pl.DataFrame:
     """One row per document: route, blockers, model version, time."""
     return preds.group_by("doc_id", maintain_order=True).agg(
-        pl.col("batch_id").first(), pl.col("route").first(), pl.col("blockers").first(),
-        pl.col("model_version").first(), pl.col("predicted_at").first(),
+        pl.col("batch_id").first(),
+        pl.col("route").first(),
+        pl.col("blockers").first(),
+        pl.col("model_version").first(),
+        pl.col("predicted_at").first(),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from itertools import pairwise
 from typing import Any
 
 import polars as pl
@@ -35,14 +36,16 @@ def consistency_issues(curated: CuratedSet, doctype: DocType) -> dict[str, list[
             doc_id = doc.user_data["doc_id"]
             for ent in doc.ents:
                 if ent.label_ not in labels:
-                    issues[doc_id].append(f"label {ent.label_!r} is not in the {doctype.name} schema")
+                    issues[doc_id].append(
+                        f"label {ent.label_!r} is not in the {doctype.name} schema"
+                    )
                 if doc.char_span(ent.start_char, ent.end_char) is None:
                     issues[doc_id].append(f"span {ent.text!r} is not on token boundaries")
                 key = collapse(ent.text).lower()
                 surface[key].add(ent.label_)
                 where[key].add(doc_id)
             spans = sorted((e.start_char, e.end_char) for e in doc.ents)
-            if any(a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
+            if any(a[1] > b[0] for a, b in pairwise(spans)):
                 issues[doc_id].append("overlapping spans")
             for name, value in doc.user_data["fields"].items():
                 if name in doctype.names:

@@ -68,7 +68,11 @@ class Registry:
 
     def load(self, alias_or_version: str) -> ModelBundle | None:
         """Load a bundle by alias or version id; None when the alias is unset."""
-        mv = self.resolve(alias_or_version) if alias_or_version in ALIASES else self.get(alias_or_version)
+        mv = (
+            self.resolve(alias_or_version)
+            if alias_or_version in ALIASES
+            else self.get(alias_or_version)
+        )
         return ModelBundle.load(mv.path, mv.version) if mv else None
 
     def register(self, bundle: ModelBundle, info: dict[str, Any]) -> ModelVersion:
@@ -86,7 +90,9 @@ class Registry:
                 "parent": self.aliases().get("production"),
                 **info,
             }
-            (tmp / "version.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str), "utf-8")
+            (tmp / "version.json").write_text(
+                json.dumps(meta, indent=2, sort_keys=True, default=str), "utf-8"
+            )
             os.replace(tmp, self.root / "versions" / version)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -103,13 +109,23 @@ class Registry:
         previous = aliases.get(alias)
         aliases[alias] = version
         atomic_write(self._aliases_path, json.dumps(aliases, indent=1, sort_keys=True).encode())
-        entry = {"at": datetime.now(UTC).isoformat(), "alias": alias, "from": previous,
-                 "to": version, "reason": reason, "actor": actor}
+        entry = {
+            "at": datetime.now(UTC).isoformat(),
+            "alias": alias,
+            "from": previous,
+            "to": version,
+            "reason": reason,
+            "actor": actor,
+        }
         append_line(self.root / "aliases.log.jsonl", json.dumps(entry))
 
     def history(self) -> list[dict[str, Any]]:
         p = self.root / "aliases.log.jsonl"
-        return [json.loads(x) for x in p.read_text("utf-8").splitlines() if x.strip()] if p.is_file() else []
+        return (
+            [json.loads(x) for x in p.read_text("utf-8").splitlines() if x.strip()]
+            if p.is_file()
+            else []
+        )
 
     def rollback(self, reason: str = "rollback") -> str:
         """Point ``production`` back at the version it pointed to before its last move."""

@@ -24,7 +24,8 @@ DATE_RE = re.compile(
 )
 AMOUNT_RE = re.compile(r"(?<![\d.,])\d{1,3}(?:[,.]?\d{3})*[.,]\d{2}(?![\d.,]*\d)")
 TOTAL_KEYWORD_RE = re.compile(
-    r"\b(grand\s*total|total\s*amount|amount\s*due|total\s*due|nett?\s*total|total|jumlah)\b",
+    r"\b(grand\s*total|total\s*amount|amount\s*due|total\s*due|nett?\s*total|total|jumlah"
+    r"|balance\s*due|amount\s*payable|gesamt\w*|summe|zu\s*zahlen|montant|importe|totale)\b",
     re.I,
 )
 NOT_TOTAL_RE = re.compile(
@@ -33,7 +34,9 @@ NOT_TOTAL_RE = re.compile(
     re.I,
 )
 STRONG_TOTAL_RE = re.compile(
-    r"(grand\s*total|total\s*amount|amount\s*due|total\s*due|rounded|incl)", re.I
+    r"(grand\s*total|total\s*amount|amount\s*due|total\s*due|rounded|incl|balance\s*due"
+    r"|amount\s*payable|gesamtbetrag|zu\s*zahlen|total\s*ttc)",
+    re.I,
 )
 IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
 

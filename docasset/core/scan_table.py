@@ -14,12 +14,28 @@ from docasset.core.scans import IntakeLimits, PageInfo, ScanFile, iter_pages, pa
 from docasset.errors import ScanError
 
 SCAN_COLUMNS = {
-    "batch_id": pl.Utf8, "source_name": pl.Utf8, "doc_id": pl.Utf8, "status": pl.Utf8,
-    "reason": pl.Utf8, "detail": pl.Utf8, "stored_path": pl.Utf8, "format": pl.Utf8,
-    "size_bytes": pl.Int64, "n_pages": pl.Int32, "page": pl.Int32, "width": pl.Int32,
-    "height": pl.Int32, "dpi": pl.Float64, "est_dpi": pl.Float64, "blur": pl.Float64,
-    "contrast": pl.Float64, "skew_deg": pl.Float64, "ink_ratio": pl.Float64, "blank": pl.Boolean,
-    "problems": pl.List(pl.Utf8), "bad_scan": pl.Boolean,
+    "batch_id": pl.Utf8,
+    "source_name": pl.Utf8,
+    "doc_id": pl.Utf8,
+    "status": pl.Utf8,
+    "reason": pl.Utf8,
+    "detail": pl.Utf8,
+    "stored_path": pl.Utf8,
+    "format": pl.Utf8,
+    "size_bytes": pl.Int64,
+    "n_pages": pl.Int32,
+    "page": pl.Int32,
+    "width": pl.Int32,
+    "height": pl.Int32,
+    "dpi": pl.Float64,
+    "est_dpi": pl.Float64,
+    "blur": pl.Float64,
+    "contrast": pl.Float64,
+    "skew_deg": pl.Float64,
+    "ink_ratio": pl.Float64,
+    "blank": pl.Boolean,
+    "problems": pl.List(pl.Utf8),
+    "bad_scan": pl.Boolean,
 }
 SCANS_SCHEMA = pa.DataFrameSchema(
     {
@@ -37,15 +53,31 @@ SCANS_SCHEMA = pa.DataFrameSchema(
 def scan_file(wd: Workdir, rec: dict[str, Any]) -> ScanFile:
     """The archived ``ScanFile`` of an ``ok`` ledger record (no re-inspection needed)."""
     pages = tuple(PageInfo(p["page"], p["width"], p["height"], p["dpi"]) for p in rec["pages"])  # type: ignore[index]
-    return ScanFile(wd.root / rec["stored_path"], rec["doc_id"], rec["format"], rec["size_bytes"], pages)
+    return ScanFile(
+        wd.root / rec["stored_path"], rec["doc_id"], rec["format"], rec["size_bytes"], pages
+    )
 
 
-def scan_rows(wd: Workdir, batch_id: str, limits: IntakeLimits, t: QualityThresholds) -> pl.DataFrame:
+def scan_rows(
+    wd: Workdir, batch_id: str, limits: IntakeLimits, t: QualityThresholds
+) -> pl.DataFrame:
     """Process a batch and measure every page of its accepted documents."""
     rows: list[dict[str, Any]] = []
     for rec in process_batch(wd, batch_id, limits):
-        base = {k: rec.get(k) for k in ("batch_id", "source_name", "doc_id", "status", "reason",
-                                        "detail", "stored_path", "format", "size_bytes")}
+        base = {
+            k: rec.get(k)
+            for k in (
+                "batch_id",
+                "source_name",
+                "doc_id",
+                "status",
+                "reason",
+                "detail",
+                "stored_path",
+                "format",
+                "size_bytes",
+            )
+        }
         base["n_pages"] = len(rec["pages"])  # type: ignore[arg-type]
         if rec["status"] != "ok":
             rows.append({**base, "problems": [], "bad_scan": False})
@@ -54,15 +86,34 @@ def scan_rows(wd: Workdir, batch_id: str, limits: IntakeLimits, t: QualityThresh
             for info, img in iter_pages(scan_file(wd, rec), limits):
                 q = page_quality(img, info.dpi)
                 problems = page_problems(q, t)
-                rows.append({
-                    **base, "page": info.page, "width": info.width, "height": info.height,
-                    "dpi": q.dpi, "est_dpi": q.est_dpi, "blur": q.blur, "contrast": q.contrast,
-                    "skew_deg": q.skew_deg, "ink_ratio": q.ink_ratio, "blank": q.blank,
-                    "problems": problems, "bad_scan": bool(problems),
-                })
+                rows.append(
+                    {
+                        **base,
+                        "page": info.page,
+                        "width": info.width,
+                        "height": info.height,
+                        "dpi": q.dpi,
+                        "est_dpi": q.est_dpi,
+                        "blur": q.blur,
+                        "contrast": q.contrast,
+                        "skew_deg": q.skew_deg,
+                        "ink_ratio": q.ink_ratio,
+                        "blank": q.blank,
+                        "problems": problems,
+                        "bad_scan": bool(problems),
+                    }
+                )
         except ScanError as exc:  # passed intake but failed to decode later: still reported
-            rows.append({**base, "status": "quarantined", "reason": exc.reason, "detail": exc.detail,
-                         "problems": [], "bad_scan": False})
+            rows.append(
+                {
+                    **base,
+                    "status": "quarantined",
+                    "reason": exc.reason,
+                    "detail": exc.detail,
+                    "problems": [],
+                    "bad_scan": False,
+                }
+            )
     df = pl.DataFrame(rows, schema=SCAN_COLUMNS) if rows else pl.DataFrame(schema=SCAN_COLUMNS)
     # A document is a bad scan when any of its pages is: it must not become training data.
     df = df.with_columns(pl.col("bad_scan").any().over("doc_id").fill_null(False).alias("bad_scan"))
@@ -79,7 +130,10 @@ def summarize_batch(df: pl.DataFrame) -> dict[str, Any]:
     for probs in bad_docs.unique(subset=["doc_id"])["problems"].to_list():
         reasons.update(probs or [])
     q = files.filter(pl.col("status") == "quarantined")
-    md = "\n".join(f"- `{r['source_name']}`: {r['reason']} {r['detail'] or ''}" for r in q.iter_rows(named=True))
+    md = "\n".join(
+        f"- `{r['source_name']}`: {r['reason']} {r['detail'] or ''}"
+        for r in q.iter_rows(named=True)
+    )
     return {
         "files": files.height,
         "ok": ok.height,

@@ -63,7 +63,9 @@ def make_training_doc(
     for a in alignments:
         if not a.aligned:
             continue
-        span = doc.char_span(a.start, a.end, label=doctype.spec(a.field).label, alignment_mode="expand")
+        span = doc.char_span(
+            a.start, a.end, label=doctype.spec(a.field).label, alignment_mode="expand"
+        )
         if span is not None:
             spans.append(span)
     doc.ents = filter_spans(spans)
@@ -141,10 +143,18 @@ def train_model(
     for epoch in range(1, config.epochs + 1):
         rng.shuffle(examples)
         losses: dict[str, float] = {}
-        for batch in minibatch(examples, size=compounding(config.batch_start, config.batch_end, 1.001)):
+        for batch in minibatch(
+            examples, size=compounding(config.batch_start, config.batch_end, 1.001)
+        ):
             nlp.update(batch, drop=config.dropout, sgd=optimizer, losses=losses)
         acc = _accuracy(ModelBundle(nlp, doctype, empty_cal, {}), held_out)
-        report.history.append({"epoch": epoch, "loss": round(losses.get("ner", 0.0), 3), "dev_accuracy": round(acc, 4)})
+        report.history.append(
+            {
+                "epoch": epoch,
+                "loss": round(losses.get("ner", 0.0), 3),
+                "dev_accuracy": round(acc, 4),
+            }
+        )
         if acc > report.best_dev_accuracy or epoch == 1:
             report.best_epoch, report.best_dev_accuracy = epoch, acc
             best_bytes = nlp.to_bytes()
@@ -158,6 +168,8 @@ def train_model(
     outcomes = field_outcomes(bundle, held_out)
     bundle.calibration = Calibration.fit([(f, b, ok) for f, b, _, ok in outcomes])
     scored = field_outcomes(bundle, held_out)
-    bundle.thresholds = thresholds_for(doctype, [(f, c, ok) for f, _, c, ok in scored], config.target_precision)
+    bundle.thresholds = thresholds_for(
+        doctype, [(f, c, ok) for f, _, c, ok in scored], config.target_precision
+    )
     report.seconds = round(time.perf_counter() - started, 2)
     return bundle, report

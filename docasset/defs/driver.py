@@ -18,22 +18,31 @@ from dagster._core.storage.dagster_run import RunsFilter
 class LocalDriver:
     """Ticks sensors and launches jobs in-process on one Dagster instance."""
 
-    def __init__(self, instance: dg.DagsterInstance, defs: dg.Definitions, state_dir: Path,
-                 log_level: str = "WARNING") -> None:
+    def __init__(
+        self,
+        instance: dg.DagsterInstance,
+        defs: dg.Definitions,
+        state_dir: Path,
+        log_level: str = "WARNING",
+    ) -> None:
         self.instance = instance
         self.log_level = log_level
         self.defs = defs
         self._cursor_file = state_dir / "sensor-cursors.json"
 
     def _cursors(self) -> dict[str, str]:
-        return json.loads(self._cursor_file.read_text("utf-8")) if self._cursor_file.is_file() else {}
+        return (
+            json.loads(self._cursor_file.read_text("utf-8")) if self._cursor_file.is_file() else {}
+        )
 
     def _save_cursor(self, name: str, cursor: str) -> None:
         cursors = self._cursors()
         cursors[name] = cursor
         self._cursor_file.write_text(json.dumps(cursors, indent=1), "utf-8")
 
-    def tick(self, sensor_name: str, run_config: dict | None = None) -> list[dg.ExecuteInProcessResult]:
+    def tick(
+        self, sensor_name: str, run_config: dict | None = None
+    ) -> list[dg.ExecuteInProcessResult]:
         """Evaluate one sensor tick and run what it requests; returns the run results.
 
         ``run_config`` fills in requests that carry none (as a launchpad user would)."""
@@ -50,7 +59,9 @@ class LocalDriver:
             data = sensor.evaluate_tick(context)
         for req in data.dynamic_partitions_requests or []:
             if isinstance(req, dg.AddDynamicPartitionsRequest):
-                self.instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+                self.instance.add_dynamic_partitions(
+                    req.partitions_def_name, list(req.partition_keys)
+                )
         if data.cursor is not None:
             self._save_cursor(sensor_name, data.cursor)
         results = []
@@ -62,16 +73,33 @@ class LocalDriver:
             tags = {**(rr.tags or {}), "dagster/sensor_name": sensor_name}
             if rr.run_key:
                 tags["dagster/run_key"] = rr.run_key
-            results.append(self.run(rr.job_name or sensor.job_name, rr.partition_key,
-                                    rr.run_config or run_config, tags))
+            results.append(
+                self.run(
+                    rr.job_name or sensor.job_name,
+                    rr.partition_key,
+                    rr.run_config or run_config,
+                    tags,
+                )
+            )
         return results
 
-    def run(self, job_name: str, partition_key: str | None = None, run_config: dict | None = None,
-            tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
+    def run(
+        self,
+        job_name: str,
+        partition_key: str | None = None,
+        run_config: dict | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> dg.ExecuteInProcessResult:
         """Execute a job of the definitions in-process (failures are returned, not raised)."""
         job = self.defs.resolve_job_def(job_name)
-        config = {"loggers": {"console": {"config": {"log_level": self.log_level}}}, **(run_config or {})}
+        config = {
+            "loggers": {"console": {"config": {"log_level": self.log_level}}},
+            **(run_config or {}),
+        }
         return job.execute_in_process(
-            instance=self.instance, partition_key=partition_key, run_config=config,
-            tags=tags, raise_on_error=False,
+            instance=self.instance,
+            partition_key=partition_key,
+            run_config=config,
+            tags=tags,
+            raise_on_error=False,
         )

@@ -25,13 +25,20 @@ from docasset.errors import ModelError
     "F1, automation rate, accuracy of auto documents, calibration, latency; the gate verdict. "
     "Written as report.md/report.json next to the candidate version and under reports/.",
 )
-def evaluation_report(context, candidate_model: dict, curated_training_set: CuratedSet,
-                      home: DocassetHome, settings: Settings) -> dict:
+def evaluation_report(
+    context,
+    candidate_model: dict,
+    curated_training_set: CuratedSet,
+    home: DocassetHome,
+    settings: Settings,
+) -> dict:
     doctype = settings.doctype()
     registry = home.registry()
     golden = docs_from_bytes(curated_training_set.golden, spacy.blank("en"))
     if not golden:
-        raise dg.Failure("the golden set is empty: no corrected documents fall in the golden split yet")
+        raise dg.Failure(
+            "the golden set is empty: no corrected documents fall in the golden split yet"
+        )
     cand_mv = registry.get(candidate_model["version"])
     cand = evaluate_model(ModelBundle.load(cand_mv.path, cand_mv.version), golden)
     prod_bundle = registry.load("production")
@@ -47,9 +54,12 @@ def evaluation_report(context, candidate_model: dict, curated_training_set: Cura
         "golden_frozen": bool(curated_training_set.golden_ids),
         "candidate_scores": cand.scores,
         "production_scores": prod.scores if prod else None,
-        "latency": {"candidate_p50": cand.latency_p50, "candidate_p95": cand.latency_p95,
-                    "production_p50": prod.latency_p50 if prod else None,
-                    "production_p95": prod.latency_p95 if prod else None},
+        "latency": {
+            "candidate_p50": cand.latency_p50,
+            "candidate_p95": cand.latency_p95,
+            "production_p50": prod.latency_p50 if prod else None,
+            "production_p95": prod.latency_p95 if prod else None,
+        },
     }
     paths = [Path(cand_mv.path), home.workdir().reports / f"evaluation-{cand_mv.version}"]
     for d in paths:
@@ -73,9 +83,12 @@ def evaluation_report(context, candidate_model: dict, curated_training_set: Cura
     return report
 
 
-@dg.asset_check(asset=evaluation_report, blocking=True,
-                description="Fails when a required field's F1 drops beyond tolerance, the "
-                "automation rate drops, or p95 latency regresses (see Settings).")
+@dg.asset_check(
+    asset=evaluation_report,
+    blocking=True,
+    description="Fails when a required field's F1 drops beyond tolerance, the "
+    "automation rate drops, or p95 latency regresses (see Settings).",
+)
 def accuracy_regression(evaluation_report: dict) -> dg.AssetCheckResult:
     cand = evaluation_report["candidate_scores"]
     prod = evaluation_report["production_scores"]
@@ -88,8 +101,11 @@ def accuracy_regression(evaluation_report: dict) -> dg.AssetCheckResult:
     }
     for name, s in cand["fields"].items():
         meta[f"delta_f1_{name}"] = float(s["f1"] - (prod["fields"][name]["f1"] if prod else 0.0))
-    return dg.AssetCheckResult(passed=bool(evaluation_report["passed"]), metadata=meta,
-                               description="; ".join(evaluation_report["reasons"]))
+    return dg.AssetCheckResult(
+        passed=bool(evaluation_report["passed"]),
+        metadata=meta,
+        description="; ".join(evaluation_report["reasons"]),
+    )
 
 
 @dg.asset(
@@ -100,11 +116,20 @@ def accuracy_regression(evaluation_report: dict) -> dg.AssetCheckResult:
 )
 def production_model(context, evaluation_report: dict, home: DocassetHome) -> dict:
     if not evaluation_report["passed"]:
-        raise ModelError(f"refusing to promote {evaluation_report['candidate']}: "
-                         + "; ".join(evaluation_report["reasons"]))
+        raise ModelError(
+            f"refusing to promote {evaluation_report['candidate']}: "
+            + "; ".join(evaluation_report["reasons"])
+        )
     registry = home.registry()
     version = evaluation_report["candidate"]
-    registry.set_alias("production", version, f"accuracy_regression passed (run {context.run.run_id})")
-    context.add_output_metadata({"version": version, "previous": evaluation_report["production"] or "(none)",
-                                 "micro_f1": float(evaluation_report["candidate_scores"]["micro"]["f1"])})
+    registry.set_alias(
+        "production", version, f"accuracy_regression passed (run {context.run.run_id})"
+    )
+    context.add_output_metadata(
+        {
+            "version": version,
+            "previous": evaluation_report["production"] or "(none)",
+            "micro_f1": float(evaluation_report["candidate_scores"]["micro"]["f1"]),
+        }
+    )
     return {"version": version, "previous": evaluation_report["production"]}

@@ -24,12 +24,15 @@ from docasset.defs.resources import DocassetHome, Settings
     "source, and the document's route (auto/review) with its automation blockers. Uses the "
     "model the registry's `production` alias points to at run time.",
 )
-def predictions(context, raw_scans: pl.DataFrame, ocr_text: pl.DataFrame,
-                home: DocassetHome, settings: Settings) -> pl.DataFrame:
+def predictions(
+    context, raw_scans: pl.DataFrame, ocr_text: pl.DataFrame, home: DocassetHome, settings: Settings
+) -> pl.DataFrame:
     doctype = settings.doctype()
     bundle = home.registry().load("production")
     if bundle is not None and bundle.doctype.name != doctype.name:
-        raise dg.Failure(f"production model is for {bundle.doctype.name!r}, settings say {doctype.name!r}")
+        raise dg.Failure(
+            f"production model is for {bundle.doctype.name!r}, settings say {doctype.name!r}"
+        )
     ok = raw_scans.filter(pl.col("status") == "ok")
     doc_ids = ok.unique(subset=["doc_id"], keep="first", maintain_order=True)["doc_id"].to_list()
     groups = {k[0]: v for k, v in ocr_text.partition_by("doc_id", as_dict=True).items()}
@@ -42,13 +45,15 @@ def predictions(context, raw_scans: pl.DataFrame, ocr_text: pl.DataFrame,
     df = predictions_frame(doctype, preds, context.partition_key, datetime.now(UTC), info)
     docs = documents(df)
     blockers = Counter(b.split(" (")[0] for bl in docs["blockers"].to_list() for b in bl)
-    context.add_output_metadata({
-        "model_version": bundle.version if bundle else "(none)",
-        "documents": docs.height,
-        "auto": int((docs["route"] == "auto").sum()),
-        "review": int((docs["route"] == "review").sum()),
-        "automation_rate": float((docs["route"] == "auto").mean()) if docs.height else 0.0,
-        "blockers": dg.MetadataValue.json(dict(blockers.most_common(20))),
-        "dagster/row_count": df.height,
-    })
+    context.add_output_metadata(
+        {
+            "model_version": bundle.version if bundle else "(none)",
+            "documents": docs.height,
+            "auto": int((docs["route"] == "auto").sum()),
+            "review": int((docs["route"] == "review").sum()),
+            "automation_rate": float((docs["route"] == "auto").mean()) if docs.height else 0.0,
+            "blockers": dg.MetadataValue.json(dict(blockers.most_common(20))),
+            "dagster/row_count": df.height,
+        }
+    )
     return df

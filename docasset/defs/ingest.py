@@ -21,26 +21,33 @@ from docasset.defs.resources import DocassetHome, Settings
 )
 def raw_scans(context, home: DocassetHome, settings: Settings) -> pl.DataFrame:
     wd = home.workdir()
-    df = scan_rows(wd, context.partition_key, settings.intake_limits(), settings.quality_thresholds())
+    df = scan_rows(
+        wd, context.partition_key, settings.intake_limits(), settings.quality_thresholds()
+    )
     s = summarize_batch(df)
-    context.add_output_metadata({
-        "files": s["files"],
-        "documents_ok": s["ok"],
-        "duplicates": s["duplicate"],
-        "quarantined": s["quarantined"],
-        "pages": s["pages"],
-        "bad_scans": s["bad_scan_docs"],
-        "quarantine": dg.MetadataValue.md(s["quarantine_md"]),
-        "dagster/row_count": df.height,
-    })
+    context.add_output_metadata(
+        {
+            "files": s["files"],
+            "documents_ok": s["ok"],
+            "duplicates": s["duplicate"],
+            "quarantined": s["quarantined"],
+            "pages": s["pages"],
+            "bad_scans": s["bad_scan_docs"],
+            "quarantine": dg.MetadataValue.md(s["quarantine_md"]),
+            "dagster/row_count": df.height,
+        }
+    )
     return df
 
 
-@dg.asset_check(asset=raw_scans, blocking=True, partitions_def=batches,
-                description="Fails when the share of unusable files (quarantined or bad scans) "
-                "in the batch is above settings.max_bad_scan_share.")
-def scan_quality(raw_scans: pl.DataFrame,
-                 settings: Settings) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=raw_scans,
+    blocking=True,
+    partitions_def=batches,
+    description="Fails when the share of unusable files (quarantined or bad scans) "
+    "in the batch is above settings.max_bad_scan_share.",
+)
+def scan_quality(raw_scans: pl.DataFrame, settings: Settings) -> dg.AssetCheckResult:
     s = summarize_batch(raw_scans)
     files = max(s["files"] - s["duplicate"], 1)
     bad = s["quarantined"] + s["bad_scan_docs"]

@@ -32,7 +32,8 @@ health_job = dg.define_asset_job(
 )
 checks_job = dg.define_asset_job(
     "checks_job",
-    selection=dg.AssetSelection.all_asset_checks() - dg.AssetSelection.checks_for_assets("raw_scans"),
+    selection=dg.AssetSelection.all_asset_checks()
+    - dg.AssetSelection.checks_for_assets("raw_scans"),
     description="Every unpartitioned asset check on what is materialized (CI runs this).",
 )
 batch_checks_job = dg.define_asset_job(

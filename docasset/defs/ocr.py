@@ -22,17 +22,24 @@ from docasset.defs.resources import DocassetHome, Settings
     description="Word-level OCR (text, box, confidence, block/paragraph/line/word ids) of every "
     "accepted document of the batch, validated by the words schema.",
 )
-def ocr_text(context, raw_scans: pl.DataFrame, home: DocassetHome, settings: Settings) -> pl.DataFrame:
+def ocr_text(
+    context, raw_scans: pl.DataFrame, home: DocassetHome, settings: Settings
+) -> pl.DataFrame:
     wd = home.workdir()
-    docs = raw_scans.filter(pl.col("status") == "ok").unique(subset=["doc_id"], keep="first", maintain_order=True)
-    items = [(r["doc_id"], scan_file(wd, r | {"pages": _pages(raw_scans, r["doc_id"])}))
-             for r in docs.iter_rows(named=True)]
+    docs = raw_scans.filter(pl.col("status") == "ok").unique(
+        subset=["doc_id"], keep="first", maintain_order=True
+    )
+    items = [
+        (r["doc_id"], scan_file(wd, r | {"pages": _pages(raw_scans, r["doc_id"])}))
+        for r in docs.iter_rows(named=True)
+    ]
     started = time.perf_counter()
     frames: list[pl.DataFrame] = []
     failures: dict[str, str] = {}
     workers = settings.ocr_workers or os.cpu_count() or 1
-    for doc_id, out in ocr_documents(items, config=settings.ocr_config(),
-                                     limits=settings.intake_limits(), workers=workers):
+    for doc_id, out in ocr_documents(
+        items, config=settings.ocr_config(), limits=settings.intake_limits(), workers=workers
+    ):
         if isinstance(out, pl.DataFrame):
             frames.append(out)
         else:
@@ -41,20 +48,24 @@ def ocr_text(context, raw_scans: pl.DataFrame, home: DocassetHome, settings: Set
     seconds = time.perf_counter() - started
     words = validate_words(pl.concat(frames)) if frames else empty_words()
     n_pages = int(raw_scans.filter(pl.col("status") == "ok").height)
-    context.add_output_metadata({
-        "documents": len(items),
-        "ocr_failures": len(failures),
-        "failures": dg.MetadataValue.json(failures),
-        "words": words.height,
-        "mean_word_confidence": float(words["conf"].mean()) if words.height else 0.0,
-        "seconds": round(seconds, 2),
-        "pages_per_second": round(n_pages / seconds, 3) if seconds > 0 else 0.0,
-        "dagster/row_count": words.height,
-    })
+    context.add_output_metadata(
+        {
+            "documents": len(items),
+            "ocr_failures": len(failures),
+            "failures": dg.MetadataValue.json(failures),
+            "words": words.height,
+            "mean_word_confidence": float(words["conf"].mean()) if words.height else 0.0,
+            "seconds": round(seconds, 2),
+            "pages_per_second": round(n_pages / seconds, 3) if seconds > 0 else 0.0,
+            "dagster/row_count": words.height,
+        }
+    )
     return words
 
 
 def _pages(raw_scans: pl.DataFrame, doc_id: str) -> list[dict[str, object]]:
     rows = raw_scans.filter((pl.col("doc_id") == doc_id) & (pl.col("status") == "ok")).sort("page")
-    return [{"page": r["page"], "width": r["width"], "height": r["height"], "dpi": r["dpi"]}
-            for r in rows.iter_rows(named=True)]
+    return [
+        {"page": r["page"], "width": r["width"], "height": r["height"], "dpi": r["dpi"]}
+        for r in rows.iter_rows(named=True)
+    ]

@@ -37,28 +37,64 @@ class DocassetHome(dg.ConfigurableResource):
 class Settings(dg.ConfigurableResource):
     """Every threshold and tunable of the pipeline, in one place."""
 
-    doc_type: str = Field(default="receipt", description="Document type (shipped name or YAML path).")
+    doc_type: str = Field(
+        default="receipt", description="Document type (shipped name or YAML path)."
+    )
     max_file_mb: float = Field(default=50.0, description="Larger scan files are quarantined.")
     max_pixels_per_page: int = Field(default=60_000_000, description="Decompression-bomb cap.")
     max_pages: int = Field(default=200, description="Documents with more pages are quarantined.")
     pdf_dpi: int = Field(default=300, description="Rasterisation DPI of PDF pages.")
     batch_max_files: int = Field(default=500, description="Most files one inbox batch takes.")
-    inbox_settle_seconds: float = Field(default=2.0, description="A file must be unchanged this long before intake.")
-    min_dpi: float = Field(default=150.0, description="Below this effective DPI a scan is bad (300 preferred).")
-    min_blur: float = Field(default=20.0, description="Variance of the Laplacian below this is a blurred scan.")
-    min_contrast: float = Field(default=0.08, description="Grey-level contrast below this is unreadable.")
-    min_ocr_confidence: float = Field(default=40.0, description="Mean word confidence below this is unreadable.")
-    max_bad_scan_share: float = Field(default=0.5, description="scan_quality gate fails above this share of bad files.")
-    ocr_workers: int = Field(default=0, description="Parallel Tesseract processes (0: one per core).")
-    target_precision: float = Field(default=0.98, description="Routing thresholds aim at this precision of auto documents.")
-    retrain_min_corrections: int = Field(default=20, description="Retraining sensor fires after this many newly corrected documents.")
-    golden_fraction: float = Field(default=0.2, description="Share of corrected documents (by id hash) held out as golden.")
-    dev_fraction: float = Field(default=0.2, description="Share used for calibration and thresholds.")
-    min_golden: int = Field(default=5, description="The golden set freezes once it has this many documents.")
-    max_inconsistency_rate: float = Field(default=0.15, description="annotation_consistency fails above this share of documents with issues.")
-    f1_tolerance: float = Field(default=0.02, description="accuracy_regression: largest allowed F1 drop of a required field.")
-    automation_tolerance: float = Field(default=0.05, description="accuracy_regression: largest allowed automation-rate drop.")
-    latency_p95_factor: float = Field(default=2.0, description="accuracy_regression: largest allowed p95 latency ratio.")
+    inbox_settle_seconds: float = Field(
+        default=2.0, description="A file must be unchanged this long before intake."
+    )
+    min_dpi: float = Field(
+        default=150.0, description="Below this effective DPI a scan is bad (300 preferred)."
+    )
+    min_blur: float = Field(
+        default=20.0, description="Variance of the Laplacian below this is a blurred scan."
+    )
+    min_contrast: float = Field(
+        default=0.08, description="Grey-level contrast below this is unreadable."
+    )
+    min_ocr_confidence: float = Field(
+        default=40.0, description="Mean word confidence below this is unreadable."
+    )
+    max_bad_scan_share: float = Field(
+        default=0.5, description="scan_quality gate fails above this share of bad files."
+    )
+    ocr_workers: int = Field(
+        default=0, description="Parallel Tesseract processes (0: one per core)."
+    )
+    target_precision: float = Field(
+        default=0.98, description="Routing thresholds aim at this precision of auto documents."
+    )
+    retrain_min_corrections: int = Field(
+        default=20, description="Retraining sensor fires after this many newly corrected documents."
+    )
+    golden_fraction: float = Field(
+        default=0.2, description="Share of corrected documents (by id hash) held out as golden."
+    )
+    dev_fraction: float = Field(
+        default=0.2, description="Share used for calibration and thresholds."
+    )
+    min_golden: int = Field(
+        default=5, description="The golden set freezes once it has this many documents."
+    )
+    max_inconsistency_rate: float = Field(
+        default=0.15,
+        description="annotation_consistency fails above this share of documents with issues.",
+    )
+    f1_tolerance: float = Field(
+        default=0.02,
+        description="accuracy_regression: largest allowed F1 drop of a required field.",
+    )
+    automation_tolerance: float = Field(
+        default=0.05, description="accuracy_regression: largest allowed automation-rate drop."
+    )
+    latency_p95_factor: float = Field(
+        default=2.0, description="accuracy_regression: largest allowed p95 latency ratio."
+    )
 
     def doctype(self) -> DocType:
         return load_doctype(self.doc_type)
@@ -72,7 +108,9 @@ class Settings(dg.ConfigurableResource):
         )
 
     def quality_thresholds(self) -> QualityThresholds:
-        return QualityThresholds(self.min_dpi, self.min_blur, self.min_contrast, self.min_ocr_confidence)
+        return QualityThresholds(
+            self.min_dpi, self.min_blur, self.min_contrast, self.min_ocr_confidence
+        )
 
     def ocr_config(self) -> OcrConfig:
         return OcrConfig()
@@ -92,7 +130,9 @@ class _PolarsParquet(dg.UPathIOManager):
 
     def dump_to_path(self, context: dg.OutputContext, obj: pl.DataFrame, path: UPath) -> None:
         if not isinstance(obj, pl.DataFrame):
-            raise TypeError(f"{context.asset_key}: the parquet IO manager stores polars frames, got {type(obj)}")
+            raise TypeError(
+                f"{context.asset_key}: the parquet IO manager stores polars frames, got {type(obj)}"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         obj.write_parquet(str(tmp))
@@ -101,15 +141,17 @@ class _PolarsParquet(dg.UPathIOManager):
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pl.DataFrame:
         return pl.read_parquet(str(path))
 
-    def load_partitions(self, context: dg.InputContext):  # noqa: ANN201 - Dagster's signature
+    def load_partitions(self, context: dg.InputContext):
         # Inputs mapped to all partitions always get a {partition: frame} dict, even when only
         # one partition exists yet (Dagster's default would hand over the bare frame then).
         out = super().load_partitions(context)
-        if (context.definition_metadata or {}).get(ALL_PARTITIONS) and isinstance(out, pl.DataFrame):
+        if (context.definition_metadata or {}).get(ALL_PARTITIONS) and isinstance(
+            out, pl.DataFrame
+        ):
             return {context.asset_partition_keys[0]: out}
         return out
 
-    def load_input(self, context: dg.InputContext):  # noqa: ANN201 - Dagster's signature
+    def load_input(self, context: dg.InputContext):
         out = super().load_input(context)
         if out is None and (context.definition_metadata or {}).get(ALL_PARTITIONS):
             return {}  # no partition exists yet: an empty mapping, not None

@@ -1,4 +1,4 @@
-"""Stage 5-6: ``curated_training_set`` (+ ``annotation_consistency`` gate) and ``candidate_model``."""
+"""Stages 5-6: ``curated_training_set`` (gate: ``annotation_consistency``), ``candidate_model``."""
 
 # No ``from __future__ import annotations`` here: Dagster infers run config from the real
 # ``config: TrainingConfig`` annotation and cannot resolve it from a string.
@@ -38,39 +38,67 @@ def _concat(parts: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
     "train/dev/golden) with a reason code for every excluded document. The golden set is "
     "frozen once it has enough documents and is never trained on.",
 )
-def curated_training_set(context, corrections: pl.DataFrame, ocr_text: dict[str, pl.DataFrame],
-                         raw_scans: dict[str, pl.DataFrame], predictions: dict[str, pl.DataFrame],
-                         home: DocassetHome, settings: Settings) -> CuratedSet:
+def curated_training_set(
+    context,
+    corrections: pl.DataFrame,
+    ocr_text: dict[str, pl.DataFrame],
+    raw_scans: dict[str, pl.DataFrame],
+    predictions: dict[str, pl.DataFrame],
+    home: DocassetHome,
+    settings: Settings,
+) -> CuratedSet:
     doctype = settings.doctype()
     words = _concat(ocr_text)
     wanted = set(corrections["doc_id"].to_list())
     texts: dict[str, str] = {}
     if words is not None:
-        for (doc_id,), w in words.filter(pl.col("doc_id").is_in(list(wanted))).partition_by("doc_id", as_dict=True).items():
+        for (doc_id,), w in (
+            words.filter(pl.col("doc_id").is_in(list(wanted)))
+            .partition_by("doc_id", as_dict=True)
+            .items()
+        ):
             texts[str(doc_id)] = document_text(w, str(doc_id))
     scans = _concat(raw_scans)
     bad = set(scans.filter(pl.col("bad_scan"))["doc_id"].to_list()) if scans is not None else set()
     preds = _concat(predictions)
     right = auto_correct_ids(doctype, preds, corrections) if preds is not None else set()
-    cur = curate(doctype, corrections, texts, bad, right, home.workdir().curated / "golden.json",
-                 settings.split_config())
+    cur = curate(
+        doctype,
+        corrections,
+        texts,
+        bad,
+        right,
+        home.workdir().curated / "golden.json",
+        settings.split_config(),
+    )
     reasons = cur.records.filter(pl.col("split") == "excluded")["reason"].value_counts()
-    context.add_output_metadata({
-        "training_set_version": cur.version,
-        **{f"n_{k}": v for k, v in cur.counts.items()},
-        "golden_frozen": bool(cur.golden_ids),
-        "excluded_by_reason": dg.MetadataValue.json({r: c for r, c in reasons.iter_rows()}),
-        "records": dg.MetadataValue.md(table(cur.records.head(200).iter_rows(named=True),
-                                             ["doc_id", "split", "reason", "n_fields", "n_aligned", "issues"])),
-    })
+    context.add_output_metadata(
+        {
+            "training_set_version": cur.version,
+            **{f"n_{k}": v for k, v in cur.counts.items()},
+            "golden_frozen": bool(cur.golden_ids),
+            "excluded_by_reason": dg.MetadataValue.json({r: c for r, c in reasons.iter_rows()}),
+            "records": dg.MetadataValue.md(
+                table(
+                    cur.records.head(200).iter_rows(named=True),
+                    ["doc_id", "split", "reason", "n_fields", "n_aligned", "issues"],
+                )
+            ),
+        }
+    )
     return cur
 
 
-@dg.asset_check(asset=curated_training_set, blocking=True,
-                description="Fails above settings.max_inconsistency_rate of promoted documents "
-                "with annotation issues (labels, spans, validators, values absent from the text, "
-                "one string labelled differently across documents).")
-def annotation_consistency(curated_training_set: CuratedSet, settings: Settings) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=curated_training_set,
+    blocking=True,
+    description="Fails above settings.max_inconsistency_rate of promoted documents "
+    "with annotation issues (labels, spans, validators, values absent from the text, "
+    "one string labelled differently across documents).",
+)
+def annotation_consistency(
+    curated_training_set: CuratedSet, settings: Settings
+) -> dg.AssetCheckResult:
     s = consistency_summary(curated_training_set, settings.doctype())
     return dg.AssetCheckResult(
         passed=s["inconsistency_rate"] <= settings.max_inconsistency_rate,
@@ -88,7 +116,9 @@ class TrainingConfig(dg.Config):
     """Training run tunables."""
 
     epochs: int = Field(default=40, description="Most passes over the training documents.")
-    patience: int = Field(default=15, description="Stop after this many epochs without dev improvement.")
+    patience: int = Field(
+        default=15, description="Stop after this many epochs without dev improvement."
+    )
     seed: int = Field(default=0, description="Random seed (training is deterministic per seed).")
 
 
@@ -99,31 +129,53 @@ class TrainingConfig(dg.Config):
     "calibrated and thresholded on its dev split, registered as a new version and aliased "
     "`candidate`.",
 )
-def candidate_model(context, config: TrainingConfig, curated_training_set: CuratedSet,
-                    home: DocassetHome, settings: Settings) -> dict:
+def candidate_model(
+    context,
+    config: TrainingConfig,
+    curated_training_set: CuratedSet,
+    home: DocassetHome,
+    settings: Settings,
+) -> dict:
     doctype = settings.doctype()
     nlp = spacy.blank("en")
     train = docs_from_bytes(curated_training_set.train, nlp)
     dev = docs_from_bytes(curated_training_set.dev, nlp)
-    cfg = TrainConfig(epochs=config.epochs, patience=config.patience, seed=config.seed,
-                      target_precision=settings.target_precision)
+    cfg = TrainConfig(
+        epochs=config.epochs,
+        patience=config.patience,
+        seed=config.seed,
+        target_precision=settings.target_precision,
+    )
     bundle, report = train_model(train, dev, doctype, cfg)
     registry = home.registry()
-    mv = registry.register(bundle, {
-        "training_set_version": curated_training_set.version,
-        "n_train": report.n_train, "n_dev": report.n_dev,
-        "calibrated_on": report.calibrated_on, "best_epoch": report.best_epoch,
-        "dev_accuracy": report.best_dev_accuracy, "train_seconds": report.seconds,
-        "seed": config.seed, "run_id": context.run.run_id,
-    })
+    mv = registry.register(
+        bundle,
+        {
+            "training_set_version": curated_training_set.version,
+            "n_train": report.n_train,
+            "n_dev": report.n_dev,
+            "calibrated_on": report.calibrated_on,
+            "best_epoch": report.best_epoch,
+            "dev_accuracy": report.best_dev_accuracy,
+            "train_seconds": report.seconds,
+            "seed": config.seed,
+            "run_id": context.run.run_id,
+        },
+    )
     registry.set_alias("candidate", mv.version, f"trained in run {context.run.run_id}")
-    context.add_output_metadata({
+    context.add_output_metadata(
+        {
+            "version": mv.version,
+            "n_train": report.n_train,
+            "n_dev": report.n_dev,
+            "dev_accuracy": report.best_dev_accuracy,
+            "best_epoch": report.best_epoch,
+            "train_seconds": report.seconds,
+            "thresholds": dg.MetadataValue.json(bundle.thresholds),
+        }
+    )
+    return {
         "version": mv.version,
-        "n_train": report.n_train,
-        "n_dev": report.n_dev,
-        "dev_accuracy": report.best_dev_accuracy,
-        "best_epoch": report.best_epoch,
-        "train_seconds": report.seconds,
-        "thresholds": dg.MetadataValue.json(bundle.thresholds),
-    })
-    return {"version": mv.version, "path": str(mv.path), "training_set_version": curated_training_set.version}
+        "path": str(mv.path),
+        "training_set_version": curated_training_set.version,
+    }

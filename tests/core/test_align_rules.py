@@ -20,11 +20,17 @@ def test_rules_find_dates_and_the_anchored_total() -> None:
 
 
 def test_alignment_methods() -> None:
-    exact = align_value(RECEIPT.spec("address"), "NO.53 55,57 & 59, JALAN SAGU 18, TAMAN DAYA, 81100 JOHOR BAHRU, JOHOR.", TEXT)
+    exact = align_value(
+        RECEIPT.spec("address"),
+        "NO.53 55,57 & 59, JALAN SAGU 18, TAMAN DAYA, 81100 JOHOR BAHRU, JOHOR.",
+        TEXT,
+    )
     assert exact.method == "exact" and TEXT[exact.start : exact.end].startswith("NO.53")
     assert TEXT[exact.start : exact.end].endswith("JOHOR.")
     fuzzy = align_value(RECEIPT.spec("company"), "BOOK TA .K (TAMAN DAYA) SDN BHD", TEXT)
-    assert fuzzy.method == "fuzzy" and fuzzy.score >= 85 and "SDN BND" in TEXT[fuzzy.start : fuzzy.end]
+    assert (
+        fuzzy.method == "fuzzy" and fuzzy.score >= 85 and "SDN BND" in TEXT[fuzzy.start : fuzzy.end]
+    )
     norm = align_value(RECEIPT.spec("date"), "25-12-2018", TEXT)
     assert norm.method == "normalized" and TEXT[norm.start : norm.end] == "25/12/2018"
     total = align_value(RECEIPT.spec("total"), "9.0", TEXT)
@@ -34,6 +40,10 @@ def test_alignment_methods() -> None:
 
 
 def test_overlapping_values_are_reported_not_dropped() -> None:
-    out = align_document(RECEIPT, {"company": "TAMAN DAYA", "address": "TAMAN DAYA, 81100 JOHOR BAHRU"}, "TAMAN DAYA, 81100 JOHOR BAHRU")
+    out = align_document(
+        RECEIPT,
+        {"company": "TAMAN DAYA", "address": "TAMAN DAYA, 81100 JOHOR BAHRU"},
+        "TAMAN DAYA, 81100 JOHOR BAHRU",
+    )
     methods = {a.field: a.method for a in out}
     assert sorted(methods.values()) == ["exact", "overlap"]

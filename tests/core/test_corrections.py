@@ -14,8 +14,13 @@ KNOWN = {"aaaa000000000001", "aaaa000000000002"}
 
 
 def _line(doc_id: str = "aaaa000000000001", **kw: object) -> str:
-    rec = {"doc_id": doc_id, "fields": {"company": "ACME SDN BHD", "total": "9.00"},
-           "annotator": "alice", "timestamp": "2026-11-24T10:00:00Z", **kw}
+    rec = {
+        "doc_id": doc_id,
+        "fields": {"company": "ACME SDN BHD", "total": "9.00"},
+        "annotator": "alice",
+        "timestamp": "2026-11-24T10:00:00Z",
+        **kw,
+    }
     return json.dumps(rec)
 
 
@@ -56,7 +61,9 @@ def test_valid_file_is_stored_once(tmp_path: Path) -> None:
 def test_malformed_files_are_rejected_whole(tmp_path: Path, lines: list[str], reason: str) -> None:
     store = tmp_path / "store"
     # A good line first: it must not be stored when a later line is bad.
-    f = _write(tmp_path, "bad.jsonl", [_line("aaaa000000000002"), *lines] if lines != [""] else [""])
+    f = _write(
+        tmp_path, "bad.jsonl", [_line("aaaa000000000002"), *lines] if lines != [""] else [""]
+    )
     with pytest.raises(CorrectionsError) as exc:
         import_file(f, store, RECEIPT, KNOWN)
     assert reason in str(exc.value)
@@ -74,10 +81,18 @@ def test_non_utf8_file_is_rejected(tmp_path: Path) -> None:
 
 def test_conflicting_annotators_are_flagged_not_resolved(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    f = _write(tmp_path, "c.jsonl", [
-        _line(annotator="alice"),
-        _line(annotator="bob", timestamp="2026-11-24T11:00:00Z", fields={"company": "ACME BHD", "total": "9.00"}),
-    ])
+    f = _write(
+        tmp_path,
+        "c.jsonl",
+        [
+            _line(annotator="alice"),
+            _line(
+                annotator="bob",
+                timestamp="2026-11-24T11:00:00Z",
+                fields={"company": "ACME BHD", "total": "9.00"},
+            ),
+        ],
+    )
     import_file(f, store, RECEIPT, KNOWN)
     latest = latest_per_document(read_store(store))
     row = latest.row(0, named=True)

@@ -40,7 +40,13 @@ def test_implausible_dates_are_rejected(bad: str) -> None:
 
 @pytest.mark.parametrize(
     ("printed", "value"),
-    [("9.00", "9.00"), ("1,234.50", "1234.50"), ("1.234,50", "1234.50"), ("RM 9.00", "9.00"), ("12,50", "12.50")],
+    [
+        ("9.00", "9.00"),
+        ("1,234.50", "1234.50"),
+        ("1.234,50", "1234.50"),
+        ("RM 9.00", "9.00"),
+        ("12,50", "12.50"),
+    ],
 )
 def test_amounts(printed: str, value: str) -> None:
     assert f"{parse_amount(printed):.2f}" == value
@@ -51,7 +57,16 @@ def test_shipped_doctypes() -> None:
     assert receipt.names == ["company", "date", "address", "total"]
     assert receipt.required == receipt.names
     invoice = load_doctype("invoice")
-    assert {"vendor", "invoice_number", "invoice_date", "due_date", "total", "currency", "vat_id", "iban"} <= set(invoice.names)
+    assert {
+        "vendor",
+        "invoice_number",
+        "invoice_date",
+        "due_date",
+        "total",
+        "currency",
+        "vat_id",
+        "iban",
+    } <= set(invoice.names)
     assert "due_date" not in invoice.required
 
 
@@ -61,7 +76,9 @@ def test_unknown_doctype_and_bad_schema_raise() -> None:
     with pytest.raises(SchemaError, match="unknown type"):
         parse_doctype({"name": "x", "fields": [{"name": "a", "label": "A", "type": "colour"}]}, "t")
     with pytest.raises(SchemaError, match="unique"):
-        parse_doctype({"name": "x", "fields": [{"name": "a", "label": "A", "type": "text"}] * 2}, "t")
+        parse_doctype(
+            {"name": "x", "fields": [{"name": "a", "label": "A", "type": "text"}] * 2}, "t"
+        )
 
 
 def test_validators_and_sum_rule() -> None:

@@ -62,15 +62,19 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
         home = root / "work"
         wd = Workdir(home)
-        defs = build_definitions(str(home), Settings(inbox_settle_seconds=0.0, retrain_min_corrections=20, min_golden=4))
+        defs = build_definitions(
+            str(home), Settings(inbox_settle_seconds=0.0, retrain_min_corrections=20, min_golden=4)
+        )
         driver = LocalDriver(instance, defs, home)
         state = Loop(root, home, dagster_home, instance, defs, root / "boot", root / "stream")
         for d in generate(state.boot_dir, 44, seed=3, prefix="b-"):
             shutil.copy(d.image_path, wd.inbox / d.image_path.name)
         state.runs["intake_1"] = driver.tick("inbox_sensor")
         state.runs["intake_again"] = driver.tick("inbox_sensor")
-        write_corrections(wd.corrections_inbox / "boot.jsonl",
-                          corrections_from_keys(wd, state.boot_dir / "key", None, "alice"))
+        write_corrections(
+            wd.corrections_inbox / "boot.jsonl",
+            corrections_from_keys(wd, state.boot_dir / "key", None, "alice"),
+        )
         state.runs["corrections"] = driver.tick("corrections_sensor")
         train = {"ops": {"candidate_model": {"config": {"epochs": 40, "patience": 15}}}}
         state.runs["retrain"] = driver.tick("retrain_sensor", train)

@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_lineage_runs_from_raw_scans_to_production_health() -> None:
     graph = defs.resolve_asset_graph()
-    up = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys} for k in graph.get_all_asset_keys()}
+    up = {
+        k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
+        for k in graph.get_all_asset_keys()
+    }
     assert up["ocr_text"] == {"raw_scans"}
     assert up["predictions"] == {"raw_scans", "ocr_text"}
     assert {"corrections", "ocr_text", "predictions"} <= up["curated_training_set"]
@@ -35,14 +38,34 @@ def test_gates_are_blocking_checks() -> None:
 def test_dagster_definitions_validate(tmp_path: Path) -> None:
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "DOCASSET_HOME": str(tmp_path / "work")}
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_jobs_and_automation_are_defined() -> None:
-    assert {j.name for j in defs.jobs} >= {"ingest_job", "corrections_job", "retrain_job", "health_job", "checks_job"}  # type: ignore[union-attr]
-    assert {s.name for s in defs.sensors} == {"inbox_sensor", "corrections_sensor", "retrain_sensor"}  # type: ignore[union-attr]
+    assert {j.name for j in defs.jobs} >= {
+        "ingest_job",
+        "corrections_job",
+        "retrain_job",
+        "health_job",
+        "checks_job",
+    }  # type: ignore[union-attr]
+    assert {s.name for s in defs.sensors} == {
+        "inbox_sensor",
+        "corrections_sensor",
+        "retrain_sensor",
+    }  # type: ignore[union-attr]
     assert {s.name for s in defs.schedules} == {"health_job_schedule", "weekly_retrain"}  # type: ignore[union-attr]
     assert isinstance(defs.resolve_job_def("checks_job"), dg.JobDefinition)

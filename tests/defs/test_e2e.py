@@ -12,9 +12,9 @@ from pathlib import Path
 import polars as pl
 
 from docasset.core.fields import load_doctype, values_match
+from docasset.core.intake import Workdir
 from docasset.core.labelled import read_key
 from docasset.core.operators import source_to_doc_ids
-from docasset.core.intake import Workdir
 from docasset.core.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +44,10 @@ def test_corrections_imported_and_retraining_fired_once(loop) -> None:
     assert report["candidate_scores"]["fields"]["date"]["f1"] >= 0.8
     reg = Registry(Workdir(loop.home).models)
     assert reg.aliases() == {"candidate": "v0001", "production": "v0001"}
-    assert reg.get("v0001").info["training_set_version"] == retrain.output_for_node("curated_training_set").version
+    assert (
+        reg.get("v0001").info["training_set_version"]
+        == retrain.output_for_node("curated_training_set").version
+    )
 
 
 def test_production_batch_is_predicted_by_the_promoted_model(loop) -> None:
@@ -72,14 +75,29 @@ def test_health_materialized_for_today(loop) -> None:
 
 def _dagster(loop, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DAGSTER_HOME": str(loop.dagster_home), "DOCASSET_HOME": str(loop.home)}
-    return subprocess.run([str(Path(sys.executable).parent / "dagster"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_checks_job_runs_the_gates_from_the_command_line(loop) -> None:
     out = _dagster(loop, "job", "execute", "-m", "docasset.definitions", "-j", "checks_job")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     batch = json.loads((sorted((loop.home / "batches").glob("*.json"))[0]).read_text())["batch_id"]
-    out = _dagster(loop, "job", "execute", "-m", "docasset.definitions", "-j", "batch_checks_job",
-                   "--tags", json.dumps({"dagster/partition": batch}))
+    out = _dagster(
+        loop,
+        "job",
+        "execute",
+        "-m",
+        "docasset.definitions",
+        "-j",
+        "batch_checks_job",
+        "--tags",
+        json.dumps({"dagster/partition": batch}),
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

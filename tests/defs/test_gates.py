@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -50,13 +49,23 @@ def _candidate_asset(version: str) -> dg.AssetsDefinition:
 def _evaluate(home: Path, make_defs, instance, version: str) -> dg.ExecuteInProcessResult:
     defs = make_defs(home)
     return dg.materialize(
-        [_candidate_asset(version), evaluation_report, accuracy_regression, production_model, *UPSTREAM],
+        [
+            _candidate_asset(version),
+            evaluation_report,
+            accuracy_regression,
+            production_model,
+            *UPSTREAM,
+        ],
         selection=["candidate_model", "evaluation_report", "production_model"],
-        instance=instance, resources=defs.resources, raise_on_error=False,
+        instance=instance,
+        resources=defs.resources,
+        raise_on_error=False,
     )
 
 
-def test_worse_candidate_is_blocked_and_production_stays(loop, tmp_path: Path, instance, make_defs) -> None:
+def test_worse_candidate_is_blocked_and_production_stays(
+    loop, tmp_path: Path, instance, make_defs
+) -> None:
     home = _copy_home(loop, tmp_path, instance)
     reg = Registry(Workdir(home).models)
     prod = reg.load("production")
@@ -67,14 +76,19 @@ def test_worse_candidate_is_blocked_and_production_stays(loop, tmp_path: Path, i
     for label in prod.doctype.labels:
         ner.add_label(label)
     worse_nlp.initialize()
-    worse = reg.register(ModelBundle(worse_nlp, prod.doctype, prod.calibration, prod.thresholds), {"note": "untrained"})
+    worse = reg.register(
+        ModelBundle(worse_nlp, prod.doctype, prod.calibration, prod.thresholds),
+        {"note": "untrained"},
+    )
     res = _evaluate(home, make_defs, instance, worse.version)
     [check] = res.get_asset_check_evaluations()
     assert not check.passed
     assert check.metadata["delta_f1_company"].value < -0.5, check.metadata
     assert "company F1 dropped" in check.description
     assert reg.aliases()["production"] == "v0001"
-    assert "production_model" not in {e.asset_key.to_user_string() for e in res.get_asset_materialization_events()}
+    assert "production_model" not in {
+        e.asset_key.to_user_string() for e in res.get_asset_materialization_events()
+    }
 
 
 def test_equal_or_better_candidate_is_promoted(loop, tmp_path: Path, instance, make_defs) -> None:
@@ -88,48 +102,94 @@ def test_equal_or_better_candidate_is_promoted(loop, tmp_path: Path, instance, m
     assert reg.history()[-1]["reason"].startswith("accuracy_regression passed")
 
 
-def test_inconsistent_annotations_block_training_and_fail_ci(loop, tmp_path: Path, instance, make_defs) -> None:
+def test_inconsistent_annotations_block_training_and_fail_ci(
+    loop, tmp_path: Path, instance, make_defs
+) -> None:
     home = _copy_home(loop, tmp_path, instance)
     wd = Workdir(home)
     # Operators typed values that are not in the documents (a wrong receipt's values) for a
     # quarter of the documents: newer corrections of the same documents by a new annotator.
     recs = corrections_from_keys(wd, loop.boot_dir / "key", None, "mallory", now=datetime.now(UTC))
-    wrong = [{**r, "fields": {**r["fields"], "company": "NOT ON THIS RECEIPT LTD", "date": "31/02/2019"}}
-             for r in recs[:12]]
+    wrong = [
+        {**r, "fields": {**r["fields"], "company": "NOT ON THIS RECEIPT LTD", "date": "31/02/2019"}}
+        for r in recs[:12]
+    ]
     write_corrections(wd.corrections_inbox / "wrong.jsonl", wrong)
     defs = make_defs(home)
-    res = dg.materialize([corrections, curated_training_set, annotation_consistency, candidate_model,
-                          raw_scans, ocr_text, predictions],
-                         selection=["corrections", "curated_training_set", "candidate_model"],
-                         instance=instance, resources=defs.resources, raise_on_error=False,
-                         run_config={"ops": {"candidate_model": {"config": {"epochs": 1}}}})
+    res = dg.materialize(
+        [
+            corrections,
+            curated_training_set,
+            annotation_consistency,
+            candidate_model,
+            raw_scans,
+            ocr_text,
+            predictions,
+        ],
+        selection=["corrections", "curated_training_set", "candidate_model"],
+        instance=instance,
+        resources=defs.resources,
+        raise_on_error=False,
+        run_config={"ops": {"candidate_model": {"config": {"epochs": 1}}}},
+    )
     [check] = res.get_asset_check_evaluations()
     # Two annotators disagree on those 12 documents: flagged as conflicts and excluded, never
     # silently resolved; so the planted values cannot reach training through them.
     curated = res.output_for_node("curated_training_set")
-    excluded = dict(curated.records.filter(curated.records["reason"].is_not_null()).group_by("reason").len().iter_rows())
+    excluded = dict(
+        curated.records.filter(curated.records["reason"].is_not_null())
+        .group_by("reason")
+        .len()
+        .iter_rows()
+    )
     assert excluded.get("annotator_conflict") == 12
     assert check.passed
     # Now the same wrong values from the only annotator of fresh documents: the gate must fail.
     for f in (home / "corrections" / "store").glob("seg-*"):
         f.unlink()
     write_corrections(wd.corrections_inbox / "only-wrong.jsonl", wrong + recs[12:])
-    res = dg.materialize([corrections, curated_training_set, annotation_consistency, candidate_model,
-                          raw_scans, ocr_text, predictions],
-                         selection=["corrections", "curated_training_set", "candidate_model"],
-                         instance=instance, resources=defs.resources, raise_on_error=False,
-                         run_config={"ops": {"candidate_model": {"config": {"epochs": 1}}}})
+    res = dg.materialize(
+        [
+            corrections,
+            curated_training_set,
+            annotation_consistency,
+            candidate_model,
+            raw_scans,
+            ocr_text,
+            predictions,
+        ],
+        selection=["corrections", "curated_training_set", "candidate_model"],
+        instance=instance,
+        resources=defs.resources,
+        raise_on_error=False,
+        run_config={"ops": {"candidate_model": {"config": {"epochs": 1}}}},
+    )
     [check] = res.get_asset_check_evaluations()
     assert not check.passed
     assert check.metadata["inconsistency_rate"].value > 0.15
     offending = check.metadata["offending"].value
     assert any("not a plausible date" in i for issues in offending.values() for i in issues)
-    assert "candidate_model" not in {e.asset_key.to_user_string() for e in res.get_asset_materialization_events()}
+    assert "candidate_model" not in {
+        e.asset_key.to_user_string() for e in res.get_asset_materialization_events()
+    }
     # CI's checks job fails on this state too.
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dh"), "DOCASSET_HOME": str(home)}
     (tmp_path / "dh").mkdir()
-    out = subprocess.run([str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m",
-                          "docasset.definitions", "-j", "checks_job"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "job",
+            "execute",
+            "-m",
+            "docasset.definitions",
+            "-j",
+            "checks_job",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode != 0
     assert "annotation_consistency" in out.stdout + out.stderr

@@ -23,7 +23,9 @@ def _claim(wd: Workdir, instance: dg.DagsterInstance) -> str:
     return bid
 
 
-def test_mixed_batch_ocrs_good_pages_and_quarantines_bad(tmp_path: Path, receipts_dir: Path, instance, make_defs) -> None:
+def test_mixed_batch_ocrs_good_pages_and_quarantines_bad(
+    tmp_path: Path, receipts_dir: Path, instance, make_defs
+) -> None:
     wd = Workdir(tmp_path / "work")
     imgs = sorted((receipts_dir / "img").iterdir())[:3]
     for p in imgs:
@@ -32,8 +34,12 @@ def test_mixed_batch_ocrs_good_pages_and_quarantines_bad(tmp_path: Path, receipt
     (wd.inbox / "truncated.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 50)
     bid = _claim(wd, instance)
     defs = make_defs(wd.root)
-    res = dg.materialize([raw_scans, scan_quality, ocr_text, predictions], partition_key=bid,
-                         instance=instance, resources=defs.resources)
+    res = dg.materialize(
+        [raw_scans, scan_quality, ocr_text, predictions],
+        partition_key=bid,
+        instance=instance,
+        resources=defs.resources,
+    )
     assert res.success
     scans = res.output_for_node("raw_scans")
     by_status = dict(scans.unique(subset=["source_name"]).group_by("status").len().iter_rows())
@@ -56,12 +62,19 @@ def test_scan_quality_gate_blocks_a_bad_batch(tmp_path: Path, instance, make_def
     (wd.inbox / "zero.jpg").write_bytes(b"")
     bid = _claim(wd, instance)
     defs = make_defs(wd.root)
-    res = dg.materialize([raw_scans, scan_quality, ocr_text], partition_key=bid, instance=instance,
-                         resources=defs.resources, raise_on_error=False)
+    res = dg.materialize(
+        [raw_scans, scan_quality, ocr_text],
+        partition_key=bid,
+        instance=instance,
+        resources=defs.resources,
+        raise_on_error=False,
+    )
     [check] = res.get_asset_check_evaluations()
     assert not check.passed
     assert check.metadata["bad_share"].value == 1.0
-    assert check.metadata["reason_blank"].value == 4 and check.metadata["reason_zero_bytes"].value == 1
+    assert (
+        check.metadata["reason_blank"].value == 4 and check.metadata["reason_zero_bytes"].value == 1
+    )
     # Blocking: OCR did not run on the bad batch.
     mats = {e.asset_key.to_user_string() for e in res.get_asset_materialization_events()}
     assert mats == {"raw_scans"}

@@ -16,11 +16,17 @@ from docasset.defs.sensors import corrections_sensor, inbox_sensor, retrain_sens
 
 
 def _ctx(instance, defs, cursor=None):
-    return dg.build_sensor_context(instance=instance, cursor=cursor, resources=dict(defs.resources),
-                                   instance_ref=instance.get_ref())
+    return dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources=dict(defs.resources),
+        instance_ref=instance.get_ref(),
+    )
 
 
-def test_inbox_sensor_claims_each_file_once_in_bounded_batches(tmp_path: Path, instance, make_defs) -> None:
+def test_inbox_sensor_claims_each_file_once_in_bounded_batches(
+    tmp_path: Path, instance, make_defs
+) -> None:
     wd = Workdir(tmp_path)
     defs = make_defs(tmp_path, batch_max_files=2)
     assert inbox_sensor(_ctx(instance, defs)).skip_reason is not None
@@ -46,7 +52,9 @@ def test_inbox_sensor_waits_for_files_to_settle(tmp_path: Path, instance, make_d
     assert inbox_sensor(_ctx(instance, defs)).skip_reason is not None
 
 
-def test_corrections_sensor_requests_one_run_per_inbox_state(tmp_path: Path, instance, make_defs) -> None:
+def test_corrections_sensor_requests_one_run_per_inbox_state(
+    tmp_path: Path, instance, make_defs
+) -> None:
     wd = Workdir(tmp_path)
     defs = make_defs(tmp_path)
     assert corrections_sensor(_ctx(instance, defs)).skip_reason is not None
@@ -60,8 +68,15 @@ def test_corrections_sensor_requests_one_run_per_inbox_state(tmp_path: Path, ins
 def _store_corrections(wd: Workdir, ids: list[str], name: str) -> None:
     f = wd.root / name
     stamp = datetime.now(UTC).isoformat()
-    f.write_text("".join(json.dumps({"doc_id": i, "fields": {"total": "1.00"}, "annotator": "a",
-                                     "timestamp": stamp}) + "\n" for i in ids))
+    f.write_text(
+        "".join(
+            json.dumps(
+                {"doc_id": i, "fields": {"total": "1.00"}, "annotator": "a", "timestamp": stamp}
+            )
+            + "\n"
+            for i in ids
+        )
+    )
     import_file(f, wd.corrections_store, load_doctype("receipt"), set(ids))
 
 
@@ -80,4 +95,6 @@ def test_retrain_sensor_fires_at_n_and_never_twice(tmp_path: Path, instance, mak
     _store_corrections(wd, ["d4", "d5"], "c3.jsonl")
     assert not retrain_sensor(_ctx(instance, defs, res.cursor)).run_requests
     _store_corrections(wd, ["d6"], "c4.jsonl")
-    assert retrain_sensor(_ctx(instance, defs, res.cursor)).run_requests[0].run_key == "retrain-at-6"
+    assert (
+        retrain_sensor(_ctx(instance, defs, res.cursor)).run_requests[0].run_key == "retrain-at-6"
+    )

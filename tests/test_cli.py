@@ -1,0 +1,101 @@
+"""The docasset command line, run as users run it (subprocess of the console script)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXE = str(Path(sys.executable).parent / "docasset")
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def model_dir(receipts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "m"
+    res = _run(
+        "train",
+        "--dataset",
+        str(receipts_dir),
+        "--doc-type",
+        "receipt",
+        "--out",
+        str(out),
+        "--epochs",
+        "3",
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["n_train"] + summary["n_dev"] == 12 and summary["ocr_failures"] == 0
+    return out
+
+
+def test_train_writes_a_loadable_model(model_dir: Path) -> None:
+    meta = json.loads((model_dir / "model.json").read_text())
+    assert meta["doc_type"] == "receipt" and set(meta["thresholds"]) == {
+        "company",
+        "date",
+        "address",
+        "total",
+    }
+    assert (model_dir / "pipeline" / "meta.json").is_file()
+
+
+def test_extract_writes_one_json_object_per_document(
+    model_dir: Path, receipts_dir: Path, tmp_path: Path
+) -> None:
+    imgs = sorted((receipts_dir / "img").iterdir())
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    out = tmp_path / "p.jsonl"
+    res = _run(
+        "extract",
+        "--model",
+        str(model_dir),
+        "--out",
+        str(out),
+        str(imgs[0]),
+        str(imgs[1]),
+        str(bad),
+    )
+    assert res.returncode == 1  # one input failed, and it says which and why
+    assert "broken" in res.stderr and "corrupt" in res.stderr
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["doc"] for r in rows] == [imgs[0].stem, imgs[1].stem]
+    for r in rows:
+        assert set(r) >= {"doc", "fields", "normalized", "confidence", "route", "blockers"}
+        assert r["route"] in ("auto", "review") and set(r["fields"]) == {
+            "company",
+            "date",
+            "address",
+            "total",
+        }
+        truth = json.loads((receipts_dir / "key" / f"{r['doc']}.json").read_text())
+        assert (
+            r["fields"]["total"] is not None
+            and r["normalized"]["total"] == f"{float(truth['total'].replace(',', '')):.2f}"
+        )
+
+
+def test_corrections_import_and_model_commands(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"doc_id": "nope", "fields": {}, "annotator": "a", "timestamp": "x"}\n')
+    res = _run("--home", str(home), "corrections", "import", str(bad))
+    assert res.returncode == 1
+    assert (
+        "line 1" in res.stderr
+        and "unknown document id" in res.stderr
+        and "nothing stored" in res.stderr
+    )
+    res = _run("--home", str(home), "model", "rollback")
+    assert res.returncode == 1 and "no earlier production version" in res.stderr
+    assert _run("--home", str(home), "model", "list").returncode == 0
+    res = _run("--home", str(home), "model", "promote", "v0042", "--reason", "test")
+    assert res.returncode == 1 and "not found" in res.stderr
