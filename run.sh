@@ -40,8 +40,10 @@ stamp_now=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.docasset-stamp 2>/dev/null)" != "$stamp_now" ]; then
   echo "setting up .venv (python: $("$PY" --version))"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]"
+  log=.venv/pip-install.log
+  { .venv/bin/python -m pip install --upgrade pip &&
+    .venv/bin/python -m pip install -c constraints.txt -e ".[dev]"; } > "$log" 2>&1 \
+    || { tail -40 "$log" >&2; echo "pip install failed; full log: $log" >&2; exit 1; }
   echo "$stamp_now" > .venv/.docasset-stamp
 fi
 
@@ -58,7 +60,8 @@ case "${1:-demo}" in
     exec .venv/bin/python -m pytest "$@";;
   ui)
     export DAGSTER_HOME="$DOCASSET_STATE/dagster_home" DOCASSET_HOME="$DOCASSET_STATE/work"
-    mkdir -p "$DAGSTER_HOME" && touch "$DAGSTER_HOME/dagster.yaml"
+    mkdir -p "$DAGSTER_HOME"
+    [ -s "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
     exec .venv/bin/dagster dev -w workspace.yaml;;
   *) echo "usage: ./run.sh [setup|demo|test|ui]" >&2; exit 2;;
 esac

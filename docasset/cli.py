@@ -30,7 +30,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for sub in ("work", "fixtures", "dagster_home"):
             shutil.rmtree(workdir / sub, ignore_errors=True)
     dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").touch()  # embedded defaults: SQLite storage in DAGSTER_HOME
+    config = dagster_home / "dagster.yaml"
+    if not config.exists():  # embedded defaults (SQLite storage in DAGSTER_HOME), no telemetry
+        config.write_text("telemetry:\n  enabled: false\n", "utf-8")
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     with dg.DagsterInstance.get() as instance:
         result = run_demo(

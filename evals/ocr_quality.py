@@ -233,6 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         result, _ = run_variant(best.variant, config, receipts, args.workers)
         print(f"  {best.variant} psm {psm}: {result}", file=sys.stderr)
         results.append(result)
+    # Upscaling is the costly option: re-check it at the chosen psm by toggling it.
+    top = min(results, key=_rank)
+    options = dict(PREPROCESSING[top.variant])
+    options["upscale_below_dpi"] = 0.0 if options["upscale_below_dpi"] else 250.0
+    name = f"{top.variant}, upscale {'on' if options['upscale_below_dpi'] else 'off'}"
+    result, _ = run_variant(name, OcrConfig(psm=top.psm, **options), receipts, args.workers)
+    print(f"  {name} psm {top.psm}: {result}", file=sys.stderr)
+    results.append(result)
     chosen = min(results, key=_rank)
     summary = {
         "dataset": str(root),

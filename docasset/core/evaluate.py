@@ -10,7 +10,7 @@ import numpy as np
 from spacy.tokens import Doc
 
 from docasset.core.extract import DocPrediction, ModelBundle, predict_text
-from docasset.core.fields import DocType
+from docasset.core.fields import DocType, values_match
 from docasset.core.metrics import score
 
 
@@ -22,6 +22,10 @@ class GateConfig:
     automation_tolerance: float = 0.05
     latency_p95_factor: float = 2.0
     latency_floor_s: float = 0.05  # below this p95 latency differences are noise
+    # A field regresses only if, besides the F1 drop, at least this many more golden documents
+    # went from right to wrong than the other way: on a small golden set one document moves
+    # F1 by several points, and a single flip is noise, not evidence.
+    min_net_docs: int = 2
 
 
 @dataclass
@@ -34,6 +38,7 @@ class ModelEvaluation:
     latency_p95: float
     docs_per_second: float
     predictions: list[DocPrediction] = field(default_factory=list, repr=False)
+    correct: dict[str, set[str]] = field(default_factory=dict, repr=False)  # field -> doc ids
 
 
 def evaluate_model(bundle: ModelBundle, golden: list[Doc]) -> ModelEvaluation:
@@ -47,6 +52,16 @@ def evaluate_model(bundle: ModelBundle, golden: list[Doc]) -> ModelEvaluation:
     s = score(bundle.doctype, preds, truths).as_dict()
     arr = np.array(times) if times else np.zeros(1)
     total = float(arr.sum())
+    correct = {
+        spec.name: {
+            p.doc_id
+            for p in preds
+            if values_match(
+                spec, p.fields[spec.name].value, truths[p.doc_id].get(spec.name) or None
+            )
+        }
+        for spec in bundle.doctype.fields
+    }
     return ModelEvaluation(
         bundle.version,
         s,
@@ -54,6 +69,7 @@ def evaluate_model(bundle: ModelBundle, golden: list[Doc]) -> ModelEvaluation:
         float(np.percentile(arr, 95)),
         len(golden) / total if total > 0 else 0.0,
         preds,
+        correct,
     )
 
 
@@ -70,8 +86,13 @@ def regression_verdict(
     for name in doctype.required:
         c = candidate.scores["fields"][name]["f1"]
         p = production.scores["fields"][name]["f1"]
-        if c < p - cfg.f1_tolerance:
-            reasons.append(f"{name} F1 dropped {p:.3f} -> {c:.3f} (tolerance {cfg.f1_tolerance})")
+        lost = production.correct.get(name, set()) - candidate.correct.get(name, set())
+        gained = candidate.correct.get(name, set()) - production.correct.get(name, set())
+        if c < p - cfg.f1_tolerance and len(lost) - len(gained) >= cfg.min_net_docs:
+            reasons.append(
+                f"{name} F1 dropped {p:.3f} -> {c:.3f} (tolerance {cfg.f1_tolerance}); "
+                f"{len(lost)} golden documents newly wrong, {len(gained)} newly right"
+            )
     ca, pa = candidate.scores["automation_rate"], production.scores["automation_rate"]
     if ca < pa - cfg.automation_tolerance:
         reasons.append(

@@ -84,16 +84,17 @@ def empty_words() -> pl.DataFrame:
 class OcrConfig:
     """How pages are preprocessed and read.
 
-    Defaults were chosen with ``python -m evals.ocr_quality`` on 100 SROIE receipts (150 DPI):
-    deskew and ``--psm 6`` gave the lowest CER and most key values; upscaling those 150-DPI
-    pages to 300 made CER worse at twice the time, and OSD caused false turns at three times
-    the time. Upscaling still fixes really low resolutions (synthetic 8 pt text at 75 DPI: CER
-    0.21 -> 0.02), hence the threshold between 100 and 150 DPI.
+    Defaults come from ``python -m evals.ocr_quality`` on 100 SROIE receipts: deskew with
+    ``--psm 6`` had the lowest CER and the most key values found. Upscaling (to 300 DPI below
+    250, 120 or 80 effective DPI) raised CER every time and cost up to 2x the time: textured
+    photos grow garbage text when enlarged. OSD made false turns at 3x the time. Upscaling
+    is therefore off by default (0); it does rescue truly tiny text (synthetic 8 pt at 75 DPI:
+    CER 0.21 -> 0.02), so set it for sources known to be low resolution.
     """
 
     lang: str = "eng"
     psm: int = 6
-    upscale_below_dpi: float = 120.0
+    upscale_below_dpi: float = 0.0
     deskew: bool = True
     osd: bool = False
     timeout_s: float = 120.0

@@ -92,6 +92,11 @@ class Settings(dg.ConfigurableResource):
     automation_tolerance: float = Field(
         default=0.05, description="accuracy_regression: largest allowed automation-rate drop."
     )
+    min_net_docs: int = Field(
+        default=2,
+        description="accuracy_regression: a field regresses only if at least this many more golden "
+        "documents went right->wrong than wrong->right (one flip on a small set is noise).",
+    )
     latency_p95_factor: float = Field(
         default=2.0, description="accuracy_regression: largest allowed p95 latency ratio."
     )
@@ -119,7 +124,12 @@ class Settings(dg.ConfigurableResource):
         return SplitConfig(self.golden_fraction, self.dev_fraction, self.min_golden)
 
     def gate_config(self) -> GateConfig:
-        return GateConfig(self.f1_tolerance, self.automation_tolerance, self.latency_p95_factor)
+        return GateConfig(
+            self.f1_tolerance,
+            self.automation_tolerance,
+            self.latency_p95_factor,
+            min_net_docs=self.min_net_docs,
+        )
 
 
 ALL_PARTITIONS = "docasset/all_partitions"

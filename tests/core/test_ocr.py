@@ -88,10 +88,11 @@ def test_one_image_to_data_call_per_page(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_boxes_are_in_original_coordinates_after_upscaling() -> None:
     img = text_page(100, pt=12)  # 100 DPI: upscaled 3x for OCR
-    prepared, scale, angle = prepare_page(img, 100, None, OcrConfig(deskew=False))
+    config = OcrConfig(upscale_below_dpi=250, deskew=False)
+    prepared, scale, angle = prepare_page(img, 100, None, config)
     assert scale == pytest.approx(3.0, rel=0.01) and angle == 0
     assert prepared.width == pytest.approx(3 * img.width, abs=1)
-    up = ocr_page(img, doc_id="d", page=0, dpi=100, config=OcrConfig(deskew=False))
+    up = ocr_page(img, doc_id="d", page=0, dpi=100, config=config)
     reference = ocr_page(
         img.resize(prepared.size, Image.Resampling.LANCZOS),
         doc_id="d",
@@ -270,10 +271,16 @@ def test_ocr_documents_parallel_with_one_failure(tmp_path: Path) -> None:
         assert_offsets_agree(words)
 
 
-def test_ocr_documents_can_stop_early(tmp_path: Path) -> None:
+def test_ocr_documents_can_stop_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = pytesseract.image_to_data
+    monkeypatch.setattr(
+        pytesseract, "image_to_data", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     path = tmp_path / "one.png"
     text_page(100).save(path)
     scan = inspect_file(path)
     stream = ocr_documents(((f"k{i}", scan) for i in range(50)), config=PLAIN, workers=2)
     assert next(stream)[0] == "k0"
-    stream.close()  # must not OCR the remaining 49 documents
+    stream.close()  # queued documents are dropped, running ones finish
+    assert len(calls) <= 4  # at most 2 * workers submitted, never all 50
