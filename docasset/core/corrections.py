@@ -28,6 +28,7 @@ import polars as pl
 
 from docasset.core.fields import DocType
 from docasset.core.files import atomic_write
+from docasset.core.label_studio import corrections_from_export
 from docasset.errors import CorrectionsError
 
 VERDICTS = ("irrelevant", "bad_scan")
@@ -38,6 +39,7 @@ STORE_COLUMNS = {
     "timestamp": pl.Utf8,
     "verdict": pl.Utf8,
     "fields_json": pl.Utf8,
+    "spans_json": pl.Utf8,
     "source_file": pl.Utf8,
     "imported_at": pl.Utf8,
 }
@@ -95,6 +97,12 @@ def validate_line(
     verdict = obj.get("verdict")
     if verdict is not None and verdict not in VERDICTS:
         problems.append(f"verdict must be one of {VERDICTS} or null")
+    spans = obj.get("spans") or {}
+    if not isinstance(spans, dict) or not all(
+        k in doctype.names and isinstance(v, list) and len(v) == 2 for k, v in spans.items()
+    ):
+        problems.append("'spans' must map schema fields to [start, end]")
+        spans = {}
     if not fields and verdict is None:
         problems.append("a correction needs fields or a verdict")
     if unknown := set(obj) - {
@@ -115,6 +123,7 @@ def validate_line(
         "timestamp": ts,
         "verdict": verdict,
         "fields_json": json.dumps(fields, sort_keys=True, ensure_ascii=False),
+        "spans_json": json.dumps(spans, sort_keys=True) if spans else None,
     }
     record["correction_id"] = hashlib.sha256(
         json.dumps(record, sort_keys=True).encode()
@@ -133,7 +142,18 @@ def parse_file(path: Path, doctype: DocType, known_ids: set[str] | None) -> list
         raise CorrectionsError(str(path), [(0, f"not UTF-8: {exc}")]) from exc
     records: list[dict[str, object]] = []
     problems: list[tuple[int, str]] = []
-    for n, line in enumerate(text.splitlines(), start=1):
+    is_label_studio = text.lstrip().startswith("[")  # Label Studio exports a JSON list
+    if is_label_studio:
+        try:
+            tasks = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CorrectionsError(str(path), [(exc.lineno, f"invalid JSON: {exc.msg}")]) from exc
+        for n, (where, obj, errs) in enumerate(corrections_from_export(tasks, doctype), start=1):
+            rec, more = validate_line(obj, doctype, known_ids) if obj is not None else (None, [])
+            problems += [(n, f"{where}: {e}") for e in errs + more]
+            if rec is not None and not errs:
+                records.append(rec)
+    for n, line in enumerate([] if is_label_studio else text.splitlines(), start=1):
         if not line.strip():
             continue
         try:

@@ -1,12 +1,18 @@
 """Field extraction: a trained spaCy NER pipeline plus the rule layer, calibrated and routed.
 
 Combination order, per field:
-1. the model's entities with the field's label (the first one, or the first that a rule
-   candidate confirms when the model proposes several);
-2. the rule layer's best candidate when the model proposes nothing;
-3. nothing (the field is missing).
-The evidence pattern (model and rule agree / model only / rule only, valid or not, one or
-several model spans) selects a calibration bin whose held-out accuracy is the confidence.
+1. the model's entities with the field's label: the first one a rule/layout candidate confirms,
+   else (typed fields) the first one that normalizes, else the first one;
+2. the rule layer's best candidate (regex rules for dates/amounts/identifiers and the TOTAL
+   keyword anchor; layout heuristics on the head lines for company/address, see
+   ``docasset.core.layout``) when the model proposes nothing, or only spans that do not
+   normalize for a typed field;
+3. an invalid model span for a typed field (so review sees what the model read);
+4. nothing (the field is missing).
+The evidence of the chosen value (source, validity, line position, suffix/postcode, agreement
+with the rule candidate, ...; see ``docasset.core.confidence``) is mapped to a confidence by a
+per-field logistic model fitted on held-out outcomes; the evidence-pattern bin table is the
+fallback when too little held-out data exists.
 A document is routed ``auto`` only if every required field is present, valid and at or above
 its threshold; otherwise ``review`` with the reasons ("automation blockers").
 """
@@ -21,8 +27,10 @@ from typing import Any
 import spacy
 from spacy.language import Language
 
+from docasset.core.confidence import fit_logistic, logistic, span_features
 from docasset.core.fields import DocType, FieldSpec, load_doctype, normalize, validate_document
-from docasset.core.rules import rule_candidates
+from docasset.core.layout import address_candidates, company_candidates
+from docasset.core.rules import Candidate, rule_candidates
 from docasset.errors import ModelError
 
 MODEL_META = "model.json"
@@ -39,6 +47,7 @@ class FieldPrediction:
     source: str  # model | rule | both | none
     bin: str
     confidence: float
+    features: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -60,25 +69,42 @@ class DocPrediction:
 
 @dataclass
 class Calibration:
-    """Held-out accuracy per (field, evidence bin), smoothed toward the field's base rate."""
+    """Per-field confidence model fitted on held-out outcomes.
+
+    ``models``: field -> logistic model over the evidence features (used when the prediction
+    carries features); ``counts``: field -> evidence bin -> [correct, n], smoothed toward the
+    field's base rate, the fallback for fields without a fitted model.
+    """
 
     counts: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # field->bin->[ok, n]
     base: dict[str, float] = field(default_factory=dict)
     strength: float = 2.0  # pseudo-count of the prior
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def confidence(self, field_name: str, bin_key: str) -> float:
+    def confidence(
+        self, field_name: str, bin_key: str, features: dict[str, float] | None = None
+    ) -> float:
         if bin_key.startswith("none"):
             return 0.0
+        if features and field_name in self.models:
+            return logistic(self.models[field_name], features)
         prior = self.base.get(field_name, 0.5)
         ok, n = self.counts.get(field_name, {}).get(bin_key, [0, 0])
         return (ok + self.strength * prior) / (n + self.strength)
 
     @classmethod
-    def fit(cls, outcomes: list[tuple[str, str, bool]], strength: float = 2.0) -> Calibration:
-        """Fit from (field, bin, correct) outcomes on held-out documents."""
+    def fit(
+        cls,
+        outcomes: list[tuple[str, str, bool]],
+        strength: float = 2.0,
+        features: list[dict[str, float]] | None = None,
+    ) -> Calibration:
+        """Fit from (field, bin, correct) outcomes on held-out documents, plus the logistic
+        models when the per-outcome evidence ``features`` (same order) are given."""
         cal = cls(strength=strength)
         per_field: dict[str, list[int]] = {}
-        for fname, bin_key, ok in outcomes:
+        rows: dict[str, list[tuple[dict[str, float], bool]]] = {}
+        for i, (fname, bin_key, ok) in enumerate(outcomes):
             if bin_key.startswith("none"):
                 continue
             c = cal.counts.setdefault(fname, {}).setdefault(bin_key, [0, 0])
@@ -87,8 +113,14 @@ class Calibration:
             pf = per_field.setdefault(fname, [0, 0])
             pf[0] += int(ok)
             pf[1] += 1
+            if features is not None:
+                rows.setdefault(fname, []).append((features[i], ok))
         for fname, (ok, n) in per_field.items():
             cal.base[fname] = (ok + 1) / (n + 2)  # Laplace: never exactly 0 or 1
+        for fname, frows in rows.items():
+            model = fit_logistic(frows)
+            if model is not None:
+                cal.models[fname] = model
         return cal
 
 
@@ -131,24 +163,62 @@ def _bin(source: str, valid: bool, n_spans: int) -> str:
     return f"{source}|{'valid' if valid else 'invalid'}|{'multi' if n_spans > 1 else 'single'}"
 
 
+def field_candidates(spec: FieldSpec, text: str) -> list[Candidate]:
+    """Rule candidates for a field, best first: regex rules by type, layout for text fields."""
+    if spec.type == "text" and spec.name in ("company", "vendor"):
+        return company_candidates(text)
+    if spec.type == "text" and spec.name == "address":
+        company = [c for c in company_candidates(text) if c.strength >= 0.5]
+        return address_candidates(text, after=company[0].end if company else 0)
+    return rule_candidates(spec.type, spec.name, text)
+
+
+def _is_valid(spec: FieldSpec, value: str) -> bool:
+    return spec.type == "text" or normalize(spec, value) is not None
+
+
+def _agrees(spec: FieldSpec, value: str, rule_keys: set[str]) -> bool:
+    if spec.type == "text":
+        return "".join(value.split()).lower() in rule_keys
+    return normalize(spec, value) in rule_keys
+
+
 def choose_field(
     spec: FieldSpec, text: str, ents: list[tuple[int, int, str]]
 ) -> tuple[str | None, int, int, str, str]:
     """A field's value from model spans and rule candidates: (value, start, end, source, bin)."""
+    value, s, e, source, bin_key, _ = choose_field_evidence(spec, text, ents)
+    return value, s, e, source, bin_key
+
+
+def choose_field_evidence(
+    spec: FieldSpec, text: str, ents: list[tuple[int, int, str]]
+) -> tuple[str | None, int, int, str, str, dict[str, float]]:
+    """``choose_field`` plus the evidence features of the chosen value (module docstring)."""
     spans = [(s, e) for s, e, label in ents if label == spec.label]
-    rules = rule_candidates(spec.type, spec.name, text)
-    rule_norms = {normalize(spec, c.text) for c in rules[:3]} - {None}
-    if spans:
-        confirmed = [sp for sp in spans if normalize(spec, text[sp[0] : sp[1]]) in rule_norms]
-        s, e = (confirmed or spans)[0]
-        source = "both" if confirmed else "model"
+    rules = field_candidates(spec, text)
+    keys = {
+        "".join(c.text.split()).lower() if spec.type == "text" else normalize(spec, c.text)
+        for c in rules[:3]
+    } - {None}
+    confirmed = [sp for sp in spans if _agrees(spec, text[sp[0] : sp[1]], keys)]  # type: ignore[arg-type]
+    valid_spans = [sp for sp in spans if _is_valid(spec, text[sp[0] : sp[1]])]
+    if confirmed:
+        (s, e), source = confirmed[0], "both"
+    elif valid_spans:
+        (s, e), source = valid_spans[0], "model"
     elif rules:
         s, e, source = rules[0].start, rules[0].end, "rule"
+    elif spans:
+        (s, e), source = spans[0], "model"
     else:
-        return None, 0, 0, "none", _bin("none", False, 0)
+        return None, 0, 0, "none", _bin("none", False, 0), {}
     value = text[s:e]
-    valid = normalize(spec, value) is not None or spec.type in ("text",)
-    return value, s, e, source, _bin(source, valid, len(spans))
+    valid = _is_valid(spec, value)
+    feats = span_features(
+        text, value, s, source, valid, len(spans), [(c.text, c.strength) for c in rules[:3]]
+    )
+    return value, s, e, source, _bin(source, valid, len(spans)), feats
 
 
 def route(
@@ -175,9 +245,9 @@ def predict_text(bundle: ModelBundle, doc_id: str, text: str) -> DocPrediction:
     ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
     fields: dict[str, FieldPrediction] = {}
     for spec in bundle.doctype.fields:
-        value, s, e, source, bin_key = choose_field(spec, text, ents)
-        conf = bundle.calibration.confidence(spec.name, bin_key)
-        fields[spec.name] = FieldPrediction(value, s, e, source, bin_key, round(conf, 4))
+        value, s, e, source, bin_key, feats = choose_field_evidence(spec, text, ents)
+        conf = bundle.calibration.confidence(spec.name, bin_key, feats)
+        fields[spec.name] = FieldPrediction(value, s, e, source, bin_key, round(conf, 4), feats)
     blockers = route(bundle.doctype, fields, bundle.thresholds)
     if not text.strip():
         blockers.insert(0, "no text found")

@@ -12,7 +12,7 @@ from typing import Any
 import pandera.polars as pa
 import polars as pl
 
-from docasset.core.extract import DocPrediction
+from docasset.core.extract import DocPrediction, FieldPrediction
 from docasset.core.fields import DocType, normalize
 
 PREDICTION_COLUMNS = {
@@ -29,6 +29,8 @@ PREDICTION_COLUMNS = {
     "normalized": pl.Utf8,
     "confidence": pl.Float64,
     "source": pl.Utf8,
+    "start": pl.Int32,
+    "end": pl.Int32,
     "ocr_conf": pl.Float64,
     "bad_scan": pl.Boolean,
 }
@@ -48,6 +50,8 @@ PREDICTIONS_SCHEMA = pa.DataFrameSchema(
         "normalized": pa.Column(pl.Utf8, nullable=True),
         "confidence": pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0)),
         "source": pa.Column(pl.Utf8, pa.Check.isin(["model", "rule", "both", "none", "memory"])),
+        "start": pa.Column(pl.Int32, pa.Check.ge(0)),
+        "end": pa.Column(pl.Int32, pa.Check.ge(0)),
         "ocr_conf": pa.Column(pl.Float64, nullable=True),
         "bad_scan": pa.Column(pl.Boolean, nullable=False),
     },
@@ -84,6 +88,8 @@ def predictions_frame(
                     "normalized": normalize(spec, f.value),
                     "confidence": float(f.confidence),
                     "source": f.source,
+                    "start": f.start,
+                    "end": f.end,
                     "ocr_conf": info.get("ocr_conf"),
                     "bad_scan": bool(info.get("bad_scan", False)),
                 }
@@ -118,3 +124,22 @@ def documents(preds: pl.DataFrame) -> pl.DataFrame:
         pl.col("model_version").first(),
         pl.col("predicted_at").first(),
     )
+
+
+def from_frame(preds: pl.DataFrame) -> list[DocPrediction]:
+    """Rebuild :class:`DocPrediction` objects from the long frame (one per document)."""
+    out = []
+    for (doc_id,), rows in preds.partition_by("doc_id", as_dict=True, maintain_order=True).items():
+        first = rows.row(0, named=True)
+        fields = {
+            r["field"]: FieldPrediction(
+                r["value"], r["start"], r["end"], r["source"], "", r["confidence"]
+            )
+            for r in rows.iter_rows(named=True)
+        }
+        out.append(
+            DocPrediction(
+                str(doc_id), fields, first["route"], list(first["blockers"]), first["model_version"]
+            )
+        )
+    return out

@@ -89,6 +89,13 @@ def docs_to_bytes(docs: list[Doc]) -> bytes:
 
 def field_outcomes(bundle: ModelBundle, docs: list[Doc]) -> list[tuple[str, str, float, bool]]:
     """(field, bin, confidence, correct) for every predicted field of every document."""
+    return [(f, b, c, ok) for f, b, c, ok, _ in field_evidence(bundle, docs)]
+
+
+def field_evidence(
+    bundle: ModelBundle, docs: list[Doc]
+) -> list[tuple[str, str, float, bool, dict[str, float]]]:
+    """``field_outcomes`` plus each prediction's evidence features (for calibration)."""
     out = []
     for d in docs:
         pred = predict_text(bundle, d.user_data["doc_id"], d.text)
@@ -98,7 +105,7 @@ def field_outcomes(bundle: ModelBundle, docs: list[Doc]) -> list[tuple[str, str,
             if f.value is None:
                 continue
             ok = values_match(spec, f.value, truth.get(spec.name) or None)
-            out.append((spec.name, f.bin, f.confidence, ok))
+            out.append((spec.name, f.bin, f.confidence, ok, f.features))
     return out
 
 
@@ -165,8 +172,10 @@ def train_model(
                 break
     nlp.from_bytes(best_bytes)
     bundle = ModelBundle(nlp, doctype, empty_cal, {})
-    outcomes = field_outcomes(bundle, held_out)
-    bundle.calibration = Calibration.fit([(f, b, ok) for f, b, _, ok in outcomes])
+    evidence = field_evidence(bundle, held_out)
+    bundle.calibration = Calibration.fit(
+        [(f, b, ok) for f, b, _, ok, _ in evidence], features=[x for *_, x in evidence]
+    )
     scored = field_outcomes(bundle, held_out)
     bundle.thresholds = thresholds_for(
         doctype, [(f, c, ok) for f, _, c, ok in scored], config.target_precision

@@ -8,9 +8,10 @@ from docasset.defs.partitions import batches, days
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
-    selection=dg.AssetSelection.assets("raw_scans", "ocr_text", "predictions"),
+    selection=dg.AssetSelection.assets("raw_scans", "ocr_text", "predictions", "review_queue"),
     partitions_def=batches,
-    description="One inbox batch: raw scans -> OCR -> predictions (scan_quality gates OCR).",
+    description="One inbox batch: raw scans -> OCR -> predictions -> review queue "
+    "(scan_quality gates OCR).",
 )
 corrections_job = dg.define_asset_job(
     "corrections_job",

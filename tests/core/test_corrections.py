@@ -98,3 +98,77 @@ def test_conflicting_annotators_are_flagged_not_resolved(tmp_path: Path) -> None
     row = latest.row(0, named=True)
     assert row["conflict"] is True and row["n_corrections"] == 2
     assert read_store(store).height == 2  # both kept
+
+
+def _ls_task(doc_id: str, *annotations: dict) -> dict:
+    return {
+        "data": {"doc_id": doc_id, "text": "ACME SDN BHD\nTOTAL 9.00"},
+        "annotations": list(annotations),
+    }
+
+
+def _ann(
+    who: str, company_end: int = 12, labels: tuple[str, ...] = ("COMPANY",), **kw: object
+) -> dict:
+    return {
+        "completed_by": {"email": who},
+        "updated_at": "2026-11-24T10:00:00Z",
+        **kw,
+        "result": [
+            {"type": "labels", "value": {"start": 0, "end": company_end, "labels": list(labels)}}
+        ],
+    }
+
+
+def test_label_studio_export_is_imported_with_spans(tmp_path: Path) -> None:
+    export = tmp_path / "ls.json"
+    export.write_text(
+        json.dumps(
+            [
+                _ls_task(
+                    "aaaa000000000001",
+                    _ann("alice"),
+                    _ann("bob", 4),
+                    _ann("eve", was_cancelled=True),
+                ),
+                _ls_task(
+                    "aaaa000000000002",
+                    {
+                        "completed_by": 7,
+                        "created_at": "2026-11-24T10:00:00Z",
+                        "result": [{"type": "choices", "value": {"choices": ["irrelevant"]}}],
+                    },
+                ),
+            ]
+        )
+    )
+    res = import_file(export, tmp_path / "store", RECEIPT, KNOWN)
+    assert res.stored == 3  # the cancelled annotation is not a correction
+    store = read_store(tmp_path / "store")
+    latest = {r["doc_id"]: r for r in latest_per_document(store).iter_rows(named=True)}
+    assert latest["aaaa000000000001"]["conflict"]  # alice and bob disagree: flagged
+    assert latest["aaaa000000000002"]["verdict"] == "irrelevant"
+    alice = store.filter(store["annotator"] == "alice").row(0, named=True)
+    assert json.loads(alice["fields_json"])["company"] == "ACME SDN BHD"
+    assert json.loads(alice["spans_json"]) == {"company": [0, 12]}
+
+
+@pytest.mark.parametrize(
+    ("tasks", "reason"),
+    [
+        (
+            [_ls_task("aaaa000000000001", _ann("a", labels=("COLOUR",)))],
+            "not in the receipt schema",
+        ),
+        ([_ls_task("ffff000000000000", _ann("a"))], "unknown document id"),
+        ([{"nodata": 1}], "not a task object"),
+    ],
+)
+def test_bad_label_studio_exports_are_rejected_whole(
+    tmp_path: Path, tasks: list, reason: str
+) -> None:
+    export = tmp_path / "ls.json"
+    export.write_text(json.dumps([_ls_task("aaaa000000000002", _ann("ok")), *tasks]))
+    with pytest.raises(CorrectionsError, match=reason):
+        import_file(export, tmp_path / "store", RECEIPT, KNOWN)
+    assert read_store(tmp_path / "store").height == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import polars as pl
 from PIL import Image
 
 from docasset.core.intake import Workdir, new_batch_id, pending_files, write_manifest
+from docasset.core.corrections import import_file, latest_per_document, read_store
+from docasset.core.fields import load_doctype
+from docasset.defs.corrections import review_queue
 from docasset.defs.extraction import predictions
 from docasset.defs.ingest import raw_scans, scan_quality
 from docasset.defs.ocr import ocr_text
@@ -78,3 +82,59 @@ def test_scan_quality_gate_blocks_a_bad_batch(tmp_path: Path, instance, make_def
     # Blocking: OCR did not run on the bad batch.
     mats = {e.asset_key.to_user_string() for e in res.get_asset_materialization_events()}
     assert mats == {"raw_scans"}
+
+
+def test_review_queue_round_trips_through_label_studio(
+    tmp_path: Path, receipts_dir: Path, instance, make_defs
+) -> None:
+    wd = Workdir(tmp_path / "work")
+    for p in sorted((receipts_dir / "img").iterdir())[:2]:
+        shutil.copy(p, wd.inbox / p.name)
+    bid = _claim(wd, instance)
+    res = dg.materialize(
+        [raw_scans, ocr_text, predictions, review_queue],
+        partition_key=bid,
+        instance=instance,
+        resources=make_defs(wd.root).resources,
+    )
+    assert res.success
+    out = wd.root / "review" / bid
+    tasks = json.loads((out / "label-studio-tasks.json").read_text())
+    queue = [json.loads(x) for x in (out / "queue.jsonl").read_text().splitlines()]
+    assert len(tasks) == len(queue) == 2
+    assert '<Labels name="label"' in (out / "label-studio-config.xml").read_text()
+    for t in tasks:
+        assert t["data"]["text"] and Path(t["data"]["image"]).is_file()
+        assert t["predictions"][0]["model_version"] == "none"
+    # An operator labels the first task in Label Studio; its JSON export comes back.
+    task = tasks[0]
+    text = task["data"]["text"]
+    first_line = text.split("\n")[0]
+    task["annotations"] = [
+        {
+            "completed_by": {"email": "op@example.com"},
+            "updated_at": "2026-11-24T12:00:00Z",
+            "result": [
+                {
+                    "from_name": "label",
+                    "to_name": "text",
+                    "type": "labels",
+                    "value": {
+                        "start": 0,
+                        "end": len(first_line),
+                        "text": first_line,
+                        "labels": ["COMPANY"],
+                    },
+                }
+            ],
+        }
+    ]
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([task]))
+    doc_ids = set(res.output_for_node("raw_scans")["doc_id"].drop_nulls())
+    result = import_file(export, wd.corrections_store, load_doctype("receipt"), doc_ids)
+    assert result.stored == 1
+    row = latest_per_document(read_store(wd.corrections_store)).row(0, named=True)
+    assert row["annotator"] == "op@example.com" and row["doc_id"] == task["data"]["doc_id"]
+    assert json.loads(row["fields_json"])["company"] == " ".join(first_line.split())
+    assert json.loads(row["spans_json"]) == {"company": [0, len(first_line)]}
