@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from docasset.core.corrections import import_file, read_store
+from docasset.core.fields import load_doctype
+from docasset.core.memory import CorrectionMemory, recall
+
+NEXT_SCAN = (
+    "BOOK TA .K (TAMAN DAYA) SDN BHD\n789417-W\nNO.53 55,57 & 59, JALAN SAGU 18,\nTAMAN DAYA,\n"
+    "81100 JOHOR BAHRU,\nJOHOR.\n25/12/2018\nTOTAL 9.00"
+)
+OTHER_VENDOR = "ACME HARDWARE LTD\n1 HIGH STREET\nTOTAL 3.00"
+
+
+def _store(tmp_path: Path) -> Path:
+    f = tmp_path / "c.jsonl"
+    f.write_text(json.dumps({
+        "doc_id": "d1", "annotator": "alice", "timestamp": "2026-11-24T10:00:00Z",
+        "fields": {"company": "BOOK TA .K (TAMAN DAYA) SDN BHD",
+                   "address": "NO.53 55,57 & 59, JALAN SAGU 18, TAMAN DAYA, 81100 JOHOR BAHRU, JOHOR.",
+                   "total": "9.00"},
+    }) + "\n")
+    import_file(f, tmp_path / "store", load_doctype("receipt"), {"d1"})
+    return tmp_path / "store"
+
+
+def test_memory_learns_recalls_for_the_same_vendor_only_and_forgets(tmp_path: Path) -> None:
+    mem = CorrectionMemory(tmp_path / "memory")
+    added = mem.learn(read_store(_store(tmp_path)))
+    assert {e.field for e in added} == {"company", "address"}
+    assert all(e.annotator == "alice" and e.source_correction for e in added)
+    assert mem.learn(read_store(tmp_path / "store")) == []  # idempotent
+    got = recall(NEXT_SCAN, mem.entries())
+    assert got["company"][0] == "BOOK TA .K (TAMAN DAYA) SDN BHD"
+    assert got["address"][0].endswith("JOHOR BAHRU, JOHOR.")
+    assert recall(OTHER_VENDOR, mem.entries()) == {}
+    address = next(e for e in mem.entries() if e.field == "address")
+    mem.remove(address.id, "wrong branch address")
+    assert "address" not in recall(NEXT_SCAN, mem.entries())
+    assert mem.learn(read_store(tmp_path / "store")) == []  # a removed entry is not relearned
+    log = [json.loads(x) for x in (tmp_path / "memory" / "entries.jsonl").read_text().splitlines()]
+    assert [r["op"] for r in log] == ["add", "add", "remove"]
