@@ -31,6 +31,7 @@ FEATURES = (
     "state",
     "rule_strength",
     "rule_sim",
+    "top_rule",
     "n_rule_values",
     "is_max_amount",
 )
@@ -44,12 +45,17 @@ def span_features(
     source: str,
     valid: bool,
     n_spans: int,
-    rule_texts: list[tuple[str, float]],
+    top_rule: tuple[str, float],
+    agree_strength: float,
+    is_top_rule: bool,
 ) -> dict[str, float]:
-    """The evidence vector of one chosen value; ``rule_texts`` = (text, strength), best first."""
+    """The evidence vector of one candidate value.
+
+    ``top_rule`` = (text, strength) of the best rule candidate, ``agree_strength`` the strength
+    of the rule candidate with this value (0 if none), ``is_top_rule`` whether it is the best's.
+    """
     idx = line_index(text, start)
-    top_rule, strength = rule_texts[0] if rule_texts else ("", 0.0)
-    sim = fuzz.ratio(_squash(value), _squash(top_rule)) / 100 if top_rule else 0.0
+    sim = fuzz.ratio(_squash(value), _squash(top_rule[0])) / 100 if top_rule[0] else 0.0
     amount = parse_amount(value) if any(ch.isdigit() for ch in value) else None
     doc_max = _max_amount(text)
     return {
@@ -64,9 +70,10 @@ def span_features(
         "legal": float(bool(LEGAL_RE.search(value))),
         "postcode": float(bool(POSTCODE_RE.search(value))),
         "state": float(bool(STATE_RE.search(value))),
-        "rule_strength": strength,
+        "rule_strength": agree_strength,
         "rule_sim": sim,
-        "n_rule_values": min(len({_squash(t) for t, _ in rule_texts}), 4) / 4,
+        "top_rule": float(is_top_rule),
+        "n_rule_values": 0.0,
         "is_max_amount": float(amount is not None and doc_max is not None and amount == doc_max),
     }
 

@@ -7,7 +7,11 @@ File format (JSONL, UTF-8, one correction per line)::
 
 ``doc_id`` is the document id docasset assigned at intake (content hash). ``fields`` maps schema
 field names to the final value as printed, or ``null`` when the document does not have that
-field. ``verdict`` is optional: ``"irrelevant"`` or ``"bad_scan"``.
+field. ``verdict`` is optional: ``"irrelevant"`` or ``"bad_scan"``. ``spans`` is optional:
+field -> ``[start, end]`` character offsets in the document's OCR text.
+
+Label Studio's JSON export (a list of tasks, see ``docasset.core.label_studio``) is accepted
+too: each (task, annotation) becomes one correction, with the same all-or-nothing validation.
 
 A file is validated whole: any problem rejects the whole file with line-level reasons and
 nothing from it is stored. Accepted files become one immutable segment written to a temp file

@@ -71,8 +71,10 @@ class DocPrediction:
 class Calibration:
     """Per-field confidence model fitted on held-out outcomes.
 
-    ``models``: field -> logistic model over the evidence features (used when the prediction
-    carries features); ``counts``: field -> evidence bin -> [correct, n], smoothed toward the
+    ``models``: field -> logistic model of "the reported value is right" over the evidence
+    features of the reported value (used when the prediction carries features); ``ranker``:
+    field -> logistic model of "this candidate is right" over all candidates, which picks the
+    reported value (``select_option``); ``counts``: field -> evidence bin -> [correct, n], smoothed toward the
     field's base rate, the fallback for fields without a fitted model.
     """
 
@@ -80,6 +82,7 @@ class Calibration:
     base: dict[str, float] = field(default_factory=dict)
     strength: float = 2.0  # pseudo-count of the prior
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ranker: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def confidence(
         self, field_name: str, bin_key: str, features: dict[str, float] | None = None
@@ -183,42 +186,76 @@ def _agrees(spec: FieldSpec, value: str, rule_keys: set[str]) -> bool:
     return normalize(spec, value) in rule_keys
 
 
+@dataclass(frozen=True)
+class Option:
+    """One candidate value of a field, where it came from, and its evidence features."""
+
+    start: int
+    end: int
+    source: str  # model | rule | both
+    valid: bool
+    n_spans: int
+    features: dict[str, float]
+
+
+def _key(spec: FieldSpec, value: str) -> str | None:
+    """What two candidates must share to agree: the squashed text, or the normalized value."""
+    return "".join(value.split()).lower() if spec.type == "text" else normalize(spec, value)
+
+
+def field_options(spec: FieldSpec, text: str, ents: list[tuple[int, int, str]]) -> list[Option]:
+    """Every candidate of a field, in the documented combination order (module docstring):
+    model spans confirmed by a rule, valid model spans, rule candidates, invalid model spans.
+    A rule candidate with the same value as a model span is merged into it (source ``both``)."""
+    spans = [(s, e) for s, e, label in ents if label == spec.label]
+    rules = field_candidates(spec, text)[:3]
+    rule_keys = [_key(spec, c.text) for c in rules]
+    top = (rules[0].text, rules[0].strength) if rules else ("", 0.0)
+    n = len(spans)
+    ranked: list[tuple[int, Option]] = []
+    seen: set[str | None] = set()
+    for s, e in spans:
+        k = _key(spec, text[s:e])
+        valid = _is_valid(spec, text[s:e])
+        agree = [c.strength for c, rk in zip(rules, rule_keys, strict=True) if k and rk == k]
+        source = "both" if agree else "model"
+        feats = span_features(
+            text, text[s:e], s, source, valid, n, top, max(agree, default=0.0), k == rule_keys[0]
+            if rules else False
+        )
+        ranked.append((0 if agree else (1 if valid else 3), Option(s, e, source, valid, n, feats)))
+        seen.add(k)
+    for c, rk in zip(rules, rule_keys, strict=True):
+        if rk in seen:
+            continue
+        seen.add(rk)
+        valid = _is_valid(spec, c.text)
+        feats = span_features(
+            text, c.text, c.start, "rule", valid, n, top, c.strength, rk == rule_keys[0]
+        )
+        ranked.append((2, Option(c.start, c.end, "rule", valid, n, feats)))
+    ranked.sort(key=lambda r: r[0])  # stable: the model's / rules' own order within a rank
+    return [o for _, o in ranked]
+
+
 def choose_field(
     spec: FieldSpec, text: str, ents: list[tuple[int, int, str]]
 ) -> tuple[str | None, int, int, str, str]:
     """A field's value from model spans and rule candidates: (value, start, end, source, bin)."""
-    value, s, e, source, bin_key, _ = choose_field_evidence(spec, text, ents)
-    return value, s, e, source, bin_key
+    opts = field_options(spec, text, ents)
+    if not opts:
+        return None, 0, 0, "none", _bin("none", False, 0)
+    o = opts[0]
+    return text[o.start : o.end], o.start, o.end, o.source, _bin(o.source, o.valid, o.n_spans)
 
 
-def choose_field_evidence(
-    spec: FieldSpec, text: str, ents: list[tuple[int, int, str]]
-) -> tuple[str | None, int, int, str, str, dict[str, float]]:
-    """``choose_field`` plus the evidence features of the chosen value (module docstring)."""
-    spans = [(s, e) for s, e, label in ents if label == spec.label]
-    rules = field_candidates(spec, text)
-    keys = {
-        "".join(c.text.split()).lower() if spec.type == "text" else normalize(spec, c.text)
-        for c in rules[:3]
-    } - {None}
-    confirmed = [sp for sp in spans if _agrees(spec, text[sp[0] : sp[1]], keys)]  # type: ignore[arg-type]
-    valid_spans = [sp for sp in spans if _is_valid(spec, text[sp[0] : sp[1]])]
-    if confirmed:
-        (s, e), source = confirmed[0], "both"
-    elif valid_spans:
-        (s, e), source = valid_spans[0], "model"
-    elif rules:
-        s, e, source = rules[0].start, rules[0].end, "rule"
-    elif spans:
-        (s, e), source = spans[0], "model"
-    else:
-        return None, 0, 0, "none", _bin("none", False, 0), {}
-    value = text[s:e]
-    valid = _is_valid(spec, value)
-    feats = span_features(
-        text, value, s, source, valid, len(spans), [(c.text, c.strength) for c in rules[:3]]
-    )
-    return value, s, e, source, _bin(source, valid, len(spans)), feats
+def select_option(spec: FieldSpec, options: list[Option], calibration: Calibration) -> Option:
+    """The option to report: the most probably correct one under the field's fitted ranker,
+    else the first in the documented order. Invalid typed values never beat valid ones."""
+    if spec.name not in calibration.ranker or len(options) == 1:
+        return options[0]
+    model = calibration.ranker[spec.name]
+    return max(options, key=lambda o: (o.valid, logistic(model, o.features)))
 
 
 def route(
@@ -245,9 +282,16 @@ def predict_text(bundle: ModelBundle, doc_id: str, text: str) -> DocPrediction:
     ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
     fields: dict[str, FieldPrediction] = {}
     for spec in bundle.doctype.fields:
-        value, s, e, source, bin_key, feats = choose_field_evidence(spec, text, ents)
-        conf = bundle.calibration.confidence(spec.name, bin_key, feats)
-        fields[spec.name] = FieldPrediction(value, s, e, source, bin_key, round(conf, 4), feats)
+        opts = field_options(spec, text, ents)
+        if not opts:
+            fields[spec.name] = FieldPrediction(None, 0, 0, "none", _bin("none", False, 0), 0.0)
+            continue
+        o = select_option(spec, opts, bundle.calibration)
+        bin_key = _bin(o.source, o.valid, o.n_spans)
+        conf = bundle.calibration.confidence(spec.name, bin_key, o.features)
+        fields[spec.name] = FieldPrediction(
+            text[o.start : o.end], o.start, o.end, o.source, bin_key, round(conf, 4), o.features
+        )
     blockers = route(bundle.doctype, fields, bundle.thresholds)
     if not text.strip():
         blockers.insert(0, "no text found")
