@@ -209,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N receipts only")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON summary here")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--grid",
+        action="store_true",
+        help="every preprocessing variant at every psm (3x the time; psm and upscaling interact)",
+    )
     args = parser.parse_args(argv)
     root = args.dataset.resolve()
     if not (root / "img").is_dir() or not (root / "box").is_dir():
@@ -221,26 +226,21 @@ def main(argv: list[str] | None = None) -> int:
     receipts = load_receipts(root, args.limit)
     print(f"{len(receipts)} receipts from {root}, {args.workers} workers", file=sys.stderr)
     results = []
-    for name, options in PREPROCESSING.items():
-        result, _ = run_variant(name, OcrConfig(psm=BASE_PSM, **options), receipts, args.workers)
-        print(f"  {name}: {result}", file=sys.stderr)
-        results.append(result)
-    best = min(results, key=_rank)
-    for psm in PSMS:
-        if psm == best.psm:
-            continue
-        config = OcrConfig(psm=psm, **PREPROCESSING[best.variant])
-        result, _ = run_variant(best.variant, config, receipts, args.workers)
-        print(f"  {best.variant} psm {psm}: {result}", file=sys.stderr)
-        results.append(result)
-    # Upscaling is the costly option: re-check it at the chosen psm by toggling it.
-    top = min(results, key=_rank)
-    options = dict(PREPROCESSING[top.variant])
-    options["upscale_below_dpi"] = 0.0 if options["upscale_below_dpi"] else 250.0
-    name = f"{top.variant}, upscale {'on' if options['upscale_below_dpi'] else 'off'}"
-    result, _ = run_variant(name, OcrConfig(psm=top.psm, **options), receipts, args.workers)
-    print(f"  {name} psm {top.psm}: {result}", file=sys.stderr)
-    results.append(result)
+    psms = PSMS if args.grid else (BASE_PSM,)
+    for psm in psms:
+        for name, options in PREPROCESSING.items():
+            result, _ = run_variant(name, OcrConfig(psm=psm, **options), receipts, args.workers)
+            print(f"  {name} psm {psm}: {result}", file=sys.stderr)
+            results.append(result)
+    if not args.grid:  # greedy: the other layout modes for the best preprocessing only
+        best = min(results, key=_rank)
+        for psm in PSMS:
+            if psm == best.psm:
+                continue
+            config = OcrConfig(psm=psm, **PREPROCESSING[best.variant])
+            result, _ = run_variant(best.variant, config, receipts, args.workers)
+            print(f"  {best.variant} psm {psm}: {result}", file=sys.stderr)
+            results.append(result)
     chosen = min(results, key=_rank)
     summary = {
         "dataset": str(root),

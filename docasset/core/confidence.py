@@ -10,6 +10,7 @@ into a small vector in [0, 1]; ``fit_logistic`` learns per-field weights on held
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 from rapidfuzz import fuzz
 
@@ -32,7 +33,7 @@ FEATURES = (
     "rule_strength",
     "rule_sim",
     "top_rule",
-    "n_rule_values",
+    "repeat",
     "is_max_amount",
 )
 MIN_FIT = 12  # fewer held-out outcomes (or one class only): fall back to the bin table
@@ -57,7 +58,9 @@ def span_features(
     idx = line_index(text, start)
     sim = fuzz.ratio(_squash(value), _squash(top_rule[0])) / 100 if top_rule[0] else 0.0
     amount = parse_amount(value) if any(ch.isdigit() for ch in value) else None
-    doc_max = _max_amount(text)
+    amounts = _amounts(text)
+    doc_max = max(amounts) if amounts else None
+    repeat = sum(a == amount for a in amounts) if amount is not None else 0
     return {
         "src_both": float(source == "both"),
         "src_rule": float(source == "rule"),
@@ -73,7 +76,7 @@ def span_features(
         "rule_strength": agree_strength,
         "rule_sim": sim,
         "top_rule": float(is_top_rule),
-        "n_rule_values": 0.0,
+        "repeat": min(repeat, 4) / 4,
         "is_max_amount": float(amount is not None and doc_max is not None and amount == doc_max),
     }
 
@@ -82,10 +85,10 @@ def _squash(s: str) -> str:
     return "".join(s.split()).lower()
 
 
-def _max_amount(text: str) -> object:
+def _amounts(text: str) -> list[Decimal]:
+    """Every amount printed in the text."""
     vals = [parse_amount(m.group(0)) for m in AMOUNT_RE.finditer(text)]
-    vals = [v for v in vals if v is not None]
-    return max(vals) if vals else None
+    return [v for v in vals if v is not None]
 
 
 def logistic(model: dict[str, object], features: dict[str, float]) -> float:
@@ -95,9 +98,14 @@ def logistic(model: dict[str, object], features: dict[str, float]) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def fit_logistic(rows: list[tuple[dict[str, float], bool]], c: float = 1.0) -> dict | None:
+def fit_logistic(rows: list[tuple[dict[str, float], bool]], c: float = 0.3) -> dict | None:
     """L2-regularised logistic regression of correctness on the features; ``None`` when the
-    held-out outcomes are too few or all alike (nothing to discriminate)."""
+    held-out outcomes are too few or all alike (nothing to discriminate).
+
+    ``c`` = 0.3 (strong regularisation) was chosen on the SROIE training half: with a few
+    dozen held-out documents, weaker regularisation (and cross-validated C) gave sharper but
+    worse-calibrated confidences on unseen documents (ECE 0.15 vs 0.11).
+    """
     labels = [ok for _, ok in rows]
     if len(rows) < MIN_FIT or all(labels) or not any(labels):
         return None

@@ -28,9 +28,16 @@ import spacy
 from spacy.language import Language
 
 from docasset.core.confidence import fit_logistic, logistic, span_features
-from docasset.core.fields import DocType, FieldSpec, load_doctype, normalize, validate_document
+from docasset.core.fields import (
+    DocType,
+    FieldSpec,
+    load_doctype,
+    normalize,
+    parse_amount,
+    validate_document,
+)
 from docasset.core.layout import address_candidates, company_candidates
-from docasset.core.rules import Candidate, rule_candidates
+from docasset.core.rules import Candidate, find_amounts, rule_candidates
 from docasset.errors import ModelError
 
 MODEL_META = "model.json"
@@ -74,8 +81,8 @@ class Calibration:
     ``models``: field -> logistic model of "the reported value is right" over the evidence
     features of the reported value (used when the prediction carries features); ``ranker``:
     field -> logistic model of "this candidate is right" over all candidates, which picks the
-    reported value (``select_option``); ``counts``: field -> evidence bin -> [correct, n], smoothed toward the
-    field's base rate, the fallback for fields without a fitted model.
+    reported value (``select_option``); ``counts``: field -> evidence bin -> [correct, n],
+    smoothed toward the field's base rate, the fallback for fields without a fitted model.
     """
 
     counts: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # field->bin->[ok, n]
@@ -173,7 +180,14 @@ def field_candidates(spec: FieldSpec, text: str) -> list[Candidate]:
     if spec.type == "text" and spec.name == "address":
         company = [c for c in company_candidates(text) if c.strength >= 0.5]
         return address_candidates(text, after=company[0].end if company else 0)
-    return rule_candidates(spec.type, spec.name, text)
+    cands = rule_candidates(spec.type, spec.name, text)
+    if spec.type == "amount" and spec.name == "total":
+        # The largest amount is the total on receipts whose TOTAL line OCR garbled.
+        amounts = find_amounts(text)
+        if amounts:
+            top = max(amounts, key=lambda c: parse_amount(c.text) or 0)
+            cands = [*cands, Candidate(top.start, top.end, top.text, 0.3)]
+    return cands
 
 
 def _is_valid(spec: FieldSpec, value: str) -> bool:
@@ -208,7 +222,7 @@ def field_options(spec: FieldSpec, text: str, ents: list[tuple[int, int, str]]) 
     model spans confirmed by a rule, valid model spans, rule candidates, invalid model spans.
     A rule candidate with the same value as a model span is merged into it (source ``both``)."""
     spans = [(s, e) for s, e, label in ents if label == spec.label]
-    rules = field_candidates(spec, text)[:3]
+    rules = field_candidates(spec, text)[:4]
     rule_keys = [_key(spec, c.text) for c in rules]
     top = (rules[0].text, rules[0].strength) if rules else ("", 0.0)
     n = len(spans)
@@ -220,8 +234,15 @@ def field_options(spec: FieldSpec, text: str, ents: list[tuple[int, int, str]]) 
         agree = [c.strength for c, rk in zip(rules, rule_keys, strict=True) if k and rk == k]
         source = "both" if agree else "model"
         feats = span_features(
-            text, text[s:e], s, source, valid, n, top, max(agree, default=0.0), k == rule_keys[0]
-            if rules else False
+            text,
+            text[s:e],
+            s,
+            source,
+            valid,
+            n,
+            top,
+            max(agree, default=0.0),
+            k == rule_keys[0] if rules else False,
         )
         ranked.append((0 if agree else (1 if valid else 3), Option(s, e, source, valid, n, feats)))
         seen.add(k)

@@ -23,7 +23,7 @@ POSTCODE_RE = re.compile(r"(?<!\d)\d{5}(?!\d)")
 STATE_RE = re.compile(
     r"\b(johor|selangor|kuala\s*lumpur|melaka|malacca|perak|penang|pulau\s*pinang|kedah"
     r"|pahang|negeri\s*sembilan|kelantan|terengganu|sabah|sarawak|putrajaya|bahru|shah\s*alam"
-    r"|petaling\s*jaya|klang|puchong|subang|cheras|kajang|seremban|ipoh)\b",
+    r"|darul\s*\w+|malaysia|petaling\s*jaya|klang|puchong|subang|cheras|kajang|seremban|ipoh)\b",
     re.I,
 )
 NOT_ADDRESS_RE = re.compile(
@@ -62,19 +62,44 @@ def _content_lines(text: str) -> list[tuple[int, str]]:
     ]
 
 
+def _name_span(start: int, line: str) -> tuple[int, int]:
+    """The company name within a line with a legal suffix: from the first alphanumeric
+    character to the end of the last suffix, without a trailing full stop or the registration
+    number that often follows ("~ AEON CO. (M) BHD (126925-8)" -> "AEON CO. (M) BHD")."""
+    lead = next((k for k, ch in enumerate(line) if ch.isalnum()), 0)
+    last = list(LEGAL_RE.finditer(line))[-1]
+    end = last.end()
+    if line[end - 1] == "." and not last.group(0).lower().startswith("co"):
+        end -= 1
+    return start + lead, start + end
+
+
 def company_candidates(text: str) -> list[Candidate]:
     """Head lines that look like a seller's name, best first.
 
-    Strength 1.0 for a head line with a legal suffix (with the preceding line joined when the
-    suffix line is short, as in "BOOK TA .K\\n(TAMAN DAYA) SDN BHD"), 0.3 for the first line
-    with enough letters.
+    Strength 1.0 (minus 0.05 per line down the page) for a head line with a legal suffix, cut
+    at the suffix; a short suffix line ("SDN BHD") is also proposed joined with the line above
+    ("PASARAYA BORONG PINTAR\nSDN BHD"), first when the line holds nothing but the suffix.
+    Strength 0.3 for the first head line with enough letters.
     """
     head = _content_lines(text)[:HEAD_LINES]
     out: list[Candidate] = []
     for i, (start, line) in enumerate(head):
-        if LEGAL_RE.search(line) and _letters(line) >= 3 and not NOT_ADDRESS_RE.search(line):
-            s, e = start + len(line) - len(line.lstrip()), start + len(line.rstrip())
-            out.append(Candidate(s, e, text[s:e], 1.0 - 0.05 * i))
+        if not (LEGAL_RE.search(line) and _letters(line) >= 3) or NOT_ADDRESS_RE.search(line):
+            continue
+        s, e = _name_span(start, line)
+        own = Candidate(s, e, text[s:e], 1.0 - 0.05 * i)
+        words_before = len(text[s : LEGAL_RE.search(line).start() + start].split())  # type: ignore[union-attr]
+        if i > 0 and len(line.split()) <= 3 and _letters(head[i - 1][1]) >= 4:
+            ps = head[i - 1][0] + next(
+                (k for k, ch in enumerate(head[i - 1][1]) if ch.isalnum()), 0
+            )
+            joined = Candidate(
+                ps, e, text[ps:e], own.strength + (0.01 if words_before == 0 else -0.01)
+            )
+            out += [joined, own] if words_before == 0 else [own, joined]
+        else:
+            out.append(own)
     for start, line in head:
         if _letters(line) >= 4 and not REGNO_RE.match(line.strip()):
             s, e = start + len(line) - len(line.lstrip()), start + len(line.rstrip())
@@ -89,34 +114,46 @@ def _extend_tail(text: str, lines: list[tuple[int, str]], start: int, end: int) 
     nxt = [(s, ln) for s, ln in lines if s > start][:1]
     for s, ln in nxt:
         st = ln.strip()
-        if (STATE_RE.search(st) and _letters(st) <= 20) or (st.startswith("(") and st.endswith(")")):
-            if not NOT_ADDRESS_RE.search(st) and not POSTCODE_RE.search(st):
-                return s + len(ln.rstrip())
+        tail = (STATE_RE.search(st) and _letters(st) <= 20) or (
+            st.startswith("(") and st.endswith(")")
+        )
+        if tail and not NOT_ADDRESS_RE.search(st) and not POSTCODE_RE.search(st):
+            return s + len(ln.rstrip())
     return end
 
 
 def address_candidates(text: str, after: int = 0) -> list[Candidate]:
-    """The block of head lines after ``after`` (the company's end) that ends with a postcode
-    or a state/city name, best first; strength 1.0 with a postcode, 0.6 with a place name."""
+    """Blocks of head lines after ``after`` (the company's end) that look like an address,
+    best first: ending with a postcode line (strength 1.0, plus a trailing state line), with a
+    state/city name (0.6), or at the first phone/tax/date line (0.4). Each block is also
+    proposed starting one or two lines later (strength - 0.1 per line), since a branch name
+    often sits between the company and its address ("IKEA Cheras")."""
     lines = [(s, ln) for s, ln in _content_lines(text)[: HEAD_LINES + 4] if s >= after]
-    out: list[Candidate] = []
-    begin: int | None = None
+    starts: list[int] = []
+    blocks: list[tuple[int, float]] = []  # (end offset, strength)
     for start, line in lines:
         stripped = line.strip()
-        if begin is None:
+        if not starts:
             if REGNO_RE.match(stripped) or NOT_ADDRESS_RE.search(stripped) or _letters(line) < 3:
                 continue
             if LEGAL_RE.search(line) and not POSTCODE_RE.search(line):
                 continue  # still the company name
-            begin = start + len(line) - len(line.lstrip())
         elif NOT_ADDRESS_RE.search(stripped):
+            if not blocks:
+                blocks.append((starts[-1][1], 0.4))  # type: ignore[index]
             break
+        lead = next((k for k, ch in enumerate(line) if ch.isalnum()), 0)
+        starts.append((start + lead, start + len(line.rstrip())))  # type: ignore[arg-type]
         end = start + len(line.rstrip())
         if POSTCODE_RE.search(line):
-            end = _extend_tail(text, lines, start, end)
-            out.append(Candidate(begin, end, text[begin:end], 1.0))
+            blocks.append((_extend_tail(text, lines, start, end), 1.0))
             break
         if STATE_RE.search(line):
-            out.append(Candidate(begin, end, text[begin:end], 0.6))
+            blocks.append((end, 0.6))
+    out: list[Candidate] = []
+    for end, strength in blocks:
+        for k, (b, _) in enumerate(starts[:3]):  # type: ignore[misc]
+            if b < end:
+                out.append(Candidate(b, end, text[b:end], strength - 0.1 * k))
     out.sort(key=lambda c: -c.strength)
     return out

@@ -16,6 +16,9 @@ class QualityThresholds:
     min_blur: float = 20.0
     min_contrast: float = 0.08
     min_ocr_confidence: float = 40.0
+    # The text-height estimate assumes ~10 pt body text; receipts print smaller, so an estimated
+    # DPI (no or contradicted metadata) counts as low only below min_dpi / this factor.
+    estimate_tolerance: float = 1.5
 
 
 def page_problems(q: PageQuality, t: QualityThresholds) -> list[str]:
@@ -24,7 +27,8 @@ def page_problems(q: PageQuality, t: QualityThresholds) -> list[str]:
         return ["blank"]
     reasons = []
     dpi = effective_dpi(q.dpi, q)
-    if dpi is not None and dpi < t.min_dpi:
+    estimated = dpi is not None and dpi != q.dpi
+    if dpi is not None and dpi * (t.estimate_tolerance if estimated else 1.0) < t.min_dpi:
         reasons.append("low_dpi")
     if q.blur < t.min_blur:
         reasons.append("blurred")

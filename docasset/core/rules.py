@@ -25,11 +25,12 @@ DATE_RE = re.compile(
 AMOUNT_RE = re.compile(r"(?<![\d.,])\d{1,3}(?:[,.]?\d{3})*[.,]\d{2}(?![\d.,]*\d)")
 TOTAL_KEYWORD_RE = re.compile(
     r"\b(grand\s*total|total\s*amount|amount\s*due|total\s*due|nett?\s*total|total|jumlah"
-    r"|balance\s*due|amount\s*payable|gesamt\w*|summe|zu\s*zahlen|montant|importe|totale)\b",
+    r"|t[a0]tal|balance\s*due|amount\s*payable|gesamt\w*|summe|zu\s*zahlen|montant|importe|totale)\b",
     re.I,
 )
 NOT_TOTAL_RE = re.compile(
-    r"(sub\s*-?\s*total|total\s*(qty|quantity|items?|disc|discount|saving|gst|tax|excl)"
+    r"(sub\s*-?\s*total|total\s*(qty|[o0]ty|quantity|items?|disc|discount|saving|gst|tax|excl)"
+    r"|\bexclud"
     r"|tender|cash|change|paid|rounding|round\s*adj)",
     re.I,
 )
@@ -83,7 +84,9 @@ def find_totals(text: str) -> list[Candidate]:
 
     Strength: 1.0 for strong anchors (grand total, amount due), 0.7 for plain "total".
     Excluded: subtotal, total qty/discount/tax, cash/change/tendered lines.
-    Ties are broken by the larger amount, since the payable total bounds the partial sums.
+    Ties are broken by votes (how many anchored lines carry the same amount: receipts repeat
+    the total, and one OCR misread rarely repeats), then by the larger amount, since the
+    payable total bounds the partial sums.
     """
     lines = _lines(text)
     cands: list[Candidate] = []
@@ -99,7 +102,17 @@ def find_totals(text: str) -> list[Candidate]:
         if amounts:
             m = amounts[-1]
             cands.append(Candidate(start + m.start(), start + m.end(), m.group(0), strength))
-    cands.sort(key=lambda c: (-c.strength, -(parse_amount(c.text) or 0), -c.start))
+    votes: dict[object, int] = {}
+    for c in cands:
+        votes[parse_amount(c.text)] = votes.get(parse_amount(c.text), 0) + 1
+    cands.sort(
+        key=lambda c: (
+            -c.strength,
+            -votes[parse_amount(c.text)],
+            -(parse_amount(c.text) or 0),
+            -c.start,
+        )
+    )
     return cands
 
 

@@ -9,7 +9,7 @@ import pandera.polars as pa
 import polars as pl
 
 from docasset.core.intake import Workdir, process_batch
-from docasset.core.quality import QualityThresholds, page_problems
+from docasset.core.quality import QualityThresholds, ocr_problems, page_problems
 from docasset.core.scans import IntakeLimits, PageInfo, ScanFile, iter_pages, page_quality
 from docasset.errors import ScanError
 
@@ -144,3 +144,24 @@ def summarize_batch(df: pl.DataFrame) -> dict[str, Any]:
         "reasons": dict(reasons),
         "quarantine_md": md or "(none)",
     }
+
+
+def document_problems(
+    scans: pl.DataFrame, words: pl.DataFrame, t: QualityThresholds
+) -> dict[str, list[str]]:
+    """Bad-scan reasons per accepted document: its pages' problems plus the OCR evidence
+    (no text found, mean word confidence below the threshold). Empty lists are omitted."""
+    ok = scans.filter(pl.col("status") == "ok")
+    stats = dict(
+        (d, (c, n))
+        for d, c, n in words.group_by("doc_id").agg(pl.col("conf").mean(), pl.len()).iter_rows()
+    )
+    out: dict[str, list[str]] = {}
+    for (doc_id,), pages in ok.partition_by("doc_id", as_dict=True, maintain_order=True).items():
+        reasons = sorted({p for probs in pages["problems"].to_list() for p in probs or []})
+        if "blank" not in reasons:
+            conf, n = stats.get(doc_id, (None, 0))
+            reasons += [r for r in ocr_problems(conf, n, t) if r not in reasons]
+        if reasons:
+            out[str(doc_id)] = reasons
+    return out

@@ -18,7 +18,14 @@ from spacy.training import Example
 from spacy.util import compounding, filter_spans, fix_random_seed, minibatch
 
 from docasset.core.align import Alignment, align_document
-from docasset.core.extract import Calibration, ModelBundle, predict_text, thresholds_for
+from docasset.core.confidence import fit_logistic
+from docasset.core.extract import (
+    Calibration,
+    ModelBundle,
+    field_options,
+    predict_text,
+    thresholds_for,
+)
 from docasset.core.fields import DocType, values_match
 from docasset.errors import TrainingError
 
@@ -34,6 +41,7 @@ class TrainConfig:
     batch_start: float = 4.0
     batch_end: float = 16.0
     target_precision: float = 0.98
+    learn_rate: float = 0.001  # Adam; spaCy's default
 
 
 @dataclass
@@ -109,6 +117,51 @@ def field_evidence(
     return out
 
 
+def option_rows(
+    bundle: ModelBundle, docs: list[Doc]
+) -> dict[str, list[tuple[dict[str, float], bool]]]:
+    """Per field: (features, correct) of every candidate (model span or rule) of every doc."""
+    out: dict[str, list[tuple[dict[str, float], bool]]] = {}
+    for d in docs:
+        ents = [(e.start_char, e.end_char, e.label_) for e in bundle.nlp(d.text).ents]
+        truth = d.user_data["fields"]
+        for spec in bundle.doctype.fields:
+            for o in field_options(spec, d.text, ents):
+                ok = values_match(spec, d.text[o.start : o.end], truth.get(spec.name) or None)
+                out.setdefault(spec.name, []).append((o.features, ok))
+    return out
+
+
+def calibrate(bundle: ModelBundle, held_out: list[Doc], target_precision: float) -> None:
+    """Fit the candidate ranker, then the confidence of the values it reports, then the
+    routing thresholds, all on ``held_out`` documents (in place)."""
+    ranker = {}
+    for fname, rows in option_rows(bundle, held_out).items():
+        if (model := fit_logistic(rows)) is not None:
+            ranker[fname] = model
+    bundle.calibration = Calibration(ranker=ranker)
+    evidence = field_evidence(bundle, held_out)
+    cal = Calibration.fit(
+        [(f, b, ok) for f, b, _, ok, _ in evidence], features=[x for *_, x in evidence]
+    )
+    cal.ranker = ranker
+    bundle.calibration = cal
+    scored = field_outcomes(bundle, held_out)
+    bundle.thresholds = thresholds_for(
+        bundle.doctype, [(f, c, ok) for f, _, c, ok in scored], target_precision
+    )
+
+
+def _fully_aligned(doc: Doc, doctype: DocType) -> bool:
+    """Whether every labelled value of ``doc`` is one of its entities. A value OCR garbled
+    beyond alignment would otherwise teach the NER that the words printing it are not an
+    entity (spaCy has no per-label "unknown"), so such documents are left out of NER updates
+    (they still serve calibration when held out)."""
+    labels = {e.label_ for e in doc.ents}
+    fields = doc.user_data.get("fields", {})
+    return all(doctype.spec(k).label in labels for k, v in fields.items() if v and v.strip())
+
+
 def _accuracy(bundle: ModelBundle, docs: list[Doc]) -> float:
     """Share of (document, field) pairs predicted exactly right, missing counted wrong."""
     right = total = 0
@@ -140,8 +193,11 @@ def train_model(
     ner = nlp.add_pipe("ner")
     for spec in doctype.fields:
         ner.add_label(spec.label)
-    examples = [Example(nlp.make_doc(d.text), d) for d in train_docs]
+    examples = [Example(nlp.make_doc(d.text), d) for d in train_docs if _fully_aligned(d, doctype)]
+    if not examples:
+        raise TrainingError("no training document has all its values aligned to its text")
     optimizer = nlp.initialize(lambda: examples)
+    optimizer.learn_rate = config.learn_rate
     held_out = dev_docs or train_docs
     report = TrainReport(len(train_docs), len(dev_docs), "dev" if dev_docs else "train")
     empty_cal = Calibration()
@@ -172,13 +228,6 @@ def train_model(
                 break
     nlp.from_bytes(best_bytes)
     bundle = ModelBundle(nlp, doctype, empty_cal, {})
-    evidence = field_evidence(bundle, held_out)
-    bundle.calibration = Calibration.fit(
-        [(f, b, ok) for f, b, _, ok, _ in evidence], features=[x for *_, x in evidence]
-    )
-    scored = field_outcomes(bundle, held_out)
-    bundle.thresholds = thresholds_for(
-        doctype, [(f, c, ok) for f, _, c, ok in scored], config.target_precision
-    )
+    calibrate(bundle, held_out, config.target_precision)
     report.seconds = round(time.perf_counter() - started, 2)
     return bundle, report

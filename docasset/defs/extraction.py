@@ -11,6 +11,7 @@ import polars as pl
 from docasset.core.extract import predict_documents
 from docasset.core.ocr import document_text
 from docasset.core.prediction_table import documents, predictions_frame
+from docasset.core.scan_table import document_problems
 from docasset.defs.partitions import batches
 from docasset.defs.resources import DocassetHome, Settings
 
@@ -38,8 +39,8 @@ def predictions(
     groups = {k[0]: v for k, v in ocr_text.partition_by("doc_id", as_dict=True).items()}
     texts = {d: document_text(groups[d], d) if d in groups else "" for d in doc_ids}
     conf = dict(ocr_text.group_by("doc_id").agg(pl.col("conf").mean()).iter_rows())
-    bad = {r["doc_id"]: r["problems"] for r in ok.filter(pl.col("bad_scan")).iter_rows(named=True)}
-    extra = {d: [f"bad scan: {', '.join(p) or 'page problems'}"] for d, p in bad.items()}
+    bad = document_problems(raw_scans, ocr_text, settings.quality_thresholds())
+    extra = {d: [f"bad scan: {', '.join(p)}"] for d, p in bad.items()}
     preds = predict_documents(bundle, doctype, texts, extra)
     info = {d: {"ocr_conf": conf.get(d), "bad_scan": d in bad} for d in doc_ids}
     df = predictions_frame(doctype, preds, context.partition_key, datetime.now(UTC), info)

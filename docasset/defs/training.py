@@ -61,6 +61,8 @@ def curated_training_set(
     scans = _concat(raw_scans)
     bad = set(scans.filter(pl.col("bad_scan"))["doc_id"].to_list()) if scans is not None else set()
     preds = _concat(predictions)
+    if preds is not None:  # predictions also carry the OCR evidence (unreadable, no text)
+        bad |= set(preds.filter(pl.col("bad_scan"))["doc_id"].to_list())
     right = auto_correct_ids(doctype, preds, corrections) if preds is not None else set()
     cur = curate(
         doctype,

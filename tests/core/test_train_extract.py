@@ -7,7 +7,14 @@ import random
 import pytest
 import spacy
 
-from docasset.core.extract import Calibration, predict_documents, thresholds_for
+from docasset.core.extract import (
+    Calibration,
+    ModelBundle,
+    choose_field,
+    field_candidates,
+    predict_documents,
+    thresholds_for,
+)
 from docasset.core.fields import load_doctype
 from docasset.core.metrics import expected_calibration_error, score
 from docasset.core.train import (
@@ -109,3 +116,69 @@ def test_calibration_and_ece() -> None:
     assert ece == pytest.approx(0.0) and table[0]["accuracy"] == 0.9
     ece2, _ = expected_calibration_error([(0.9, False)] * 10)
     assert ece2 == pytest.approx(0.9)
+
+
+def test_typed_field_prefers_valid_values_over_an_invalid_model_span() -> None:
+    text = "ACME SDN BHD\nDATE 12/03/2019\nTOTAL: 12.50"
+    bad = text.index("DATE")
+    # The model tags the word "DATE" as the date: the rule's valid date wins over it.
+    value, _, _, source, bin_key = choose_field(
+        RECEIPT.spec("date"), text, [(bad, bad + 4, "DATE")]
+    )
+    assert (value, source) == ("12/03/2019", "rule") and bin_key.startswith("rule|valid")
+    # A model span that normalizes and that the rule confirms is "both".
+    s = text.index("12/03")
+    value, *_, source, _ = choose_field(RECEIPT.spec("date"), text, [(s, s + 10, "DATE")])
+    assert (value, source) == ("12/03/2019", "both")
+    # With no rule candidate, an invalid model span is still reported (and marked invalid).
+    value, *_, bin_key = choose_field(RECEIPT.spec("date"), "DATE\nnothing", [(0, 4, "DATE")])
+    assert value == "DATE" and bin_key == "model|invalid|single"
+
+
+def test_layout_candidates_for_company_and_address() -> None:
+    text = (
+        "tan woon yann\n~ AEON CO. (M) BHD (126925-8)\nNO 3, JALAN SAGU 18,\n"
+        "81100 JOHOR BAHRU,\nJOHOR.\nTEL 07-123"
+    )
+    company = field_candidates(RECEIPT.spec("company"), text)
+    assert company[0].text == "AEON CO. (M) BHD"
+    address = field_candidates(RECEIPT.spec("address"), text)
+    assert address[0].text == "NO 3, JALAN SAGU 18,\n81100 JOHOR BAHRU,\nJOHOR."
+    joined = field_candidates(RECEIPT.spec("company"), "PASARAYA BORONG PINTAR\nSDN BHD\nLOT 5")
+    assert joined[0].text == "PASARAYA BORONG PINTAR\nSDN BHD"
+
+
+def test_confidence_discriminates_text_fields(trained) -> None:
+    bundle, _, test = trained
+    # The fitted per-field models use the evidence, so a company span does not get one flat
+    # confidence for every document (the old single-bin behaviour).
+    assert "company" in bundle.calibration.models or "company" in bundle.calibration.counts
+    preds = predict_documents(bundle, RECEIPT, {d.user_data["doc_id"]: d.text for d in test})
+    assert all(0.0 <= p.fields["company"].confidence <= 1.0 for p in preds)
+    assert all(p.fields["company"].features for p in preds if p.fields["company"].value)
+
+
+def test_calibration_round_trips_through_model_json(trained, tmp_path) -> None:
+    bundle, _, test = trained
+    bundle.save(tmp_path / "m")
+    back = ModelBundle.load(tmp_path / "m", "v1")
+    assert back.calibration == bundle.calibration and back.thresholds == bundle.thresholds
+    texts = {d.user_data["doc_id"]: d.text for d in test[:3]}
+    assert [p.confidences() for p in predict_documents(back, RECEIPT, texts)] == [
+        p.confidences() for p in predict_documents(bundle, RECEIPT, texts)
+    ]
+
+
+def test_logistic_calibration_fits_and_scores() -> None:
+    good = {"src_both": 1.0, "valid": 1.0, "line_top": 1.0}
+    bad = {"src_both": 0.0, "valid": 1.0, "line_top": 0.0}
+    rows = [("company", "model|valid|single", True)] * 20 + [
+        ("company", "model|valid|single", False)
+    ] * 20
+    feats = [good] * 18 + [bad] * 2 + [bad] * 18 + [good] * 2
+    cal = Calibration.fit(rows, features=feats)
+    assert "company" in cal.models
+    assert cal.confidence("company", "model|valid|single", good) > 0.7
+    assert cal.confidence("company", "model|valid|single", bad) < 0.3
+    # Without features the bin table answers (0.5 here: the bin is half right).
+    assert cal.confidence("company", "model|valid|single") == pytest.approx(0.5, abs=0.01)
