@@ -169,6 +169,23 @@ def cmd_model(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_memory(args: argparse.Namespace) -> int:
+    from docasset.core.intake import Workdir
+    from docasset.core.memory import CorrectionMemory
+
+    mem = CorrectionMemory(Workdir(_home(args)).memory)
+    if args.memory_cmd == "list":
+        for e in mem.entries():
+            print(
+                f"{e.id}  {e.vendor!r}  {e.field} = {e.value!r}  (by {e.annotator}, "
+                f"correction {e.source_correction}, {e.created_at})"
+            )
+    else:
+        mem.remove(args.entry, args.reason, actor=os.environ.get("USER", "cli"))
+        print(f"removed {args.entry}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="docasset", description=__doc__)
     p.add_argument("--home", help="working directory (default: $DOCASSET_HOME or .docasset/work)")
@@ -217,6 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
     mr = msub.add_parser("rollback")
     mr.add_argument("--reason", default="rollback")
     mr.set_defaults(fn=cmd_model)
+    mem = sub.add_parser("memory", help="the correction memory (vendor-scoped fixes)")
+    memsub = mem.add_subparsers(dest="memory_cmd", required=True)
+    memsub.add_parser("list").set_defaults(fn=cmd_memory)
+    mrm = memsub.add_parser("remove")
+    mrm.add_argument("entry")
+    mrm.add_argument("--reason", required=True)
+    mrm.set_defaults(fn=cmd_memory)
     return p
 
 

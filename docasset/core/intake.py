@@ -44,6 +44,7 @@ class Workdir:
             self.models,
             self.reports,
             self.curated,
+            self.memory,
         ):
             d.mkdir(parents=True, exist_ok=True)
 
@@ -59,6 +60,7 @@ class Workdir:
     models = property(lambda self: self.root / "models")
     reports = property(lambda self: self.root / "reports")
     curated = property(lambda self: self.root / "curated")
+    memory = property(lambda self: self.root / "memory")
 
 
 def _name(p: Path) -> str:

@@ -13,6 +13,7 @@ from docasset.core.corrections import import_file, latest_per_document, read_sto
 from docasset.core.files import atomic_write
 from docasset.core.intake import known_doc_ids
 from docasset.core.label_studio import labelling_config, review_task
+from docasset.core.memory import CorrectionMemory
 from docasset.core.ocr import document_text
 from docasset.core.prediction_table import from_frame, to_json
 from docasset.defs.partitions import batches
@@ -57,6 +58,7 @@ def corrections(context, home: DocassetHome, settings: Settings) -> pl.DataFrame
         shutil.move(path, wd.corrections_archive / f"{res.file_sha}-{path.name}")
     store = read_store(wd.corrections_store)
     latest = latest_per_document(store)
+    learned = CorrectionMemory(wd.memory).learn(store)
     context.add_output_metadata(
         {
             "files_imported": len(imported),
@@ -66,6 +68,7 @@ def corrections(context, home: DocassetHome, settings: Settings) -> pl.DataFrame
             "corrections": store.height,
             "documents_corrected": latest.height,
             "conflicts": int(latest["conflict"].sum()) if latest.height else 0,
+            "memory_entries_added": len(learned),
             "dagster/row_count": store.height,
         }
     )
