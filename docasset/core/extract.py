@@ -1,14 +1,16 @@
 """Field extraction: a trained spaCy NER pipeline plus the rule layer, calibrated and routed.
 
-Combination order, per field:
-1. the model's entities with the field's label: the first one a rule/layout candidate confirms,
-   else (typed fields) the first one that normalizes, else the first one;
-2. the rule layer's best candidate (regex rules for dates/amounts/identifiers and the TOTAL
-   keyword anchor; layout heuristics on the head lines for company/address, see
-   ``docasset.core.layout``) when the model proposes nothing, or only spans that do not
-   normalize for a typed field;
-3. an invalid model span for a typed field (so review sees what the model read);
-4. nothing (the field is missing).
+Combination order, per field (``field_options``):
+1. the model's entities with the field's label that a rule/layout candidate confirms;
+2. the model's other entities, for typed fields only those that normalize;
+3. the rule layer's candidates: regex rules for dates/amounts/identifiers, the TOTAL keyword
+   anchor (plus the largest amount), and, for models trained with them (``LAYOUT_META``),
+   layout heuristics on the head lines for company/address (``docasset.core.layout``);
+4. invalid model spans of typed fields (so review sees what the model read);
+5. nothing (the field is missing).
+A fitted model reports the candidate its per-field ranker (logistic regression over the
+evidence features, fitted on held-out documents) scores highest, valid values first; without
+a ranker the first candidate in this order.
 The evidence of the chosen value (source, validity, line position, suffix/postcode, agreement
 with the rule candidate, ...; see ``docasset.core.confidence``) is mapped to a confidence by a
 per-field logistic model fitted on held-out outcomes; the evidence-pattern bin table is the
@@ -42,6 +44,11 @@ from docasset.errors import ModelError
 
 MODEL_META = "model.json"
 PIPELINE_DIR = "pipeline"
+# model.json flag: the model was calibrated with layout candidates for text fields. A model's
+# ranker, confidence models and thresholds are fitted on the candidates it saw, so the
+# candidate generation is versioned with the model: bundles without the flag (older models,
+# hand-built bundles) extract with NER + regex rules only.
+LAYOUT_META = "layout_candidates"
 
 
 @dataclass(frozen=True)
@@ -173,8 +180,11 @@ def _bin(source: str, valid: bool, n_spans: int) -> str:
     return f"{source}|{'valid' if valid else 'invalid'}|{'multi' if n_spans > 1 else 'single'}"
 
 
-def field_candidates(spec: FieldSpec, text: str) -> list[Candidate]:
-    """Rule candidates for a field, best first: regex rules by type, layout for text fields."""
+def field_candidates(spec: FieldSpec, text: str, layout: bool = True) -> list[Candidate]:
+    """Rule candidates for a field, best first: regex rules by type, layout for text fields
+    (only with ``layout``)."""
+    if spec.type == "text" and not layout:
+        return []
     if spec.type == "text" and spec.name in ("company", "vendor"):
         return company_candidates(text)
     if spec.type == "text" and spec.name == "address":
@@ -217,12 +227,14 @@ def _key(spec: FieldSpec, value: str) -> str | None:
     return "".join(value.split()).lower() if spec.type == "text" else normalize(spec, value)
 
 
-def field_options(spec: FieldSpec, text: str, ents: list[tuple[int, int, str]]) -> list[Option]:
+def field_options(
+    spec: FieldSpec, text: str, ents: list[tuple[int, int, str]], layout: bool = True
+) -> list[Option]:
     """Every candidate of a field, in the documented combination order (module docstring):
     model spans confirmed by a rule, valid model spans, rule candidates, invalid model spans.
     A rule candidate with the same value as a model span is merged into it (source ``both``)."""
     spans = [(s, e) for s, e, label in ents if label == spec.label]
-    rules = field_candidates(spec, text)[:4]
+    rules = field_candidates(spec, text, layout)[:4]
     rule_keys = [_key(spec, c.text) for c in rules]
     top = (rules[0].text, rules[0].strength) if rules else ("", 0.0)
     n = len(spans)
@@ -303,7 +315,7 @@ def predict_text(bundle: ModelBundle, doc_id: str, text: str) -> DocPrediction:
     ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
     fields: dict[str, FieldPrediction] = {}
     for spec in bundle.doctype.fields:
-        opts = field_options(spec, text, ents)
+        opts = field_options(spec, text, ents, bool(bundle.meta.get(LAYOUT_META)))
         if not opts:
             fields[spec.name] = FieldPrediction(None, 0, 0, "none", _bin("none", False, 0), 0.0)
             continue

@@ -20,6 +20,7 @@ from spacy.util import compounding, filter_spans, fix_random_seed, minibatch
 from docasset.core.align import Alignment, align_document
 from docasset.core.confidence import fit_logistic
 from docasset.core.extract import (
+    LAYOUT_META,
     Calibration,
     ModelBundle,
     field_options,
@@ -126,7 +127,7 @@ def option_rows(
         ents = [(e.start_char, e.end_char, e.label_) for e in bundle.nlp(d.text).ents]
         truth = d.user_data["fields"]
         for spec in bundle.doctype.fields:
-            for o in field_options(spec, d.text, ents):
+            for o in field_options(spec, d.text, ents, bool(bundle.meta.get(LAYOUT_META))):
                 ok = values_match(spec, d.text[o.start : o.end], truth.get(spec.name) or None)
                 out.setdefault(spec.name, []).append((o.features, ok))
     return out
@@ -201,6 +202,7 @@ def train_model(
     held_out = dev_docs or train_docs
     report = TrainReport(len(train_docs), len(dev_docs), "dev" if dev_docs else "train")
     empty_cal = Calibration()
+    layout_meta = {LAYOUT_META: True}
     best_bytes = nlp.to_bytes()
     stale = 0
     for epoch in range(1, config.epochs + 1):
@@ -210,7 +212,7 @@ def train_model(
             examples, size=compounding(config.batch_start, config.batch_end, 1.001)
         ):
             nlp.update(batch, drop=config.dropout, sgd=optimizer, losses=losses)
-        acc = _accuracy(ModelBundle(nlp, doctype, empty_cal, {}), held_out)
+        acc = _accuracy(ModelBundle(nlp, doctype, empty_cal, {}, meta=layout_meta), held_out)
         report.history.append(
             {
                 "epoch": epoch,
@@ -227,7 +229,7 @@ def train_model(
             if stale >= config.patience:
                 break
     nlp.from_bytes(best_bytes)
-    bundle = ModelBundle(nlp, doctype, empty_cal, {})
+    bundle = ModelBundle(nlp, doctype, empty_cal, {}, meta=dict(layout_meta))
     calibrate(bundle, held_out, config.target_precision)
     report.seconds = round(time.perf_counter() - started, 2)
     return bundle, report

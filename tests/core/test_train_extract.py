@@ -8,6 +8,7 @@ import pytest
 import spacy
 
 from docasset.core.extract import (
+    LAYOUT_META,
     Calibration,
     ModelBundle,
     choose_field,
@@ -163,6 +164,7 @@ def test_calibration_round_trips_through_model_json(trained, tmp_path) -> None:
     bundle.save(tmp_path / "m")
     back = ModelBundle.load(tmp_path / "m", "v1")
     assert back.calibration == bundle.calibration and back.thresholds == bundle.thresholds
+    assert back.meta[LAYOUT_META] is True  # the candidate generation travels with the model
     texts = {d.user_data["doc_id"]: d.text for d in test[:3]}
     assert [p.confidences() for p in predict_documents(back, RECEIPT, texts)] == [
         p.confidences() for p in predict_documents(bundle, RECEIPT, texts)

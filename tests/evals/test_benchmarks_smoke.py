@@ -1,0 +1,64 @@
+"""Smoke tests of the benchmark entry points on 3 pages: they run and print the JSON keys.
+
+No timing assertions: the numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evals import bench_intake, bench_ocr
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1, "a benchmark prints exactly one JSON object on stdout"
+    return json.loads(out[0])
+
+
+def test_tag_png_keeps_pixels_and_changes_bytes(receipts_dir: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    src = sorted((receipts_dir / "img").glob("*.png"))[0]
+    [a] = bench_intake.write_pages([src], tmp_path / "a", 1, "x")
+    [b] = bench_intake.write_pages([src], tmp_path / "b", 1, "y")
+    assert a.read_bytes() != b.read_bytes()
+    with Image.open(a) as ia, Image.open(src) as io:
+        assert ia.tobytes() == io.tobytes() and ia.info["dpi"] == io.info["dpi"]
+
+
+def test_bench_ocr_prints_throughputs_and_ratio(
+    receipts_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images = tmp_path / "img"
+    images.mkdir()
+    for p in sorted((receipts_dir / "img").glob("*.png"))[:3]:
+        (images / p.name).write_bytes(p.read_bytes())
+    assert bench_ocr.main(["--images", str(images), "--workers", "2"]) == 0
+    out = _json(capsys)
+    assert out["pages"] == 3 and out["pipeline_failed_documents"] == 0
+    for key in ("raw_pages_per_s", "pipeline_pages_per_s", "ratio", "cpu_ratio", "loadavg"):
+        assert key in out
+    assert "deskew" in out["preprocessing"]["applied"]  # type: ignore[index]
+
+
+def test_bench_intake_memory_then_incremental(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    work = tmp_path / "work"
+    assert bench_intake.main(["memory", "--pages", "3", "--work", str(work)]) == 0
+    mem = _json(capsys)
+    assert mem["peak_rss_mb"]["3"] > 0  # type: ignore[index]
+    assert {"ratio_max_over_min", "runs", "sizes"} <= set(mem)
+    # Reuses the memory run's 3-page working directory as the base.
+    argv = ["incremental", "--base", "3", "--new", "1", "--work", str(work)]
+    assert bench_intake.main(argv) == 0
+    inc = _json(capsys)
+    for key in ("on_base_s", "on_empty_s", "ratio_base_over_empty", "intake_total_reads"):
+        assert key in inc
+    assert inc["ocr_pages_on_base"] == 1 and inc["ocr_only_new_docs"] is True
+    assert inc["old_data_files_read_atime"] == [] and inc["old_data_files_opened"] == []
+    assert inc["old_files_modified"] == []
