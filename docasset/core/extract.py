@@ -364,17 +364,48 @@ def thresholds_for(
     return out
 
 
+MemoryHits = dict[str, dict[str, tuple[str, int, int]]]  # doc id -> field -> (value, start, end)
+
+
+def apply_memory(
+    bundle: ModelBundle,
+    pred: DocPrediction,
+    text: str,
+    hits: dict[str, tuple[str, int, int]],
+    confidence: float,
+) -> None:
+    """Overwrite fields with correction-memory values (source ``memory``) and re-route.
+
+    The memory holds values an operator typed for this very vendor, found again in this
+    document's text, so they take precedence over the model; ``confidence`` is what the
+    routing thresholds see for them.
+    """
+    for name, (value, start, end) in hits.items():
+        if name in bundle.doctype.names:
+            pred.fields[name] = FieldPrediction(value, start, end, "memory", "memory", confidence)
+    pred.blockers = route(bundle.doctype, pred.fields, bundle.thresholds)
+    if not text.strip():
+        pred.blockers.insert(0, "no text found")
+    pred.route = "review" if pred.blockers else "auto"
+
+
 def predict_documents(
     bundle: ModelBundle | None,
     doctype: DocType,
     texts: dict[str, str],
     extra_blockers: dict[str, list[str]] | None = None,
+    memory: MemoryHits | None = None,
+    memory_confidence: float = 0.99,
 ) -> list[DocPrediction]:
     """Predict a batch of documents (id -> OCR text): the one code path of the ``predictions``
-    asset and ``docasset extract``. ``extra_blockers`` (for example a bad scan) force review."""
+    asset and ``docasset extract``. ``memory`` (correction-memory hits per document) comes
+    before the model; ``extra_blockers`` (for example a bad scan) force review."""
     out = []
     for doc_id, text in texts.items():
         pred = predict_text(bundle, doc_id, text) if bundle else predict_unmodelled(doctype, doc_id)
+        hits = (memory or {}).get(doc_id)
+        if bundle and hits:
+            apply_memory(bundle, pred, text, hits, memory_confidence)
         extra = (extra_blockers or {}).get(doc_id, [])
         if extra:
             pred.blockers = [*extra, *pred.blockers]

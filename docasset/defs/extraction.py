@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 
 from docasset.core.extract import predict_documents
+from docasset.core.memory import CorrectionMemory, recall
 from docasset.core.ocr import document_text
 from docasset.core.prediction_table import documents, predictions_frame
 from docasset.core.scan_table import document_problems
@@ -41,7 +42,10 @@ def predictions(
     conf = dict(ocr_text.group_by("doc_id").agg(pl.col("conf").mean()).iter_rows())
     bad = document_problems(raw_scans, ocr_text, settings.quality_thresholds())
     extra = {d: [f"bad scan: {', '.join(p)}"] for d, p in bad.items()}
-    preds = predict_documents(bundle, doctype, texts, extra)
+    entries = CorrectionMemory(home.workdir().memory).entries()
+    hits = {d: {f: h[:3] for f, h in recall(t, entries).items()} for d, t in texts.items()}
+    hits = {d: h for d, h in hits.items() if h}
+    preds = predict_documents(bundle, doctype, texts, extra, hits, settings.memory_confidence)
     info = {d: {"ocr_conf": conf.get(d), "bad_scan": d in bad} for d in doc_ids}
     df = predictions_frame(doctype, preds, context.partition_key, datetime.now(UTC), info)
     docs = documents(df)
@@ -53,6 +57,7 @@ def predictions(
             "auto": int((docs["route"] == "auto").sum()),
             "review": int((docs["route"] == "review").sum()),
             "automation_rate": float((docs["route"] == "auto").mean()) if docs.height else 0.0,
+            "memory_hits": len(hits),
             "blockers": dg.MetadataValue.json(dict(blockers.most_common(20))),
             "dagster/row_count": df.height,
         }

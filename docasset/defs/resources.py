@@ -69,6 +69,11 @@ class Settings(dg.ConfigurableResource):
     target_precision: float = Field(
         default=0.98, description="Routing thresholds aim at this precision of auto documents."
     )
+    memory_confidence: float = Field(
+        default=0.99,
+        description="Confidence given to a field filled from the correction memory (the vendor's "
+        "operator-typed value found again in the text).",
+    )
     retrain_min_corrections: int = Field(
         default=20, description="Retraining sensor fires after this many newly corrected documents."
     )

@@ -101,3 +101,16 @@ def test_checks_job_runs_the_gates_from_the_command_line(loop) -> None:
         json.dumps({"dagster/partition": batch}),
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+
+
+def test_correction_memory_fixes_the_same_vendors_next_documents(loop) -> None:
+    # Every bootstrap document was corrected; the stream has documents of the same vendors.
+    [run] = loop.runs["intake_2"]
+    preds = run.output_for_node("predictions")
+    memory = preds.filter(pl.col("source") == "memory")
+    assert memory.height >= 4, preds.group_by("source").len()
+    receipt = load_doctype("receipt")
+    ids = {v: k for k, v in source_to_doc_ids(Workdir(loop.home)).items()}
+    for r in memory.iter_rows(named=True):
+        truth = read_key(loop.stream_dir / "key" / f"{ids[r['doc_id']]}.json")
+        assert values_match(receipt.spec(r["field"]), r["value"], truth[r["field"]]), r
