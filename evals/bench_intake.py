@@ -46,6 +46,7 @@ from typing import Any
 _POOL_SIZE = 20
 _POOL_SEED = 7
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
+_PAST = 1_000_000_000.0  # 2001: older than any mtime, so a read shows even on relatime
 
 
 def _log(msg: str) -> None:
@@ -174,6 +175,10 @@ def stage(root: Path, audit: bool) -> dict[str, Any]:
         recording = False
         if not res.success:
             raise SystemExit(f"materialization of batch {batch} failed")
+        steps = {
+            ev.step_key: round(ev.event_specific_data.duration_ms / 1000, 3)
+            for ev in res.get_step_success_events()
+        }
         scans: pl.DataFrame = res.output_for_node("raw_scans")
         words: pl.DataFrame = res.output_for_node("ocr_text")
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -194,6 +199,7 @@ def stage(root: Path, audit: bool) -> dict[str, Any]:
         "claim_s": round(claimed - started, 4),
         "materialize_s": round(done - claimed, 3),
         "total_s": round(done - started, 3),
+        "steps_s": steps,
         "peak_rss_mb": round(peak_kb / 1024, 1),
         "rss_after_imports_mb": round(rss_before / 1024, 1),
         "raw_scans_frame_mb": round(scans.estimated_size() / 2**20, 3),
@@ -310,8 +316,30 @@ def scaled_intake_reads(sample_home: Path, batches: int, per_batch: int) -> dict
     }
 
 
-def incremental(work: Path, base: int, new: int) -> dict[str, Any]:
-    """Cost of a ``new``-page batch on top of ``base`` processed pages vs on an empty home."""
+def _prepare_incremental(
+    base_root: Path, inc_root: Path, pool: list[Path], new: int, tag: str
+) -> dict[str, os.stat_result]:
+    """Copy the processed base to ``inc_root``, backdate atimes, drop the new pages in.
+
+    Returns the old state: every file but the inbox, with its stat after backdating.
+    """
+    # A copy, so the base (and the memory run's numbers) can be reused again.
+    shutil.rmtree(inc_root, ignore_errors=True)
+    shutil.copytree(base_root, inc_root, symlinks=True)
+    inc_home, _ = _paths(inc_root)
+    before = _state_files(inc_home)
+    for path, st in before.items():
+        os.utime(path, (_PAST, st.st_mtime))
+    write_pages(pool[::-1], inc_home / "inbox", new, tag)
+    return _state_files(inc_home)  # the inbox is left out
+
+
+def incremental(work: Path, base: int, new: int, repeat: int = 1) -> dict[str, Any]:
+    """Cost of a ``new``-page batch on top of ``base`` processed pages vs on an empty home.
+
+    With ``repeat`` > 1 the pair is measured again on fresh copies, in alternating order (so
+    neither side always runs first), and the fastest time of each side is compared.
+    """
     pool = page_pool(work, min(_POOL_SIZE, max(base, new)))
     base_root = work / f"mem-{base}"
     prior = base_root / "bench.json"
@@ -320,29 +348,31 @@ def incremental(work: Path, base: int, new: int) -> dict[str, Any]:
         base_root = _fresh(base_root)
         write_pages(pool, _paths(base_root)[0] / "inbox", base, f"m{base}")
         prior.write_text(json.dumps(run_stage(base_root), indent=1))
-    # Work on a copy, so the base (and the memory run's numbers) can be reused again.
     inc_root = work / f"inc-{base}"
-    shutil.rmtree(inc_root, ignore_errors=True)
-    shutil.copytree(base_root, inc_root, symlinks=True)
     inc_home, _ = _paths(inc_root)
-    before = _state_files(inc_home)
-    past = 1_000_000_000.0  # 2001: older than any mtime, so a read (even on relatime) shows
-    for path, st in before.items():
-        os.utime(path, (past, st.st_mtime))
-    old_batches = {p.stem for p in (inc_home / "batches").glob("*.json")}
-
+    old_batches = {p.stem for p in (_paths(base_root)[0] / "batches").glob("*.json")}
     tag = f"n{new}"
-    write_pages(pool[::-1], inc_home / "inbox", new, tag)
-    _log(f"incremental: {new} new pages on {base} (load {_load_avg()})")
-    on_base = run_stage(inc_root, audit=True)
-    empty_root = _fresh(work / f"empty-{new}")
-    write_pages(pool[::-1], _paths(empty_root)[0] / "inbox", new, tag)
-    _log(f"incremental: {new} pages on an empty home (load {_load_avg()})")
-    on_empty = run_stage(empty_root, audit=True)
+    base_runs: list[dict[str, Any]] = []
+    empty_runs: list[dict[str, Any]] = []
+    for r in range(repeat):
+        before = _prepare_incremental(base_root, inc_root, pool, new, tag)
+        empty_root = _fresh(work / f"empty-{new}")
+        write_pages(pool[::-1], _paths(empty_root)[0] / "inbox", new, tag)
+        for side in ("base", "empty") if r % 2 == 0 else ("empty", "base"):
+            _log(f"incremental {r + 1}/{repeat}: {new} pages on {side} (load {_load_avg()})")
+            if side == "base":
+                base_runs.append(run_stage(inc_root, audit=True))
+            else:
+                empty_runs.append(run_stage(empty_root, audit=True))
+    on_base = min(base_runs, key=lambda x: x["total_s"])
+    on_empty = min(empty_runs, key=lambda x: x["total_s"])
 
     after = _state_files(inc_home)
-    read_old = sorted(p for p, st in before.items() if after[p].st_atime != past)
-    changed_old = sorted(p for p, st in before.items() if after[p].st_mtime != st.st_mtime)
+    # A vanished old file counts as both read and modified.
+    read_old = sorted(p for p in before if p not in after or after[p].st_atime != _PAST)
+    changed_old = sorted(
+        p for p, st in before.items() if p not in after or after[p].st_mtime != st.st_mtime
+    )
     opened_old = sorted(p for p in on_base["opened"] if p in before)
 
     def by_design(path: str) -> bool:
@@ -357,8 +387,13 @@ def incremental(work: Path, base: int, new: int) -> dict[str, Any]:
         "base_pages": base,
         "base_batches": len(old_batches),
         "new_pages": new,
+        "repeat": repeat,
         "on_base_s": on_base["total_s"],
         "on_empty_s": on_empty["total_s"],
+        "on_base_all_s": [x["total_s"] for x in base_runs],
+        "on_empty_all_s": [x["total_s"] for x in empty_runs],
+        "on_base_steps_s": on_base["steps_s"],
+        "on_empty_steps_s": on_empty["steps_s"],
         "ratio_base_over_empty": round(on_base["total_s"] / on_empty["total_s"], 4),
         "on_base_materialize_s": on_base["materialize_s"],
         "on_empty_materialize_s": on_empty["materialize_s"],
@@ -397,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     inc = sub.add_parser("incremental", help="a small batch on top of a processed base")
     inc.add_argument("--base", type=int, default=1000)
     inc.add_argument("--new", type=int, default=10)
+    inc.add_argument("--repeat", type=int, default=1, help="alternating pairs; fastest kept")
     for p in (mem, inc):
         p.add_argument("--work", type=Path, default=None, help="kept working dir (default: tmp)")
     st = sub.add_parser("_stage", help=argparse.SUPPRESS)
@@ -418,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             if args.base < 1 or args.new < 1:
                 ap.error("--base and --new must be >= 1")
-            out = incremental(work, args.base, args.new)
+            out = incremental(work, args.base, args.new, max(1, args.repeat))
     print(json.dumps(out))
     return 0
 

@@ -380,10 +380,14 @@ def apply_memory(
     document's text, so they take precedence over the model; ``confidence`` is what the
     routing thresholds see for them.
     """
+    thresholds = dict(bundle.thresholds)
     for name, (value, start, end) in hits.items():
         if name in bundle.doctype.names:
             pred.fields[name] = FieldPrediction(value, start, end, "memory", "memory", confidence)
-    pred.blockers = route(bundle.doctype, pred.fields, bundle.thresholds)
+            # The model's threshold measures the model's evidence; a remembered operator value
+            # is its own evidence, accepted at the memory's confidence.
+            thresholds[name] = min(thresholds.get(name, 1.01), confidence)
+    pred.blockers = route(bundle.doctype, pred.fields, thresholds)
     if not text.strip():
         pred.blockers.insert(0, "no text found")
     pred.route = "review" if pred.blockers else "auto"
