@@ -7,9 +7,9 @@
 Both sides get the same pages, the same preprocessing, the same Tesseract options and the same
 parallelism (``OMP_THREAD_LIMIT=1``, ``--workers`` processes at a time, default one per core):
 
-- **pipeline**: what the ``ocr_text`` asset runs, timed end to end: intake of each file
-  (:func:`~docasset.core.scans.inspect_file`), then
-  :func:`~docasset.core.ocr.ocr_documents` (page decode, page quality, preprocessing, one
+- **pipeline**: what the ``ocr_text`` asset runs: it receives each document's ``ScanFile`` and
+  page measures from ``raw_scans`` (prepared untimed here), and
+  :func:`~docasset.core.ocr.ocr_documents` is timed (page decode, preprocessing, one
   ``image_to_data`` call per page, the validated polars word frame).
 - **raw**: every page is decoded and preprocessed once up front with the same
   :func:`~docasset.core.ocr.prepare_page` and :class:`~docasset.core.ocr.OcrConfig`, written as
@@ -32,13 +32,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from docasset.core.ocr import OcrConfig, effective_dpi, ocr_documents, prepare_page
-from docasset.core.scans import IntakeLimits, ScanFile, inspect_file, iter_pages, page_quality
+from docasset.core.scans import (
+    IntakeLimits,
+    PageQuality,
+    ScanFile,
+    inspect_file,
+    iter_pages,
+    page_quality,
+)
 from docasset.errors import ScanError
 
 _SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".pdf"}
@@ -127,24 +133,33 @@ def run_raw(
 def run_pipeline(
     paths: list[Path], config: OcrConfig, limits: IntakeLimits, workers: int
 ) -> tuple[float, float, float, int, int]:
-    """Intake + ``ocr_documents`` over ``paths``.
+    """The ``ocr_text`` stage over ``paths``, as the asset runs it.
+
+    The asset receives each document's ``ScanFile`` and page measures from ``raw_scans`` (the
+    intake stage), so those are prepared untimed here, like the raw side's preprocessing is;
+    the timed part is ``ocr_documents``: page decode, preprocessing, one Tesseract call per
+    page and the word frames.
 
     Returns (wall seconds, CPU seconds incl. Tesseract, CPU seconds of this Python process,
     words, failed documents).
     """
-
-    def items() -> Iterator[tuple[str, ScanFile]]:
-        # Intake runs lazily in the consumer thread, as files are fed to the OCR workers.
-        for p in paths:
-            try:
-                scan = inspect_file(p, limits)
-            except ScanError:
-                continue
-            yield scan.doc_id, scan
+    scans: list[tuple[str, ScanFile]] = []
+    measured: dict[str, list[PageQuality]] = {}
+    for p in paths:
+        try:
+            scan = inspect_file(p, limits)
+        except ScanError:
+            continue
+        scans.append((scan.doc_id, scan))
+        measured[scan.doc_id] = [
+            page_quality(img, info.dpi) for info, img in iter_pages(scan, limits)
+        ]
 
     py_cpu, cpu, started = _cpu_seconds(resource.RUSAGE_SELF), _cpu_seconds(), time.perf_counter()
     words = failed = 0
-    for _, out in ocr_documents(items(), config=config, limits=limits, workers=workers):
+    for _, out in ocr_documents(
+        scans, config=config, limits=limits, workers=workers, qualities=measured
+    ):
         if isinstance(out, Exception):
             failed += 1
         else:

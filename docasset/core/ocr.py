@@ -13,7 +13,7 @@ import math
 import os
 import tempfile
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -306,22 +306,42 @@ OcrOutcome = pl.DataFrame | OcrError | ScanError
 
 
 def ocr_document(
-    scan: ScanFile, *, config: OcrConfig = OcrConfig(), limits: IntakeLimits = DEFAULT_LIMITS
+    scan: ScanFile,
+    *,
+    config: OcrConfig = OcrConfig(),
+    limits: IntakeLimits = DEFAULT_LIMITS,
+    qualities: Sequence[PageQuality] | None = None,
 ) -> pl.DataFrame:
-    """OCR every page of a scan, one page in memory at a time; raises OcrError/ScanError."""
+    """OCR every page of a scan, one page in memory at a time; raises OcrError/ScanError.
+
+    ``qualities`` (one per page, as ``raw_scans`` measured them) spares measuring the pages
+    again; without them each page is measured here.
+    """
     frames = [
-        ocr_page(img, doc_id=scan.doc_id, page=info.page, dpi=info.dpi, config=config)
+        ocr_page(
+            img,
+            doc_id=scan.doc_id,
+            page=info.page,
+            dpi=info.dpi,
+            config=config,
+            quality=qualities[info.page] if qualities and info.page < len(qualities) else None,
+        )
         for info, img in iter_pages(scan, limits)
     ]
     frames = [f for f in frames if f.height]
     return pl.concat(frames) if frames else empty_words()
 
 
-def _ocr_outcome(scan: ScanFile, config: OcrConfig, limits: IntakeLimits) -> OcrOutcome:
+def _ocr_outcome(
+    scan: ScanFile,
+    config: OcrConfig,
+    limits: IntakeLimits,
+    qualities: Sequence[PageQuality] | None = None,
+) -> OcrOutcome:
     # Only the project's own errors are per-document outcomes; anything else is a bug and
     # propagates out of ocr_documents.
     try:
-        return ocr_document(scan, config=config, limits=limits)
+        return ocr_document(scan, config=config, limits=limits, qualities=qualities)
     except (OcrError, ScanError) as exc:
         return exc
 
@@ -332,6 +352,7 @@ def ocr_documents(
     config: OcrConfig = OcrConfig(),
     limits: IntakeLimits = DEFAULT_LIMITS,
     workers: int | None = None,
+    qualities: Mapping[str, Sequence[PageQuality]] | None = None,
 ) -> Iterator[tuple[str, OcrOutcome]]:
     """OCR documents in parallel; yield ``(key, words | error)`` in input order.
 
@@ -339,6 +360,7 @@ def ocr_documents(
     ``2 * workers`` documents are submitted ahead of the consumer, so memory stays flat however
     long ``items`` is. A failing document yields its :class:`OcrError`/:class:`ScanError`; the
     others go on. Threads suffice: the work happens in the Tesseract subprocess.
+    ``qualities`` maps a key to its pages' measures when an earlier stage already took them.
     """
     n = workers if workers is not None else (os.cpu_count() or 1)
     if n < 1:
@@ -347,7 +369,8 @@ def ocr_documents(
     with ThreadPoolExecutor(max_workers=n, thread_name_prefix="ocr") as pool:
         try:
             for key, scan in items:
-                pending.append((key, pool.submit(_ocr_outcome, scan, config, limits)))
+                measured = (qualities or {}).get(key)
+                pending.append((key, pool.submit(_ocr_outcome, scan, config, limits, measured)))
                 if len(pending) >= 2 * n:
                     key0, future = pending.popleft()
                     yield key0, future.result()

@@ -10,7 +10,14 @@ import polars as pl
 
 from docasset.core.intake import Workdir, process_batch
 from docasset.core.quality import QualityThresholds, ocr_problems, page_problems
-from docasset.core.scans import IntakeLimits, PageInfo, ScanFile, iter_pages, page_quality
+from docasset.core.scans import (
+    IntakeLimits,
+    PageInfo,
+    PageQuality,
+    ScanFile,
+    iter_pages,
+    page_quality,
+)
 from docasset.errors import ScanError
 
 SCAN_COLUMNS = {
@@ -33,6 +40,7 @@ SCAN_COLUMNS = {
     "contrast": pl.Float64,
     "skew_deg": pl.Float64,
     "ink_ratio": pl.Float64,
+    "text_rows": pl.Int32,
     "blank": pl.Boolean,
     "problems": pl.List(pl.Utf8),
     "bad_scan": pl.Boolean,
@@ -98,6 +106,7 @@ def scan_rows(
                         "contrast": q.contrast,
                         "skew_deg": q.skew_deg,
                         "ink_ratio": q.ink_ratio,
+                        "text_rows": q.text_rows,
                         "blank": q.blank,
                         "problems": problems,
                         "bad_scan": bool(problems),
@@ -164,4 +173,24 @@ def document_problems(
             reasons += [r for r in ocr_problems(conf, n, t) if r not in reasons]
         if reasons:
             out[str(doc_id)] = reasons
+    return out
+
+
+def page_qualities(scans: pl.DataFrame) -> dict[str, list[PageQuality]]:
+    """The measures ``raw_scans`` took, per accepted document and page (for the OCR stage)."""
+    out: dict[str, list[PageQuality]] = {}
+    ok = scans.filter(pl.col("status") == "ok").sort("doc_id", "page")
+    for r in ok.iter_rows(named=True):
+        out.setdefault(r["doc_id"], []).append(
+            PageQuality(
+                r["dpi"],
+                r["est_dpi"],
+                r["blur"],
+                r["contrast"],
+                r["skew_deg"],
+                r["ink_ratio"],
+                r["text_rows"],
+                r["blank"],
+            )
+        )
     return out

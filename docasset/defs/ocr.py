@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 
 from docasset.core.ocr import empty_words, ocr_documents, validate_words
-from docasset.core.scan_table import scan_file
+from docasset.core.scan_table import page_qualities, scan_file
 from docasset.defs.partitions import batches
 from docasset.defs.resources import DocassetHome, Settings
 
@@ -37,8 +37,13 @@ def ocr_text(
     frames: list[pl.DataFrame] = []
     failures: dict[str, str] = {}
     workers = settings.ocr_workers or os.cpu_count() or 1
+    measured = page_qualities(raw_scans)  # raw_scans measured every page: no second pass
     for doc_id, out in ocr_documents(
-        items, config=settings.ocr_config(), limits=settings.intake_limits(), workers=workers
+        items,
+        config=settings.ocr_config(),
+        limits=settings.intake_limits(),
+        workers=workers,
+        qualities=measured,
     ):
         if isinstance(out, pl.DataFrame):
             frames.append(out)
