@@ -11,17 +11,27 @@ NEXT_SCAN = (
     "BOOK TA .K (TAMAN DAYA) SDN BHD\n789417-W\nNO.53 55,57 & 59, JALAN SAGU 18,\nTAMAN DAYA,\n"
     "81100 JOHOR BAHRU,\nJOHOR.\n25/12/2018\nTOTAL 9.00"
 )
+ADDRESS = "NO.53 55,57 & 59, JALAN SAGU 18, TAMAN DAYA, 81100 JOHOR BAHRU, JOHOR."
 OTHER_VENDOR = "ACME HARDWARE LTD\n1 HIGH STREET\nTOTAL 3.00"
 
 
 def _store(tmp_path: Path) -> Path:
     f = tmp_path / "c.jsonl"
-    f.write_text(json.dumps({
-        "doc_id": "d1", "annotator": "alice", "timestamp": "2026-11-24T10:00:00Z",
-        "fields": {"company": "BOOK TA .K (TAMAN DAYA) SDN BHD",
-                   "address": "NO.53 55,57 & 59, JALAN SAGU 18, TAMAN DAYA, 81100 JOHOR BAHRU, JOHOR.",
-                   "total": "9.00"},
-    }) + "\n")
+    f.write_text(
+        json.dumps(
+            {
+                "doc_id": "d1",
+                "annotator": "alice",
+                "timestamp": "2026-11-24T10:00:00Z",
+                "fields": {
+                    "company": "BOOK TA .K (TAMAN DAYA) SDN BHD",
+                    "address": ADDRESS,
+                    "total": "9.00",
+                },
+            }
+        )
+        + "\n"
+    )
     import_file(f, tmp_path / "store", load_doctype("receipt"), {"d1"})
     return tmp_path / "store"
 

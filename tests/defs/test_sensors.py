@@ -104,7 +104,9 @@ def test_schedules_target_the_days_health_partition_and_weekly_retrain() -> None
     from docasset.definitions import defs
 
     daily = defs.resolve_schedule_def("health_job_schedule")
-    ctx = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 24, 23, 55, tzinfo=UTC))
+    ctx = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 24, 23, 55, tzinfo=UTC)
+    )
     [req] = daily.evaluate_tick(ctx).run_requests
     assert req.partition_key == "2026-11-24"
     weekly = defs.resolve_schedule_def("weekly_retrain")
