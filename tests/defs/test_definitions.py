@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
 
 from docasset.definitions import defs
+from tests.defs.cli import run_dagster
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,20 +34,8 @@ def test_gates_are_blocking_checks() -> None:
 
 
 def test_dagster_definitions_validate(tmp_path: Path) -> None:
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "DOCASSET_HOME": str(tmp_path / "work")}
-    out = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "definitions",
-            "validate",
-            "-w",
-            "workspace.yaml",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    out = run_dagster(
+        tmp_path, tmp_path / "work", "definitions", "validate", "-w", "workspace.yaml"
     )
     assert out.returncode == 0, out.stdout + out.stderr
 

@@ -4,9 +4,7 @@ checks job run from the command line against what was materialized."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -16,6 +14,7 @@ from docasset.core.intake import Workdir
 from docasset.core.labelled import read_key
 from docasset.core.operators import source_to_doc_ids
 from docasset.core.registry import Registry
+from tests.defs.cli import run_dagster
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,15 +73,7 @@ def test_health_materialized_for_today(loop) -> None:
 
 
 def _dagster(loop, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DAGSTER_HOME": str(loop.dagster_home), "DOCASSET_HOME": str(loop.home)}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_dagster(loop.dagster_home, loop.home, *args)
 
 
 def test_checks_job_runs_the_gates_from_the_command_line(loop) -> None:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from docasset.defs.extraction import predictions
 from docasset.defs.ingest import raw_scans
 from docasset.defs.ocr import ocr_text
 from docasset.defs.training import annotation_consistency, candidate_model, curated_training_set
+from tests.defs.cli import run_dagster
 
 ROOT = Path(__file__).resolve().parents[2]
 # Upstream assets the selection loads from storage (included so the graph resolves; not run).
@@ -60,6 +58,28 @@ def _evaluate(home: Path, make_defs, instance, version: str) -> dg.ExecuteInProc
         instance=instance,
         resources=defs.resources,
         raise_on_error=False,
+    )
+
+
+def _import_curate_train(
+    instance: dg.DagsterInstance, defs: dg.Definitions
+) -> dg.ExecuteInProcessResult:
+    """Import the corrections inbox, curate (with its gate) and train one epoch."""
+    return dg.materialize(
+        [
+            corrections,
+            curated_training_set,
+            annotation_consistency,
+            candidate_model,
+            raw_scans,
+            ocr_text,
+            predictions,
+        ],
+        selection=["corrections", "curated_training_set", "candidate_model"],
+        instance=instance,
+        resources=defs.resources,
+        raise_on_error=False,
+        run_config={"ops": {"candidate_model": {"config": {"epochs": 1}}}},
     )
 
 
@@ -116,22 +136,7 @@ def test_inconsistent_annotations_block_training_and_fail_ci(
     ]
     write_corrections(wd.corrections_inbox / "wrong.jsonl", wrong)
     defs = make_defs(home)
-    res = dg.materialize(
-        [
-            corrections,
-            curated_training_set,
-            annotation_consistency,
-            candidate_model,
-            raw_scans,
-            ocr_text,
-            predictions,
-        ],
-        selection=["corrections", "curated_training_set", "candidate_model"],
-        instance=instance,
-        resources=defs.resources,
-        raise_on_error=False,
-        run_config={"ops": {"candidate_model": {"config": {"epochs": 1}}}},
-    )
+    res = _import_curate_train(instance, defs)
     [check] = res.get_asset_check_evaluations()
     # Two annotators disagree on those 12 documents: flagged as conflicts and excluded, never
     # silently resolved; so the planted values cannot reach training through them.
@@ -148,22 +153,7 @@ def test_inconsistent_annotations_block_training_and_fail_ci(
     for f in (home / "corrections" / "store").glob("seg-*"):
         f.unlink()
     write_corrections(wd.corrections_inbox / "only-wrong.jsonl", wrong + recs[12:])
-    res = dg.materialize(
-        [
-            corrections,
-            curated_training_set,
-            annotation_consistency,
-            candidate_model,
-            raw_scans,
-            ocr_text,
-            predictions,
-        ],
-        selection=["corrections", "curated_training_set", "candidate_model"],
-        instance=instance,
-        resources=defs.resources,
-        raise_on_error=False,
-        run_config={"ops": {"candidate_model": {"config": {"epochs": 1}}}},
-    )
+    res = _import_curate_train(instance, defs)
     [check] = res.get_asset_check_evaluations()
     assert not check.passed
     assert check.metadata["inconsistency_rate"].value > 0.15
@@ -173,23 +163,9 @@ def test_inconsistent_annotations_block_training_and_fail_ci(
         e.asset_key.to_user_string() for e in res.get_asset_materialization_events()
     }
     # CI's checks job fails on this state too.
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dh"), "DOCASSET_HOME": str(home)}
     (tmp_path / "dh").mkdir()
-    out = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "job",
-            "execute",
-            "-m",
-            "docasset.definitions",
-            "-j",
-            "checks_job",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    out = run_dagster(
+        tmp_path / "dh", home, "job", "execute", "-m", "docasset.definitions", "-j", "checks_job"
     )
     assert out.returncode != 0
     assert "annotation_consistency" in out.stdout + out.stderr
