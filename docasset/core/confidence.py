@@ -10,6 +10,7 @@ into a small vector in [0, 1]; ``fit_logistic`` learns per-field weights on held
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from decimal import Decimal
 
 from rapidfuzz import fuzz
@@ -85,6 +86,7 @@ def _squash(s: str) -> str:
     return "".join(s.split()).lower()
 
 
+@lru_cache(maxsize=16)  # one document's candidates all ask; str caches its hash
 def _amounts(text: str) -> list[Decimal]:
     """Every amount printed in the text."""
     vals = [parse_amount(m.group(0)) for m in AMOUNT_RE.finditer(text)]

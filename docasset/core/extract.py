@@ -28,6 +28,7 @@ from typing import Any
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
 
 from docasset.core.confidence import fit_logistic, logistic, span_features
 from docasset.core.fields import (
@@ -38,8 +39,8 @@ from docasset.core.fields import (
     parse_amount,
     validate_document,
 )
-from docasset.core.layout import address_candidates, company_candidates
-from docasset.core.rules import Candidate, find_amounts, rule_candidates
+from docasset.core.layout import address_candidates, company_candidates, repair_legal_form
+from docasset.core.rules import Candidate, rule_candidates, untendered_amounts
 from docasset.errors import ModelError
 
 MODEL_META = "model.json"
@@ -49,6 +50,8 @@ PIPELINE_DIR = "pipeline"
 # candidate generation is versioned with the model: bundles without the flag (older models,
 # hand-built bundles) extract with NER + regex rules only.
 LAYOUT_META = "layout_candidates"
+PIPE_BATCH = 64
+SELLER_FIELDS = ("company", "vendor")  # names whose OCR-garbled legal form is repaired
 
 
 @dataclass(frozen=True)
@@ -192,8 +195,9 @@ def field_candidates(spec: FieldSpec, text: str, layout: bool = True) -> list[Ca
         return address_candidates(text, after=company[0].end if company else 0)
     cands = rule_candidates(spec.type, spec.name, text)
     if spec.type == "amount" and spec.name == "total":
-        # The largest amount is the total on receipts whose TOTAL line OCR garbled.
-        amounts = find_amounts(text)
+        # The largest amount is the total on receipts whose TOTAL line OCR garbled (the
+        # cash handed over is larger, so tender/change lines do not count).
+        amounts = untendered_amounts(text)
         if amounts:
             top = max(amounts, key=lambda c: parse_amount(c.text) or 0)
             cands = [*cands, Candidate(top.start, top.end, top.text, 0.3)]
@@ -309,9 +313,12 @@ def route(
     return blockers
 
 
-def predict_text(bundle: ModelBundle, doc_id: str, text: str) -> DocPrediction:
-    """Extract every field of ``bundle.doctype`` from one document's OCR text."""
-    doc = bundle.nlp(text)
+def predict_text(
+    bundle: ModelBundle, doc_id: str, text: str, doc: Doc | None = None
+) -> DocPrediction:
+    """Extract every field of ``bundle.doctype`` from one document's OCR text (``doc``: the
+    pipeline's output for it, when the caller ran the pipeline over a batch)."""
+    doc = doc if doc is not None else bundle.nlp(text)
     ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
     fields: dict[str, FieldPrediction] = {}
     for spec in bundle.doctype.fields:
@@ -322,8 +329,11 @@ def predict_text(bundle: ModelBundle, doc_id: str, text: str) -> DocPrediction:
         o = select_option(spec, opts, bundle.calibration)
         bin_key = _bin(o.source, o.valid, o.n_spans)
         conf = bundle.calibration.confidence(spec.name, bin_key, o.features)
+        value = text[o.start : o.end]
+        if spec.name in SELLER_FIELDS:
+            value = repair_legal_form(value)
         fields[spec.name] = FieldPrediction(
-            text[o.start : o.end], o.start, o.end, o.source, bin_key, round(conf, 4), o.features
+            value, o.start, o.end, o.source, bin_key, round(conf, 4), o.features
         )
     blockers = route(bundle.doctype, fields, bundle.thresholds)
     if not text.strip():
@@ -338,7 +348,7 @@ def predict_unmodelled(doctype: DocType, doc_id: str) -> DocPrediction:
 
 
 def thresholds_for(
-    doctype: DocType, outcomes: list[tuple[str, float, bool]], target: float, min_support: int = 3
+    doctype: DocType, outcomes: list[tuple[str, float, bool]], target: float, min_support: int = 8
 ) -> dict[str, float]:
     """Per-field confidence thresholds reaching ``target`` precision on held-out outcomes.
 
@@ -405,8 +415,14 @@ def predict_documents(
     asset and ``docasset extract``. ``memory`` (correction-memory hits per document) comes
     before the model; ``extra_blockers`` (for example a bad scan) force review."""
     out = []
+    # nlp.pipe batches documents through the network: larger matrix products, ~2x faster.
+    docs = bundle.nlp.pipe(texts.values(), batch_size=PIPE_BATCH) if bundle else None
     for doc_id, text in texts.items():
-        pred = predict_text(bundle, doc_id, text) if bundle else predict_unmodelled(doctype, doc_id)
+        pred = (
+            predict_text(bundle, doc_id, text, next(docs))  # type: ignore[arg-type]
+            if bundle
+            else predict_unmodelled(doctype, doc_id)
+        )
         hits = (memory or {}).get(doc_id)
         if bundle and hits:
             apply_memory(bundle, pred, text, hits, memory_confidence)

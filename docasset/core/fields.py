@@ -158,6 +158,10 @@ def parse_date(value: str) -> date | None:
         if b > 12 >= a:
             return _make_date(c, a, b)
         return _make_date(c, b, a)
+    if re.fullmatch(r"\d{8}", v):
+        # Compact forms: ISO-like yyyymmdd first, then day-first ddmmyyyy.
+        iso = _make_date(int(v[:4]), int(v[4:6]), int(v[6:])) if v[:2] in ("19", "20") else None
+        return iso or _make_date(int(v[4:]), int(v[2:4]), int(v[:2]))
     if m := _DMY_TEXT.match(v):
         return _make_date(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
     if m := _MDY_TEXT.match(v):

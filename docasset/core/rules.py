@@ -23,6 +23,10 @@ DATE_RE = re.compile(
     re.I,
 )
 AMOUNT_RE = re.compile(r"(?<![\d.,])\d{1,3}(?:[,.]?\d{3})*[.,]\d{2}(?![\d.,]*\d)")
+# On a total line only: an amount whose decimals OCR split off ("RM 73. 00").
+SPLIT_AMOUNT_RE = re.compile(r"(?<![\d.,])\d{1,3}(?:,?\d{3})*[.,] \d{2}(?![\d.,]*\d)")
+# Lines whose amount is what the customer handed over or got back, never the total.
+TENDER_RE = re.compile(r"(cash|change|tender|received|paid|payment|balance\s*(?!due))", re.I)
 TOTAL_KEYWORD_RE = re.compile(
     r"\b(grand\s*total|total\s*amount|amount\s*due|total\s*due|nett?\s*total|total|jumlah"
     r"|t[a0]tal|balance\s*due|amount\s*payable|gesamt\w*|summe|zu\s*zahlen|montant|importe|totale)\b",
@@ -52,13 +56,21 @@ class Candidate:
     strength: float  # 0..1: how strongly the rule's anchor supports it
 
 
+# A compact date only counts after a date keyword ("Date: 12022018"): elsewhere eight digits
+# are far more often a receipt or item number.
+COMPACT_DATE_RE = re.compile(r"\bdate\W{0,3}(\d{8})(?!\d)", re.I)
+
+
 def find_dates(text: str) -> list[Candidate]:
     """Every plausible date in the text, earliest first."""
     out = []
     for m in DATE_RE.finditer(text):
         if parse_date(m.group(0)) is not None:
             out.append(Candidate(m.start(), m.end(), m.group(0), 1.0))
-    return out
+    for m in COMPACT_DATE_RE.finditer(text):
+        if parse_date(m.group(1)) is not None:
+            out.append(Candidate(m.start(1), m.end(1), m.group(1), 0.8))
+    return sorted(out, key=lambda c: c.start)
 
 
 def find_amounts(text: str) -> list[Candidate]:
@@ -79,6 +91,17 @@ def _lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
+def untendered_amounts(text: str) -> list[Candidate]:
+    """Amounts not on a cash/change/tendered line (the cash handed over exceeds the total)."""
+    return [
+        Candidate(start + m.start(), start + m.end(), m.group(0), 1.0)
+        for start, line in _lines(text)
+        if not TENDER_RE.search(line)
+        for m in AMOUNT_RE.finditer(line)
+        if parse_amount(m.group(0)) is not None
+    ]
+
+
 def find_totals(text: str) -> list[Candidate]:
     """Amounts anchored by a total keyword on their line (or the next line), best first.
 
@@ -94,10 +117,10 @@ def find_totals(text: str) -> list[Candidate]:
         if not TOTAL_KEYWORD_RE.search(line) or NOT_TOTAL_RE.search(line):
             continue
         strength = 1.0 if STRONG_TOTAL_RE.search(line) else 0.7
-        amounts = list(AMOUNT_RE.finditer(line))
+        amounts = list(AMOUNT_RE.finditer(line)) or list(SPLIT_AMOUNT_RE.finditer(line))
         if not amounts and i + 1 < len(lines):
             start, line = lines[i + 1]
-            amounts = list(AMOUNT_RE.finditer(line))
+            amounts = list(AMOUNT_RE.finditer(line)) or list(SPLIT_AMOUNT_RE.finditer(line))
             strength -= 0.2
         if amounts:
             m = amounts[-1]
