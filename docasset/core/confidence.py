@@ -10,8 +10,8 @@ into a small vector in [0, 1]; ``fit_logistic`` learns per-field weights on held
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
