@@ -127,18 +127,50 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_corrections_import(args: argparse.Namespace) -> int:
-    from docasset.core.corrections import import_file
+    """Import one corrections file (project JSONL or Label Studio JSON export), all or nothing.
+
+    Exit 0: stored (or already imported: a no-op); 1: rejected whole, nothing stored (each
+    reason on stderr, the file copied to ``corrections/rejected/`` with its reasons)."""
+    import shutil
+
+    from docasset.core.corrections import import_file, latest_per_document, read_store
     from docasset.core.fields import load_doctype
+    from docasset.core.files import atomic_write
     from docasset.core.intake import Workdir, known_doc_ids
+    from docasset.errors import CorrectionsError
 
     wd = Workdir(_home(args))
-    res = import_file(
-        Path(args.file), wd.corrections_store, load_doctype(args.doc_type), known_doc_ids(wd)
-    )
+    src = Path(args.file)
+    if not src.is_file():
+        print(f"docasset: error: {src}: no such file, nothing stored", file=sys.stderr)
+        return EXIT_ERROR
+    before = set(latest_per_document(read_store(wd.corrections_store)).filter("conflict")["doc_id"])
+    try:
+        res = import_file(src, wd.corrections_store, load_doctype(args.doc_type), known_doc_ids(wd))
+    except CorrectionsError as exc:
+        shutil.copy2(src, wd.corrections_rejected / src.name)
+        reasons = "".join(f"line {n}: {why}\n" for n, why in exc.problems)
+        atomic_write(wd.corrections_rejected / f"{src.name}.reasons.txt", reasons.encode())
+        print(f"docasset: error: {src} rejected, nothing stored", file=sys.stderr)
+        sys.stderr.write(reasons)
+        return EXIT_ERROR
+    archived = wd.corrections_archive / f"{res.file_sha}-{src.name}"
+    if not archived.exists():
+        shutil.copy2(src, archived)
     if res.already_imported:
-        print(f"{args.file}: already imported (no-op)")
-    else:
-        print(f"{args.file}: stored {res.stored} correction(s), {res.skipped} already stored")
+        print(f"{src}: already imported (segment {res.segment}); nothing stored (no-op)")
+        return EXIT_OK
+    print(
+        f"{src}: stored {res.stored} correction(s), {res.skipped} already stored; "
+        f"segment {res.segment}; original archived to {archived}"
+    )
+    latest = latest_per_document(read_store(wd.corrections_store))
+    flagged = sorted(set(latest.filter("conflict")["doc_id"]) - before)
+    if flagged:
+        print(
+            f"{len(flagged)} document(s) now in annotator conflict, kept both and flagged "
+            f"for QA: {', '.join(flagged)}"
+        )
     return EXIT_OK
 
 
@@ -147,25 +179,31 @@ def cmd_model(args: argparse.Namespace) -> int:
     from docasset.core.registry import Registry
 
     reg = Registry(Workdir(_home(args)).models)
+    actor = os.environ.get("USER", "cli")
     if args.model_cmd == "list":
         aliases = reg.aliases()
+        rows = [("version", "created", "parent", "training set", "golden F1", "auto", "aliases")]
         for mv in reg.versions():
-            tags = [a for a, v in aliases.items() if v == mv.version]
-            print(
-                f"{mv.version}  {mv.info.get('created_at', '')}  "
-                f"train-set {mv.info.get('training_set_version', '-')}"
-                f"  {' '.join(tags)}"
+            m = mv.info.get("metrics") or {}
+            rows.append(
+                (
+                    mv.version,
+                    str(mv.info.get("created_at", ""))[:19],
+                    mv.info.get("parent") or "-",
+                    mv.info.get("training_set_version") or "-",
+                    "-" if m.get("micro_f1") is None else f"{m['micro_f1']:.3f}",
+                    "-" if m.get("automation_rate") is None else f"{m['automation_rate']:.2f}",
+                    " ".join(a for a, v in aliases.items() if v == mv.version),
+                )
             )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     elif args.model_cmd == "promote":
-        reg.set_alias(
-            "production",
-            args.version,
-            f"manual: {args.reason}",
-            actor=os.environ.get("USER", "cli"),
-        )
-        print(f"production -> {args.version}")
+        reg.set_alias("production", args.version, f"manual: {args.reason}", actor, kind="manual")
+        print(f"production -> {args.version} (manual override recorded: {args.reason})")
     elif args.model_cmd == "rollback":
-        print(f"production -> {reg.rollback(args.reason)}")
+        print(f"production -> {reg.rollback(args.reason, actor)}")
     return EXIT_OK
 
 
@@ -219,7 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("corrections", help="the corrections store")
     csub = c.add_subparsers(dest="corrections_cmd", required=True)
-    ci = csub.add_parser("import", help="import a corrections JSONL file (all or nothing)")
+    ci = csub.add_parser(
+        "import",
+        help="import a corrections file, project JSONL or Label Studio JSON export (all or "
+        "nothing; exit 0 stored or already imported, 1 rejected)",
+    )
     ci.add_argument("file")
     ci.add_argument("--doc-type", default="receipt")
     ci.set_defaults(fn=cmd_corrections_import)

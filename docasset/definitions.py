@@ -7,7 +7,16 @@ from pathlib import Path
 
 import dagster as dg
 
-from docasset.defs import corrections, evaluation, extraction, ingest, monitoring, ocr, training
+from docasset.defs import (
+    corrections,
+    evaluation,
+    extraction,
+    health_checks,
+    ingest,
+    monitoring,
+    ocr,
+    training,
+)
 from docasset.defs.jobs import (
     batch_checks_job,
     checks_job,
@@ -29,7 +38,9 @@ def build_definitions(home: str | None = None, settings: Settings | None = None)
         assets=dg.load_assets_from_modules(
             [ingest, ocr, extraction, corrections, training, evaluation, monitoring]
         ),
-        asset_checks=dg.load_asset_checks_from_modules([ingest, training, evaluation]),
+        asset_checks=dg.load_asset_checks_from_modules(
+            [ingest, training, evaluation, health_checks]
+        ),
         jobs=[ingest_job, corrections_job, retrain_job, health_job, checks_job, batch_checks_job],
         sensors=[inbox_sensor, corrections_sensor, retrain_sensor],
         schedules=[daily_health, weekly_retrain],

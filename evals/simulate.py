@@ -2,22 +2,25 @@
 
     python -m evals.simulate --dataset DIR --bootstrap DIR --doc-type receipt --weeks N --out OUT
 
-Week 0 trains the first model from the ``--bootstrap`` labelled folder (its documents go through
-the inbox, are corrected from their keys, and the retrain job runs). Each following week a
-batch of ``--dataset`` arrives in the inbox, the inbox sensor runs intake/OCR/predictions,
-simulated operators correct every ``review`` document and a sample of ``auto`` documents
-(errors found become corrections), the corrections sensor imports them, and the retraining
-sensor and the accuracy gate decide on a new production model. Every step is a real Dagster
-run on a temporary ``DAGSTER_HOME``; nothing goes around the assets.
+Week 0 trains the first model from the ``--bootstrap`` labelled folder: its documents go
+through the inbox, operators type every document's fields, and the retrain job runs. Each
+following week the next slice of ``--dataset`` (in folder order) arrives in the inbox; the
+inbox sensor runs intake -> OCR -> predictions -> review queue; simulated operators work the
+review queue from the ground truth: every ``review`` document is corrected, and of the QA
+sample of automated documents the pipeline adds to the queue (``--sample-rate``), the ones
+found wrong become corrections. The corrections sensor imports them (which also feeds the
+correction memory), and the retraining sensor and the ``accuracy_regression`` gate decide on
+a new production model. Every step is a real Dagster run on a temporary ``DAGSTER_HOME``;
+nothing goes around the assets.
 
-Writes ``learning_curve.csv``, ``learning_curve.png`` and ``learning_curve.md`` to ``--out``.
+Writes ``learning_curve.csv`` (one row per week, see ``COLUMNS``), ``learning_curve.png`` and
+``learning_curve.md`` to ``--out``; the working directory of the run is ``OUT/work``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import shutil
 import sys
 import tempfile
@@ -29,15 +32,37 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from docasset.core.fields import DocType, values_match
+from docasset.core import plots
+from docasset.core.fields import DocType
 from docasset.core.intake import Workdir
 from docasset.core.labelled import LabelledDoc, read_labelled_folder
 from docasset.core.markdown import table
+from docasset.core.metrics import outcome
 from docasset.core.operators import source_to_doc_ids, write_corrections
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
 from docasset.defs.resources import Settings
-from docasset.errors import LabelledDataError
+from docasset.errors import DocassetError, LabelledDataError
+
+COLUMNS = {
+    "week": "0 = bootstrap (the first model), then one row per production week",
+    "documents": "documents that arrived that week",
+    "automation_rate": "share of the week's documents routed auto",
+    "auto_accuracy": "share of auto documents with every required field right",
+    "micro_f1": "exact-match micro F1 of the week's predictions, before any correction",
+    "memory_fields": "fields filled from the correction memory",
+    "review_docs": "documents routed to review",
+    "qa_sampled": "automated documents in the review queue's QA sample",
+    "auto_errors_found": "sampled automated documents found wrong (they become corrections)",
+    "docs_corrected": "documents in the week's corrections file",
+    "fields_corrected": "fields operators had to change (or type, in week 0)",
+    "model_version": "production model that predicted the week",
+    "retrain": "not triggered | trained | blocked by <check> | failed at <step>",
+    "candidate_version": "model version trained this week",
+    "gate": "accuracy_regression outcome: passed | blocked | not reached",
+    "gate_reasons": "why the gate blocked (or the first-model note)",
+    "production_version": "production model at the end of the week",
+}
 
 
 @dataclass(frozen=True)
@@ -46,10 +71,11 @@ class SimConfig:
 
     weeks: int
     doc_type: str = "receipt"
-    sample_rate: float = 0.1  # share of auto documents an operator double-checks
-    retrain_at: int = 20
+    sample_rate: float = 0.1  # QA sample of automated documents (settings.auto_sample_rate)
+    retrain_at: int = 20  # settings.retrain_min_corrections
     epochs: int = 40
     seed: int = 0
+    min_golden: int = 5
 
 
 def _drop(docs: list[LabelledDoc], prefix: str, wd: Workdir) -> dict[str, LabelledDoc]:
@@ -62,32 +88,37 @@ def _drop(docs: list[LabelledDoc], prefix: str, wd: Workdir) -> dict[str, Labell
     return out
 
 
-def _week_figures(
+def _frame(runs: list[dg.ExecuteInProcessResult], node: str) -> pl.DataFrame | None:
+    frames = []
+    for r in runs:
+        try:
+            frames.append(r.output_for_node(node))
+        except dg.DagsterInvariantViolationError:
+            continue  # the step did not run (an upstream step failed or a gate blocked)
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
+def week_figures(
     doctype: DocType, preds: pl.DataFrame, truth: dict[str, dict[str, str]]
-) -> tuple[dict[str, Any], set[str], dict[str, int]]:
-    """Automation, auto accuracy and micro F1 of one week's predictions (before correction);
-    the ids of wrong auto documents and per-document counts of wrong fields."""
-    tp = fp = fn = 0
-    n_auto = auto_ok = 0
-    wrong_auto: set[str] = set()
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """Automation, auto accuracy, micro F1 and memory use of one week's predictions (before
+    correction, SROIE protocol); and per document the number of wrong fields."""
+    tp = fp = fn = n_auto = auto_ok = 0
     wrong_fields: dict[str, int] = {}
     for (doc_id,), rows in preds.partition_by("doc_id", as_dict=True).items():
         t = truth.get(str(doc_id), {})
-        wrong = 0
+        wrong = wrong_required = 0
         for r in rows.iter_rows(named=True):
             spec = doctype.spec(r["field"])
-            tv = t.get(r["field"]) or None
-            ok = values_match(spec, r["value"], tv)
-            tp += bool(ok and tv is not None)
-            fp += bool(r["value"] is not None and not ok)
-            fn += bool(tv is not None and not ok)
-            wrong += not ok
+            c = outcome(spec, r["value"], t.get(r["field"]) or None)
+            tp, fp, fn = tp + c[0], fp + c[1], fn + c[2]
+            bad = c[1] + c[2] > 0
+            wrong += bad
+            wrong_required += bad and spec.required
         wrong_fields[str(doc_id)] = wrong
         if rows["route"][0] == "auto":
             n_auto += 1
-            auto_ok += wrong == 0
-            if wrong:
-                wrong_auto.add(str(doc_id))
+            auto_ok += wrong_required == 0
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     n = preds["doc_id"].n_unique()
@@ -96,18 +127,150 @@ def _week_figures(
         "automation_rate": n_auto / n if n else 0.0,
         "auto_accuracy": auto_ok / n_auto if n_auto else None,
         "micro_f1": 2 * p * r / (p + r) if p + r else 0.0,
+        "memory_fields": int((preds["source"] == "memory").sum()),
+        "review_docs": n - n_auto,
     }
-    return figures, wrong_auto, wrong_fields
+    return figures, wrong_fields
 
 
-def _retrain_outcome(runs: list[dg.ExecuteInProcessResult]) -> str:
+def retrain_outcome(runs: list[dg.ExecuteInProcessResult]) -> dict[str, Any]:
+    """What the week's retrain run did: trained?, which candidate, and the gate's verdict."""
+    out: dict[str, Any] = {
+        "retrain": "not triggered",
+        "candidate_version": None,
+        "gate": None,
+        "gate_reasons": None,
+    }
     if not runs:
-        return "not triggered"
+        return out
     run = runs[-1]
-    failed = [e.asset_check_key.name for e in run.get_asset_check_evaluations() if not e.passed]
-    if run.success:
-        return "promoted"
-    return f"blocked by {', '.join(failed)}" if failed else "failed"
+    checks = {e.asset_check_key.name: e for e in run.get_asset_check_evaluations()}
+    failed = [e.step_key for e in run.get_step_failure_events() if e.step_key]
+    blocked = [n for n, e in checks.items() if not e.passed and n != "accuracy_regression"]
+    try:
+        out["candidate_version"] = run.output_for_node("candidate_model")["version"]
+        out["retrain"] = "trained"
+    except dg.DagsterInvariantViolationError:
+        out["retrain"] = (
+            f"blocked by {', '.join(blocked)}" if blocked else f"failed at {', '.join(failed)}"
+        )
+    gate = checks.get("accuracy_regression")
+    if gate is None:
+        out["gate"] = "not reached" if out["candidate_version"] else None
+        if failed and out["candidate_version"]:
+            out["gate_reasons"] = f"failed at {', '.join(failed)}"
+    else:
+        out["gate"] = "passed" if gate.passed else "blocked"
+        out["gate_reasons"] = gate.description or None
+    return out
+
+
+def _correction(doc_id: str, fields: dict[str, str], annotator: str, stamp: str) -> dict:
+    return {
+        "doc_id": doc_id,
+        "fields": fields,
+        "annotator": annotator,
+        "timestamp": stamp,
+        "verdict": None if fields else "irrelevant",
+    }
+
+
+class Simulation:
+    """One simulated deployment: its working directory, definitions and driver."""
+
+    def __init__(self, out: Path, cfg: SimConfig, instance: dg.DagsterInstance) -> None:
+        self.cfg = cfg
+        self.home = out / "work"
+        self.wd = Workdir(self.home)
+        extra = (
+            {"auto_sample_rate": cfg.sample_rate}
+            if "auto_sample_rate" in Settings.model_fields
+            else {}
+        )
+        self.settings = Settings(
+            doc_type=cfg.doc_type,
+            inbox_settle_seconds=0.0,
+            retrain_min_corrections=cfg.retrain_at,
+            min_golden=cfg.min_golden,
+            **extra,  # type: ignore[arg-type]
+        )
+        self.doctype = self.settings.doctype()
+        self.defs = build_definitions(str(self.home), self.settings)
+        self.driver = LocalDriver(instance, self.defs, self.home)
+        self.registry = self.defs.resources["home"].registry()  # type: ignore[attr-defined]
+        self.train_cfg = {
+            "ops": {"candidate_model": {"config": {"epochs": cfg.epochs, "seed": cfg.seed}}}
+        }
+
+    def production(self) -> str | None:
+        mv = self.registry.resolve("production")
+        return mv.version if mv else None
+
+    def _submit(self, name: str, recs: list[dict]) -> None:
+        if recs:
+            write_corrections(self.wd.corrections_inbox / name, recs)
+            self.driver.tick("corrections_sensor")
+
+    def bootstrap(self, docs: list[LabelledDoc]) -> dict[str, Any]:
+        """Week 0: the bootstrap documents through the inbox, typed by operators, first model."""
+        names = _drop(docs, "boot-", self.wd)
+        self.driver.tick("inbox_sensor")
+        ids = source_to_doc_ids(self.wd)
+        stamp = datetime.now(UTC).isoformat()
+        recs = [
+            _correction(ids[s], d.fields, "bootstrap", stamp) for s, d in names.items() if s in ids
+        ]
+        self._submit("week00.jsonl", recs)
+        # The sensor fires once enough documents are corrected; a bootstrap set smaller than
+        # retrain_at gets its first training run launched by hand, as an operator would.
+        runs = self.driver.tick("retrain_sensor", self.train_cfg) or [
+            self.driver.run("retrain_job", None, self.train_cfg)
+        ]
+        return {
+            "week": 0,
+            "documents": len(docs),
+            "docs_corrected": len(recs),
+            "fields_corrected": sum(len([v for v in r["fields"].values() if v]) for r in recs),
+            "model_version": None,
+            **retrain_outcome(runs),
+            "production_version": self.production(),
+        }
+
+    def week(self, week: int, docs: list[LabelledDoc]) -> dict[str, Any]:
+        """One production week: arrive, predict, work the review queue, maybe retrain."""
+        model = self.production()
+        names = _drop(docs, f"w{week:02d}-", self.wd)
+        intake = self.driver.tick("inbox_sensor")
+        preds, queue = _frame(intake, "predictions"), _frame(intake, "review_queue")
+        if preds is None:
+            raise DocassetError(f"week {week}: the intake run failed, no predictions")
+        ids = source_to_doc_ids(self.wd)
+        truth = {ids[s]: d.fields for s, d in names.items() if s in ids}
+        figures, wrong = week_figures(self.doctype, preds, truth)
+        routes = dict(preds.select("doc_id", "route").unique("doc_id").iter_rows())
+        queued = {d: "review" for d, r in routes.items() if r == "review"}
+        if queue is not None and "queue_reason" in queue.columns:  # plus the QA sample
+            queued |= dict(queue.select("doc_id", "queue_reason").unique("doc_id").iter_rows())
+        sampled = {d for d, why in queued.items() if why != "review"}
+        errors_found = {d for d in sampled if wrong.get(d, 0)}
+        to_correct = {d for d, why in queued.items() if why == "review"} | errors_found
+        stamp = datetime.now(UTC).isoformat()
+        recs = [
+            _correction(d, truth[d], "operator", stamp) for d in sorted(to_correct) if d in truth
+        ]
+        self._submit(f"week{week:02d}.jsonl", recs)
+        runs = self.driver.tick("retrain_sensor", self.train_cfg)
+        return {
+            "week": week,
+            **figures,
+            "qa_sampled": len(sampled),
+            "auto_errors_found": len(errors_found),
+            "docs_corrected": len(recs),
+            "fields_corrected": sum(wrong.get(r["doc_id"], 0) for r in recs),
+            "model_version": model,
+            **retrain_outcome(runs),
+            "production_version": self.production(),
+        }
 
 
 def simulate(
@@ -116,127 +279,57 @@ def simulate(
     """Run the simulation; returns the learning curve (also written to ``out``)."""
     stream = read_labelled_folder(dataset)
     boot = read_labelled_folder(bootstrap)
-    home = out / "work"
-    wd = Workdir(home)
-    settings = Settings(
-        doc_type=cfg.doc_type, inbox_settle_seconds=0.0, retrain_min_corrections=cfg.retrain_at
-    )
-    doctype = settings.doctype()
-    defs = build_definitions(str(home), settings)
-    driver = LocalDriver(instance, defs, home)
-    registry = defs.resources["home"].registry()  # type: ignore[attr-defined]
-    train_cfg = {"ops": {"candidate_model": {"config": {"epochs": cfg.epochs, "seed": cfg.seed}}}}
-    rng = random.Random(cfg.seed)
-    rows: list[dict[str, Any]] = []
-
-    # Week 0: the first model, trained from the bootstrap folder through the graph.
-    names = _drop(boot, "boot-", wd)
-    driver.tick("inbox_sensor")
-    ids = source_to_doc_ids(wd)
-    stamp = datetime.now(UTC).isoformat()
-    recs = [
-        {
-            "doc_id": ids[s],
-            "fields": d.fields,
-            "annotator": "bootstrap",
-            "timestamp": stamp,
-            "verdict": None if d.fields else "irrelevant",
-        }
-        for s, d in names.items()
-        if s in ids
-    ]
-    write_corrections(wd.corrections_inbox / "week00.jsonl", recs)
-    driver.tick("corrections_sensor")
-    runs = driver.tick("retrain_sensor", train_cfg) or [driver.run("retrain_job", None, train_cfg)]
-    prod = registry.resolve("production")
-    rows.append(
-        {
-            "week": 0,
-            "documents": len(recs),
-            "automation_rate": None,
-            "auto_accuracy": None,
-            "micro_f1": None,
-            "fields_corrected": sum(len(r["fields"]) for r in recs),
-            "production_version": prod.version if prod else None,
-            "retrain": _retrain_outcome(runs),
-        }
-    )
-
-    chunks = [stream[i :: cfg.weeks] for i in range(cfg.weeks)]
-    for week, docs in enumerate(chunks, start=1):
-        names = _drop(docs, f"w{week:02d}-", wd)
-        [intake] = driver.tick("inbox_sensor")
-        preds = intake.output_for_node("predictions")
-        ids = source_to_doc_ids(wd)
-        by_id = {ids[s]: d for s, d in names.items() if s in ids}
-        truth = {i: d.fields for i, d in by_id.items()}
-        figures, wrong_auto, wrong_fields = _week_figures(doctype, preds, truth)
-        routes = dict(preds.select("doc_id", "route").unique().iter_rows())
-        review = {i for i, r in routes.items() if r == "review"}
-        auto = sorted(i for i, r in routes.items() if r == "auto")
-        sampled = {i for i in auto if rng.random() < cfg.sample_rate}
-        to_correct = review | (sampled & wrong_auto)
-        stamp = datetime.now(UTC).isoformat()
-        recs = [
-            {
-                "doc_id": i,
-                "fields": by_id[i].fields,
-                "annotator": "operator",
-                "timestamp": stamp,
-                "verdict": None if by_id[i].fields else "irrelevant",
-            }
-            for i in sorted(to_correct)
-            if i in by_id
-        ]
-        if recs:
-            write_corrections(wd.corrections_inbox / f"week{week:02d}.jsonl", recs)
-            driver.tick("corrections_sensor")
-        runs = driver.tick("retrain_sensor", train_cfg)
-        prod = registry.resolve("production")
-        rows.append(
-            {
-                "week": week,
-                **figures,
-                "fields_corrected": sum(wrong_fields.get(r["doc_id"], 0) for r in recs),
-                "production_version": prod.version if prod else None,
-                "retrain": _retrain_outcome(runs),
-            }
-        )
+    if cfg.weeks < 1 or len(stream) < cfg.weeks:
+        raise LabelledDataError(f"{dataset}: {len(stream)} documents for {cfg.weeks} week(s)")
+    sim = Simulation(out, cfg, instance)
+    rows = [sim.bootstrap(boot)]
+    print(json.dumps(rows[-1]), flush=True)
+    size, extra = divmod(len(stream), cfg.weeks)
+    start = 0
+    for week in range(1, cfg.weeks + 1):
+        end = start + size + (week <= extra)  # contiguous slices: the folder order is arrival
+        rows.append(sim.week(week, stream[start:end]))
+        start = end
         print(json.dumps(rows[-1]), flush=True)
-    curve = pl.DataFrame(rows, infer_schema_length=None)
-    _write(curve, out)
+    curve = pl.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], infer_schema_length=None)
+    write_curve(curve, out, sim.settings.target_precision)
     return curve
 
 
-def _write(curve: pl.DataFrame, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def write_curve(curve: pl.DataFrame, out: Path, target: float) -> None:
+    """``learning_curve.csv``, ``.png`` and ``.md`` (table, plot, reading notes)."""
+    out.mkdir(parents=True, exist_ok=True)
     curve.write_csv(out / "learning_curve.csv")
-    weeks = curve.filter(pl.col("week") > 0)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for col, label in (
-        ("automation_rate", "automation rate"),
-        ("auto_accuracy", "accuracy of auto docs"),
-        ("micro_f1", "micro F1 before correction"),
-    ):
-        ax.plot(weeks["week"].to_list(), weeks[col].to_list(), marker="o", label=label)
-    ax.set_xlabel("week")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    ax.set_title("docasset production simulation")
-    fig.tight_layout()
-    fig.savefig(out / "learning_curve.png", dpi=110)
-    plt.close(fig)
+    rows = list(curve.iter_rows(named=True))
+    (out / "learning_curve.png").write_bytes(plots.learning_curve(rows, target))
+    weeks = [r for r in rows if r["week"] > 0]
+    notes = []
+    if weeks:
+        first, last = weeks[0], weeks[-1]
+        accs = [r["auto_accuracy"] for r in weeks if r["auto_accuracy"] is not None]
+        notes = [
+            f"- automation rate: week {first['week']} {first['automation_rate']:.2f} -> "
+            f"week {last['week']} {last['automation_rate']:.2f}",
+            f"- lowest weekly accuracy of auto documents: {min(accs):.3f} (target {target:.2f})"
+            if accs
+            else "- no document was automated",
+            f"- models promoted: {sum(r['gate'] == 'passed' for r in rows)}; "
+            f"blocked by the gate: {sum(r['gate'] == 'blocked' for r in rows)}",
+            f"- fields corrected by people per week: "
+            f"{', '.join(str(r['fields_corrected']) for r in weeks)}",
+        ]
     md = [
         "# Learning curve",
         "",
-        table(curve.iter_rows(named=True), curve.columns),
+        *notes,
+        "",
+        table(rows, list(curve.columns)),
         "",
         "![learning curve](learning_curve.png)",
+        "",
+        "Columns:",
+        "",
+        *(f"- `{c}`: {d}" for c, d in COLUMNS.items()),
         "",
     ]
     (out / "learning_curve.md").write_text("\n".join(md), "utf-8")
@@ -249,10 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--doc-type", default="receipt")
     p.add_argument("--weeks", type=int, required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--sample-rate", type=float, default=0.1)
-    p.add_argument("--retrain-at", type=int, default=20)
+    p.add_argument("--sample-rate", type=float, default=0.1, help="QA sample of auto documents")
+    p.add_argument("--retrain-at", type=int, default=20, help="corrections per retraining")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--min-golden", type=int, default=5, help="golden documents before freezing")
     a = p.parse_args(argv)
     for name in ("dataset", "bootstrap"):
         if not (Path(getattr(a, name)) / "img").is_dir():
@@ -264,13 +358,15 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = SimConfig(a.weeks, a.doc_type, a.sample_rate, a.retrain_at, a.epochs, a.seed)
+    cfg = SimConfig(
+        a.weeks, a.doc_type, a.sample_rate, a.retrain_at, a.epochs, a.seed, a.min_golden
+    )
     with tempfile.TemporaryDirectory(prefix="docasset-sim-") as dh:
         (Path(dh) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         with dg.DagsterInstance.from_config(dh) as instance:
             try:
                 curve = simulate(Path(a.dataset), Path(a.bootstrap), out, cfg, instance)
-            except LabelledDataError as exc:
+            except DocassetError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
     print(table(curve.iter_rows(named=True), curve.columns))

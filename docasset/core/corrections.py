@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from docasset.core.label_studio import corrections_from_export
 from docasset.errors import CorrectionsError
 
 VERDICTS = ("irrelevant", "bad_scan")
+_UNKNOWN_ID = re.compile(r"unknown document id '([^']*)'")
 STORE_COLUMNS = {
     "correction_id": pl.Utf8,
     "doc_id": pl.Utf8,
@@ -51,7 +53,8 @@ STORE_COLUMNS = {
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import did: ``stored`` new records, ``skipped`` ones already stored."""
+    """What an import did: ``stored`` new records, ``skipped`` ones already stored; ``segment``
+    is the store segment holding the file (the earlier one when ``already_imported``)."""
 
     path: str
     file_sha: str
@@ -171,6 +174,9 @@ def parse_file(path: Path, doctype: DocType, known_ids: set[str] | None) -> list
             records.append(rec)
     if not records and not problems:
         problems.append((0, "no corrections in file"))
+    unknown = sorted({m for _, why in problems for m in _UNKNOWN_ID.findall(why)})
+    if unknown:
+        problems.append((0, f"{len(unknown)} unknown document id(s): {', '.join(unknown)}"))
     if problems:
         raise CorrectionsError(str(path), problems)
     return records
@@ -196,8 +202,9 @@ def import_file(
     """Validate and store one corrections file as a new segment (or do nothing if seen)."""
     store.mkdir(parents=True, exist_ok=True)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    if any(store.glob(f"seg-*-{sha}.jsonl")):
-        return ImportResult(str(path), sha, 0, 0, True, None)
+    seen = sorted(store.glob(f"seg-*-{sha}.jsonl"))
+    if seen:
+        return ImportResult(str(path), sha, 0, 0, True, seen[0].name)
     records = parse_file(path, doctype, known_ids)
     existing = set(read_store(store)["correction_id"].to_list())
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")

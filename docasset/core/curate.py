@@ -1,9 +1,22 @@
 """Promotion of corrected documents into the curated training set, and the frozen golden set.
 
-Every corrected document is either promoted (split ``train``/``dev``/``golden`` by a stable
-hash of its id) or excluded with a reason code. The golden evaluation set is frozen the first
-time enough golden-bucket documents exist (``golden.json``); it is never trained on, and
-golden-bucket documents arriving later are held back (``golden_reserve``), never trained on.
+Production practice: promote what the model did not already get right.
+
+- promoted: documents routed to ``review`` (not fully automated; basis ``review``), automated
+  documents an operator found wrong on sampling (basis ``auto_false_positive``), and corrected
+  documents never predicted (basis ``unpredicted``);
+- excluded, with a reason code (``EXCLUSION_REASONS``): operator verdicts (``irrelevant``,
+  ``bad_scan``), scans ``scan_quality`` flagged (``bad_scan``), annotator conflicts awaiting QA,
+  corrections without values, automated documents found fully right on sampling
+  (``model_correct``: they teach nothing), documents without OCR text or whose values cannot be
+  placed in it.
+
+Promoted documents are split ``train``/``dev``/``golden`` by a stable hash of their id. The
+golden evaluation set is frozen the first time enough golden-bucket documents exist
+(``golden.json``); it is never trained on, and golden-bucket documents arriving later are held
+back (``golden_reserve``), never trained on. Every curated set writes a manifest
+(``sets/<version>.json``: the correction ids it trained on), so the retraining sensor can count
+what is new since the production model's training set.
 """
 
 from __future__ import annotations
@@ -15,16 +28,32 @@ from pathlib import Path
 
 import polars as pl
 import spacy
+from spacy.tokens import Doc
+from spacy.util import filter_spans
 
 from docasset.core.corrections import latest_per_document
-from docasset.core.fields import DocType, values_match
+from docasset.core.fields import DocType, collapse, values_match
 from docasset.core.files import atomic_write
 from docasset.core.train import docs_to_bytes, make_training_doc
 
+EXCLUSION_REASONS = {
+    "irrelevant": "an operator marked the page irrelevant",
+    "bad_scan": "scan_quality flagged the scan, or an operator marked it a bad scan",
+    "annotator_conflict": "annotators disagree on the document; kept for QA, never resolved here",
+    "no_field_values": "the correction has no field values",
+    "model_correct": "automated and found fully right on sampling: teaches nothing",
+    "no_ocr_text": "no OCR text for the document",
+    "unalignable": "no corrected value could be placed in the OCR text",
+}
+PROMOTION_BASES = ("review", "auto_false_positive", "unpredicted")
+TRAINED_SPLITS = ("train", "dev")
+
 RECORD_SCHEMA = {
     "doc_id": pl.Utf8,
+    "correction_id": pl.Utf8,
     "split": pl.Utf8,  # train | dev | golden | golden_reserve | excluded
-    "reason": pl.Utf8,  # why excluded (null when promoted)
+    "reason": pl.Utf8,  # why excluded (null when promoted), one of EXCLUSION_REASONS
+    "basis": pl.Utf8,  # why promoted, one of PROMOTION_BASES (null when excluded)
     "n_fields": pl.Int32,
     "n_aligned": pl.Int32,
     "alignment": pl.Utf8,  # JSON list of {field, method, score, start, end}
@@ -43,7 +72,10 @@ class SplitConfig:
 
 @dataclass
 class CuratedSet:
-    """The curated training set: serialized ``DocBin``s per split plus one record per document."""
+    """The curated training set: serialized ``DocBin``s per split plus one record per document.
+
+    ``qa``: document id -> reasons it is on the QA list (annotator conflicts, out-of-fold
+    disagreements with the model; see ``docasset.core.qa``)."""
 
     doc_type: str
     train: bytes
@@ -53,6 +85,7 @@ class CuratedSet:
     golden_ids: list[str]
     version: str = ""
     counts: dict[str, int] = field(default_factory=dict)
+    qa: dict[str, list[str]] = field(default_factory=dict)
 
 
 def bucket(doc_id: str) -> float:
@@ -61,6 +94,7 @@ def bucket(doc_id: str) -> float:
 
 
 def split_of(doc_id: str, cfg: SplitConfig) -> str:
+    """``golden``, ``dev`` or ``train``, from the id alone."""
     h = bucket(doc_id)
     if h < cfg.golden_fraction:
         return "golden"
@@ -79,45 +113,132 @@ def freeze_golden(path: Path, doc_ids: list[str]) -> None:
     atomic_write(path, json.dumps({"doc_ids": sorted(doc_ids)}, indent=1).encode())
 
 
+def sampled_auto_outcomes(
+    doctype: DocType, preds: pl.DataFrame, corrections: pl.DataFrame
+) -> dict[str, str]:
+    """For automated documents that were corrected (sampled for QA): ``model_correct`` when
+    every predicted field matches the latest correction, else ``auto_false_positive``."""
+    latest = {
+        r["doc_id"]: json.loads(r["fields_json"])
+        for r in latest_per_document(corrections).iter_rows(named=True)
+        if not r["verdict"]
+    }
+    out: dict[str, str] = {}
+    auto = preds.filter((pl.col("route") == "auto") & pl.col("doc_id").is_in(list(latest)))
+    for (doc_id,), rows in auto.partition_by("doc_id", as_dict=True).items():
+        truth = latest[doc_id]
+        right = all(
+            values_match(doctype.spec(r["field"]), r["value"], truth.get(r["field"]) or None)
+            for r in rows.iter_rows(named=True)
+            if r["field"] in doctype.names
+        )
+        out[str(doc_id)] = "model_correct" if right else "auto_false_positive"
+    return out
+
+
+def auto_correct_ids(doctype: DocType, preds: pl.DataFrame, corrections: pl.DataFrame) -> set[str]:
+    """Documents routed ``auto`` whose every predicted field matches the latest correction."""
+    outcomes = sampled_auto_outcomes(doctype, preds, corrections)
+    return {d for d, o in outcomes.items() if o == "model_correct"}
+
+
+def exclusion_reason(
+    row: dict[str, object], bad_scans: set[str], auto_outcomes: dict[str, str], split: str
+) -> str | None:
+    """Why a latest-correction row is not promoted, from what is known without its text."""
+    doc_id = str(row["doc_id"])
+    if row["verdict"]:
+        return str(row["verdict"])
+    if row["conflict"]:
+        return "annotator_conflict"
+    if doc_id in bad_scans:
+        return "bad_scan"
+    if not any(json.loads(str(row["fields_json"])).values()):
+        return "no_field_values"
+    # Golden documents stay whatever they are: the evaluation set must include easy ones.
+    if auto_outcomes.get(doc_id) == "model_correct" and split in TRAINED_SPLITS:
+        return "model_correct"
+    return None
+
+
+def _basis(doc_id: str, routes: dict[str, str], auto_outcomes: dict[str, str]) -> str:
+    if auto_outcomes.get(doc_id) == "auto_false_positive":
+        return "auto_false_positive"
+    return "review" if doc_id in routes else "unpredicted"
+
+
+def _apply_spans(
+    doc: Doc,
+    doctype: DocType,
+    text: str,
+    values: dict[str, str],
+    spans: dict[str, list[int]],
+    alignment: list[dict[str, object]],
+) -> list[str]:
+    """Use the annotator's spans (where they hold the value) instead of the aligner's guess;
+    returns the issues found (span outside the text, text differing, off token boundaries)."""
+    issues: list[str] = []
+    ents = list(doc.ents)
+    for name, (start, end) in sorted(spans.items()):
+        if name not in values:
+            continue
+        if not (0 <= start < end <= len(text)):
+            issues.append(f"{name}: span [{start}, {end}] is outside the text")
+            continue
+        surface = collapse(text[start:end])
+        if not values_match(doctype.spec(name), surface, values[name]):
+            issues.append(f"{name}: span text {surface!r} differs from the value {values[name]!r}")
+            continue
+        label = doctype.spec(name).label
+        span = doc.char_span(start, end, label=label)
+        if span is None:
+            issues.append(f"{name}: span [{start}, {end}] is not on token boundaries")
+            span = doc.char_span(start, end, label=label, alignment_mode="expand")
+        if span is None:
+            continue
+        others = [e for e in ents if e.label_ != label]
+        if any(e.start < span.end and span.start < e.end for e in others):
+            issues.append(f"{name}: span [{start}, {end}] overlaps another field")
+        ents = filter_spans([span, *others])
+        alignment[:] = [a for a in alignment if a["field"] != name]
+        alignment.append(
+            {"field": name, "method": "span", "score": 100.0, "start": start, "end": end}
+        )
+    doc.ents = ents
+    return issues
+
+
 def curate(
     doctype: DocType,
     corrections: pl.DataFrame,
     texts: dict[str, str],
     bad_scans: set[str],
-    auto_correct: set[str],
+    auto_outcomes: dict[str, str],
     golden_path: Path,
     cfg: SplitConfig,
+    routes: dict[str, str] | None = None,
 ) -> CuratedSet:
     """Build the curated set from the corrections store.
 
     ``texts``: OCR text per document id; ``bad_scans``: ids flagged by scan quality;
-    ``auto_correct``: ids the production model automated and got fully right (they teach
-    nothing, so they are not promoted into training; they may still be golden).
+    ``auto_outcomes``: ``sampled_auto_outcomes`` of the automated documents; ``routes``:
+    document id -> route it was predicted with (for the promotion basis).
     """
     nlp = spacy.blank("en")
+    routes = routes or {}
     latest = latest_per_document(corrections)
     frozen = load_golden(golden_path)
     rows: list[dict[str, object]] = []
-    docs: dict[str, list] = {"train": [], "dev": [], "golden": []}
+    docs: dict[str, list[Doc]] = {"train": [], "dev": [], "golden": []}
     for row in latest.iter_rows(named=True):
         doc_id = row["doc_id"]
         values = {k: v for k, v in json.loads(row["fields_json"]).items() if v}
         split = split_of(doc_id, cfg)
         if split == "golden" and frozen is not None and doc_id not in frozen:
             split = "golden_reserve"
-        reason = None
-        if row["verdict"]:
-            reason = row["verdict"]
-        elif row["conflict"]:
-            reason = "annotator_conflict"
-        elif doc_id in bad_scans:
-            reason = "bad_scan"
-        elif doc_id not in texts:
+        reason = exclusion_reason(row, bad_scans, auto_outcomes, split)
+        if reason is None and doc_id not in texts:
             reason = "no_ocr_text"
-        elif not values:
-            reason = "no_field_values"
-        elif doc_id in auto_correct and split in ("train", "dev"):
-            reason = "already_right"
         alignment: list[dict[str, object]] = []
         issues: list[str] = []
         n_aligned = 0
@@ -133,13 +254,20 @@ def curate(
                 }
                 for a in aligns
             ]
-            n_aligned = sum(a.aligned for a in aligns)
-            issues = [
-                f"{a.field}: value not found in OCR text" for a in aligns if a.method == "none"
+            spans = json.loads(row["spans_json"]) if row["spans_json"] else {}
+            issues = _apply_spans(doc, doctype, texts[doc_id], values, spans, alignment)
+            placed = {str(a["field"]) for a in alignment if a["method"] == "span"}
+            issues += [
+                f"{a.field}: value not found in OCR text"
+                for a in aligns
+                if a.method == "none" and a.field not in placed
             ]
             issues += [
-                f"{a.field}: overlaps another field" for a in aligns if a.method == "overlap"
+                f"{a.field}: overlaps another field"
+                for a in aligns
+                if a.method == "overlap" and a.field not in placed
             ]
+            n_aligned = sum(a.aligned for a in aligns if a.field not in placed) + len(placed)
             if n_aligned == 0:
                 reason = "unalignable"
             elif split in docs:
@@ -147,8 +275,10 @@ def curate(
         rows.append(
             {
                 "doc_id": doc_id,
+                "correction_id": row["correction_id"],
                 "split": "excluded" if reason else split,
                 "reason": reason,
+                "basis": None if reason else _basis(doc_id, routes, auto_outcomes),
                 "n_fields": len(values),
                 "n_aligned": n_aligned,
                 "alignment": json.dumps(alignment),
@@ -183,19 +313,74 @@ def curate(
     )
 
 
-def auto_correct_ids(doctype: DocType, preds: pl.DataFrame, corrections: pl.DataFrame) -> set[str]:
-    """Documents routed ``auto`` whose every predicted field matches the latest correction."""
-    latest = {
-        r["doc_id"]: json.loads(r["fields_json"])
-        for r in latest_per_document(corrections).iter_rows(named=True)
+# --- what the production model was trained on, and what is new since -------------------------
+
+
+def write_set_manifest(sets_dir: Path, cur: CuratedSet) -> Path:
+    """Record which corrections a curated set trains on (``sets/<version>.json``)."""
+    sets_dir.mkdir(parents=True, exist_ok=True)
+    trained = cur.records.filter(pl.col("split").is_in(TRAINED_SPLITS))
+    path = sets_dir / f"{cur.version}.json"
+    manifest = {
+        "version": cur.version,
+        "doc_ids": sorted(trained["doc_id"].to_list()),
+        "correction_ids": sorted(trained["correction_id"].to_list()),
     }
-    out: set[str] = set()
-    auto = preds.filter((pl.col("route") == "auto") & pl.col("doc_id").is_in(list(latest)))
-    for (doc_id,), rows in auto.partition_by("doc_id", as_dict=True).items():
-        truth = latest[doc_id]
-        if all(
-            values_match(doctype.spec(r["field"]), r["value"], truth.get(r["field"]) or None)
-            for r in rows.iter_rows(named=True)
-        ):
-            out.add(str(doc_id))
+    atomic_write(path, json.dumps(manifest, indent=1).encode())
+    return path
+
+
+def read_set_manifest(sets_dir: Path, version: str | None) -> dict[str, list[str]] | None:
+    """The manifest of a curated set version, or None when unknown."""
+    path = sets_dir / f"{version}.json"
+    return json.loads(path.read_text("utf-8")) if version and path.is_file() else None
+
+
+PROMOTION_STATUS = "promotion-status.json"  # under the curated directory
+
+
+def read_promotion_status(path: Path) -> dict[str, str | None]:
+    """Correction id -> exclusion reason (None: promotable), as last written; {} if none."""
+    return json.loads(path.read_text("utf-8")) if path.is_file() else {}
+
+
+def write_promotion_status(path: Path, statuses: dict[str, str | None]) -> None:
+    """Persist correction id -> exclusion reason (None: promotable), for the retrain sensor."""
+    atomic_write(path, json.dumps(statuses, indent=1, sort_keys=True).encode())
+
+
+def promotion_status(
+    corrections: pl.DataFrame,
+    bad_scans: set[str],
+    auto_outcomes: dict[str, str],
+    cfg: SplitConfig,
+) -> dict[str, str | None]:
+    """Latest correction id -> exclusion reason known without OCR text (None: promotable)."""
+    out: dict[str, str | None] = {}
+    for row in latest_per_document(corrections).iter_rows(named=True):
+        split = split_of(row["doc_id"], cfg)
+        out[row["correction_id"]] = exclusion_reason(row, bad_scans, auto_outcomes, split)
     return out
+
+
+def new_promotions(
+    corrections: pl.DataFrame,
+    known_status: dict[str, str | None],
+    trained: set[str],
+    cfg: SplitConfig,
+) -> list[str]:
+    """Latest correction ids that would be promoted into train/dev and that the given training
+    set (``trained``: correction ids) did not contain. Corrections the corrections asset has not
+    classified yet (imported from the command line) are judged from the store alone."""
+    out = []
+    for row in latest_per_document(corrections).iter_rows(named=True):
+        cid = row["correction_id"]
+        split = split_of(row["doc_id"], cfg)
+        if split not in TRAINED_SPLITS or cid in trained:
+            continue
+        reason = (
+            known_status[cid] if cid in known_status else exclusion_reason(row, set(), {}, split)
+        )
+        if reason is None:
+            out.append(cid)
+    return sorted(out)

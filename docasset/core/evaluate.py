@@ -1,4 +1,6 @@
-"""Candidate vs production on the golden set: scores, latency, the regression verdict, Markdown."""
+"""Candidate vs production on the golden set: scores with bootstrap intervals, automation at
+the target precision, latency, and the accuracy-regression verdict (the report is rendered by
+``docasset.core.report``)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from spacy.tokens import Doc
 
 from docasset.core.extract import DocPrediction, ModelBundle, predict_text
 from docasset.core.fields import DocType, values_match
-from docasset.core.metrics import score
+from docasset.core.metrics import automation_at_precision, bootstrap_ci, outcome_matrix, score
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,11 @@ class GateConfig:
 
 @dataclass
 class ModelEvaluation:
-    """One model's figures on the golden set."""
+    """One model's figures on the golden set.
+
+    ``scores`` is :meth:`Scores.as_dict` plus ``ci`` (bootstrap intervals, see
+    :func:`bootstrap_ci`), ``automation_at_target`` and ``target_precision``.
+    """
 
     version: str | None
     scores: dict[str, Any]
@@ -39,17 +45,72 @@ class ModelEvaluation:
     docs_per_second: float
     predictions: list[DocPrediction] = field(default_factory=list, repr=False)
     correct: dict[str, set[str]] = field(default_factory=dict, repr=False)  # field -> doc ids
+    texts: dict[str, str] = field(default_factory=dict, repr=False)  # doc id -> OCR text
+    truths: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
 
-def evaluate_model(bundle: ModelBundle, golden: list[Doc]) -> ModelEvaluation:
+def doc_confidence(doctype: DocType, pred: DocPrediction) -> float:
+    """How sure the model is of a whole document: its least confident required field; 0 when
+    a required field is missing or a validator fails (such a document can never be automated)."""
+    if any("validator failed" in b or "no text" in b for b in pred.blockers):
+        return 0.0
+    confs = [pred.fields[n].confidence if pred.fields[n].value else 0.0 for n in doctype.required]
+    return min(confs, default=0.0)
+
+
+def doc_right(doctype: DocType, pred: DocPrediction, truth: dict[str, str]) -> bool:
+    """Every required field right (what "accuracy of auto documents" counts)."""
+    return all(
+        values_match(doctype.spec(n), pred.fields[n].value, truth.get(n) or None)
+        for n in doctype.required
+    )
+
+
+def evaluate_model(
+    bundle: ModelBundle,
+    golden: list[Doc],
+    target_precision: float = 0.98,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> ModelEvaluation:
     """Run ``bundle`` on every golden document (OCR text) and score it."""
     preds, times = [], []
     for d in golden:
         t = time.perf_counter()
         preds.append(predict_text(bundle, d.user_data["doc_id"], d.text))
         times.append(time.perf_counter() - t)
-    truths = {d.user_data["doc_id"]: d.user_data["fields"] for d in golden}
-    s = score(bundle.doctype, preds, truths).as_dict()
+    return evaluate_predictions(
+        bundle.doctype,
+        bundle.version,
+        preds,
+        times,
+        {d.user_data["doc_id"]: d.text for d in golden},
+        {d.user_data["doc_id"]: d.user_data["fields"] for d in golden},
+        target_precision,
+        n_bootstrap,
+        seed,
+    )
+
+
+def evaluate_predictions(
+    doctype: DocType,
+    version: str | None,
+    preds: list[DocPrediction],
+    times: list[float],
+    texts: dict[str, str],
+    truths: dict[str, dict[str, str]],
+    target_precision: float = 0.98,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> ModelEvaluation:
+    """Score predictions made on the golden set (``times``: seconds per document)."""
+    s = score(doctype, preds, truths).as_dict()
+    s["ci"] = bootstrap_ci(doctype.names, outcome_matrix(doctype, preds, truths), n_bootstrap, seed)
+    s["target_precision"] = target_precision
+    s["automation_at_target"], s["confidence_cut_at_target"] = automation_at_precision(
+        [(doc_confidence(doctype, p), doc_right(doctype, p, truths[p.doc_id])) for p in preds],
+        target_precision,
+    )
     arr = np.array(times) if times else np.zeros(1)
     total = float(arr.sum())
     correct = {
@@ -60,16 +121,18 @@ def evaluate_model(bundle: ModelBundle, golden: list[Doc]) -> ModelEvaluation:
                 spec, p.fields[spec.name].value, truths[p.doc_id].get(spec.name) or None
             )
         }
-        for spec in bundle.doctype.fields
+        for spec in doctype.fields
     }
     return ModelEvaluation(
-        bundle.version,
+        version,
         s,
         float(np.percentile(arr, 50)),
         float(np.percentile(arr, 95)),
-        len(golden) / total if total > 0 else 0.0,
+        len(preds) / total if total > 0 else 0.0,
         preds,
         correct,
+        texts,
+        truths,
     )
 
 
@@ -102,60 +165,3 @@ def regression_verdict(
     if candidate.latency_p95 > bound:
         reasons.append(f"latency p95 {candidate.latency_p95:.3f}s above {bound:.3f}s")
     return not reasons, reasons
-
-
-def report_markdown(
-    doctype: DocType,
-    candidate: ModelEvaluation,
-    production: ModelEvaluation | None,
-    passed: bool,
-    reasons: list[str],
-    n_golden: int,
-) -> str:
-    """The manager-facing report: per-field table, automation, latency, verdict."""
-    prod_name = production.version if production else "(none)"
-    verdict = "PASS" if passed else "BLOCKED"
-    lines = [
-        f"# Evaluation: candidate {candidate.version} vs production {prod_name}",
-        "",
-        f"Golden set: {n_golden} documents ({doctype.name}). Verdict: **{verdict}**.",
-        "",
-        *[f"- {r}" for r in reasons],
-        "",
-        "| field | candidate P | R | F1 | production F1 | delta |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name in doctype.names:
-        c = candidate.scores["fields"][name]
-        pf1 = production.scores["fields"][name]["f1"] if production else None
-        delta = f"{c['f1'] - pf1:+.3f}" if pf1 is not None else ""
-        lines.append(
-            f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | "
-            f"{'' if pf1 is None else f'{pf1:.3f}'} | {delta} |"
-        )
-    cm, pm = candidate.scores["micro"], production.scores["micro"] if production else None
-    pm_f1 = "" if pm is None else f"{pm['f1']:.3f}"
-    lines += [
-        f"| **micro** | {cm['precision']:.3f} | {cm['recall']:.3f} | {cm['f1']:.3f} | {pm_f1} | |",
-        "",
-        "| measure | candidate | production |",
-        "|---|---|---|",
-    ]
-    rows = [
-        ("automation rate", "automation_rate"),
-        ("accuracy of auto documents", "auto_accuracy"),
-        ("expected calibration error", "ece"),
-    ]
-    for label, key in rows:
-        pv = f"{production.scores[key]:.3f}" if production else ""
-        lines.append(f"| {label} | {candidate.scores[key]:.3f} | {pv} |")
-    lines += [
-        "| latency p50 / p95 (s, OCR excluded) | "
-        f"{candidate.latency_p50:.4f} / {candidate.latency_p95:.4f} | "
-        + (f"{production.latency_p50:.4f} / {production.latency_p95:.4f}" if production else "")
-        + " |",
-        f"| documents per second | {candidate.docs_per_second:.1f} | "
-        + (f"{production.docs_per_second:.1f}" if production else "")
-        + " |",
-    ]
-    return "\n".join(lines) + "\n"

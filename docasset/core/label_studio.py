@@ -12,10 +12,46 @@ Import (``corrections_from_export``): Label Studio's JSON export (a list of task
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+
+import pandera.polars as pa
+import polars as pl
 
 from docasset.core.extract import DocPrediction
 from docasset.core.fields import DocType, collapse
+from docasset.core.prediction_table import PREDICTIONS_SCHEMA
+
+QUEUE_REASONS = ("review", "qa_sample")
+# The review queue: prediction rows of the queued documents, with why each is queued.
+REVIEW_QUEUE_SCHEMA = PREDICTIONS_SCHEMA.add_columns(
+    {"queue_reason": pa.Column(pl.Utf8, pa.Check.isin(list(QUEUE_REASONS)), nullable=False)}
+)
+
+
+def in_qa_sample(doc_id: str, rate: float) -> bool:
+    """Whether an automated document is in the stable QA sample (salted id hash < rate; the
+    salt keeps the sample independent of the train/dev/golden split)."""
+    h = int(hashlib.sha256(f"qa-sample:{doc_id}".encode()).hexdigest()[:8], 16) / 2**32
+    return h < rate
+
+
+def review_queue_frame(predictions: pl.DataFrame, sample_rate: float) -> pl.DataFrame:
+    """The documents routed to review plus the QA sample of automated ones (validated)."""
+    sampled = [
+        d
+        for d in predictions.filter(pl.col("route") == "auto")["doc_id"].unique().to_list()
+        if in_qa_sample(d, sample_rate)
+    ]
+    queued = predictions.filter(
+        (pl.col("route") == "review") | pl.col("doc_id").is_in(sampled)
+    ).with_columns(
+        pl.when(pl.col("route") == "review")
+        .then(pl.lit("review"))
+        .otherwise(pl.lit("qa_sample"))
+        .alias("queue_reason")
+    )
+    return REVIEW_QUEUE_SCHEMA.validate(queued)
 
 
 def labelling_config(doctype: DocType) -> str:
@@ -30,7 +66,9 @@ def labelling_config(doctype: DocType) -> str:
     )
 
 
-def review_task(doctype: DocType, pred: DocPrediction, text: str, image: str) -> dict[str, Any]:
+def review_task(
+    doctype: DocType, pred: DocPrediction, text: str, image: str, queue_reason: str = "review"
+) -> dict[str, Any]:
     """One Label Studio task with the model's pre-annotations."""
     result = []
     for spec in doctype.fields:
@@ -53,7 +91,13 @@ def review_task(doctype: DocType, pred: DocPrediction, text: str, image: str) ->
         )
     confs = [pred.fields[s.name].confidence for s in doctype.fields if pred.fields[s.name].value]
     return {
-        "data": {"doc_id": pred.doc_id, "text": text, "image": image, "blockers": pred.blockers},
+        "data": {
+            "doc_id": pred.doc_id,
+            "text": text,
+            "image": image,
+            "blockers": pred.blockers,
+            "queue_reason": queue_reason,
+        },
         "predictions": [
             {
                 "model_version": pred.model_version or "none",

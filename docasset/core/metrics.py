@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from docasset.core.extract import DocPrediction
-from docasset.core.fields import DocType, values_match
+from docasset.core.fields import DocType, FieldSpec, values_match
 
 
 @dataclass
@@ -128,6 +129,13 @@ def expected_calibration_error(
     return ece, table
 
 
+def outcome(spec: FieldSpec, predicted: str | None, truth: str | None) -> tuple[int, int, int]:
+    """(tp, fp, fn) of one field of one document under the SROIE protocol."""
+    if values_match(spec, predicted, truth):
+        return (1, 0, 0) if truth is not None else (0, 0, 0)
+    return 0, int(predicted is not None), int(truth is not None)
+
+
 def score(
     doctype: DocType, predictions: list[DocPrediction], truths: dict[str, dict[str, str]]
 ) -> Scores:
@@ -151,14 +159,9 @@ def score(
                 )
             if p is not None:
                 pairs.append((pred.fields[spec.name].confidence, ok))
-            if p is not None and t is not None and ok:
-                s.tp += 1
-                continue
-            if p is not None:
-                s.fp += 1
-            if t is not None:
-                s.fn += 1
-            if p is not None or t is not None:
+            tp, fp, fn = outcome(spec, p, t)
+            s.tp, s.fp, s.fn = s.tp + tp, s.fp + fp, s.fn + fn
+            if fp or fn:
                 wrong.append(spec.name)
         if pred.route == "auto":
             n_auto += 1
@@ -168,3 +171,81 @@ def score(
     ece, table = expected_calibration_error(pairs)
     worst.sort(key=lambda w: -len(w["wrong"]))  # type: ignore[arg-type]
     return Scores(fields, len(predictions), n_auto, n_auto_ok, ece, table, worst[:20])
+
+
+def outcome_matrix(
+    doctype: DocType, predictions: list[DocPrediction], truths: dict[str, dict[str, str]]
+) -> np.ndarray:
+    """Per document and field the (tp, fp, fn) counts: shape (documents, fields, 3)."""
+    out = np.zeros((len(predictions), len(doctype.fields), 3), dtype=np.int64)
+    for i, pred in enumerate(predictions):
+        truth = truths.get(pred.doc_id, {})
+        for j, spec in enumerate(doctype.fields):
+            p = pred.fields[spec.name].value if spec.name in pred.fields else None
+            out[i, j] = outcome(spec, p, truth.get(spec.name) or None)
+    return out
+
+
+def _prf(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall, F1 over the last axis (tp, fp, fn); 0 where undefined."""
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        r = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
+        f = np.where(p + r > 0, 2 * p * r / (p + r), 0.0)
+    return p, r, f
+
+
+def bootstrap_ci(
+    names: list[str],
+    outcomes: np.ndarray,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, dict[str, list[float]]]:
+    """Percentile bootstrap intervals of per-field and micro precision/recall/F1.
+
+    Documents are resampled with replacement (the unit of sampling is the document, since a
+    document's fields err together); ``outcomes`` is :func:`outcome_matrix`. Returns
+    field (and ``micro``) -> metric -> [low, high].
+    """
+    if outcomes.shape[0] == 0 or n_resamples <= 0:
+        return {}
+    n = outcomes.shape[0]
+    rng = np.random.default_rng(seed)
+    # Resampling n documents with replacement = multinomial document weights; one matrix
+    # product then gives every resample's counts without materializing the resamples.
+    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples)
+    counts = np.einsum("bd,dfk->bfk", weights, outcomes)
+    per_field = _prf(counts)
+    micro = _prf(counts.sum(axis=1))
+    lo, hi = 100 * (1 - level) / 2, 100 * (1 + level) / 2
+    metrics = ("precision", "recall", "f1")
+
+    def interval(values: np.ndarray) -> list[float]:
+        return [round(float(np.percentile(values, q)), 4) for q in (lo, hi)]
+
+    out = {
+        name: {m: interval(v[:, j]) for m, v in zip(metrics, per_field, strict=True)}
+        for j, name in enumerate(names)
+    }
+    out["micro"] = {m: interval(v) for m, v in zip(metrics, micro, strict=True)}
+    return out
+
+
+def automation_at_precision(docs: list[tuple[float, bool]], target: float) -> tuple[float, float]:
+    """The largest share of documents that can be accepted, most confident first, with the
+    accepted documents' accuracy >= ``target``; and the document confidence cut (1.01: none).
+
+    ``docs`` is (document confidence, document right) per document. The cut falls only
+    between distinct confidences, as a threshold would.
+    """
+    ranked = sorted(docs, key=lambda d: -d[0])
+    best_k, cut, right = 0, 1.01, 0
+    for k, (conf, ok) in enumerate(ranked, start=1):
+        right += ok
+        if k < len(ranked) and ranked[k][0] == conf:
+            continue
+        if conf > 0 and right / k >= target:
+            best_k, cut = k, conf
+    return (best_k / len(ranked) if ranked else 0.0), cut

@@ -29,12 +29,13 @@ health_job = dg.define_asset_job(
     "health_job",
     selection=dg.AssetSelection.assets("production_health"),
     partitions_def=days,
-    description="Label-free production health of one day.",
+    description="Label-free production health of one day, with its health checks "
+    "(drift, automation drop, unseen values, estimated-accuracy drop).",
 )
 checks_job = dg.define_asset_job(
     "checks_job",
     selection=dg.AssetSelection.all_asset_checks()
-    - dg.AssetSelection.checks_for_assets("raw_scans"),
+    - dg.AssetSelection.checks_for_assets("raw_scans", "production_health"),
     description="Every unpartitioned asset check on what is materialized (CI runs this).",
 )
 batch_checks_job = dg.define_asset_job(

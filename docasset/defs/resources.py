@@ -13,6 +13,7 @@ from upath import UPath
 from docasset.core.curate import SplitConfig
 from docasset.core.evaluate import GateConfig
 from docasset.core.fields import DocType, load_doctype
+from docasset.core.health import HealthThresholds
 from docasset.core.intake import Workdir
 from docasset.core.ocr import OcrConfig
 from docasset.core.quality import QualityThresholds
@@ -106,6 +107,103 @@ class Settings(dg.ConfigurableResource):
         default=2.0, description="accuracy_regression: largest allowed p95 latency ratio."
     )
 
+    # validation loop
+    qa_min_confidence: float = Field(
+        default=0.9,
+        description="QA list: a model that never trained on a corrected document predicted "
+        "another value with at least this calibrated confidence (out-of-fold disagreement).",
+    )
+    auto_sample_rate: float = Field(
+        default=0.05,
+        description="Share of automated documents (stable by id hash) also put in the review "
+        "queue as a QA sample; the ones found wrong are promoted as auto false positives.",
+    )
+
+    # production health
+    health_drift_warn: float = Field(
+        default=0.75,
+        description="health drift check: WARN when a feature's drift (Kolmogorov-Smirnov, 0..1) "
+        "or the route's prediction drift reaches this.",
+    )
+    health_drift_error: float = Field(
+        default=0.9, description="health drift check: ERROR at this drift."
+    )
+    health_automation_drop_warn: float = Field(
+        default=0.2,
+        description="health automation_drop check: WARN when the automation rate is this much "
+        "below the held-out reference.",
+    )
+    health_automation_drop_error: float = Field(
+        default=0.4, description="health automation_drop check: ERROR at this drop."
+    )
+    health_unseen_warn: float = Field(
+        default=0.3,
+        description="health unseen_values check: WARN at this share of usable documents with a "
+        "vendor, date format, month or label never seen in training.",
+    )
+    health_unseen_error: float = Field(
+        default=0.6, description="health unseen_values check: ERROR at this share."
+    )
+    health_accuracy_drop_warn: float = Field(
+        default=0.08,
+        description="health estimated_accuracy_drop check: WARN when a required field's mean "
+        "calibrated confidence is this much below the held-out reference.",
+    )
+    health_accuracy_drop_error: float = Field(
+        default=0.15, description="health estimated_accuracy_drop check: ERROR at this drop."
+    )
+    health_hint_share: float = Field(
+        default=0.2,
+        description="A root cause (bad scans, irrelevant pages, new vendors, unseen months) is "
+        "hinted when it concerns at least this share of the window's documents.",
+    )
+    health_vendor_similarity: float = Field(
+        default=80.0,
+        description="A predicted vendor is known when it matches a training vendor at least "
+        "this well (rapidfuzz ratio, 0..100).",
+    )
+    health_min_drift_docs: int = Field(
+        default=10, description="Drift is measured only with this many documents on each side."
+    )
+    health_trend_days: int = Field(
+        default=14, description="Days of automation-rate trend shown in the health report."
+    )
+
+    def health_thresholds(self) -> HealthThresholds:
+        return HealthThresholds(
+            drift_warn=self.health_drift_warn,
+            drift_error=self.health_drift_error,
+            automation_drop_warn=self.health_automation_drop_warn,
+            automation_drop_error=self.health_automation_drop_error,
+            unseen_warn=self.health_unseen_warn,
+            unseen_error=self.health_unseen_error,
+            accuracy_drop_warn=self.health_accuracy_drop_warn,
+            accuracy_drop_error=self.health_accuracy_drop_error,
+            hint_share=self.health_hint_share,
+            vendor_similarity=self.health_vendor_similarity,
+            min_drift_docs=self.health_min_drift_docs,
+            trend_days=self.health_trend_days,
+        )
+
+    # evaluation report
+    latency_floor_s: float = Field(
+        default=0.05,
+        description="accuracy_regression: p95 latency below this never counts as a regression "
+        "(differences of milliseconds are timer noise).",
+    )
+    bootstrap_samples: int = Field(
+        default=1000,
+        description="evaluation_report: bootstrap resamples of the golden documents for the "
+        "95 % confidence intervals of precision/recall/F1.",
+    )
+    report_worst_documents: int = Field(
+        default=10, description="evaluation_report: worst golden documents in the error analysis."
+    )
+    report_snippet_chars: int = Field(
+        default=40,
+        description="evaluation_report: OCR characters shown either side of each error.",
+    )
+
     def doctype(self) -> DocType:
         return load_doctype(self.doc_type)
 
@@ -133,6 +231,7 @@ class Settings(dg.ConfigurableResource):
             self.f1_tolerance,
             self.automation_tolerance,
             self.latency_p95_factor,
+            latency_floor_s=self.latency_floor_s,
             min_net_docs=self.min_net_docs,
         )
 

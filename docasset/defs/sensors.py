@@ -1,4 +1,5 @@
-"""Sensors: inbox -> batch runs; corrections inbox -> import runs; enough corrections -> retrain."""
+"""Sensors: inbox -> batch runs; corrections inbox -> import runs; enough newly promoted
+corrections -> retrain."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ import json
 
 import dagster as dg
 
-from docasset.core.corrections import latest_per_document, read_store
+from docasset.core.corrections import read_store
+from docasset.core.curate import (
+    PROMOTION_STATUS,
+    new_promotions,
+    read_promotion_status,
+    read_set_manifest,
+)
 from docasset.core.intake import new_batch_id, pending_files, write_manifest
 from docasset.defs.jobs import corrections_job, ingest_job, retrain_job
 from docasset.defs.partitions import batches
@@ -62,28 +69,62 @@ def corrections_sensor(context, home: DocassetHome) -> dg.SensorResult:
     )
 
 
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
 @dg.sensor(
     job=retrain_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Launches retraining once settings.retrain_min_corrections documents have "
-    "been corrected since the last launch (cursor; run keys make double-fires impossible).",
+    description="Launches retraining once settings.retrain_min_corrections corrections were "
+    "newly promoted (train/dev) since the training set of the production model (from the "
+    "registry, so a restart or a lost cursor changes nothing); the cursor remembers the count it "
+    "fired at, run keys are derived from the state, and no run starts while one is in flight.",
 )
 def retrain_sensor(context, home: DocassetHome, settings: Settings) -> dg.SensorResult:
-    corrected = latest_per_document(read_store(home.workdir().corrections_store)).height
-    last = json.loads(context.cursor)["corrected"] if context.cursor else 0
-    new = corrected - last
-    if new < settings.retrain_min_corrections:
+    wd = home.workdir()
+    prod = home.registry().resolve("production")
+    baseline = prod.version if prod else "none"
+    manifest = read_set_manifest(
+        wd.curated / "sets", prod.info.get("training_set_version") if prod else None
+    )
+    new = new_promotions(
+        read_store(wd.corrections_store),
+        read_promotion_status(wd.curated / PROMOTION_STATUS),
+        set(manifest["correction_ids"]) if manifest else set(),
+        settings.split_config(),
+    )
+    last = json.loads(context.cursor) if context.cursor else {}
+    # A new production model is a new baseline: its training set already holds what we fired at.
+    fired_at = int(last.get("fired_at", 0)) if last.get("baseline") == baseline else 0
+    state = {"baseline": baseline, "fired_at": fired_at, "new": len(new)}
+    need = fired_at + settings.retrain_min_corrections
+    if len(new) < need:
         return dg.SensorResult(
-            skip_reason=f"{new} newly corrected documents, waiting for "
-            f"{settings.retrain_min_corrections}"
+            skip_reason=f"{len(new)} newly promoted corrections since the training set of "
+            f"production model {baseline}, waiting for {need}",
+            cursor=json.dumps(state),
         )
+    running = context.instance.get_runs(
+        filters=dg.RunsFilter(job_name=retrain_job.name, statuses=IN_FLIGHT), limit=1
+    )
+    if running:
+        return dg.SensorResult(
+            skip_reason=f"retraining run {running[0].run_id} is still in flight",
+            cursor=json.dumps(state),
+        )
+    digest = hashlib.sha256("\n".join(new).encode()).hexdigest()[:12]
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
-                run_key=f"retrain-at-{corrected}",
-                tags={"docasset/corrected": str(corrected), "docasset/new": str(new)},
+                run_key=f"retrain-{baseline}-{len(new)}-{digest}",
+                tags={"docasset/baseline": baseline, "docasset/new_promoted": str(len(new))},
             )
         ],
-        cursor=json.dumps({"corrected": corrected}),
+        cursor=json.dumps({**state, "fired_at": len(new)}),
     )

@@ -3,17 +3,33 @@
 # No ``from __future__ import annotations`` here: Dagster infers run config from the real
 # ``config: TrainingConfig`` annotation and cannot resolve it from a string.
 
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 import spacy
 from pydantic import Field
 
-from docasset.core.curate import CuratedSet, auto_correct_ids, curate
+from docasset.core.curate import (
+    EXCLUSION_REASONS,
+    CuratedSet,
+    curate,
+    read_set_manifest,
+    sampled_auto_outcomes,
+    write_set_manifest,
+)
 from docasset.core.markdown import table
 from docasset.core.ocr import document_text
-from docasset.core.qa import consistency_summary
+from docasset.core.qa import (
+    conflict_reasons,
+    consistency_summary,
+    out_of_fold_disagreements,
+    qa_list,
+)
+from docasset.core.registry import Registry
 from docasset.core.train import TrainConfig, docs_from_bytes, train_model
 from docasset.defs.resources import ALL_PARTITIONS, DocassetHome, Settings
+from docasset.errors import ModelError
 
 ALL_BATCHES = {
     "partition_mapping": dg.AllPartitionMapping(),
@@ -24,6 +40,20 @@ ALL_BATCHES = {
 def _concat(parts: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
     frames = [f for f in parts.values() if f.height]
     return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
+def _trained_on(registry: Registry, sets_dir: Path, versions: list[str]) -> dict[str, set[str]]:
+    """Model version -> document ids its training set held, for the versions whose training
+    set is known (the others are left out: no out-of-fold claim is made about them)."""
+    out: dict[str, set[str]] = {}
+    for v in versions:
+        try:
+            manifest = read_set_manifest(sets_dir, registry.get(v).info.get("training_set_version"))
+        except ModelError:
+            manifest = None
+        if manifest is not None:
+            out[v] = set(manifest["doc_ids"])
+    return out
 
 
 @dg.asset(
@@ -63,27 +93,54 @@ def curated_training_set(
     preds = _concat(predictions)
     if preds is not None:  # predictions also carry the OCR evidence (unreadable, no text)
         bad |= set(preds.filter(pl.col("bad_scan"))["doc_id"].to_list())
-    right = auto_correct_ids(doctype, preds, corrections) if preds is not None else set()
+    outcomes = sampled_auto_outcomes(doctype, preds, corrections) if preds is not None else {}
+    routes = (
+        dict(preds.select("doc_id", "route").unique("doc_id").iter_rows())
+        if preds is not None
+        else {}
+    )
+    wd = home.workdir()
     cur = curate(
         doctype,
         corrections,
         texts,
         bad,
-        right,
-        home.workdir().curated / "golden.json",
+        outcomes,
+        wd.curated / "golden.json",
         settings.split_config(),
+        routes,
     )
-    reasons = cur.records.filter(pl.col("split") == "excluded")["reason"].value_counts()
+    oof: dict[str, list[str]] = {}
+    if preds is not None:
+        versions = sorted(v for v in preds["model_version"].unique().to_list() if v)
+        trained = _trained_on(home.registry(), wd.curated / "sets", versions)
+        oof = out_of_fold_disagreements(
+            doctype, preds, corrections, trained, settings.qa_min_confidence
+        )
+    cur.qa = qa_list(conflict_reasons(corrections), oof)
+    manifest = write_set_manifest(wd.curated / "sets", cur)
+    excluded = cur.records.filter(pl.col("split") == "excluded")
+    reasons = excluded["reason"].value_counts()
+    bases = cur.records.filter(pl.col("basis").is_not_null())["basis"].value_counts()
     context.add_output_metadata(
         {
             "training_set_version": cur.version,
+            "manifest": dg.MetadataValue.path(str(manifest)),
             **{f"n_{k}": v for k, v in cur.counts.items()},
             "golden_frozen": bool(cur.golden_ids),
             "excluded_by_reason": dg.MetadataValue.json({r: c for r, c in reasons.iter_rows()}),
+            "promoted_by_basis": dg.MetadataValue.json({b: c for b, c in bases.iter_rows()}),
+            "reason_codes": dg.MetadataValue.json(EXCLUSION_REASONS),
+            "excluded": dg.MetadataValue.md(
+                table(excluded.head(500).iter_rows(named=True), ["doc_id", "reason"])
+            ),
+            "n_qa": len(cur.qa),
+            "n_out_of_fold_disagreements": len(oof),
+            "qa_list": dg.MetadataValue.json(dict(list(cur.qa.items())[:100])),
             "records": dg.MetadataValue.md(
                 table(
                     cur.records.head(200).iter_rows(named=True),
-                    ["doc_id", "split", "reason", "n_fields", "n_aligned", "issues"],
+                    ["doc_id", "split", "reason", "basis", "n_fields", "n_aligned", "issues"],
                 )
             ),
         }
@@ -96,21 +153,32 @@ def curated_training_set(
     blocking=True,
     description="Fails above settings.max_inconsistency_rate of promoted documents "
     "with annotation issues (labels, spans, validators, values absent from the text, "
-    "one string labelled differently across documents).",
+    "one string labelled differently across documents). Lists the QA list too: annotator "
+    "conflicts and out-of-fold disagreements (a model that never trained on the document "
+    "confidently predicted another value), which do not block.",
 )
 def annotation_consistency(
     curated_training_set: CuratedSet, settings: Settings
 ) -> dg.AssetCheckResult:
     s = consistency_summary(curated_training_set, settings.doctype())
+    passed = s["inconsistency_rate"] <= settings.max_inconsistency_rate
     return dg.AssetCheckResult(
-        passed=s["inconsistency_rate"] <= settings.max_inconsistency_rate,
+        passed=passed,
         metadata={
             "inconsistency_rate": float(s["inconsistency_rate"]),
             "threshold": settings.max_inconsistency_rate,
             "documents": s["documents"],
             "documents_with_issues": s["documents_with_issues"],
             "offending": dg.MetadataValue.json(dict(list(s["offending"].items())[:50])),
+            "offending_ids": dg.MetadataValue.json(sorted(s["offending"])),
+            "n_qa": len(s["qa"]),
+            "qa_list": dg.MetadataValue.json(dict(list(s["qa"].items())[:50])),
         },
+        description=None
+        if passed
+        else f"{s['documents_with_issues']} of {s['documents']} promoted documents have "
+        f"annotation issues ({s['inconsistency_rate']:.1%} > "
+        f"{settings.max_inconsistency_rate:.1%}): {', '.join(sorted(s['offending'])[:10])}",
     )
 
 
@@ -164,6 +232,11 @@ def candidate_model(
             "run_id": context.run.run_id,
         },
     )
+    # Production health compares every window with what this version was trained on.
+    from docasset.core.reference import build_reference, save_reference
+
+    golden = docs_from_bytes(curated_training_set.golden, nlp)
+    save_reference(mv.path, build_reference(bundle, {"train": train, "dev": dev, "golden": golden}))
     registry.set_alias("candidate", mv.version, f"trained in run {context.run.run_id}")
     context.add_output_metadata(
         {

@@ -172,3 +172,86 @@ def test_bad_label_studio_exports_are_rejected_whole(
     with pytest.raises(CorrectionsError, match=reason):
         import_file(export, tmp_path / "store", RECEIPT, KNOWN)
     assert read_store(tmp_path / "store").height == 0
+
+
+def test_rejections_name_the_lines_and_list_every_unknown_id(tmp_path: Path) -> None:
+    f = _write(
+        tmp_path,
+        "mixed.jsonl",
+        [_line(), _line("ffff000000000001"), "{oops", _line("ffff000000000002", annotator="")],
+    )
+    with pytest.raises(CorrectionsError) as exc:
+        import_file(f, tmp_path / "store", RECEIPT, KNOWN)
+    problems = exc.value.problems
+    assert (2, "unknown document id 'ffff000000000001'") in problems
+    assert any(n == 3 and "invalid JSON" in why for n, why in problems)
+    assert (4, "missing annotator") in problems and (
+        4,
+        "unknown document id 'ffff000000000002'",
+    ) in problems
+    assert (0, "2 unknown document id(s): ffff000000000001, ffff000000000002") in problems
+    assert not (tmp_path / "store").exists() or read_store(tmp_path / "store").height == 0
+
+
+def test_a_crash_while_writing_the_segment_stores_nothing(tmp_path: Path, monkeypatch) -> None:
+    import docasset.core.files as files
+
+    store = tmp_path / "store"
+    f = _write(tmp_path, "a.jsonl", [_line(), _line("aaaa000000000002")])
+
+    def crash(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(files.os, "replace", crash)
+    with pytest.raises(OSError):
+        import_file(f, store, RECEIPT, KNOWN)
+    monkeypatch.undo()
+    assert read_store(store).height == 0 and not list(store.iterdir())
+    # The file was not marked imported: importing it again now stores it.
+    assert import_file(f, store, RECEIPT, KNOWN).stored == 2
+
+
+def _cli(tmp_path: Path, *args: str) -> int:
+    from docasset.cli import main
+
+    return main(["--home", str(tmp_path / "home"), *args])
+
+
+def test_cli_import_exit_codes_messages_and_archive(tmp_path: Path, capsys, monkeypatch) -> None:
+    import docasset.core.intake as intake
+
+    monkeypatch.setattr(intake, "known_doc_ids", lambda wd: KNOWN)
+    good = _write(tmp_path, "good.jsonl", [_line(), _line("aaaa000000000002")])
+    assert _cli(tmp_path, "corrections", "import", str(good)) == 0
+    out = capsys.readouterr().out
+    assert "stored 2 correction(s), 0 already stored" in out and "archived to" in out
+    archived = list((tmp_path / "home" / "corrections" / "archive").iterdir())
+    assert [p.name.endswith("-good.jsonl") for p in archived] == [True]
+    assert archived[0].read_bytes() == good.read_bytes() and good.exists()
+
+    assert _cli(tmp_path, "corrections", "import", str(good)) == 0
+    out = capsys.readouterr().out
+    assert "already imported" in out and "nothing stored (no-op)" in out
+
+    bad = _write(tmp_path, "bad.jsonl", [_line(), _line("ffff000000000009")])
+    assert _cli(tmp_path, "corrections", "import", str(bad)) == 1
+    err = capsys.readouterr().err
+    assert "rejected, nothing stored" in err and "line 2: unknown document id" in err
+    assert "1 unknown document id(s): ffff000000000009" in err
+    rejected = tmp_path / "home" / "corrections" / "rejected"
+    assert (rejected / "bad.jsonl").is_file() and "line 2" in (
+        rejected / "bad.jsonl.reasons.txt"
+    ).read_text()
+    assert read_store(tmp_path / "home" / "corrections" / "store").height == 2
+
+    bob = _write(
+        tmp_path,
+        "bob.jsonl",
+        [_line(annotator="bob", timestamp="2026-11-24T12:00:00Z", fields={"total": "8.00"})],
+    )
+    assert _cli(tmp_path, "corrections", "import", str(bob)) == 0
+    assert "1 document(s) now in annotator conflict" in capsys.readouterr().out
+    assert read_store(tmp_path / "home" / "corrections" / "store").height == 3  # both kept
+
+    assert _cli(tmp_path, "corrections", "import", str(tmp_path / "missing.jsonl")) == 1
+    assert "no such file" in capsys.readouterr().err

@@ -1,7 +1,20 @@
 from __future__ import annotations
 
-from docasset.core.evaluate import GateConfig, ModelEvaluation, regression_verdict
+import json
+from pathlib import Path
+
+from docasset.core.blocks import to_markdown
+from docasset.core.error_analysis import analyse, find_value
+from docasset.core.evaluate import (
+    GateConfig,
+    ModelEvaluation,
+    evaluate_predictions,
+    regression_verdict,
+)
+from docasset.core.extract import DocPrediction, FieldPrediction
 from docasset.core.fields import load_doctype
+from docasset.core.metrics import automation_at_precision
+from docasset.core.report import build_report, write_report
 
 RECEIPT = load_doctype("receipt")
 
@@ -56,3 +69,108 @@ def test_automation_and_latency_regressions_block() -> None:
         RECEIPT, _eval(BASE, ALL, auto=0.6, p95=0.5), prod, GateConfig()
     )
     assert not ok and "latency" in reasons[0]
+
+
+# ---- scores with intervals, automation at target, error analysis, the report -----------------
+
+
+def _pred(doc_id: str, values: dict[str, tuple[str | None, float]], text: str) -> DocPrediction:
+    fields = {}
+    for name in RECEIPT.names:
+        value, conf = values.get(name, (None, 0.0))
+        start = text.find(value) if value else 0
+        fields[name] = FieldPrediction(
+            value, max(start, 0), max(start, 0) + len(value or ""), "model", "b", conf
+        )
+    blockers = [f"missing {n}" for n in RECEIPT.required if fields[n].value is None]
+    return DocPrediction(doc_id, fields, "review" if blockers else "auto", blockers, "v1")
+
+
+TEXT = "ACME SDN BHD\nNO 1 JALAN SATU\n01/02/2019\nTOTAL RM 9.00\n"
+TRUTH = {
+    "company": "ACME SDN BHD",
+    "address": "NO 1 JALAN SATU",
+    "date": "01/02/2019",
+    "total": "9.00",
+}
+RIGHT = {k: (v, 0.99) for k, v in TRUTH.items()}
+
+
+def _golden() -> tuple[list[DocPrediction], dict[str, str], dict[str, dict[str, str]]]:
+    """Eight right documents, one with the address taken for the company (confidently, so
+    automated: a silent error), one with the total missing."""
+    preds = [_pred(f"ok{i}", RIGHT, TEXT) for i in range(8)]
+    preds.append(_pred("swap", {**RIGHT, "company": ("NO 1 JALAN SATU", 0.995)}, TEXT))
+    preds.append(_pred("miss", {k: v for k, v in RIGHT.items() if k != "total"}, TEXT))
+    ids = [p.doc_id for p in preds]
+    return preds, dict.fromkeys(ids, TEXT), dict.fromkeys(ids, TRUTH)
+
+
+def test_bootstrap_intervals_bracket_the_scores_and_are_reproducible() -> None:
+    preds, texts, truths = _golden()
+    ev = evaluate_predictions(RECEIPT, "v1", preds, [0.01] * 10, texts, truths, n_bootstrap=500)
+    ci = ev.scores["ci"]
+    assert ci["date"]["f1"] == [1.0, 1.0]  # never wrong: no uncertainty left
+    for name in ("company", "total", "micro"):
+        value = ev.scores["micro" if name == "micro" else "fields"]
+        value = value["f1"] if name == "micro" else value[name]["f1"]
+        lo, hi = ci[name]["f1"]
+        assert lo < value <= hi <= 1.0, (name, lo, value, hi)
+    again = evaluate_predictions(RECEIPT, "v1", preds, [0.01] * 10, texts, truths, n_bootstrap=500)
+    assert again.scores["ci"] == ci
+
+
+def test_automation_at_target_precision() -> None:
+    # Ranked by confidence: 8 right, then a wrong one (0.5), then a right one.
+    docs = [(0.9, True)] * 8 + [(0.5, False), (0.4, True)]
+    assert automation_at_precision(docs, 0.98) == (0.8, 0.9)
+    assert automation_at_precision(docs, 0.85)[0] == 1.0  # 9 right of 10 >= 0.85
+    assert automation_at_precision([(0.9, False)], 0.98) == (0.0, 1.01)
+    assert automation_at_precision([(0.0, True)], 0.5) == (0.0, 1.01)  # never automatable
+    preds, texts, truths = _golden()
+    ev = evaluate_predictions(RECEIPT, "v1", preds, [0.01] * 10, texts, truths)
+    # The swapped company has the highest confidence: nothing reaches 98 % before it.
+    assert ev.scores["automation_at_target"] == 0.0
+    assert ev.scores["automation_rate"] == 0.9 and ev.scores["auto_accuracy"] == 8 / 9
+
+
+def test_error_analysis_shows_ocr_context_and_confusions() -> None:
+    preds, texts, truths = _golden()
+    docs, fields = analyse(RECEIPT, preds, texts, truths, n_worst=5, chars=10)
+    assert [d.doc_id for d in docs] == ["swap", "miss"]  # the silent (automated) error first
+    [err] = docs[0].errors
+    assert (err.field, err.kind, err.predicted) == ("company", "wrong", "NO 1 JALAN SATU")
+    assert err.truth_context == "⟦ACME SDN BHD⟧ ⏎ NO 1 JALA…"
+    assert err.predicted_context == "…E SDN BHD ⏎ ⟦NO 1 JALAN SATU⟧ ⏎ 01/02/201…"
+    assert docs[1].errors[0].kind == "missed"
+    by_field = {c.field: c for c in fields}
+    assert by_field["company"].took_value_of == {"address": 1}
+    assert (by_field["total"].missed, by_field["total"].errors) == (1, 1)
+    assert find_value("a  Acme\nSdn BHD b", "ACME SDN BHD") == (3, 15)
+    assert find_value("nothing here", "ACME") is None
+
+
+def test_report_renders_markdown_with_plots_and_standalone_html(tmp_path: Path) -> None:
+    preds, texts, truths = _golden()
+    cand = evaluate_predictions(RECEIPT, "v2", preds, [0.01] * 10, texts, truths)
+    prod = evaluate_predictions(
+        RECEIPT, "v1", [_pred(p.doc_id, RIGHT, TEXT) for p in preds], [0.01] * 10, texts, truths
+    )
+    passed, reasons = regression_verdict(RECEIPT, cand, prod, GateConfig(min_net_docs=1))
+    assert not passed
+    analysis = analyse(RECEIPT, cand.predictions, texts, truths)
+    blocks = build_report(RECEIPT, cand, prod, passed, reasons, analysis, golden_frozen=True)
+    md = to_markdown(blocks)
+    assert md.startswith("# Evaluation: candidate v2 vs production v1")
+    assert "**BLOCKED**" in md and "total F1 dropped" in md
+    assert md.count("](data:image/png;base64,") == 3  # F1, automation, calibration
+    assert "| company | yes | 0.900 [0.70, 1.00] |" in md  # precision with its interval
+    assert "Most confused fields" in md and "address (1)" in md
+    assert "| `ACME SDN BHD ⏎ ⟦NO 1 JALAN SATU⟧ ⏎ 01/02/2019" in md
+    paths = write_report(tmp_path / "v2", blocks, {"passed": passed}, "evaluation v2")
+    on_disk = paths["md"].read_text()
+    assert "![per-field F1](f1.png)" in on_disk and (tmp_path / "v2" / "f1.png").is_file()
+    page = paths["html"].read_text()
+    assert page.startswith("<!doctype html>") and page.count('src="data:image/png;base64,') == 3
+    assert "<b>BLOCKED</b>" in page and "<table>" in page and "http" not in page  # standalone
+    assert json.loads(paths["json"].read_text()) == {"passed": False}

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from docasset.core.corrections import import_file, read_store
 from docasset.core.fields import load_doctype
-from docasset.core.memory import CorrectionMemory, recall
+from docasset.core.memory import CorrectionMemory, recall, total_keyword
 
 NEXT_SCAN = (
     "BOOK TA .K (TAMAN DAYA) SDN BHD\n789417-W\nNO.53 55,57 & 59, JALAN SAGU 18,\nTAMAN DAYA,\n"
@@ -52,3 +52,52 @@ def test_memory_learns_recalls_for_the_same_vendor_only_and_forgets(tmp_path: Pa
     assert mem.learn(read_store(tmp_path / "store")) == []  # a removed entry is not relearned
     log = [json.loads(x) for x in (tmp_path / "memory" / "entries.jsonl").read_text().splitlines()]
     assert [r["op"] for r in log] == ["add", "add", "remove"]
+
+
+CORRECTED = (
+    "KEDAI MAWAR SDN BHD\nNO 1 JALAN SATU\n25/12/2018\nSUBTOTAL 8.50\nROUNDING 0.50\n"
+    "TOTAL (RM) 9.00\nCASH 10.00\nCHANGE 1.00"
+)
+NEXT = (
+    "KEDAI MAWAR SDN BHD\nNO 1 JALAN SATU\n26/12/2018\nSUBTOTAL 41.20\nTOTAL QTY 3\n"
+    "TOTAL (RM)\n41.20\nCASH 50.00\nCHANGE 8.80"
+)
+
+
+def test_memory_learns_the_vendors_total_keyword_and_reads_the_amount_after_it(
+    tmp_path: Path,
+) -> None:
+    f = tmp_path / "c.jsonl"
+    f.write_text(
+        json.dumps(
+            {
+                "doc_id": "d1",
+                "annotator": "bob",
+                "timestamp": "2026-11-24T10:00:00Z",
+                "fields": {"company": "KEDAI MAWAR SDN BHD", "total": "9.00"},
+            }
+        )
+        + "\n"
+    )
+    import_file(f, tmp_path / "store", load_doctype("receipt"), {"d1"})
+    mem = CorrectionMemory(tmp_path / "memory")
+    added = mem.learn(read_store(tmp_path / "store"), {"d1": CORRECTED})
+    anchor = next(e for e in added if e.kind == "anchor")
+    assert (anchor.vendor, anchor.field, anchor.value) == (
+        "KEDAI MAWAR SDN BHD",
+        "total",
+        "TOTAL RM",
+    )
+    value, start, end, entry = recall(NEXT, mem.entries())["total"]
+    assert value == "41.20" and NEXT[start:end] == "41.20" and entry == anchor.id
+    assert "total" not in recall(NEXT.replace("KEDAI MAWAR", "KEDAI LAIN"), mem.entries())
+    mem.remove(anchor.id, "keyword changed")
+    assert "total" not in recall(NEXT, mem.entries())
+    assert mem.learn(read_store(tmp_path / "store"), {"d1": CORRECTED}) == []
+
+
+def test_total_keyword_needs_a_total_label() -> None:
+    assert total_keyword("ACME\nCASH 9.00", "9.00") is None  # an amount under CASH teaches nothing
+    assert total_keyword("ACME\nGRAND TOTAL ....... 9.00", "9.00") == "GRAND TOTAL"
+    assert total_keyword("ACME\nTOTAL EUR\n1.234,50", "1.234,50") == "TOTAL EUR"
+    assert total_keyword("ACME\nTOTAL 9.00", None) is None

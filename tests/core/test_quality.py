@@ -6,8 +6,13 @@ from docasset.core.scans import PageQuality
 T = QualityThresholds()
 
 
-def _q(dpi: float | None, est: float | None, blur: float = 500.0, contrast: float = 0.6,
-       blank: bool = False) -> PageQuality:
+def _q(
+    dpi: float | None,
+    est: float | None,
+    blur: float = 500.0,
+    contrast: float = 0.6,
+    blank: bool = False,
+) -> PageQuality:
     return PageQuality(dpi, est, blur, contrast, 0.0, 0.05, 30, blank)
 
 

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import spacy
 
+from docasset.cli import main as cli_main
 from docasset.core.extract import Calibration, ModelBundle
 from docasset.core.fields import load_doctype
+from docasset.core.intake import Workdir
 from docasset.core.registry import Registry
 from docasset.errors import ModelError
 
@@ -43,3 +47,76 @@ def test_unknown_versions_and_aliases_fail_clearly(tmp_path: Path) -> None:
         reg.rollback()
     with pytest.raises(ModelError, match="not a docasset model"):
         ModelBundle.load(tmp_path)
+
+
+def test_version_keeps_lineage_config_and_metrics(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    with pytest.raises(ModelError, match="training_set_version"):
+        reg.register(_bundle(), {"n_train": 3})
+    v1 = reg.register(_bundle(), {"training_set_version": "a", "config": {"epochs": 5}})
+    reg.set_alias("production", v1.version, "first")
+    v2 = reg.register(_bundle(), {"training_set_version": "b", "n_train": 40})
+    info = v2.info
+    assert info["parent"] == "v0001" and info["training_set_version"] == "b"
+    assert datetime.fromisoformat(info["created_at"]).tzinfo is not None
+    assert info["config"]["thresholds"] == {"total": 0.9}
+    assert (v2.path / info["config"]["pipeline_config"]).is_file()  # spaCy's config.cfg
+    assert v1.info["config"]["epochs"] == 5 and info["n_train"] == 40
+    assert "metrics" not in info
+    reg.record_metrics("v0002", {"micro_f1": 0.9, "automation_rate": 0.5})
+    assert reg.get("v0002").info["metrics"]["micro_f1"] == 0.9
+    assert json.loads((v2.path / "version.json").read_text())["version"] == "v0002"  # untouched
+    with pytest.raises(ModelError, match="not found"):
+        reg.record_metrics("v0099", {})
+
+
+def test_moves_are_logged_with_kind_and_rollback_walks_back(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    for s in "abc":
+        reg.register(_bundle(), {"training_set_version": s})
+    reg.set_alias("production", "v0001", "gate passed")
+    reg.set_alias("production", "v0002", "gate passed")
+    reg.set_alias("production", "v0003", "hotfix", actor="alice", kind="manual")
+    assert reg.rollback("v0003 breaks totals", actor="bob") == "v0002"
+    assert reg.rollback("v0002 too") == "v0001"  # walks back, does not toggle to v0003
+    with pytest.raises(ModelError, match="no earlier"):
+        reg.rollback()
+    log = reg.history()
+    assert [(e["to"], e["kind"]) for e in log] == [
+        ("v0001", "promote"),
+        ("v0002", "promote"),
+        ("v0003", "manual"),
+        ("v0002", "rollback"),
+        ("v0001", "rollback"),
+    ]
+    assert log[2]["actor"] == "alice" and log[3]["reason"] == "v0003 breaks totals"
+    assert json.loads((tmp_path / "aliases.json").read_text()) == {"production": "v0001"}
+    with pytest.raises(ModelError, match="kind"):
+        reg.set_alias("production", "v0002", "x", kind="yolo")
+
+
+def test_cli_lists_promotes_and_rolls_back(tmp_path: Path, capsys, monkeypatch) -> None:
+    reg = Registry(Workdir(tmp_path).models)
+    for s in "ab":
+        reg.register(_bundle(), {"training_set_version": f"set-{s}"})
+    reg.set_alias("production", "v0001", "gate passed")
+    reg.record_metrics("v0001", {"micro_f1": 0.875, "automation_rate": 0.4})
+    monkeypatch.setenv("USER", "carol")
+    assert cli_main(["--home", str(tmp_path), "model", "promote", "v0002", "--reason", "hot"]) == 0
+    assert reg.history()[-1] | {"at": None} == {
+        "at": None,
+        "alias": "production",
+        "from": "v0001",
+        "to": "v0002",
+        "kind": "manual",
+        "reason": "manual: hot",
+        "actor": "carol",
+    }
+    capsys.readouterr()
+    assert cli_main(["--home", str(tmp_path), "model", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["version", "created", "parent"] and "golden F1" in lines[0]
+    assert "set-a" in lines[1] and "0.875" in lines[1] and "0.40" in lines[1]
+    assert lines[2].split()[-1] == "production" and "set-b" in lines[2]
+    assert cli_main(["--home", str(tmp_path), "model", "rollback", "--reason", "oops"]) == 0
+    assert reg.aliases()["production"] == "v0001"

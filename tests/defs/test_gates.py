@@ -98,7 +98,7 @@ def test_worse_candidate_is_blocked_and_production_stays(
     worse_nlp.initialize()
     worse = reg.register(
         ModelBundle(worse_nlp, prod.doctype, prod.calibration, prod.thresholds),
-        {"note": "untrained"},
+        {"training_set_version": "untrained", "note": "untrained"},
     )
     res = _evaluate(home, make_defs, instance, worse.version)
     [check] = res.get_asset_check_evaluations()
@@ -109,17 +109,38 @@ def test_worse_candidate_is_blocked_and_production_stays(
     assert "production_model" not in {
         e.asset_key.to_user_string() for e in res.get_asset_materialization_events()
     }
+    # The blocked candidate's report says why, with the errors behind it.
+    report = (reg.get(worse.version).path / "report.md").read_text()
+    assert "**BLOCKED**" in report and "company F1 dropped" in report
+    assert "### Worst documents" in report and "| company |" in report
+    assert reg.get(worse.version).info["metrics"]["gate_passed"] is False
 
 
 def test_equal_or_better_candidate_is_promoted(loop, tmp_path: Path, instance, make_defs) -> None:
     home = _copy_home(loop, tmp_path, instance)
     reg = Registry(Workdir(home).models)
-    same = reg.register(reg.load("production"), {"note": "same weights"})
+    same = reg.register(
+        reg.load("production"), {"training_set_version": "same", "note": "same weights"}
+    )
     res = _evaluate(home, make_defs, instance, same.version)
     [check] = res.get_asset_check_evaluations()
     assert check.passed, check.description
     assert reg.aliases()["production"] == same.version
     assert reg.history()[-1]["reason"].startswith("accuracy_regression passed")
+    assert reg.history()[-1]["kind"] == "promote"
+    # Managers' views: Markdown with embedded plots in the UI, numeric metadata for the trend
+    # plots, a standalone HTML file next to the model version, the figures in the registry.
+    [mat] = res.asset_materializations_for_node("evaluation_report")
+    meta = {k: v.value for k, v in mat.metadata.items()}
+    assert meta["report"].count("](data:image/png;base64,") == 3
+    assert all(isinstance(meta[f"f1_{f}"], float) for f in ("company", "date", "address", "total"))
+    assert 0.0 <= meta["automation_rate"] <= 1.0 and meta["latency_p95_s"] > 0
+    assert meta["micro_f1_ci_low"] <= meta["micro_f1"] <= meta["micro_f1_ci_high"]
+    html = Path(meta["report_html"])
+    assert html.parent == reg.get(same.version).path and html.name == "report.html"
+    assert html.read_text().count('src="data:image/png;base64,') == 3
+    metrics = reg.get(same.version).info["metrics"]
+    assert metrics["gate_passed"] and metrics["micro_f1"] == meta["micro_f1"]
 
 
 def test_inconsistent_annotations_block_training_and_fail_ci(

@@ -9,7 +9,8 @@ from pathlib import Path
 import dagster as dg
 from PIL import Image
 
-from docasset.core.corrections import import_file
+from docasset.core.corrections import import_file, latest_per_document, read_store
+from docasset.core.curate import PROMOTION_STATUS, SplitConfig, split_of, write_promotion_status
 from docasset.core.fields import load_doctype
 from docasset.core.intake import Workdir
 from docasset.defs.sensors import corrections_sensor, inbox_sensor, retrain_sensor
@@ -65,13 +66,37 @@ def test_corrections_sensor_requests_one_run_per_inbox_state(
     assert corrections_sensor(_ctx(instance, defs)).run_requests[0].run_key != k1
 
 
-def _store_corrections(wd: Workdir, ids: list[str], name: str) -> None:
+SPLIT = SplitConfig()
+
+
+def _ids(split: str, n: int, start: int = 0) -> list[str]:
+    """``n`` document ids whose stable split is ``split``."""
+    out, i = [], start
+    while len(out) < n:
+        doc_id = f"{i:016x}"
+        if (split == "trained") == (split_of(doc_id, SPLIT) in ("train", "dev")):
+            out.append(doc_id)
+        i += 1
+    return out
+
+
+TRAINED = _ids("trained", 12)
+GOLDEN = _ids("golden", 2)
+
+
+def _store_corrections(wd: Workdir, ids: list[str], name: str, **extra: object) -> None:
     f = wd.root / name
     stamp = datetime.now(UTC).isoformat()
     f.write_text(
         "".join(
             json.dumps(
-                {"doc_id": i, "fields": {"total": "1.00"}, "annotator": "a", "timestamp": stamp}
+                {
+                    "doc_id": i,
+                    "fields": {"total": "1.00"},
+                    "annotator": "a",
+                    "timestamp": stamp,
+                    **extra,
+                }
             )
             + "\n"
             for i in ids
@@ -80,24 +105,90 @@ def _store_corrections(wd: Workdir, ids: list[str], name: str) -> None:
     import_file(f, wd.corrections_store, load_doctype("receipt"), set(ids))
 
 
-def test_retrain_sensor_fires_at_n_and_never_twice(tmp_path: Path, instance, make_defs) -> None:
+def _promote_model(wd: Workdir, version: str, corrected: list[str]) -> None:
+    """Register a production model whose training set held the latest corrections of
+    ``corrected`` (what the retrain run leaves behind: version.json, alias, set manifest)."""
+    latest = latest_per_document(read_store(wd.corrections_store))
+    cids = latest.filter(latest["doc_id"].is_in(corrected))["correction_id"].to_list()
+    ts = f"set-{version}"
+    d = wd.models / "versions" / version
+    d.mkdir(parents=True)
+    (d / "version.json").write_text(json.dumps({"version": version, "training_set_version": ts}))
+    (wd.models / "aliases.json").write_text(json.dumps({"production": version}))
+    sets = wd.curated / "sets"
+    sets.mkdir(exist_ok=True)
+    (sets / f"{ts}.json").write_text(
+        json.dumps({"version": ts, "doc_ids": corrected, "correction_ids": cids})
+    )
+
+
+def test_retrain_sensor_counts_promoted_corrections_fires_at_n_and_never_twice(
+    tmp_path: Path, instance, make_defs
+) -> None:
     wd = Workdir(tmp_path)
     defs = make_defs(tmp_path, retrain_min_corrections=3)
-    _store_corrections(wd, ["d1", "d2"], "c1.jsonl")
-    assert retrain_sensor(_ctx(instance, defs)).skip_reason is not None
-    _store_corrections(wd, ["d3"], "c2.jsonl")
-    res = retrain_sensor(_ctx(instance, defs))
+    _store_corrections(wd, TRAINED[:2], "c1.jsonl")
+    # Not promoted into training: a verdict, the golden split, a sampled auto document the
+    # model got right (the corrections asset's status file says so).
+    _store_corrections(wd, [TRAINED[2]], "c2.jsonl", fields={}, verdict="irrelevant")
+    _store_corrections(wd, GOLDEN, "c3.jsonl")
+    _store_corrections(wd, [TRAINED[3]], "c4.jsonl")
+    latest = latest_per_document(read_store(wd.corrections_store))
+    cid = dict(latest.select("doc_id", "correction_id").iter_rows())
+    write_promotion_status(wd.curated / PROMOTION_STATUS, {cid[TRAINED[3]]: "model_correct"})
+    skip = retrain_sensor(_ctx(instance, defs))
+    assert not skip.run_requests and "2 newly promoted" in skip.skip_reason.skip_message
+    _store_corrections(wd, [TRAINED[4]], "c5.jsonl")
+    res = retrain_sensor(_ctx(instance, defs, skip.cursor))
     [req] = res.run_requests
-    assert req.run_key == "retrain-at-3"
-    # Same state, advanced cursor: no second run.
-    again = retrain_sensor(_ctx(instance, defs, res.cursor))
-    assert not again.run_requests
-    _store_corrections(wd, ["d4", "d5"], "c3.jsonl")
+    assert req.run_key.startswith("retrain-none-3-") and req.tags["docasset/new_promoted"] == "3"
+    # Same state with the advanced cursor: nothing.
     assert not retrain_sensor(_ctx(instance, defs, res.cursor)).run_requests
-    _store_corrections(wd, ["d6"], "c4.jsonl")
-    assert (
-        retrain_sensor(_ctx(instance, defs, res.cursor)).run_requests[0].run_key == "retrain-at-6"
-    )
+    # A restart that lost the cursor asks again for the very same run key: the daemon never
+    # launches one run key twice.
+    assert retrain_sensor(_ctx(instance, defs)).run_requests[0].run_key == req.run_key
+    # The run failed the gate (production unchanged): the next firing needs N more.
+    _store_corrections(wd, TRAINED[5:7], "c6.jsonl")
+    assert not retrain_sensor(_ctx(instance, defs, res.cursor)).run_requests
+    _store_corrections(wd, [TRAINED[7]], "c7.jsonl")
+    res2 = retrain_sensor(_ctx(instance, defs, res.cursor))
+    assert res2.run_requests[0].run_key.startswith("retrain-none-6-")
+
+
+def test_retrain_sensor_counts_since_the_production_models_training_set(
+    tmp_path: Path, instance, make_defs
+) -> None:
+    wd = Workdir(tmp_path)
+    defs = make_defs(tmp_path, retrain_min_corrections=3)
+    _store_corrections(wd, TRAINED[:4], "c1.jsonl")
+    fired = retrain_sensor(_ctx(instance, defs))
+    assert fired.run_requests
+    # The retrain run promoted v0001, trained on those four: nothing is new, with or without
+    # the cursor (state comes from the registry, so a restart changes nothing).
+    _promote_model(wd, "v0001", TRAINED[:4])
+    for cursor in (fired.cursor, None):
+        res = retrain_sensor(_ctx(instance, defs, cursor))
+        assert not res.run_requests and "0 newly promoted" in res.skip_reason.skip_message
+        assert "v0001" in res.skip_reason.skip_message
+    # A re-correction of a trained document is a new correction to learn from.
+    _store_corrections(wd, [TRAINED[0]], "c2.jsonl", fields={"total": "2.00"})
+    _store_corrections(wd, TRAINED[4:6], "c3.jsonl")
+    res = retrain_sensor(_ctx(instance, defs, fired.cursor))
+    assert res.run_requests[0].run_key.startswith("retrain-v0001-3-")
+
+
+def test_retrain_sensor_waits_while_a_retraining_run_is_in_flight(
+    tmp_path: Path, instance, make_defs
+) -> None:
+    wd = Workdir(tmp_path)
+    defs = make_defs(tmp_path, retrain_min_corrections=1)
+    _store_corrections(wd, TRAINED[:2], "c1.jsonl")
+    job = defs.resolve_job_def("retrain_job")
+    run = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+    res = retrain_sensor(_ctx(instance, defs))
+    assert not res.run_requests and run.run_id in res.skip_reason.skip_message
+    instance.report_run_failed(run)
+    assert retrain_sensor(_ctx(instance, defs)).run_requests
 
 
 def test_schedules_target_the_days_health_partition_and_weekly_retrain() -> None:
