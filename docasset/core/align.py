@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
 from docasset.core.fields import DocType, FieldSpec, normalize
 from docasset.core.rules import find_amounts, find_dates, find_totals
@@ -134,3 +135,22 @@ def align_document(doctype: DocType, values: dict[str, str], text: str) -> list[
             kept.append(a)
             result[a.field] = a
     return [result[a.field] for a in out]
+
+
+NEAR_MISS_SCORE = 60.0  # below, a text value shares too little with the text to be an OCR slip
+
+
+def near_miss(spec: FieldSpec, value: str, text: str, score: float) -> bool:
+    """Whether an unaligned value is probably an OCR misreading of something printed rather
+    than an annotation error: a text value still fuzzily close (``score`` >= 60), or a date or
+    amount one character away from one the rules find in the text ("9.60" for "9.00")."""
+    if spec.type not in ("date", "amount"):
+        return score >= NEAR_MISS_SCORE
+    target = normalize(spec, value)
+    if target is None:
+        return False
+    cands = find_dates(text) if spec.type == "date" else find_amounts(text)
+    return any(
+        (got := normalize(spec, c.text)) is not None and Levenshtein.distance(got, target) <= 1
+        for c in cands
+    )

@@ -212,6 +212,14 @@ def find_vendor(text: str, entries: list[MemoryEntry]) -> str | None:
     return best
 
 
+def _continues(text: str, end: int) -> bool:
+    """Whether the printed line goes on after a recalled value's match: then the value is the
+    start of a longer one (a chain's other branch: "... 41150 KLANG, SELANGOR 1245-DESA SRI
+    HARTAMAS" after the remembered "... 41150 KLANG, SELANGOR"), not this document's value."""
+    rest = text[end:].split("\n", 1)[0]
+    return sum(ch.isalnum() for ch in rest) >= 3
+
+
 def recall(text: str, entries: list[MemoryEntry]) -> dict[str, tuple[str, int, int, str]]:
     """Field -> (value, start, end, entry id) for the document's vendor: a remembered value
     present in the text (exactly, ignoring case and spacing, or fuzzily >= 90; the best match
@@ -234,6 +242,8 @@ def recall(text: str, entries: list[MemoryEntry]) -> dict[str, tuple[str, int, i
             res = fuzz.partial_ratio_alignment(e.value.upper(), flat)
             hit = (e.value, res.dest_start, res.dest_end) if res is not None else None
             score = res.score if res is not None and res.score >= MATCH_SCORE else 0.0
+            if hit is not None and _continues(text, res.dest_end):  # type: ignore[union-attr]
+                score = 0.0
         if hit is not None and score > scores.get(e.field, 0.0):
             out[e.field] = (*hit, e.id)
             scores[e.field] = score

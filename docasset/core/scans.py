@@ -397,6 +397,9 @@ def _line_heights(dark: np.ndarray, skew_deg: float) -> np.ndarray:
     if abs(skew_deg) >= 0.2:
         mask = Image.fromarray(dark).rotate(-skew_deg, resample=Image.Resampling.NEAREST)
         dark = np.asarray(mask, dtype=bool)
+    # Columns inked over most of the height are the scanner bed or a dark margin beside the
+    # paper, not text: left in, every row would be "inked" and no line run would be found.
+    dark = dark[:, dark.mean(axis=0) < 0.5]
     edges = np.diff(np.concatenate(([0], dark.any(axis=1).view(np.int8), [0])))
     runs = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
     # Rules and specks are too thin, frames and pictures too tall to be a text line.
@@ -434,5 +437,6 @@ def page_quality(img: Image.Image, dpi: float | None) -> PageQuality:
         skew_deg=skew,
         ink_ratio=round(ink_ratio, 5),
         text_rows=int(heights.size),
-        blank=ink_ratio < BLANK_INK_RATIO or heights.size == 0,
+        # Ink without line runs (a photo, a drawing) is not blank; OCR decides on its text.
+        blank=ink_ratio < BLANK_INK_RATIO,
     )

@@ -117,7 +117,7 @@ def curated_training_set(
         oof = out_of_fold_disagreements(
             doctype, preds, corrections, trained, settings.qa_min_confidence
         )
-    cur.qa = qa_list(conflict_reasons(corrections), oof)
+    cur.qa = qa_list(cur.qa, conflict_reasons(corrections), oof)
     manifest = write_set_manifest(wd.curated / "sets", cur)
     excluded = cur.records.filter(pl.col("split") == "excluded")
     reasons = excluded["reason"].value_counts()

@@ -254,3 +254,30 @@ def test_golden_set_is_frozen_and_never_trained_on(tmp_path: Path) -> None:
     assert not trained & golden
     # The split is stable: the same id lands in the same split in both sets.
     assert all(splits[d] == s for d, s in first.records.select("doc_id", "split").iter_rows())
+
+
+def test_ocr_misreadings_go_to_qa_and_absent_values_to_the_gate(tmp_path: Path) -> None:
+    slip, absent = _trained_id(11)[9:]
+    recs = [
+        # OCR read "9.60" and "ACNE SDN BHD" where the paper says 9.00 and ACME: OCR's fault.
+        {"doc_id": slip, "fields": {"company": "ACME SDN BHD", "total": "9.00"}},
+        # Nothing like these values is printed: an annotation error.
+        {"doc_id": absent, "fields": {"company": "ZEBRA TRADING", "total": "47.15"}},
+    ]
+    f = tmp_path / "c.jsonl"
+    f.write_text(
+        "".join(
+            json.dumps(r | {"annotator": "a", "timestamp": "2026-11-24T10:00:00Z"}) + "\n"
+            for r in recs
+        )
+    )
+    import_file(f, tmp_path / "store", RECEIPT, {slip, absent})
+    texts = {slip: "ACNE SDN BHD\nTOTAL 9.60\n", absent: TEXT}
+    cur = curate(
+        RECEIPT, read_store(tmp_path / "store"), texts, set(), {}, tmp_path / "g.json", CFG
+    )
+    issues = {r["doc_id"]: json.loads(r["issues"]) for r in cur.records.iter_rows(named=True)}
+    assert all("not found" not in i for i in issues[slip])
+    assert [n.split(":")[0] for n in cur.qa[slip]] == ["total"]  # the company aligned fuzzily
+    assert sorted(i.split(":")[0] for i in issues[absent]) == ["company", "total"]
+    assert absent not in cur.qa

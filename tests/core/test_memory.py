@@ -101,3 +101,18 @@ def test_total_keyword_needs_a_total_label() -> None:
     assert total_keyword("ACME\nGRAND TOTAL ....... 9.00", "9.00") == "GRAND TOTAL"
     assert total_keyword("ACME\nTOTAL EUR\n1.234,50", "1.234,50") == "TOTAL EUR"
     assert total_keyword("ACME\nTOTAL 9.00", None) is None
+
+
+def test_a_value_that_goes_on_in_the_text_is_another_branch_not_recalled(tmp_path: Path) -> None:
+    from docasset.core.memory import MemoryEntry, recall
+
+    addr = "LOT P.T. 2811, JALAN ANGSA, TAMAN BERKELEY 41150 KLANG, SELANGOR"
+    entries = [
+        MemoryEntry("c1", "99 SPEED MART S B", "company", "99 SPEED MART S/B", "x", "a", "t"),
+        MemoryEntry("a1", "99 SPEED MART S B", "address", addr, "x", "a", "t"),
+    ]
+    same = f"99 SPEED MART S/B\n{addr}\nTEL 03-1"
+    other = f"99 SPEED MART S/B\n{addr} 1245-DESA SRI HARTAMAS\nTEL 03-1"
+    assert recall(same, entries)["address"][0] == addr
+    got = recall(other, entries)
+    assert "address" not in got and got["company"][0] == "99 SPEED MART S/B"

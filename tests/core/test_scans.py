@@ -328,6 +328,17 @@ def test_blank_pages_are_blank() -> None:
     assert not text.blank and text.ink_ratio > 0.02 and text.contrast > 0.8
 
 
+def test_dark_scanner_margins_do_not_make_a_page_blank() -> None:
+    # A receipt on a dark scanner bed: inked columns on both sides of the paper (SROIE scans).
+    page = np.asarray(text_page(200)).copy()
+    bed = np.zeros((page.shape[0], page.shape[1] + 200), dtype=np.uint8)
+    bed[:, 100:-100] = page
+    clean = page_quality(text_page(200), None)
+    framed = page_quality(Image.fromarray(bed), None)
+    assert not framed.blank and framed.text_rows == clean.text_rows
+    assert framed.est_dpi == clean.est_dpi
+
+
 def test_blur_score_drops_when_blurred() -> None:
     sharp = text_page(200)
     blurred = sharp.filter(ImageFilter.GaussianBlur(2))

@@ -20,6 +20,7 @@ from docasset.core.fields import load_doctype
 from docasset.core.metrics import expected_calibration_error, score
 from docasset.core.train import (
     TrainConfig,
+    cross_fitted,
     docs_from_bytes,
     docs_to_bytes,
     make_training_doc,
@@ -67,6 +68,18 @@ def trained():
     return bundle, report, test
 
 
+def test_cross_fitting_parses_each_training_doc_with_a_model_that_never_saw_it() -> None:
+    nlp = spacy.blank("en")
+    docs = [make_training_doc(nlp, RECEIPT, f"f{i}", *synth(100 + i))[0] for i in range(30)]
+    cfg = TrainConfig(epochs=2, patience=1, fold_patience=1, calibration_folds=3)
+    parsed = cross_fitted(docs[:24], docs[24:], RECEIPT, cfg)
+    assert set(parsed) == {d.user_data["doc_id"] for d in docs[:24]}
+    # Too few documents per fold: no cross-fitting, the dev split alone calibrates.
+    assert cross_fitted(docs[:20], docs[24:], RECEIPT, cfg) == {}
+    _, report = train_model(docs[:20], docs[24:], RECEIPT, cfg)
+    assert report.calibrated_on == "dev" and report.n_calibration == 6
+
+
 def test_training_docs_have_aligned_entities() -> None:
     doc, aligns = make_training_doc(spacy.blank("en"), RECEIPT, "x", *synth(3))
     assert {a.method for a in aligns} <= {"exact", "normalized"}
@@ -79,7 +92,9 @@ def test_training_docs_have_aligned_entities() -> None:
 
 def test_trained_model_extracts_and_routes(trained) -> None:
     bundle, report, test = trained
-    assert report.n_train == 30 and report.calibrated_on == "dev"
+    assert report.n_train == 30 and report.calibrated_on == "dev+folds"
+    # Cross-fitting: every training document, parsed by a fold model, adds calibration evidence.
+    assert report.n_calibration == 30 + 15
     preds = predict_documents(bundle, RECEIPT, {d.user_data["doc_id"]: d.text for d in test})
     s = score(RECEIPT, preds, {d.user_data["doc_id"]: d.user_data["fields"] for d in test})
     assert s.micro.f1 >= 0.9, s.as_dict()
