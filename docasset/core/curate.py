@@ -247,8 +247,8 @@ def absent_value_issues(
 
 
 def contradicting_value(spec: FieldSpec, text: str) -> str | None:
-    """What the text clearly prints for a typed field (a date, or a total on a total
-    line of its own), which an absent annotated value contradicts; ``None`` when the text shows none."""
+    """What the text clearly prints for a typed field (its one date, or a total on a total
+    line), which an absent annotated value contradicts; ``None`` when it shows none."""
     if spec.type == "date":
         dates = find_dates(text)
         return dates[0].text if len({normalize(spec, d.text) for d in dates}) == 1 else None

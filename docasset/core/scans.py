@@ -437,6 +437,6 @@ def page_quality(img: Image.Image, dpi: float | None) -> PageQuality:
         skew_deg=skew,
         ink_ratio=round(ink_ratio, 5),
         text_rows=int(heights.size),
-        # Ink without line runs (a photo, a drawing) is not blank; OCR decides on its text.
-        blank=ink_ratio < BLANK_INK_RATIO,
+        # No ink, or ink without a single text-line run (a photo): nothing to read.
+        blank=ink_ratio < BLANK_INK_RATIO or heights.size == 0,
     )
