@@ -23,19 +23,9 @@ from docasset.core.label_studio import labelling_config, review_queue_frame, rev
 from docasset.core.memory import CorrectionMemory
 from docasset.core.ocr import document_text
 from docasset.core.prediction_table import from_frame, to_json
-from docasset.defs.partitions import batches
-from docasset.defs.resources import ALL_PARTITIONS, DocassetHome, Settings
+from docasset.defs.partitions import ALL_BATCHES, batches, concat_batches
+from docasset.defs.resources import DocassetHome, Settings
 from docasset.errors import CorrectionsError
-
-ALL_BATCHES = {
-    "partition_mapping": dg.AllPartitionMapping(),
-    "metadata": {"allow_missing_partitions": True, ALL_PARTITIONS: True},
-}
-
-
-def _concat(parts: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
-    frames = [f for f in parts.values() if f.height]
-    return pl.concat(frames, how="diagonal_relaxed") if frames else None
 
 
 def import_inbox(wd: Workdir, settings: Settings, log) -> tuple[list[dict], dict[str, list]]:
@@ -112,8 +102,8 @@ def corrections(
     known = {e.source_correction for e in memory.entries()}
     # Texts only for corrections the memory has not learned from yet (total keywords).
     fresh = set(latest.filter(~pl.col("correction_id").is_in(list(known)))["doc_id"].to_list())
-    learned = memory.learn(store, _texts(_concat(ocr_text), fresh))
-    preds = _concat(predictions)
+    learned = memory.learn(store, _texts(concat_batches(ocr_text), fresh))
+    preds = concat_batches(predictions)
     bad = set(preds.filter(pl.col("bad_scan"))["doc_id"].to_list()) if preds is not None else set()
     outcomes = sampled_auto_outcomes(doctype, preds, store) if preds is not None else {}
     status = promotion_status(store, bad, outcomes, settings.split_config())

@@ -29,9 +29,8 @@ from docasset.core.health_report import blocks, to_html, to_markdown, verdict
 from docasset.core.ocr import empty_words
 from docasset.core.reference import Reference, has_reference, load_reference
 from docasset.core.scan_table import document_problems
-from docasset.defs.partitions import days
+from docasset.defs.partitions import ALL_BATCHES, concat_batches, days
 from docasset.defs.resources import DocassetHome, Settings
-from docasset.defs.training import ALL_BATCHES, _concat
 
 
 def _reference(context, home: DocassetHome, window: pl.DataFrame) -> Reference | None:
@@ -83,12 +82,12 @@ def production_health(
     day = date.fromisoformat(context.partition_key)
     t = settings.health_thresholds()
     doctype = settings.doctype()
-    preds = _concat(predictions)
+    preds = concat_batches(predictions)
     window, n_unmodelled = window_frames(preds, day)
     ref = _reference(context, home, window)
     win_ids = window["doc_id"].unique().to_list() if window.height else []
     ref_ids = ref.features["doc_id"].to_list() if ref is not None else []
-    words, scans = _concat(ocr_text), _concat(raw_scans)
+    words, scans = concat_batches(ocr_text), concat_batches(raw_scans)
     measured = frame_features(win_ids + ref_ids, words, scans)
     reports = home.workdir().reports
     drift: DriftResult | None = None

@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 import dagster as dg
+import polars as pl
+
+from docasset.defs.resources import ALL_PARTITIONS
 
 batches = dg.DynamicPartitionsDefinition(name="batches")
 days = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_offset=1)
+
+# An input reading every batch partition there is (none yet is fine): {batch: frame}.
+ALL_BATCHES = {
+    "partition_mapping": dg.AllPartitionMapping(),
+    "metadata": {"allow_missing_partitions": True, ALL_PARTITIONS: True},
+}
+
+
+def concat_batches(parts: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
+    """All batches' frames as one (None when there is no row yet)."""
+    frames = [f for f in parts.values() if f.height]
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None

@@ -3,6 +3,7 @@
 # No ``from __future__ import annotations`` here: Dagster infers run config from the real
 # ``config: TrainingConfig`` annotation and cannot resolve it from a string.
 
+from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
@@ -28,18 +29,9 @@ from docasset.core.qa import (
 )
 from docasset.core.registry import Registry
 from docasset.core.train import TrainConfig, docs_from_bytes, train_model
-from docasset.defs.resources import ALL_PARTITIONS, DocassetHome, Settings
+from docasset.defs.partitions import ALL_BATCHES, concat_batches
+from docasset.defs.resources import DocassetHome, Settings
 from docasset.errors import ModelError
-
-ALL_BATCHES = {
-    "partition_mapping": dg.AllPartitionMapping(),
-    "metadata": {"allow_missing_partitions": True, ALL_PARTITIONS: True},
-}
-
-
-def _concat(parts: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
-    frames = [f for f in parts.values() if f.height]
-    return pl.concat(frames, how="diagonal_relaxed") if frames else None
 
 
 def _trained_on(registry: Registry, sets_dir: Path, versions: list[str]) -> dict[str, set[str]]:
@@ -78,7 +70,7 @@ def curated_training_set(
     settings: Settings,
 ) -> CuratedSet:
     doctype = settings.doctype()
-    words = _concat(ocr_text)
+    words = concat_batches(ocr_text)
     wanted = set(corrections["doc_id"].to_list())
     texts: dict[str, str] = {}
     if words is not None:
@@ -88,9 +80,9 @@ def curated_training_set(
             .items()
         ):
             texts[str(doc_id)] = document_text(w, str(doc_id))
-    scans = _concat(raw_scans)
+    scans = concat_batches(raw_scans)
     bad = set(scans.filter(pl.col("bad_scan"))["doc_id"].to_list()) if scans is not None else set()
-    preds = _concat(predictions)
+    preds = concat_batches(predictions)
     if preds is not None:  # predictions also carry the OCR evidence (unreadable, no text)
         bad |= set(preds.filter(pl.col("bad_scan"))["doc_id"].to_list())
     outcomes = sampled_auto_outcomes(doctype, preds, corrections) if preds is not None else {}
@@ -230,6 +222,7 @@ def candidate_model(
             "train_seconds": report.seconds,
             "seed": config.seed,
             "run_id": context.run.run_id,
+            "config": asdict(cfg),  # every training hyper-parameter, for reproduction
         },
     )
     # Production health compares every window with what this version was trained on.
