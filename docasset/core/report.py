@@ -192,15 +192,7 @@ def _error_blocks(docs: list[DocErrors], fields: list[FieldConfusion]) -> list[B
             "text and the predicted span; ⏎ is a line break."
         ),
         Table(
-            [
-                "document",
-                "route",
-                "field",
-                "predicted",
-                "truth",
-                "OCR at the truth",
-                "OCR at the prediction",
-            ],
+            WORST_COLUMNS,
             [
                 [
                     d.doc_id,

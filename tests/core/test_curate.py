@@ -202,47 +202,26 @@ def test_promotion_status_and_new_promotions_since_a_training_set(tmp_path: Path
     assert len(new_promotions(store, {}, set(), CFG)) == 6
 
 
+def _import(path: Path, store: Path, recs: list[dict[str, object]]) -> None:
+    """Write corrections (annotator and time filled in) to ``path`` and import them."""
+    stamp = {"annotator": "a", "timestamp": "2026-11-24T10:00:00Z"}
+    path.write_text("".join(json.dumps(stamp | r) + "\n" for r in recs))
+    import_file(path, store, RECEIPT, {str(r["doc_id"]) for r in recs})
+
+
 def test_golden_set_is_frozen_and_never_trained_on(tmp_path: Path) -> None:
     cfg = SplitConfig(golden_fraction=0.5, dev_fraction=0.2, min_golden=2)
     ids = [f"g{i:015d}" for i in range(12)]
-    f = tmp_path / "c.jsonl"
-    f.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "doc_id": d,
-                    "fields": TRUTH,
-                    "annotator": "a",
-                    "timestamp": "2026-11-24T10:00:00Z",
-                }
-            )
-            + "\n"
-            for d in ids
-        )
-    )
-    import_file(f, tmp_path / "store", RECEIPT, set(ids))
+    _import(tmp_path / "c.jsonl", tmp_path / "store", [{"doc_id": d, "fields": TRUTH} for d in ids])
     store = read_store(tmp_path / "store")
     texts = {d: TEXT for d in ids}
     first = curate(RECEIPT, store, texts, set(), {}, tmp_path / "golden.json", cfg)
     golden = set(first.golden_ids)
     assert golden and golden == {d for d in ids if split_of(d, cfg) == "golden"}
     more = [f"h{i:015d}" for i in range(12)]
-    f2 = tmp_path / "c2.jsonl"
-    f2.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "doc_id": d,
-                    "fields": TRUTH,
-                    "annotator": "a",
-                    "timestamp": "2026-11-24T10:00:00Z",
-                }
-            )
-            + "\n"
-            for d in more
-        )
+    _import(
+        tmp_path / "c2.jsonl", tmp_path / "store", [{"doc_id": d, "fields": TRUTH} for d in more]
     )
-    import_file(f2, tmp_path / "store", RECEIPT, set(more))
     texts.update({d: TEXT for d in more})
     second = curate(
         RECEIPT, read_store(tmp_path / "store"), texts, set(), {}, tmp_path / "golden.json", cfg
@@ -264,14 +243,7 @@ def test_ocr_misreadings_go_to_qa_and_absent_values_to_the_gate(tmp_path: Path) 
         # Nothing like these values is printed: an annotation error.
         {"doc_id": absent, "fields": {"company": "ZEBRA TRADING", "total": "47.15"}},
     ]
-    f = tmp_path / "c.jsonl"
-    f.write_text(
-        "".join(
-            json.dumps(r | {"annotator": "a", "timestamp": "2026-11-24T10:00:00Z"}) + "\n"
-            for r in recs
-        )
-    )
-    import_file(f, tmp_path / "store", RECEIPT, {slip, absent})
+    _import(tmp_path / "c.jsonl", tmp_path / "store", recs)
     texts = {slip: "ACNE SDN BHD\nTOTAL 9.60\n", absent: TEXT}
     cur = curate(
         RECEIPT, read_store(tmp_path / "store"), texts, set(), {}, tmp_path / "g.json", CFG
