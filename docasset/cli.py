@@ -53,10 +53,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from docasset.core.fields import load_doctype
-    from docasset.core.labelled import read_labelled_folder
-    from docasset.core.offline import ocr_files, split_docs, training_docs
-    from docasset.core.train import TrainConfig, train_model
+    from docasset.core.datasets.labelled import read_labelled_folder
+    from docasset.core.datasets.offline import ocr_files, split_docs, training_docs
+    from docasset.core.extraction.fields import load_doctype
+    from docasset.core.training.train import TrainConfig, train_model
 
     doctype = load_doctype(args.doc_type)
     docs = read_labelled_folder(Path(args.dataset))
@@ -99,9 +99,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from docasset.core.extract import ModelBundle, predict_documents
-    from docasset.core.offline import expand_inputs, ocr_files
-    from docasset.core.prediction_table import to_json
+    from docasset.core.datasets.offline import expand_inputs, ocr_files
+    from docasset.core.extraction.extract import ModelBundle, predict_documents
+    from docasset.core.extraction.prediction_table import to_json
 
     bundle = ModelBundle.load(Path(args.model))
     paths = expand_inputs(Path(p) for p in args.inputs)
@@ -133,10 +133,11 @@ def cmd_corrections_import(args: argparse.Namespace) -> int:
     reason on stderr, the file copied to ``corrections/rejected/`` with its reasons)."""
     import shutil
 
-    from docasset.core.corrections import import_file, latest_per_document, read_store
-    from docasset.core.fields import load_doctype
+    from docasset.core.extraction.fields import load_doctype
     from docasset.core.files import atomic_write
-    from docasset.core.intake import Workdir, known_doc_ids
+    from docasset.core.intake.ledger import known_doc_ids
+    from docasset.core.validation.corrections import import_file, latest_per_document, read_store
+    from docasset.core.workdir import Workdir
     from docasset.errors import CorrectionsError
 
     wd = Workdir(_home(args))
@@ -175,8 +176,8 @@ def cmd_corrections_import(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
-    from docasset.core.intake import Workdir
-    from docasset.core.registry import Registry
+    from docasset.core.training.registry import Registry
+    from docasset.core.workdir import Workdir
 
     reg = Registry(Workdir(_home(args)).models)
     actor = os.environ.get("USER", "cli")
@@ -208,8 +209,8 @@ def cmd_model(args: argparse.Namespace) -> int:
 
 
 def cmd_memory(args: argparse.Namespace) -> int:
-    from docasset.core.intake import Workdir
-    from docasset.core.memory import CorrectionMemory
+    from docasset.core.validation.memory import CorrectionMemory
+    from docasset.core.workdir import Workdir
 
     mem = CorrectionMemory(Workdir(_home(args)).memory)
     if args.memory_cmd == "list":

@@ -23,12 +23,12 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from docasset.core.intake import Workdir
-from docasset.core.operators import corrections_from_keys, write_corrections
+from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
 from docasset.defs.resources import Settings
 from fixtures.generate import generate
+from fixtures.operators import corrections_from_keys, write_corrections
 
 
 @dataclass

@@ -14,11 +14,11 @@ import json
 import sys
 from pathlib import Path
 
-from docasset.core.extract import DocPrediction, FieldPrediction
-from docasset.core.fields import load_doctype, parse_amount
-from docasset.core.labelled import read_labelled_folder
-from docasset.core.metrics import score
-from docasset.core.rules import find_amounts, find_dates, find_totals
+from docasset.core.datasets.labelled import read_labelled_folder
+from docasset.core.evaluation.metrics import score
+from docasset.core.extraction.extract import DocPrediction, FieldPrediction
+from docasset.core.extraction.fields import load_doctype, parse_amount
+from docasset.core.extraction.rules import find_amounts, find_dates, find_totals
 from evals.run import EXIT_OK, EXIT_USAGE, ceiling, load_texts
 
 

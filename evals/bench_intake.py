@@ -112,15 +112,15 @@ def stage(root: Path, audit: bool) -> dict[str, Any]:
     import dagster as dg
     import polars as pl
 
-    import docasset.core.ocr as ocr_mod
-    from docasset.core.intake import (
-        Workdir,
+    import docasset.core.ocr.tesseract as ocr_mod
+    from docasset.core.intake.ledger import (
         claimed_names,
         new_batch_id,
         pending_files,
         read_ledger,
         write_manifest,
     )
+    from docasset.core.workdir import Workdir
     from docasset.definitions import build_definitions
     from docasset.defs.ingest import raw_scans
     from docasset.defs.ocr import ocr_text
@@ -289,7 +289,8 @@ def scaled_intake_reads(sample_home: Path, batches: int, per_batch: int) -> dict
     The ledger lines and manifests are copies of real ones from ``sample_home``, so the parse
     cost per line is the real one; no scan file is needed (these reads never open them).
     """
-    from docasset.core.intake import Workdir, claimed_names, read_ledger
+    from docasset.core.intake.ledger import claimed_names, read_ledger
+    from docasset.core.workdir import Workdir
 
     [ledger] = sorted((sample_home / "index").glob("*.jsonl"))[:1]
     lines = ledger.read_text("utf-8").splitlines()

@@ -9,12 +9,12 @@ parallelism (``OMP_THREAD_LIMIT=1``, ``--workers`` processes at a time, default 
 
 - **pipeline**: what the ``ocr_text`` asset runs: it receives each document's ``ScanFile`` and
   page measures from ``raw_scans`` (prepared untimed here), and
-  :func:`~docasset.core.ocr.ocr_documents` is timed (page decode, preprocessing, one
+  :func:`~docasset.core.ocr.tesseract.ocr_documents` is timed (page decode, preprocessing, one
   ``image_to_data`` call per page, the validated polars word frame).
 - **raw**: every page is decoded and preprocessed once up front with the same
-  :func:`~docasset.core.ocr.prepare_page` and :class:`~docasset.core.ocr.OcrConfig`, written as
-  PNG to a temporary directory (not timed), then ``tesseract IMG OUT --psm N [--dpi D] -l LANG
-  tsv`` is timed over those files.
+  :func:`~docasset.core.ocr.tesseract.prepare_page` and
+  :class:`~docasset.core.ocr.tesseract.OcrConfig`, written as PNG to a temporary directory
+  (not timed), then ``tesseract IMG OUT --psm N [--dpi D] -l LANG tsv`` is timed over them.
 
 Prints one JSON object on stdout: pages/s of both sides, their ratio
 (``pipeline / raw``; the target is >= 0.9) and what preprocessing was applied. With
@@ -36,15 +36,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from docasset.core.ocr import OcrConfig, effective_dpi, ocr_documents, prepare_page
-from docasset.core.scans import (
+from docasset.core.intake.scans import (
     IntakeLimits,
     PageQuality,
     ScanFile,
+    effective_dpi,
     inspect_file,
     iter_pages,
     page_quality,
 )
+from docasset.core.ocr.tesseract import OcrConfig, ocr_documents, prepare_page
 from docasset.errors import ScanError
 
 _SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".pdf"}
@@ -76,7 +77,7 @@ def _load_avg() -> list[float]:
 
 
 def tesseract_flags(dpi: float | None, scale: float, config: OcrConfig) -> tuple[str, ...]:
-    """The command-line options :func:`~docasset.core.ocr.ocr_page` passes for a page."""
+    """The command-line options :func:`~docasset.core.ocr.tesseract.ocr_page` passes for a page."""
     flags = ["--psm", str(config.psm)]
     if dpi:
         flags += ["--dpi", str(round(dpi * scale))]

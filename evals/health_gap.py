@@ -23,10 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from docasset.core.drift import run_drift
-from docasset.core.extract import predict_documents
-from docasset.core.fields import load_doctype
-from docasset.core.health import (
+from docasset.core.datasets.labelled import LabelledDoc, read_labelled_folder
+from docasset.core.datasets.offline import split_docs, training_docs
+from docasset.core.extraction.extract import predict_documents
+from docasset.core.extraction.fields import load_doctype
+from docasset.core.extraction.prediction_table import predictions_frame
+from docasset.core.monitoring.drift import run_drift
+from docasset.core.monitoring.health import (
     HealthThresholds,
     accuracy_gap,
     assess,
@@ -35,12 +38,9 @@ from docasset.core.health import (
     feature_columns,
     window_features,
 )
-from docasset.core.health_report import blocks, to_html
-from docasset.core.labelled import LabelledDoc, read_labelled_folder
-from docasset.core.offline import split_docs, training_docs
-from docasset.core.prediction_table import predictions_frame
-from docasset.core.reference import build_reference, document_features
-from docasset.core.train import TrainConfig, train_model
+from docasset.core.monitoring.health_report import blocks, to_html
+from docasset.core.monitoring.reference import build_reference, document_features
+from docasset.core.training.train import TrainConfig, train_model
 from docasset.errors import DocassetError
 from evals.run import load_texts
 

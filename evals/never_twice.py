@@ -23,13 +23,13 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from docasset.core.corrections import import_file, read_store
-from docasset.core.extract import predict_documents
-from docasset.core.fields import load_doctype, values_match
-from docasset.core.labelled import read_labelled_folder
-from docasset.core.memory import CorrectionMemory, recall
-from docasset.core.offline import ocr_files, split_docs, training_docs
-from docasset.core.train import TrainConfig, train_model
+from docasset.core.datasets.labelled import read_labelled_folder
+from docasset.core.datasets.offline import ocr_files, split_docs, training_docs
+from docasset.core.extraction.extract import predict_documents
+from docasset.core.extraction.fields import load_doctype, values_match
+from docasset.core.training.train import TrainConfig, train_model
+from docasset.core.validation.corrections import import_file, read_store
+from docasset.core.validation.memory import CorrectionMemory, recall
 from fixtures.generate import generate, vendor_catalogue
 
 FIELDS = ("company", "address", "total")

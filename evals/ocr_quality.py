@@ -34,8 +34,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from docasset.core.ocr import OcrConfig, document_text, ocr_page
-from docasset.core.scans import inspect_file, iter_pages
+from docasset.core.intake.scans import inspect_file, iter_pages
+from docasset.core.ocr.tesseract import OcrConfig, ocr_page
+from docasset.core.ocr.text import document_text
 from docasset.errors import DocassetError
 
 KEY_FIELDS = ("company", "date", "address", "total")

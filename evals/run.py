@@ -18,11 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from docasset.core.extract import DocPrediction, ModelBundle, predict_documents, predict_text
-from docasset.core.fields import DocType
-from docasset.core.labelled import LabelledDoc, read_labelled_folder
-from docasset.core.metrics import score
-from docasset.core.prediction_table import to_json
+from docasset.core.datasets.labelled import LabelledDoc, read_labelled_folder
+from docasset.core.evaluation.metrics import score
+from docasset.core.extraction.extract import (
+    DocPrediction,
+    ModelBundle,
+    predict_documents,
+    predict_text,
+)
+from docasset.core.extraction.fields import DocType
+from docasset.core.extraction.prediction_table import to_json
 from docasset.errors import DocassetError
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -49,7 +54,7 @@ def load_texts(
         fails = {k: v for k, v in data.get("failures", {}).items() if k in ids}
         wall = sum(per_doc.values())
         return texts, per_doc, fails, wall
-    from docasset.core.offline import ocr_files
+    from docasset.core.datasets.offline import ocr_files
 
     run = ocr_files([(d.id, d.image) for d in docs], workers=workers)
     if cache is not None:
@@ -94,7 +99,7 @@ def latency(extract_s: list[float], ocr_s: list[float], ocr_wall: float) -> dict
 
 def prediction_row(doctype: DocType, pred: DocPrediction, truth: dict[str, str]) -> dict:
     """One ``predictions.jsonl`` line: the ``docasset extract`` object plus truth and hits."""
-    from docasset.core.fields import values_match
+    from docasset.core.extraction.fields import values_match
 
     row = to_json(doctype, pred)
     row["truth"] = {k: truth.get(k) for k in doctype.names}

@@ -32,17 +32,17 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from docasset.core import plots
-from docasset.core.fields import DocType
-from docasset.core.intake import Workdir
-from docasset.core.labelled import LabelledDoc, read_labelled_folder
-from docasset.core.markdown import table
-from docasset.core.metrics import outcome
-from docasset.core.operators import source_to_doc_ids, write_corrections
+from docasset.core.datasets.labelled import LabelledDoc, read_labelled_folder
+from docasset.core.evaluation.metrics import outcome
+from docasset.core.extraction.fields import DocType
+from docasset.core.reporting import plots
+from docasset.core.reporting.blocks import md_table
+from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
 from docasset.defs.resources import Settings
 from docasset.errors import DocassetError, LabelledDataError
+from fixtures.operators import source_to_doc_ids, write_corrections
 
 COLUMNS = {
     "week": "0 = bootstrap (the first model), then one row per production week",
@@ -323,7 +323,7 @@ def write_curve(curve: pl.DataFrame, out: Path, target: float) -> None:
         "",
         *notes,
         "",
-        table(rows, list(curve.columns)),
+        md_table(rows, list(curve.columns)),
         "",
         "![learning curve](learning_curve.png)",
         "",
@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
             except DocassetError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-    print(table(curve.iter_rows(named=True), curve.columns))
+    print(md_table(curve.iter_rows(named=True), curve.columns))
     written = ", ".join(str(out / f"learning_curve.{ext}") for ext in ("csv", "png", "md"))
     print(f"\nwritten: {written}")
     return 0

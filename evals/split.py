@@ -13,7 +13,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from docasset.core.labelled import read_labelled_folder
+from docasset.core.datasets.labelled import read_labelled_folder
 
 
 def split_folder(src: Path, out: Path, fraction: float = 0.5) -> tuple[Path, Path]:

@@ -10,19 +10,20 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from docasset.core.corrections import import_file, latest_per_document, read_store
-from docasset.core.curate import (
+from docasset.core.extraction.prediction_table import from_frame, to_json
+from docasset.core.files import atomic_write
+from docasset.core.intake.ledger import known_doc_ids
+from docasset.core.ocr.text import document_text
+from docasset.core.validation.corrections import import_file, latest_per_document, read_store
+from docasset.core.validation.curate import (
     PROMOTION_STATUS,
     promotion_status,
     sampled_auto_outcomes,
     write_promotion_status,
 )
-from docasset.core.files import atomic_write
-from docasset.core.intake import Workdir, known_doc_ids
-from docasset.core.label_studio import labelling_config, review_queue_frame, review_task
-from docasset.core.memory import CorrectionMemory
-from docasset.core.ocr import document_text
-from docasset.core.prediction_table import from_frame, to_json
+from docasset.core.validation.label_studio import labelling_config, review_queue_frame, review_task
+from docasset.core.validation.memory import CorrectionMemory
+from docasset.core.workdir import Workdir
 from docasset.defs.partitions import ALL_BATCHES, batches, concat_batches
 from docasset.defs.resources import DocassetHome, Settings
 from docasset.errors import CorrectionsError

@@ -8,13 +8,13 @@ from pathlib import Path
 import dagster as dg
 import spacy
 
-from docasset.core.blocks import to_markdown
-from docasset.core.curate import CuratedSet
-from docasset.core.error_analysis import analyse, analysis_dict
-from docasset.core.evaluate import ModelEvaluation, evaluate_model, regression_verdict
-from docasset.core.extract import ModelBundle
-from docasset.core.report import build_report, write_report
-from docasset.core.train import docs_from_bytes
+from docasset.core.evaluation.error_analysis import analyse, analysis_dict
+from docasset.core.evaluation.evaluate import ModelEvaluation, evaluate_model, regression_verdict
+from docasset.core.evaluation.report import build_report, write_report
+from docasset.core.extraction.extract import ModelBundle
+from docasset.core.reporting.blocks import to_markdown
+from docasset.core.training.train import docs_from_bytes
+from docasset.core.validation.curate import CuratedSet
 from docasset.defs.resources import DocassetHome, Settings
 from docasset.errors import ModelError
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from docasset.core.extract import predict_documents
-from docasset.core.memory import CorrectionMemory, recall
-from docasset.core.ocr import document_text
-from docasset.core.prediction_table import documents, predictions_frame
-from docasset.core.scan_table import document_problems
+from docasset.core.extraction.extract import predict_documents
+from docasset.core.extraction.prediction_table import documents, predictions_frame
+from docasset.core.intake.scan_table import document_problems
+from docasset.core.ocr.text import document_text
+from docasset.core.validation.memory import CorrectionMemory, recall
 from docasset.defs.partitions import batches
 from docasset.defs.resources import DocassetHome, Settings
 

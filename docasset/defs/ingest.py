@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
-from docasset.core.scan_table import scan_rows, summarize_batch
+from docasset.core.intake.scan_table import scan_rows, summarize_batch
 from docasset.defs.partitions import batches
 from docasset.defs.resources import DocassetHome, Settings
 

@@ -12,10 +12,10 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from docasset.core.corrections import latest_per_document, read_store
-from docasset.core.drift import DriftResult, run_drift
 from docasset.core.files import atomic_write
-from docasset.core.health import (
+from docasset.core.intake.scan_table import document_problems
+from docasset.core.monitoring.drift import DriftResult, run_drift
+from docasset.core.monitoring.health import (
     assess,
     automation_trend,
     evaluate_checks,
@@ -25,10 +25,10 @@ from docasset.core.health import (
     window_frames,
     with_measures,
 )
-from docasset.core.health_report import blocks, to_html, to_markdown, verdict
-from docasset.core.ocr import empty_words
-from docasset.core.reference import Reference, has_reference, load_reference
-from docasset.core.scan_table import document_problems
+from docasset.core.monitoring.health_report import blocks, to_html, to_markdown, verdict
+from docasset.core.monitoring.reference import Reference, has_reference, load_reference
+from docasset.core.ocr.words import empty_words
+from docasset.core.validation.corrections import latest_per_document, read_store
 from docasset.defs.partitions import ALL_BATCHES, concat_batches, days
 from docasset.defs.resources import DocassetHome, Settings
 

@@ -8,8 +8,9 @@ import time
 import dagster as dg
 import polars as pl
 
-from docasset.core.ocr import empty_words, ocr_documents, validate_words
-from docasset.core.scan_table import page_qualities, scan_file
+from docasset.core.intake.scan_table import page_qualities, scan_file
+from docasset.core.ocr.tesseract import ocr_documents
+from docasset.core.ocr.words import empty_words, validate_words
 from docasset.defs.partitions import batches
 from docasset.defs.resources import DocassetHome, Settings
 

@@ -10,15 +10,15 @@ import polars as pl
 from pydantic import Field
 from upath import UPath
 
-from docasset.core.curate import SplitConfig
-from docasset.core.evaluate import GateConfig
-from docasset.core.fields import DocType, load_doctype
-from docasset.core.health import HealthThresholds
-from docasset.core.intake import Workdir
-from docasset.core.ocr import OcrConfig
-from docasset.core.quality import QualityThresholds
-from docasset.core.registry import Registry
-from docasset.core.scans import IntakeLimits
+from docasset.core.evaluation.evaluate import GateConfig
+from docasset.core.extraction.fields import DocType, load_doctype
+from docasset.core.intake.quality import QualityThresholds
+from docasset.core.intake.scans import IntakeLimits
+from docasset.core.monitoring.health import HealthThresholds
+from docasset.core.ocr.tesseract import OcrConfig
+from docasset.core.training.registry import Registry
+from docasset.core.validation.curate import SplitConfig
+from docasset.core.workdir import Workdir
 
 DEFAULT_HOME = os.environ.get("DOCASSET_HOME", str(Path.cwd() / ".docasset" / "work"))
 

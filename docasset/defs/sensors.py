@@ -8,14 +8,14 @@ import json
 
 import dagster as dg
 
-from docasset.core.corrections import read_store
-from docasset.core.curate import (
+from docasset.core.intake.ledger import new_batch_id, pending_files, write_manifest
+from docasset.core.validation.corrections import read_store
+from docasset.core.validation.curate import (
     PROMOTION_STATUS,
     new_promotions,
     read_promotion_status,
     read_set_manifest,
 )
-from docasset.core.intake import new_batch_id, pending_files, write_manifest
 from docasset.defs.jobs import corrections_job, ingest_job, retrain_job
 from docasset.defs.partitions import batches
 from docasset.defs.resources import DocassetHome, Settings

@@ -11,7 +11,11 @@ import polars as pl
 import spacy
 from pydantic import Field
 
-from docasset.core.curate import (
+from docasset.core.ocr.text import document_text
+from docasset.core.reporting.blocks import md_table
+from docasset.core.training.registry import Registry
+from docasset.core.training.train import TrainConfig, docs_from_bytes, train_model
+from docasset.core.validation.curate import (
     EXCLUSION_REASONS,
     CuratedSet,
     curate,
@@ -19,16 +23,12 @@ from docasset.core.curate import (
     sampled_auto_outcomes,
     write_set_manifest,
 )
-from docasset.core.markdown import table
-from docasset.core.ocr import document_text
-from docasset.core.qa import (
+from docasset.core.validation.qa import (
     conflict_reasons,
     consistency_summary,
     out_of_fold_disagreements,
     qa_list,
 )
-from docasset.core.registry import Registry
-from docasset.core.train import TrainConfig, docs_from_bytes, train_model
 from docasset.defs.partitions import ALL_BATCHES, concat_batches
 from docasset.defs.resources import DocassetHome, Settings
 from docasset.errors import ModelError
@@ -124,13 +124,13 @@ def curated_training_set(
             "promoted_by_basis": dg.MetadataValue.json({b: c for b, c in bases.iter_rows()}),
             "reason_codes": dg.MetadataValue.json(EXCLUSION_REASONS),
             "excluded": dg.MetadataValue.md(
-                table(excluded.head(500).iter_rows(named=True), ["doc_id", "reason"])
+                md_table(excluded.head(500).iter_rows(named=True), ["doc_id", "reason"])
             ),
             "n_qa": len(cur.qa),
             "n_out_of_fold_disagreements": len(oof),
             "qa_list": dg.MetadataValue.json(dict(list(cur.qa.items())[:100])),
             "records": dg.MetadataValue.md(
-                table(
+                md_table(
                     cur.records.head(200).iter_rows(named=True),
                     ["doc_id", "split", "reason", "basis", "n_fields", "n_aligned", "issues"],
                 )
@@ -226,7 +226,7 @@ def candidate_model(
         },
     )
     # Production health compares every window with what this version was trained on.
-    from docasset.core.reference import build_reference, save_reference
+    from docasset.core.monitoring.reference import build_reference, save_reference
 
     golden = docs_from_bytes(curated_training_set.golden, nlp)
     save_reference(mv.path, build_reference(bundle, {"train": train, "dev": dev, "golden": golden}))

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from docasset.core.align import align_document, align_value
-from docasset.core.fields import load_doctype
-from docasset.core.rules import find_dates, find_totals
+from docasset.core.extraction.fields import load_doctype
+from docasset.core.extraction.rules import find_dates, find_totals
+from docasset.core.training.align import align_document, align_value
 
 TEXT = (
     "BOOK TA .K (TAMAN DAYA) SDN BND\n789417-W\nNO.53 55,57 & 59, JALAN SAGU 18,\nTAMAN DAYA,\n"

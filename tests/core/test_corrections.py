@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from docasset.core.corrections import import_file, latest_per_document, read_store
-from docasset.core.fields import load_doctype
+from docasset.core.extraction.fields import load_doctype
+from docasset.core.validation.corrections import import_file, latest_per_document, read_store
 from docasset.errors import CorrectionsError
 
 RECEIPT = load_doctype("receipt")
@@ -218,7 +218,7 @@ def _cli(tmp_path: Path, *args: str) -> int:
 
 
 def test_cli_import_exit_codes_messages_and_archive(tmp_path: Path, capsys, monkeypatch) -> None:
-    import docasset.core.intake as intake
+    import docasset.core.intake.ledger as intake
 
     monkeypatch.setattr(intake, "known_doc_ids", lambda wd: KNOWN)
     good = _write(tmp_path, "good.jsonl", [_line(), _line("aaaa000000000002")])

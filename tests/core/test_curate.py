@@ -8,8 +8,10 @@ from pathlib import Path
 
 import polars as pl
 
-from docasset.core.corrections import import_file, read_store
-from docasset.core.curate import (
+from docasset.core.extraction.fields import load_doctype
+from docasset.core.extraction.prediction_table import PREDICTION_COLUMNS
+from docasset.core.validation.corrections import import_file, read_store
+from docasset.core.validation.curate import (
     EXCLUSION_REASONS,
     SplitConfig,
     curate,
@@ -20,8 +22,6 @@ from docasset.core.curate import (
     split_of,
     write_set_manifest,
 )
-from docasset.core.fields import load_doctype
-from docasset.core.prediction_table import PREDICTION_COLUMNS
 
 RECEIPT = load_doctype("receipt")
 CFG = SplitConfig(golden_fraction=0.2, dev_fraction=0.2, min_golden=100)

@@ -3,18 +3,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from docasset.core.blocks import to_markdown
-from docasset.core.error_analysis import analyse, find_value
-from docasset.core.evaluate import (
+from docasset.core.evaluation.error_analysis import analyse, find_value
+from docasset.core.evaluation.evaluate import (
     GateConfig,
     ModelEvaluation,
     evaluate_predictions,
     regression_verdict,
 )
-from docasset.core.extract import DocPrediction, FieldPrediction
-from docasset.core.fields import load_doctype
-from docasset.core.metrics import automation_at_precision
-from docasset.core.report import build_report, write_report
+from docasset.core.evaluation.metrics import automation_at_precision
+from docasset.core.evaluation.report import build_report, write_report
+from docasset.core.extraction.extract import DocPrediction, FieldPrediction
+from docasset.core.extraction.fields import load_doctype
+from docasset.core.reporting.blocks import to_markdown
 
 RECEIPT = load_doctype("receipt")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from docasset.core.fields import (
+from docasset.core.extraction.fields import (
     load_doctype,
     normalize,
     parse_amount,

@@ -11,9 +11,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from docasset.core.drift import DriftResult, run_drift
-from docasset.core.fields import load_doctype
-from docasset.core.health import (
+from docasset.core.extraction.fields import load_doctype
+from docasset.core.extraction.prediction_table import PREDICTION_COLUMNS
+from docasset.core.monitoring.drift import DriftResult, run_drift
+from docasset.core.monitoring.health import (
     HealthThresholds,
     accuracy_gap,
     assess,
@@ -26,9 +27,8 @@ from docasset.core.health import (
     window_features,
     window_frames,
 )
-from docasset.core.health_report import blocks, to_html, to_markdown
-from docasset.core.prediction_table import PREDICTION_COLUMNS
-from docasset.core.reference import (
+from docasset.core.monitoring.health_report import blocks, to_html, to_markdown
+from docasset.core.monitoring.reference import (
     Reference,
     date_shape,
     document_features,
@@ -281,7 +281,8 @@ def test_report_markdown_and_html_say_what_changed_and_what_to_do() -> None:
 
 def test_deepchecks_is_imported_by_the_drift_module_only() -> None:
     code = (
-        "import sys, docasset.definitions, docasset.core.health, docasset.core.health_report; "
+        "import sys, docasset.definitions, docasset.core.monitoring.health, "
+        "docasset.core.monitoring.health_report; "
         "assert 'deepchecks' not in sys.modules, 'deepchecks imported eagerly'"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -292,7 +293,7 @@ def test_deepchecks_is_imported_by_the_drift_module_only() -> None:
         for p in src.rglob("*.py")
         if "import deepchecks" in p.read_text() or "from deepchecks" in p.read_text()
     ]
-    assert importers == ["core/drift.py"]
+    assert importers == ["core/monitoring/drift.py"]
 
 
 def test_drift_finds_the_shifted_feature_and_writes_html(tmp_path: Path) -> None:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from docasset.core.intake import (
-    Workdir,
+from docasset.core.intake.ledger import (
     known_doc_ids,
     new_batch_id,
     pending_files,
@@ -16,7 +15,8 @@ from docasset.core.intake import (
     read_ledger,
     write_manifest,
 )
-from docasset.core.scans import IntakeLimits
+from docasset.core.intake.scans import IntakeLimits
+from docasset.core.workdir import Workdir
 
 
 def _png(path: Path, shade: int) -> None:

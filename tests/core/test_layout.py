@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from docasset.core.fields import parse_date
-from docasset.core.layout import (
+from docasset.core.extraction.fields import parse_date
+from docasset.core.extraction.layout import (
     address_candidates,
     company_candidates,
     is_noise,
     repair_legal_form,
 )
-from docasset.core.rules import find_dates, find_totals, untendered_amounts
+from docasset.core.extraction.rules import find_dates, find_totals, untendered_amounts
 
 NOISY_HEAD = "\n".join(
     [

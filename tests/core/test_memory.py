@@ -3,9 +3,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from docasset.core.corrections import import_file, read_store
-from docasset.core.fields import load_doctype
-from docasset.core.memory import CorrectionMemory, recall, total_keyword
+from docasset.core.extraction.fields import load_doctype
+from docasset.core.validation.corrections import import_file, read_store
+from docasset.core.validation.memory import CorrectionMemory, recall, total_keyword
 
 NEXT_SCAN = (
     "BOOK TA .K (TAMAN DAYA) SDN BHD\n789417-W\nNO.53 55,57 & 59, JALAN SAGU 18,\nTAMAN DAYA,\n"
@@ -104,7 +104,7 @@ def test_total_keyword_needs_a_total_label() -> None:
 
 
 def test_a_value_that_goes_on_in_the_text_is_another_branch_not_recalled(tmp_path: Path) -> None:
-    from docasset.core.memory import MemoryEntry, recall
+    from docasset.core.validation.memory import MemoryEntry, recall
 
     addr = "LOT P.T. 2811, JALAN ANGSA, TAMAN BERKELEY 41150 KLANG, SELANGOR"
     entries = [

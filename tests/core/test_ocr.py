@@ -11,20 +11,16 @@ import pytesseract
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from docasset.core.ocr import (
-    WORDS_SCHEMA,
+from docasset.core.intake.scans import IntakeLimits, inspect_file, page_quality
+from docasset.core.ocr.tesseract import (
     OcrConfig,
-    document_lines,
-    document_text,
-    empty_words,
     map_boxes_back,
     ocr_documents,
     ocr_page,
     prepare_page,
-    validate_words,
-    word_offsets,
 )
-from docasset.core.scans import IntakeLimits, inspect_file, page_quality
+from docasset.core.ocr.text import document_lines, document_text, word_offsets
+from docasset.core.ocr.words import WORDS_SCHEMA, empty_words, validate_words
 from docasset.errors import OcrError, ScanError
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"

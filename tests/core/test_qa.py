@@ -8,11 +8,11 @@ from pathlib import Path
 
 import polars as pl
 
-from docasset.core.corrections import import_file, read_store
-from docasset.core.curate import SplitConfig, curate
-from docasset.core.fields import load_doctype
-from docasset.core.prediction_table import PREDICTION_COLUMNS
-from docasset.core.qa import (
+from docasset.core.extraction.fields import load_doctype
+from docasset.core.extraction.prediction_table import PREDICTION_COLUMNS
+from docasset.core.validation.corrections import import_file, read_store
+from docasset.core.validation.curate import SplitConfig, curate
+from docasset.core.validation.qa import (
     conflict_reasons,
     consistency_summary,
     out_of_fold_disagreements,

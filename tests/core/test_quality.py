@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from docasset.core.quality import QualityThresholds, ocr_problems, page_problems
-from docasset.core.scans import PageQuality
+from docasset.core.intake.quality import QualityThresholds, ocr_problems, page_problems
+from docasset.core.intake.scans import PageQuality
 
 T = QualityThresholds()
 

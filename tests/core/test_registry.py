@@ -8,10 +8,10 @@ import pytest
 import spacy
 
 from docasset.cli import main as cli_main
-from docasset.core.extract import Calibration, ModelBundle
-from docasset.core.fields import load_doctype
-from docasset.core.intake import Workdir
-from docasset.core.registry import Registry
+from docasset.core.extraction.extract import Calibration, ModelBundle
+from docasset.core.extraction.fields import load_doctype
+from docasset.core.training.registry import Registry
+from docasset.core.workdir import Workdir
 from docasset.errors import ModelError
 
 

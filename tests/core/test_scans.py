@@ -15,7 +15,7 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from docasset.core.scans import (
+from docasset.core.intake.scans import (
     IntakeLimits,
     PageInfo,
     content_id,

@@ -7,7 +7,8 @@ import random
 import pytest
 import spacy
 
-from docasset.core.extract import (
+from docasset.core.evaluation.metrics import expected_calibration_error, score
+from docasset.core.extraction.extract import (
     LAYOUT_META,
     Calibration,
     ModelBundle,
@@ -16,9 +17,8 @@ from docasset.core.extract import (
     predict_documents,
     thresholds_for,
 )
-from docasset.core.fields import load_doctype
-from docasset.core.metrics import expected_calibration_error, score
-from docasset.core.train import (
+from docasset.core.extraction.fields import load_doctype
+from docasset.core.training.train import (
     TrainConfig,
     cross_fitted,
     docs_from_bytes,

@@ -51,10 +51,10 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     intake with the model -> daily health. Tests assert on what it left behind."""
     from datetime import UTC, datetime
 
-    from docasset.core.intake import Workdir
-    from docasset.core.operators import corrections_from_keys, write_corrections
+    from docasset.core.workdir import Workdir
     from docasset.defs.driver import LocalDriver
     from fixtures.generate import generate
+    from fixtures.operators import corrections_from_keys, write_corrections
 
     root = tmp_path_factory.mktemp("loop")
     dagster_home = root / "dagster_home"

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import polars as pl
 
-from docasset.core.fields import load_doctype, values_match
-from docasset.core.intake import Workdir
-from docasset.core.labelled import read_key
-from docasset.core.operators import source_to_doc_ids
-from docasset.core.registry import Registry
+from docasset.core.datasets.labelled import read_key
+from docasset.core.extraction.fields import load_doctype, values_match
+from docasset.core.training.registry import Registry
+from docasset.core.workdir import Workdir
+from fixtures.operators import source_to_doc_ids
 from tests.defs.cli import run_dagster
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,16 +9,16 @@ from pathlib import Path
 import dagster as dg
 import spacy
 
-from docasset.core.extract import ModelBundle
-from docasset.core.intake import Workdir
-from docasset.core.operators import corrections_from_keys, write_corrections
-from docasset.core.registry import Registry
+from docasset.core.extraction.extract import ModelBundle
+from docasset.core.training.registry import Registry
+from docasset.core.workdir import Workdir
 from docasset.defs.corrections import corrections
 from docasset.defs.evaluation import accuracy_regression, evaluation_report, production_model
 from docasset.defs.extraction import predictions
 from docasset.defs.ingest import raw_scans
 from docasset.defs.ocr import ocr_text
 from docasset.defs.training import annotation_consistency, candidate_model, curated_training_set
+from fixtures.operators import corrections_from_keys, write_corrections
 from tests.defs.cli import run_dagster
 
 ROOT = Path(__file__).resolve().parents[2]

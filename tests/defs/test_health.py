@@ -20,13 +20,13 @@ import dagster as dg
 import pytest
 from PIL import Image
 
-from docasset.core.intake import Workdir
-from docasset.core.operators import corrections_from_keys, write_corrections
+from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
 from docasset.defs.resources import Settings
 from fixtures import degrade
 from fixtures.generate import generate, vendor_catalogue
+from fixtures.operators import corrections_from_keys, write_corrections
 
 TRAIN_VENDORS = vendor_catalogue()[:10]
 NEW_VENDORS = vendor_catalogue()[10:]

@@ -10,9 +10,10 @@ import dagster as dg
 import polars as pl
 from PIL import Image
 
-from docasset.core.corrections import import_file, latest_per_document, read_store
-from docasset.core.fields import load_doctype
-from docasset.core.intake import Workdir, new_batch_id, pending_files, write_manifest
+from docasset.core.extraction.fields import load_doctype
+from docasset.core.intake.ledger import new_batch_id, pending_files, write_manifest
+from docasset.core.validation.corrections import import_file, latest_per_document, read_store
+from docasset.core.workdir import Workdir
 from docasset.defs.corrections import review_queue
 from docasset.defs.extraction import predictions
 from docasset.defs.ingest import raw_scans, scan_quality

@@ -9,10 +9,15 @@ from pathlib import Path
 import dagster as dg
 from PIL import Image
 
-from docasset.core.corrections import import_file, latest_per_document, read_store
-from docasset.core.curate import PROMOTION_STATUS, SplitConfig, split_of, write_promotion_status
-from docasset.core.fields import load_doctype
-from docasset.core.intake import Workdir
+from docasset.core.extraction.fields import load_doctype
+from docasset.core.validation.corrections import import_file, latest_per_document, read_store
+from docasset.core.validation.curate import (
+    PROMOTION_STATUS,
+    SplitConfig,
+    split_of,
+    write_promotion_status,
+)
+from docasset.core.workdir import Workdir
 from docasset.defs.sensors import corrections_sensor, inbox_sensor, retrain_sensor
 
 

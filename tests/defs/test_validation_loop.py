@@ -22,17 +22,17 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from docasset.core.corrections import read_store
-from docasset.core.curate import split_of
-from docasset.core.fields import load_doctype, values_match
-from docasset.core.intake import Workdir
-from docasset.core.labelled import read_key
-from docasset.core.memory import CorrectionMemory, vendor_key
-from docasset.core.operators import corrections_from_keys, source_to_doc_ids, write_corrections
+from docasset.core.datasets.labelled import read_key
+from docasset.core.extraction.fields import load_doctype, values_match
+from docasset.core.validation.corrections import read_store
+from docasset.core.validation.curate import split_of
+from docasset.core.validation.memory import CorrectionMemory, vendor_key
+from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
 from docasset.defs.resources import Settings
 from fixtures.generate import generate, vendor_catalogue
+from fixtures.operators import corrections_from_keys, source_to_doc_ids, write_corrections
 
 RECEIPT = load_doctype("receipt")
 VENDORS = vendor_catalogue()

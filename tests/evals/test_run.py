@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import spacy
 
-from docasset.core.extract import Calibration, ModelBundle
-from docasset.core.fields import load_doctype
+from docasset.core.extraction.extract import Calibration, ModelBundle
+from docasset.core.extraction.fields import load_doctype
 from evals import run
 
 RECEIPT = load_doctype("receipt")

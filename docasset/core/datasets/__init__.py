@@ -1,0 +1,1 @@
+"""Labelled folders, and OCR/extraction over plain files outside Dagster (CLI, evals)."""

@@ -1,0 +1,172 @@
+"""Candidate vs production on the golden set: scores with bootstrap intervals, automation at
+the target precision, latency, and the accuracy-regression verdict (the report is rendered by
+``docasset.core.evaluation.report``)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from spacy.tokens import Doc
+
+from docasset.core.evaluation.metrics import (
+    automation_at_precision,
+    bootstrap_ci,
+    outcome_matrix,
+    score,
+)
+from docasset.core.extraction.extract import DocPrediction, ModelBundle, predict_text
+from docasset.core.extraction.fields import DocType, values_match
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Accuracy-regression tolerances (absolute, in F1 / rate points / seconds)."""
+
+    f1_tolerance: float = 0.02
+    automation_tolerance: float = 0.05
+    latency_p95_factor: float = 2.0
+    latency_floor_s: float = 0.05  # below this p95 latency differences are noise
+    # A field regresses only if, besides the F1 drop, at least this many more golden documents
+    # went from right to wrong than the other way: on a small golden set one document moves
+    # F1 by several points, and a single flip is noise, not evidence.
+    min_net_docs: int = 2
+
+
+@dataclass
+class ModelEvaluation:
+    """One model's figures on the golden set.
+
+    ``scores`` is :meth:`Scores.as_dict` plus ``ci`` (bootstrap intervals, see
+    :func:`bootstrap_ci`), ``automation_at_target`` and ``target_precision``.
+    """
+
+    version: str | None
+    scores: dict[str, Any]
+    latency_p50: float
+    latency_p95: float
+    docs_per_second: float
+    predictions: list[DocPrediction] = field(default_factory=list, repr=False)
+    correct: dict[str, set[str]] = field(default_factory=dict, repr=False)  # field -> doc ids
+    texts: dict[str, str] = field(default_factory=dict, repr=False)  # doc id -> OCR text
+    truths: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+
+
+def doc_confidence(doctype: DocType, pred: DocPrediction) -> float:
+    """How sure the model is of a whole document: its least confident required field; 0 when
+    a required field is missing or a validator fails (such a document can never be automated)."""
+    if any("validator failed" in b or "no text" in b for b in pred.blockers):
+        return 0.0
+    confs = [pred.fields[n].confidence if pred.fields[n].value else 0.0 for n in doctype.required]
+    return min(confs, default=0.0)
+
+
+def doc_right(doctype: DocType, pred: DocPrediction, truth: dict[str, str]) -> bool:
+    """Every required field right (what "accuracy of auto documents" counts)."""
+    return all(
+        values_match(doctype.spec(n), pred.fields[n].value, truth.get(n) or None)
+        for n in doctype.required
+    )
+
+
+def evaluate_model(
+    bundle: ModelBundle,
+    golden: list[Doc],
+    target_precision: float = 0.98,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> ModelEvaluation:
+    """Run ``bundle`` on every golden document (OCR text) and score it."""
+    preds, times = [], []
+    for d in golden:
+        t = time.perf_counter()
+        preds.append(predict_text(bundle, d.user_data["doc_id"], d.text))
+        times.append(time.perf_counter() - t)
+    return evaluate_predictions(
+        bundle.doctype,
+        bundle.version,
+        preds,
+        times,
+        {d.user_data["doc_id"]: d.text for d in golden},
+        {d.user_data["doc_id"]: d.user_data["fields"] for d in golden},
+        target_precision,
+        n_bootstrap,
+        seed,
+    )
+
+
+def evaluate_predictions(
+    doctype: DocType,
+    version: str | None,
+    preds: list[DocPrediction],
+    times: list[float],
+    texts: dict[str, str],
+    truths: dict[str, dict[str, str]],
+    target_precision: float = 0.98,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> ModelEvaluation:
+    """Score predictions made on the golden set (``times``: seconds per document)."""
+    s = score(doctype, preds, truths).as_dict()
+    s["ci"] = bootstrap_ci(doctype.names, outcome_matrix(doctype, preds, truths), n_bootstrap, seed)
+    s["target_precision"] = target_precision
+    s["automation_at_target"], s["confidence_cut_at_target"] = automation_at_precision(
+        [(doc_confidence(doctype, p), doc_right(doctype, p, truths[p.doc_id])) for p in preds],
+        target_precision,
+    )
+    arr = np.array(times) if times else np.zeros(1)
+    total = float(arr.sum())
+    correct = {
+        spec.name: {
+            p.doc_id
+            for p in preds
+            if values_match(
+                spec, p.fields[spec.name].value, truths[p.doc_id].get(spec.name) or None
+            )
+        }
+        for spec in doctype.fields
+    }
+    return ModelEvaluation(
+        version,
+        s,
+        float(np.percentile(arr, 50)),
+        float(np.percentile(arr, 95)),
+        len(preds) / total if total > 0 else 0.0,
+        preds,
+        correct,
+        texts,
+        truths,
+    )
+
+
+def regression_verdict(
+    doctype: DocType,
+    candidate: ModelEvaluation,
+    production: ModelEvaluation | None,
+    cfg: GateConfig,
+) -> tuple[bool, list[str]]:
+    """(passed, reasons). With no production model there is nothing to regress from."""
+    if production is None:
+        return True, ["no production model yet: the candidate becomes the first"]
+    reasons: list[str] = []
+    for name in doctype.required:
+        c = candidate.scores["fields"][name]["f1"]
+        p = production.scores["fields"][name]["f1"]
+        lost = production.correct.get(name, set()) - candidate.correct.get(name, set())
+        gained = candidate.correct.get(name, set()) - production.correct.get(name, set())
+        if c < p - cfg.f1_tolerance and len(lost) - len(gained) >= cfg.min_net_docs:
+            reasons.append(
+                f"{name} F1 dropped {p:.3f} -> {c:.3f} (tolerance {cfg.f1_tolerance}); "
+                f"{len(lost)} golden documents newly wrong, {len(gained)} newly right"
+            )
+    ca, pa = candidate.scores["automation_rate"], production.scores["automation_rate"]
+    if ca < pa - cfg.automation_tolerance:
+        reasons.append(
+            f"automation rate dropped {pa:.3f} -> {ca:.3f} (tolerance {cfg.automation_tolerance})"
+        )
+    bound = max(production.latency_p95 * cfg.latency_p95_factor, cfg.latency_floor_s)
+    if candidate.latency_p95 > bound:
+        reasons.append(f"latency p95 {candidate.latency_p95:.3f}s above {bound:.3f}s")
+    return not reasons, reasons

@@ -1,0 +1,261 @@
+"""Document types as configuration: field schemas, normalizers and validators.
+
+A document type is a YAML file in ``docasset/doctypes/`` (or any path). Each field has a
+name, an NER label, ``required`` and a type; the type picks the normalizer (dates to ISO 8601,
+amounts to a plain decimal string) and the validators (plausible date, parseable amount, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from docasset.errors import SchemaError
+
+DOCTYPE_DIR = Path(__file__).resolve().parents[2] / "doctypes"
+FIELD_TYPES = ("text", "date", "amount", "identifier", "currency", "iban")
+
+_MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ]
+    )
+    for m in names
+}
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_NUMERIC_DATE = re.compile(r"^(\d{1,4})[./\-](\d{1,2})[./\-](\d{1,4})$")
+_DMY_TEXT = re.compile(rf"^(\d{{1,2}})[\s\-./]*({_MONTH_RE})[a-z]*[\s\-./,]*(\d{{2,4}})$", re.I)
+_MDY_TEXT = re.compile(
+    rf"^({_MONTH_RE})[a-z]*[\s\-./]*(\d{{1,2}})(?:st|nd|rd|th)?[\s,\-./]*(\d{{2,4}})$", re.I
+)
+_AMOUNT_CHARS = re.compile(r"[^0-9.,\-]")
+_CURRENCIES = {"EUR", "USD", "GBP", "MYR", "RM", "CHF", "SGD", "JPY", "CAD", "AUD"}
+MIN_YEAR, MAX_YEAR = 1990, 2035
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One extractable field of a document type."""
+
+    name: str
+    label: str
+    required: bool
+    type: str
+
+
+@dataclass(frozen=True)
+class DocType:
+    """A document type: its fields and cross-field sum rules."""
+
+    name: str
+    fields: tuple[FieldSpec, ...]
+    sum_rules: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def required(self) -> list[str]:
+        return [f.name for f in self.fields if f.required]
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """NER label -> field name."""
+        return {f.label: f.name for f in self.fields}
+
+    def spec(self, name: str) -> FieldSpec:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise SchemaError(f"document type {self.name!r} has no field {name!r}")
+
+
+def parse_doctype(data: dict, source: str) -> DocType:
+    """Build a :class:`DocType` from parsed YAML, raising ``SchemaError`` on any defect."""
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        raise SchemaError(f"{source}: a document type needs a 'name'")
+    raw_fields = data.get("fields")
+    if not isinstance(raw_fields, list) or not raw_fields:
+        raise SchemaError(f"{source}: 'fields' must be a non-empty list")
+    specs: list[FieldSpec] = []
+    for i, f in enumerate(raw_fields):
+        if not isinstance(f, dict) or not {"name", "label", "type"} <= f.keys():
+            raise SchemaError(f"{source}: field #{i} needs name, label and type")
+        if f["type"] not in FIELD_TYPES:
+            raise SchemaError(f"{source}: field {f['name']!r} has unknown type {f['type']!r}")
+        specs.append(FieldSpec(str(f["name"]), str(f["label"]), bool(f.get("required")), f["type"]))
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names) or len({s.label for s in specs}) != len(specs):
+        raise SchemaError(f"{source}: field names and labels must be unique")
+    rules: list[tuple[str, tuple[str, ...]]] = []
+    for rule in data.get("rules") or []:
+        for target, parts in (rule.get("sum") or {}).items():
+            if target not in names or any(p not in names for p in parts):
+                raise SchemaError(f"{source}: sum rule {target} = {parts} names unknown fields")
+            rules.append((target, tuple(parts)))
+    return DocType(data["name"], tuple(specs), tuple(rules))
+
+
+@cache
+def load_doctype(name_or_path: str) -> DocType:
+    """Load a shipped document type by name (``receipt``, ``invoice``) or a YAML path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = DOCTYPE_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in DOCTYPE_DIR.glob("*.yaml"))
+        raise SchemaError(f"unknown document type {name_or_path!r} (shipped: {shipped})")
+    return parse_doctype(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
+
+
+def collapse(text: str) -> str:
+    """Whitespace runs to one space, stripped."""
+    return " ".join(text.split())
+
+
+def _year(y: int) -> int:
+    return y + 2000 if y < 100 else y
+
+
+def _make_date(y: int, m: int, d: int) -> date | None:
+    try:
+        out = date(_year(y), m, d)
+    except ValueError:
+        return None
+    return out if MIN_YEAR <= out.year <= MAX_YEAR else None
+
+
+def parse_date(value: str) -> date | None:
+    """Parse a printed date; day-first when ambiguous (the receipts we see are day-first)."""
+    v = collapse(value).strip(" .,:;").lower()
+    v = re.sub(r"\s*\d{1,2}:\d{2}(:\d{2})?\s*([ap]m)?$", "", v)  # a trailing time
+    if m := _NUMERIC_DATE.match(v):
+        a, b, c = (int(x) for x in m.groups())
+        if len(m.group(1)) == 4:
+            return _make_date(a, b, c)
+        if a > 12 >= b:
+            return _make_date(c, b, a)
+        if b > 12 >= a:
+            return _make_date(c, a, b)
+        return _make_date(c, b, a)
+    if re.fullmatch(r"\d{8}", v):
+        # Compact forms: ISO-like yyyymmdd first, then day-first ddmmyyyy.
+        iso = _make_date(int(v[:4]), int(v[4:6]), int(v[6:])) if v[:2] in ("19", "20") else None
+        return iso or _make_date(int(v[4:]), int(v[2:4]), int(v[:2]))
+    if m := _DMY_TEXT.match(v):
+        return _make_date(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
+    if m := _MDY_TEXT.match(v):
+        mon = m.group(1).lower()
+        return _make_date(int(m.group(3)), _MONTHS[mon], int(m.group(2)))
+    return None
+
+
+def parse_amount(value: str) -> Decimal | None:
+    """Parse a printed amount (``1,234.50``, ``1.234,50``, ``RM 9.00``) to a Decimal."""
+    v = _AMOUNT_CHARS.sub("", value.replace(" ", ""))
+    if not v or not any(c.isdigit() for c in v):
+        return None
+    if "," in v and "." in v:
+        # The later separator is the decimal one.
+        v = (
+            v.replace(",", "")
+            if v.rfind(".") > v.rfind(",")
+            else v.replace(".", "").replace(",", ".")
+        )
+    elif "," in v:
+        head, _, tail = v.rpartition(",")
+        v = v.replace(",", "") if len(tail) == 3 and head else head.replace(",", "") + "." + tail
+    try:
+        out = Decimal(v)
+    except InvalidOperation:
+        return None
+    return out if out.is_finite() else None
+
+
+def normalize(spec: FieldSpec, value: str | None) -> str | None:
+    """The canonical form of a value: ISO date, plain decimal, collapsed upper-case text."""
+    if value is None:
+        return None
+    if spec.type == "date":
+        d = parse_date(value)
+        return d.isoformat() if d else None
+    if spec.type == "amount":
+        a = parse_amount(value)
+        return f"{a:.2f}" if a is not None else None
+    if spec.type in ("identifier", "iban", "currency"):
+        return re.sub(r"\s+", "", value).upper() or None
+    return collapse(value).upper() or None
+
+
+def _iban_ok(v: str) -> bool:
+    s = re.sub(r"\s+", "", v).upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{10,30}", s):
+        return False
+    digits = "".join(str(int(c, 36)) for c in s[4:] + s[:4])
+    return int(digits) % 97 == 1
+
+
+def validate_field(spec: FieldSpec, value: str | None) -> list[str]:
+    """Problems with one value (empty list when valid). Missing values are not checked here."""
+    if value is None:
+        return []
+    if not collapse(value):
+        return [f"{spec.name}: empty"]
+    if spec.type == "date" and parse_date(value) is None:
+        return [f"{spec.name}: not a plausible date ({value!r})"]
+    if spec.type == "amount":
+        a = parse_amount(value)
+        if a is None:
+            return [f"{spec.name}: not an amount ({value!r})"]
+        if a < 0:
+            return [f"{spec.name}: negative amount ({value!r})"]
+    if spec.type == "currency" and normalize(spec, value) not in _CURRENCIES:
+        return [f"{spec.name}: unknown currency ({value!r})"]
+    if spec.type == "iban" and not _iban_ok(value):
+        return [f"{spec.name}: IBAN checksum fails ({value!r})"]
+    return []
+
+
+def validate_document(doctype: DocType, values: dict[str, str | None]) -> list[str]:
+    """Per-field problems plus cross-field sum rules (``total = subtotal + tax``)."""
+    problems: list[str] = []
+    for spec in doctype.fields:
+        problems += validate_field(spec, values.get(spec.name))
+    for target, parts in doctype.sum_rules:
+        nums = [parse_amount(values[n]) if values.get(n) else None for n in (target, *parts)]
+        if all(n is not None for n in nums):
+            total, *rest = nums
+            if abs(total - sum(rest)) > Decimal("0.011"):  # type: ignore[operator]
+                problems.append(f"{target}: {total} != {' + '.join(parts)} ({sum(rest)})")  # type: ignore[arg-type]
+    return problems
+
+
+def values_match(spec: FieldSpec, predicted: str | None, truth: str | None) -> bool:
+    """SROIE-style exact match: text ignoring case and whitespace; dates and amounts normalized."""
+    if predicted is None or truth is None:
+        return predicted is None and truth is None
+    if spec.type in ("date", "amount"):
+        p, t = normalize(spec, predicted), normalize(spec, truth)
+        if p is not None and t is not None:
+            return p == t
+    return "".join(predicted.split()).lower() == "".join(truth.split()).lower()

@@ -1,0 +1,45 @@
+"""Scan-quality verdicts: which pages are bad scans, and why (thresholds come from settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from docasset.core.intake.scans import PageQuality, effective_dpi
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """Production guidance: below 150 DPI is a bad scan, 300 is preferred."""
+
+    min_dpi: float = 150.0
+    min_blur: float = 20.0
+    min_contrast: float = 0.08
+    min_ocr_confidence: float = 40.0
+    # The text-height estimate assumes ~10 pt body text; receipts print smaller, so an estimated
+    # DPI (no or contradicted metadata) counts as low only below min_dpi / this factor.
+    estimate_tolerance: float = 1.5
+
+
+def page_problems(q: PageQuality, t: QualityThresholds) -> list[str]:
+    """Reason codes that make a page a bad scan (empty list: usable)."""
+    if q.blank:
+        return ["blank"]
+    reasons = []
+    dpi = effective_dpi(q.dpi, q)
+    estimated = dpi is not None and dpi != q.dpi
+    if dpi is not None and dpi * (t.estimate_tolerance if estimated else 1.0) < t.min_dpi:
+        reasons.append("low_dpi")
+    if q.blur < t.min_blur:
+        reasons.append("blurred")
+    if q.contrast < t.min_contrast:
+        reasons.append("low_contrast")
+    return reasons
+
+
+def ocr_problems(mean_conf: float | None, n_words: int, t: QualityThresholds) -> list[str]:
+    """Reason codes from the OCR result of a page/document."""
+    if n_words == 0:
+        return ["no_text"]
+    if mean_conf is not None and mean_conf < t.min_ocr_confidence:
+        return ["unreadable"]
+    return []

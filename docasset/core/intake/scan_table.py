@@ -1,0 +1,197 @@
+"""The ``raw_scans`` table: intake outcome per file and quality measures per page."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+
+from docasset.core.intake.ledger import process_batch
+from docasset.core.intake.quality import QualityThresholds, ocr_problems, page_problems
+from docasset.core.intake.scans import (
+    IntakeLimits,
+    PageInfo,
+    PageQuality,
+    ScanFile,
+    iter_pages,
+    page_quality,
+)
+from docasset.core.workdir import Workdir
+from docasset.errors import ScanError
+
+SCAN_COLUMNS = {
+    "batch_id": pl.Utf8,
+    "source_name": pl.Utf8,
+    "doc_id": pl.Utf8,
+    "status": pl.Utf8,
+    "reason": pl.Utf8,
+    "detail": pl.Utf8,
+    "stored_path": pl.Utf8,
+    "format": pl.Utf8,
+    "size_bytes": pl.Int64,
+    "n_pages": pl.Int32,
+    "page": pl.Int32,
+    "width": pl.Int32,
+    "height": pl.Int32,
+    "dpi": pl.Float64,
+    "est_dpi": pl.Float64,
+    "blur": pl.Float64,
+    "contrast": pl.Float64,
+    "skew_deg": pl.Float64,
+    "ink_ratio": pl.Float64,
+    "text_rows": pl.Int32,
+    "blank": pl.Boolean,
+    "problems": pl.List(pl.Utf8),
+    "bad_scan": pl.Boolean,
+}
+SCANS_SCHEMA = pa.DataFrameSchema(
+    {
+        "batch_id": pa.Column(pl.Utf8, nullable=False),
+        "source_name": pa.Column(pl.Utf8, nullable=False),
+        "status": pa.Column(pl.Utf8, pa.Check.isin(["ok", "duplicate", "quarantined"])),
+        "doc_id": pa.Column(pl.Utf8, nullable=True),
+        "page": pa.Column(pl.Int32, pa.Check.ge(0), nullable=True),
+        "bad_scan": pa.Column(pl.Boolean, nullable=False),
+    },
+    strict=False,
+)
+
+
+def scan_file(wd: Workdir, rec: dict[str, Any]) -> ScanFile:
+    """The archived ``ScanFile`` of an ``ok`` ledger record (no re-inspection needed)."""
+    pages = tuple(PageInfo(p["page"], p["width"], p["height"], p["dpi"]) for p in rec["pages"])  # type: ignore[index]
+    return ScanFile(
+        wd.root / rec["stored_path"], rec["doc_id"], rec["format"], rec["size_bytes"], pages
+    )
+
+
+def scan_rows(
+    wd: Workdir, batch_id: str, limits: IntakeLimits, t: QualityThresholds
+) -> pl.DataFrame:
+    """Process a batch and measure every page of its accepted documents."""
+    rows: list[dict[str, Any]] = []
+    for rec in process_batch(wd, batch_id, limits):
+        base = {
+            k: rec.get(k)
+            for k in (
+                "batch_id",
+                "source_name",
+                "doc_id",
+                "status",
+                "reason",
+                "detail",
+                "stored_path",
+                "format",
+                "size_bytes",
+            )
+        }
+        base["n_pages"] = len(rec["pages"])  # type: ignore[arg-type]
+        if rec["status"] != "ok":
+            rows.append({**base, "problems": [], "bad_scan": False})
+            continue
+        try:
+            for info, img in iter_pages(scan_file(wd, rec), limits):
+                q = page_quality(img, info.dpi)
+                problems = page_problems(q, t)
+                rows.append(
+                    {
+                        **base,
+                        "page": info.page,
+                        "width": info.width,
+                        "height": info.height,
+                        "dpi": q.dpi,
+                        "est_dpi": q.est_dpi,
+                        "blur": q.blur,
+                        "contrast": q.contrast,
+                        "skew_deg": q.skew_deg,
+                        "ink_ratio": q.ink_ratio,
+                        "text_rows": q.text_rows,
+                        "blank": q.blank,
+                        "problems": problems,
+                        "bad_scan": bool(problems),
+                    }
+                )
+        except ScanError as exc:  # passed intake but failed to decode later: still reported
+            rows.append(
+                {
+                    **base,
+                    "status": "quarantined",
+                    "reason": exc.reason,
+                    "detail": exc.detail,
+                    "problems": [],
+                    "bad_scan": False,
+                }
+            )
+    df = pl.DataFrame(rows, schema=SCAN_COLUMNS) if rows else pl.DataFrame(schema=SCAN_COLUMNS)
+    # A document is a bad scan when any of its pages is: it must not become training data.
+    df = df.with_columns(pl.col("bad_scan").any().over("doc_id").fill_null(False).alias("bad_scan"))
+    return SCANS_SCHEMA.validate(df)
+
+
+def summarize_batch(df: pl.DataFrame) -> dict[str, Any]:
+    """Counts per status and per reason, and a Markdown list of quarantined files."""
+    files = df.unique(subset=["source_name"], keep="first")
+    status = Counter(files["status"].to_list())
+    ok = files.filter(pl.col("status") == "ok")
+    reasons: Counter[str] = Counter(r for r in files["reason"].to_list() if r)
+    bad_docs = df.filter((pl.col("status") == "ok") & pl.col("bad_scan"))
+    for probs in bad_docs.unique(subset=["doc_id"])["problems"].to_list():
+        reasons.update(probs or [])
+    q = files.filter(pl.col("status") == "quarantined")
+    md = "\n".join(
+        f"- `{r['source_name']}`: {r['reason']} {r['detail'] or ''}"
+        for r in q.iter_rows(named=True)
+    )
+    return {
+        "files": files.height,
+        "ok": ok.height,
+        "duplicate": status.get("duplicate", 0),
+        "quarantined": status.get("quarantined", 0),
+        "pages": df.filter(pl.col("status") == "ok").height,
+        "bad_scan_docs": bad_docs["doc_id"].n_unique(),
+        "reasons": dict(reasons),
+        "quarantine_md": md or "(none)",
+    }
+
+
+def document_problems(
+    scans: pl.DataFrame, words: pl.DataFrame, t: QualityThresholds
+) -> dict[str, list[str]]:
+    """Bad-scan reasons per accepted document: its pages' problems plus the OCR evidence
+    (no text found, mean word confidence below the threshold). Empty lists are omitted."""
+    ok = scans.filter(pl.col("status") == "ok")
+    stats = dict(
+        (d, (c, n))
+        for d, c, n in words.group_by("doc_id").agg(pl.col("conf").mean(), pl.len()).iter_rows()
+    )
+    out: dict[str, list[str]] = {}
+    for (doc_id,), pages in ok.partition_by("doc_id", as_dict=True, maintain_order=True).items():
+        reasons = sorted({p for probs in pages["problems"].to_list() for p in probs or []})
+        if "blank" not in reasons:
+            conf, n = stats.get(doc_id, (None, 0))
+            reasons += [r for r in ocr_problems(conf, n, t) if r not in reasons]
+        if reasons:
+            out[str(doc_id)] = reasons
+    return out
+
+
+def page_qualities(scans: pl.DataFrame) -> dict[str, list[PageQuality]]:
+    """The measures ``raw_scans`` took, per accepted document and page (for the OCR stage)."""
+    out: dict[str, list[PageQuality]] = {}
+    ok = scans.filter(pl.col("status") == "ok").sort("doc_id", "page")
+    for r in ok.iter_rows(named=True):
+        out.setdefault(r["doc_id"], []).append(
+            PageQuality(
+                r["dpi"],
+                r["est_dpi"],
+                r["blur"],
+                r["contrast"],
+                r["skew_deg"],
+                r["ink_ratio"],
+                r["text_rows"],
+                r["blank"],
+            )
+        )
+    return out

@@ -1,0 +1,453 @@
+"""Scan intake: identify, validate and decode scan files, and measure page quality.
+
+Nothing here knows about Dagster. A file either becomes a :class:`ScanFile` (every page was
+decoded once, so later stages can trust it) or :func:`inspect_file` raises
+:class:`~docasset.errors.ScanError` with one of the reason codes in :data:`REASONS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import numpy as np
+import pypdfium2 as pdfium
+from PIL import Image, ImageOps
+
+from docasset.errors import ScanError
+
+ScanFormat = Literal["jpeg", "png", "tiff", "pdf"]
+REASONS = frozenset(
+    {"zero_bytes", "too_large", "unreadable", "unsupported_format", "corrupt"}
+    | {"encrypted_pdf", "broken_pdf", "decompression_bomb", "too_many_pages"}
+)
+_PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "tiff": "TIFF"}
+# PDFium load error codes (fpdfview.h) that mean "needs a password / unsupported security".
+_PDF_PASSWORD_ERRORS = (4, 6)
+_META_VS_TEXT_DPI = 1.6  # trust the dpi tag unless the text size says otherwise by this factor
+_MIN_META_DPI = 20.0  # below this a dpi tag is a placeholder (JFIF 1x1 aspect), not a resolution
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    """Caps that keep one hostile or huge file from taking the pipeline down."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_pixels_per_page: int = 60_000_000
+    max_pages: int = 200
+    pdf_dpi: int = 300
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """One page's size in pixels as :func:`iter_pages` yields it (after EXIF orientation)."""
+
+    page: int
+    width: int
+    height: int
+    dpi: float | None
+
+
+@dataclass(frozen=True)
+class ScanFile:
+    """A scan that passed intake. ``doc_id`` is :func:`content_id` of its bytes."""
+
+    path: Path
+    doc_id: str
+    format: ScanFormat
+    size_bytes: int
+    pages: tuple[PageInfo, ...]
+
+
+def content_id(path: str | os.PathLike[str]) -> str:
+    """Return the first 16 hex chars of the SHA-256 of the file's bytes (read in chunks)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        raise _unreadable(str(path), exc) from exc
+    return digest.hexdigest()[:16]
+
+
+def _unreadable(where: str, exc: OSError) -> ScanError:
+    return ScanError(where, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    """Open for reading; OS errors (permissions, missing, a directory) become ``unreadable``."""
+    try:
+        return open(path, "rb")  # the caller closes it (with-block)
+    except OSError as exc:
+        raise _unreadable(str(path), exc) from exc
+
+
+def sniff_format(head: bytes) -> ScanFormat | None:
+    """Identify a scan format from the first bytes of a file, or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # classic and BigTIFF
+        return "tiff"
+    # The PDF spec lets readers accept a header anywhere in the first 1024 bytes.
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    return None
+
+
+def inspect_file(path: str | os.PathLike[str], limits: IntakeLimits = IntakeLimits()) -> ScanFile:
+    """Validate a scan and describe its pages, decoding each page fully once.
+
+    Raises :class:`ScanError` with a reason from :data:`REASONS`.
+    """
+    p = Path(path)
+    where = str(p)
+    try:
+        st = os.stat(p)
+    except OSError as exc:
+        raise _unreadable(where, exc) from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise ScanError(where, "unreadable", "not a regular file")
+    if st.st_size == 0:
+        raise ScanError(where, "zero_bytes")
+    if st.st_size > limits.max_bytes:
+        raise ScanError(where, "too_large", f"{st.st_size} bytes > {limits.max_bytes}")
+    doc_id = content_id(p)  # reads every byte, so an unreadable file fails here
+    with _open_binary(p) as fh:
+        head = fh.read(1024)
+        fmt = sniff_format(head)
+        if fmt is None:
+            raise ScanError(where, "unsupported_format", f"leading bytes {head[:8]!r}")
+        fh.seek(0)
+        if fmt == "pdf":
+            pages = _pdf_pages(fh, where, limits)
+        else:
+            pages = _raster_pages(fh, fmt, where, limits)
+    return ScanFile(path=p, doc_id=doc_id, format=fmt, size_bytes=st.st_size, pages=pages)
+
+
+def _meta_dpi(im: Image.Image) -> float | None:
+    dpi = im.info.get("dpi")
+    try:
+        value = float(dpi[0]) if isinstance(dpi, tuple) else float(dpi)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if not math.isfinite(value) or value < _MIN_META_DPI:
+        return None
+    return round(value, 1)  # PNG stores pixels per metre: 100 DPI reads back as 99.9998
+
+
+def _check_pixels(where: str, page: int, w: int, h: int, limits: IntakeLimits) -> None:
+    if w * h > limits.max_pixels_per_page:
+        detail = f"page {page} is {w}x{h} > {limits.max_pixels_per_page} px"
+        raise ScanError(where, "decompression_bomb", detail)
+
+
+@contextmanager
+def _decoding(where: str, what: str) -> Iterator[None]:
+    """Turn the many exception types PIL raises for bad data into ``ScanError``."""
+    try:
+        yield
+    except (ScanError, MemoryError):
+        raise
+    except Image.DecompressionBombError as exc:  # PIL's own cap (MAX_IMAGE_PIXELS)
+        raise ScanError(where, "decompression_bomb", str(exc)) from exc
+    except Exception as exc:  # OSError("image file is truncated"), SyntaxError, zlib.error...
+        raise ScanError(where, "corrupt", f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+def _open_image(fh: BinaryIO, fmt: ScanFormat, where: str) -> Image.Image:
+    with _decoding(where, "header"):
+        return Image.open(fh, formats=[_PIL_FORMAT[fmt]])
+
+
+def _decode_frame(im: Image.Image, index: int, where: str, limits: IntakeLimits) -> None:
+    """Seek to a frame and decode it fully (truncated or damaged data fails here, not in OCR)."""
+    with _decoding(where, f"page {index}"):
+        im.seek(index)
+        # The declared size is checked before decoding, so a bomb is never decompressed.
+        _check_pixels(where, index, im.width, im.height, limits)
+        im.load()
+
+
+def _upright_size(im: Image.Image) -> tuple[int, int]:
+    # EXIF orientations 5-8 are stored sideways; ImageOps.exif_transpose swaps them.
+    sideways = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    return (im.height, im.width) if sideways else (im.width, im.height)
+
+
+def _raster_pages(
+    fh: BinaryIO, fmt: ScanFormat, where: str, limits: IntakeLimits
+) -> tuple[PageInfo, ...]:
+    with _open_image(fh, fmt, where) as im:
+        with _decoding(where, "page count"):
+            # Extra JPEG (MPO) / PNG (APNG) frames are previews or animation, not pages.
+            n = int(getattr(im, "n_frames", 1)) if fmt == "tiff" else 1
+        if n > limits.max_pages:
+            raise ScanError(where, "too_many_pages", f"{n} pages > {limits.max_pages}")
+        pages = []
+        for i in range(n):
+            _decode_frame(im, i, where, limits)
+            pages.append(PageInfo(i, *_upright_size(im), _meta_dpi(im)))
+    return tuple(pages)
+
+
+def _open_pdf(fh: BinaryIO, where: str) -> pdfium.PdfDocument:
+    try:
+        return pdfium.PdfDocument(fh)
+    except pdfium.PdfiumError as exc:
+        reason = "encrypted_pdf" if exc.err_code in _PDF_PASSWORD_ERRORS else "broken_pdf"
+        raise ScanError(where, reason, str(exc)) from exc
+
+
+def _pdf_pixels(size_pt: tuple[float, float], dpi: int) -> tuple[int, int]:
+    # Same rounding as PdfPage.render, so PageInfo matches the rendered bitmap.
+    scale = dpi / 72
+    return math.ceil(size_pt[0] * scale), math.ceil(size_pt[1] * scale)
+
+
+def _pdf_pages(fh: BinaryIO, where: str, limits: IntakeLimits) -> tuple[PageInfo, ...]:
+    pdf = _open_pdf(fh, where)
+    try:
+        n = len(pdf)
+        if n == 0:
+            raise ScanError(where, "broken_pdf", "no pages")
+        if n > limits.max_pages:
+            raise ScanError(where, "too_many_pages", f"{n} pages > {limits.max_pages}")
+        pages = []
+        for i in range(n):
+            # Loading parses the page; rendering all pages here would double the cost of OCR.
+            try:
+                page = pdf[i]
+            except pdfium.PdfiumError as exc:
+                raise ScanError(where, "broken_pdf", f"page {i}: {exc}") from exc
+            try:
+                w, h = _pdf_pixels(page.get_size(), limits.pdf_dpi)
+            finally:
+                page.close()
+            _check_pixels(where, i, w, h, limits)
+            pages.append(PageInfo(i, w, h, float(limits.pdf_dpi)))
+    finally:
+        pdf.close()
+    return tuple(pages)
+
+
+def to_gray(im: Image.Image) -> Image.Image:
+    """Return an 8-bit grayscale copy; transparency is composited on white, 16-bit is rescaled."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        lo, hi = (0.0, 65535.0) if im.mode.startswith("I;16") else (arr.min(), arr.max())
+        scaled = (arr - lo) * (255.0 / max(hi - lo, 1e-9))
+        return Image.fromarray(np.clip(scaled + 0.5, 0, 255).astype(np.uint8), "L")
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("L")
+    return im.convert("L")
+
+
+def iter_pages(
+    scan: ScanFile, limits: IntakeLimits = IntakeLimits()
+) -> Iterator[tuple[PageInfo, Image.Image]]:
+    """Yield ``(PageInfo, grayscale image)`` one page at a time, in page order.
+
+    PDFs are rasterised at ``limits.pdf_dpi``. Raises :class:`ScanError` if the file became
+    unreadable or changed since :func:`inspect_file`.
+    """
+    where = str(scan.path)
+    with _open_binary(scan.path) as fh:
+        if scan.format == "pdf":
+            yield from _iter_pdf(fh, scan, where, limits)
+        else:
+            yield from _iter_raster(fh, scan, where, limits)
+
+
+def _same_size(where: str, info: PageInfo, w: int, h: int) -> None:
+    if (info.width, info.height) != (w, h):
+        raise ScanError(
+            where, "corrupt", f"page {info.page} is {w}x{h}, was {info.width}x{info.height}"
+        )
+
+
+def _iter_raster(
+    fh: BinaryIO, scan: ScanFile, where: str, limits: IntakeLimits
+) -> Iterator[tuple[PageInfo, Image.Image]]:
+    with _open_image(fh, scan.format, where) as im:
+        for info in scan.pages:
+            _decode_frame(im, info.page, where, limits)
+            gray = to_gray(ImageOps.exif_transpose(im))
+            _same_size(where, info, gray.width, gray.height)
+            yield info, gray
+
+
+def _iter_pdf(
+    fh: BinaryIO, scan: ScanFile, where: str, limits: IntakeLimits
+) -> Iterator[tuple[PageInfo, Image.Image]]:
+    pdf = _open_pdf(fh, where)
+    try:
+        for info in scan.pages:
+            try:
+                page = pdf[info.page]
+                try:
+                    bitmap = page.render(scale=limits.pdf_dpi / 72, grayscale=True)
+                    gray = to_gray(bitmap.to_pil())  # copies out of the PDFium buffer
+                    bitmap.close()
+                finally:
+                    page.close()
+            except pdfium.PdfiumError as exc:
+                raise ScanError(where, "broken_pdf", f"page {info.page}: {exc}") from exc
+            if info.dpi == float(limits.pdf_dpi):  # else inspected at another dpi: sizes differ
+                _same_size(where, info, gray.width, gray.height)
+            yield PageInfo(info.page, gray.width, gray.height, float(limits.pdf_dpi)), gray
+    finally:
+        pdf.close()
+
+
+# --- page quality -------------------------------------------------------------------------------
+
+# est_dpi assumes body text of BODY_PT points whose inked line (ascender top to descender
+# bottom) spans LINE_EM ems; both are typical values, so est_dpi is good to about +-30 %:
+# enough to catch a 100-DPI scan tagged 300, not to replace a real resolution tag.
+BODY_PT = 10.0
+LINE_EM = 1.0
+BLANK_INK_RATIO = 0.002
+_SKEW_MAX_DEG = 8.0
+_SKEW_SIDE_PX = 1000  # skew is searched on a mask max-pooled to about this size
+
+
+@dataclass(frozen=True)
+class PageQuality:
+    """Cheap image measures that predict OCR trouble; see :func:`page_quality`."""
+
+    dpi: float | None  # from metadata
+    est_dpi: float | None  # from text line height; None when no text-like lines
+    blur: float  # variance of the Laplacian (higher = sharper)
+    contrast: float  # (median paper gray - median ink gray) / 255
+    skew_deg: float  # counter-clockwise rotation of the text lines; deskew by -skew_deg
+    ink_ratio: float  # share of dark pixels
+    text_rows: int  # text-like line runs found
+    blank: bool
+
+
+def _otsu(hist: np.ndarray) -> int:
+    """Otsu threshold on a 256-bin histogram: pixels <= t are the dark class."""
+    p = hist / max(hist.sum(), 1)
+    omega = np.cumsum(p)
+    mu = np.cumsum(p * np.arange(256))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mu[-1] * omega - mu) ** 2 / (omega * (1.0 - omega))
+    return int(np.argmax(np.nan_to_num(between[:255])))
+
+
+def _hist_quantile(hist: np.ndarray, q: float) -> int:
+    cum = np.cumsum(hist)
+    return int(np.searchsorted(cum, q * cum[-1]))
+
+
+def _laplacian_var(gray: np.ndarray) -> float:
+    a = gray.astype(np.float32)
+    lap = 4 * a[1:-1, 1:-1] - a[:-2, 1:-1] - a[2:, 1:-1] - a[1:-1, :-2] - a[1:-1, 2:]
+    return float(lap.var()) if lap.size else 0.0
+
+
+def _estimate_skew(dark: np.ndarray) -> float:
+    """Angle (degrees, CCW) maximising the sharpness of the row projection profile.
+
+    Rather than rotating the image per candidate, dark pixels of a max-pooled mask are
+    projected onto rows ``y + x*tan(a)`` (text lines that rise to the right at angle ``a`` fall
+    into one row); the score is the sum of squared row counts.
+    """
+    f = max(1, math.ceil(max(dark.shape) / _SKEW_SIDE_PX))
+    h, w = dark.shape[0] // f, dark.shape[1] // f
+    small = dark[: h * f, : w * f].reshape(h, f, w, f).any(axis=(1, 3)) if f > 1 else dark
+    ys, xs = np.nonzero(small)
+    if ys.size < 50:
+        return 0.0
+    step = max(1, ys.size // 200_000)
+    ys, xs = ys[::step].astype(np.float64), xs[::step].astype(np.float64)
+
+    def score(deg: float) -> float:
+        rows = np.rint(ys + xs * math.tan(math.radians(deg))).astype(np.int64)
+        counts = np.bincount(rows - rows.min()).astype(np.float64)
+        return float(np.dot(counts, counts))
+
+    coarse = np.arange(-_SKEW_MAX_DEG, _SKEW_MAX_DEG + 1e-9, 0.5)
+    best = max(coarse, key=score)
+    fine = np.arange(best - 0.5, best + 0.5 + 1e-9, 0.05)
+    return float(np.clip(round(max(fine, key=score), 2), -_SKEW_MAX_DEG, _SKEW_MAX_DEG))
+
+
+def _line_heights(dark: np.ndarray, skew_deg: float) -> np.ndarray:
+    """Heights of runs of inked rows (text lines) after undoing the skew.
+
+    Whole-width rows: narrow strips would see fewer ascenders/descenders at higher resolution,
+    which made the estimate resolution-dependent. Side-by-side columns with misaligned
+    baselines merge into taller runs; the median tolerates a minority of those.
+    """
+    if abs(skew_deg) >= 0.2:
+        mask = Image.fromarray(dark).rotate(-skew_deg, resample=Image.Resampling.NEAREST)
+        dark = np.asarray(mask, dtype=bool)
+    # Columns inked over most of the height are the scanner bed or a dark margin beside the
+    # paper, not text: left in, every row would be "inked" and no line run would be found.
+    dark = dark[:, dark.mean(axis=0) < 0.5]
+    edges = np.diff(np.concatenate(([0], dark.any(axis=1).view(np.int8), [0])))
+    runs = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+    # Rules and specks are too thin, frames and pictures too tall to be a text line.
+    return runs[(runs >= 4) & (runs <= max(8, dark.shape[0] // 6))]
+
+
+def page_quality(img: Image.Image, dpi: float | None) -> PageQuality:
+    """Measure a grayscale page: resolution estimate, sharpness, contrast, skew and ink.
+
+    Dark pixels are those at or below Otsu's threshold, capped 40 gray levels below the
+    paper (90th percentile) so that an empty page's paper noise is not counted as ink.
+    ``est_dpi`` = median inked line height / (LINE_EM * BODY_PT / 72): see the constants.
+    """
+    gray = np.asarray(img.convert("L") if img.mode != "L" else img)
+    hist = np.bincount(gray.ravel(), minlength=256)
+    paper = _hist_quantile(hist, 0.9)
+    t = min(_otsu(hist), paper - 40)
+    dark = gray <= t if t >= 0 else np.zeros(gray.shape, dtype=bool)
+    n_dark = int(hist[: t + 1].sum()) if t >= 0 else 0
+    ink_ratio = n_dark / max(gray.size, 1)
+    if n_dark and n_dark < gray.size:
+        ink = _hist_quantile(hist[: t + 1], 0.5)
+        light = t + 1 + _hist_quantile(hist[t + 1 :], 0.5)
+        contrast = (light - ink) / 255.0
+    else:
+        contrast = 0.0
+    skew = _estimate_skew(dark) if ink_ratio >= BLANK_INK_RATIO else 0.0
+    heights = _line_heights(dark, skew) if n_dark else np.zeros(0, dtype=np.int64)
+    est = float(np.median(heights)) * 72.0 / (LINE_EM * BODY_PT) if heights.size else None
+    return PageQuality(
+        dpi=dpi,
+        est_dpi=round(est, 1) if est is not None else None,
+        blur=round(_laplacian_var(gray), 2),
+        contrast=round(contrast, 4),
+        skew_deg=skew,
+        ink_ratio=round(ink_ratio, 5),
+        text_rows=int(heights.size),
+        # No ink, or ink without a single text-line run (a photo): nothing to read.
+        blank=ink_ratio < BLANK_INK_RATIO or heights.size == 0,
+    )
+
+
+def effective_dpi(dpi: float | None, quality: PageQuality | None) -> float | None:
+    """The resolution to act on: the dpi tag, unless absent or contradicted by the text size."""
+    est = quality.est_dpi if quality is not None else None
+    if dpi is None or dpi <= 0:
+        return est
+    if est is not None and not 1 / _META_VS_TEXT_DPI <= est / dpi <= _META_VS_TEXT_DPI:
+        return est
+    return dpi

@@ -1,0 +1,1 @@
+"""Stage 7, monitoring: label-free production health against the model's training reference."""

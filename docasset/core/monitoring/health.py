@@ -1,0 +1,661 @@
+"""Label-free production health of a window of predictions, against the model's reference.
+
+Signals (:func:`assess`): OCR and scan quality (mean word confidence, bad-scan share, DPI
+distribution), prediction density and missing required fields, per-field confidence, values
+never seen in training (vendors, date formats, months, labels), automation rate and its
+trend, feature drift (``docasset.core.monitoring.drift``), estimated accuracy (the mean calibrated
+confidence of the extracted values, CBPE-style) beside realized accuracy on the documents
+humans checked, and root-cause hints (:func:`root_causes`) following the production
+playbook: bad scans, irrelevant documents, vendors/layouts not in training, seasonal shift.
+:func:`evaluate_checks` turns the assessment into the four health checks' verdicts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+from rapidfuzz import fuzz, process
+
+from docasset.core.extraction.fields import DocType, parse_date, values_match
+from docasset.core.extraction.prediction_table import PREDICTION_COLUMNS
+from docasset.core.intake.scan_table import page_qualities
+from docasset.core.monitoring.drift import DriftResult
+from docasset.core.monitoring.reference import (
+    SCAN_FEATURES,
+    TEXT_FEATURES,
+    VENDOR_FIELDS,
+    Reference,
+    date_shape,
+    document_features,
+    prediction_features,
+    scan_features,
+    squash,
+)
+from docasset.core.ocr.text import document_text
+
+# Scan problem codes that mean the page itself is unusable vs the page has nothing on it.
+IMAGE_PROBLEMS = ("low_dpi", "blurred", "low_contrast", "unreadable")
+EMPTY_PROBLEMS = ("blank", "no_text")
+CHECKS = ("drift", "automation_drop", "unseen_values", "estimated_accuracy_drop")
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    """When a health check warns or errors, and when a root cause is hinted (see Settings)."""
+
+    drift_warn: float = 0.75
+    drift_error: float = 0.9
+    automation_drop_warn: float = 0.2
+    automation_drop_error: float = 0.4
+    unseen_warn: float = 0.3
+    unseen_error: float = 0.6
+    accuracy_drop_warn: float = 0.08
+    accuracy_drop_error: float = 0.15
+    hint_share: float = 0.2
+    vendor_similarity: float = 80.0
+    min_drift_docs: int = 10
+    trend_days: int = 14
+
+
+# --- per-document inputs ----------------------------------------------------------------------
+
+
+def frame_features(
+    doc_ids: list[str], words: pl.DataFrame | None, scans: pl.DataFrame | None
+) -> pl.DataFrame:
+    """The per-document feature table of ``doc_ids`` from the stored word tables (text, OCR
+    confidence) and ``raw_scans`` rows (image quality, layout); missing sources give nulls."""
+    wanted = set(doc_ids)
+    texts: dict[str, str] = dict.fromkeys(doc_ids, "")
+    conf: dict[str, float | None] = {}
+    if words is not None and words.height:
+        w = words.filter(pl.col("doc_id").is_in(list(wanted)))
+        for (doc_id,), g in w.partition_by("doc_id", as_dict=True).items():
+            texts[str(doc_id)] = document_text(g, str(doc_id))
+            conf[str(doc_id)] = float(g["conf"].mean())  # type: ignore[arg-type]
+    feats: dict[str, dict[str, float]] = {}
+    if scans is not None and scans.height:
+        s = scans.filter(pl.col("doc_id").is_in(list(wanted)) & (pl.col("status") == "ok"))
+        quals = page_qualities(s)
+        sizes: dict[str, list[tuple[int, int]]] = {}
+        for r in s.sort("doc_id", "page").iter_rows(named=True):
+            sizes.setdefault(r["doc_id"], []).append((r["width"] or 0, r["height"] or 0))
+        feats = {d: scan_features(q, sizes.get(d, [])) for d, q in quals.items()}
+    return document_features(texts, feats, conf)
+
+
+def with_measures(reference: pl.DataFrame, measured: pl.DataFrame) -> pl.DataFrame:
+    """The reference feature table with its OCR/scan measures filled in from ``measured``
+    (they are not known at training time, only from the stored scans and word tables)."""
+    cols = [c for c in SCAN_FEATURES if c in measured.columns]
+    if not measured.height or not cols:
+        return reference
+    upd = measured.select("doc_id", *cols)
+    return reference.drop(cols, strict=False).join(upd, on="doc_id", how="left")
+
+
+def model_view(preds: pl.DataFrame) -> pl.DataFrame:
+    """The window as the model saw it: values filled from the correction memory are the
+    operators' words, not the model's, so their confidence is dropped (null)."""
+    return preds.with_columns(
+        pl.when(pl.col("source") == "memory")
+        .then(None)
+        .otherwise(pl.col("confidence"))
+        .alias("confidence"),
+    )
+
+
+# --- signals -----------------------------------------------------------------------------------
+
+
+def novelty(
+    preds: pl.DataFrame, ref: Reference, doctype: DocType, similarity: float
+) -> pl.DataFrame:
+    """Per document: values never seen in training. ``unseen_vendor`` (the vendor field's
+    value matches no training vendor above ``similarity``), ``unseen_date_format``,
+    ``unseen_month`` and ``unseen_label`` (a predicted field outside the reference schema)."""
+    vendors = list(ref.vendors)
+    formats, months, schema = set(ref.date_formats), set(ref.months), set(ref.fields)
+    date_fields = {s.name for s in doctype.fields if s.type == "date"}
+    out: list[dict[str, Any]] = []
+    for (doc_id,), rows in preds.partition_by("doc_id", as_dict=True, maintain_order=True).items():
+        flags = {
+            "doc_id": doc_id,
+            "unseen_vendor": False,
+            "vendor": None,
+            "unseen_date_format": False,
+            "date_format": None,
+            "unseen_month": False,
+            "month": None,
+            "unseen_label": False,
+        }
+        for r in rows.filter(pl.col("value").is_not_null()).iter_rows(named=True):
+            f, v = r["field"], str(r["value"])
+            if f not in schema:
+                flags["unseen_label"] = True
+            elif f in VENDOR_FIELDS and vendors:
+                flags["vendor"] = v
+                best = process.extractOne(squash(v), vendors, scorer=fuzz.ratio)
+                flags["unseen_vendor"] = best is None or best[1] < similarity
+            elif f in date_fields:
+                shape = date_shape(v)
+                flags["date_format"] = shape
+                flags["unseen_date_format"] = bool(formats) and shape not in formats
+                d = parse_date(v)
+                if d is not None:
+                    flags["month"] = d.month
+                    flags["unseen_month"] = bool(months) and d.month not in months
+        out.append(flags)
+    schema_ = {
+        "doc_id": pl.Utf8,
+        "unseen_vendor": pl.Boolean,
+        "vendor": pl.Utf8,
+        "unseen_date_format": pl.Boolean,
+        "date_format": pl.Utf8,
+        "unseen_month": pl.Boolean,
+        "month": pl.Int64,
+        "unseen_label": pl.Boolean,
+    }
+    return pl.DataFrame(out, schema=schema_) if out else pl.DataFrame(schema=schema_)
+
+
+def estimated_accuracy(preds: pl.DataFrame) -> dict[str, float]:
+    """Per field: mean calibrated confidence of the extracted values (null confidences, the
+    memory's in :func:`model_view`, are left out): the expected share that is right."""
+    got = preds.filter(pl.col("value").is_not_null() & pl.col("confidence").is_not_null())
+    return {
+        str(f): float(c)
+        for f, c in got.group_by("field").agg(pl.col("confidence").mean()).sort("field").rows()
+    }
+
+
+def accuracy_gap(
+    doctype: DocType,
+    preds: pl.DataFrame,
+    truths: Mapping[str, Mapping[str, str | None]],
+    prefer_auto: bool = True,
+) -> dict[str, Any]:
+    """Estimated vs realized accuracy on the documents humans checked (``truths``: doc id ->
+    corrected field values). The audited auto-routed documents are the unbiased sample when
+    there are any; otherwise every corrected document (biased toward review). Both figures
+    are over the same documents, so their gap measures calibration, not sample choice.
+    ``prefer_auto=False`` always uses every checked document."""
+    checked = preds.filter(pl.col("doc_id").is_in(list(truths)))
+    auto = checked.filter(pl.col("route") == "auto")
+    sample, rows = (
+        ("auto-routed, human-checked", auto)
+        if auto.height and prefer_auto
+        else ("all corrected", checked)
+    )
+    per_field: dict[str, dict[str, float | int | None]] = {}
+    for spec in doctype.fields:
+        got = rows.filter((pl.col("field") == spec.name) & pl.col("value").is_not_null())
+        oks = [
+            values_match(spec, r["value"], truths[r["doc_id"]].get(spec.name) or None)
+            for r in got.iter_rows(named=True)
+        ]
+        n = len(oks)
+        est = float(got["confidence"].mean()) if n else None  # type: ignore[arg-type]
+        real = float(np.mean(oks)) if n else None
+        per_field[spec.name] = {
+            "n": n,
+            "estimated": est,
+            "realized": real,
+            "gap": (real - est) if est is not None and real is not None else None,
+        }
+    return {"sample": sample, "n_docs": rows["doc_id"].n_unique(), "fields": per_field}
+
+
+def automation_trend(preds: pl.DataFrame, day: date, days: int) -> list[dict[str, Any]]:
+    """Automation rate of model-predicted documents per day, the ``days`` up to ``day``."""
+    start = day - timedelta(days=days - 1)
+    p = preds.filter(pl.col("model_version").is_not_null())
+    if p.is_empty():
+        return []
+    docs = (
+        p.group_by("doc_id")
+        .agg(pl.col("route").first(), pl.col("predicted_at").first())
+        .with_columns(pl.col("predicted_at").dt.date().alias("day"))
+        .filter((pl.col("day") >= start) & (pl.col("day") <= day))
+    )
+    agg = (
+        docs.group_by("day")
+        .agg((pl.col("route") == "auto").mean().alias("automation_rate"), pl.len().alias("n"))
+        .sort("day")
+    )
+    return [
+        {"day": d.isoformat(), "automation_rate": float(a), "n": int(n)} for d, a, n in agg.rows()
+    ]
+
+
+def _share(mask: pl.Series | list[bool]) -> float:
+    s = pl.Series(mask, dtype=pl.Boolean)
+    return float(s.mean()) if len(s) else 0.0  # type: ignore[arg-type]
+
+
+def _histogram(values: list[float], edges: list[float]) -> list[int]:
+    return [int(c) for c in np.histogram(np.asarray(values, dtype=float), bins=edges)[0]]
+
+
+# --- the assessment -----------------------------------------------------------------------------
+
+
+def assess(
+    *,
+    day: date,
+    doctype: DocType,
+    window: pl.DataFrame,
+    features: pl.DataFrame,
+    problems: Mapping[str, list[str]],
+    ref: Reference | None,
+    ref_features: pl.DataFrame | None,
+    truths: Mapping[str, Mapping[str, str | None]],
+    drift: DriftResult | None,
+    trend: list[dict[str, Any]],
+    thresholds: HealthThresholds,
+    n_unmodelled: int = 0,
+) -> dict[str, Any]:
+    """Every health signal of one window as a JSON-able dict (the asset's value).
+
+    ``window``: long predictions of the documents a model predicted in the window;
+    ``features``: their per-document feature table (:func:`frame_features` joined with
+    :func:`~docasset.core.monitoring.reference.prediction_features`); ``problems``: scan/OCR problem
+    codes per document; ``ref_features``: the reference table with measures filled in.
+    """
+    docs = window.unique(subset=["doc_id"], keep="first", maintain_order=True)
+    n = docs.height
+    s: dict[str, Any] = {
+        "day": day.isoformat(),
+        "n_docs": n + n_unmodelled,
+        "n_modelled": n,
+        "n_unmodelled": n_unmodelled,
+        "model_versions": sorted({v for v in docs["model_version"].to_list() if v}),
+        "reference_version": ref.model_version if ref else None,
+        "trend": trend,
+    }
+    if n == 0:
+        s["status"] = "no documents predicted by a model in this window"
+        return s
+    ids = docs["doc_id"].to_list()
+    codes = [set(problems.get(d, [])) for d in ids]
+    image_bad = [bool(c & set(IMAGE_PROBLEMS)) for c in codes]
+    empty = [bool(c & set(EMPTY_PROBLEMS)) for c in codes]
+    f = features.join(pl.DataFrame({"doc_id": ids}), on="doc_id", how="right")
+    n_req = max(len(doctype.required), 1)
+    missing = dict(
+        zip(f["doc_id"].to_list(), f["missing_required"].fill_null(0).to_list(), strict=True)
+    )
+    # An irrelevant page: nothing on it, or readable yet without most required fields.
+    irrelevant = [
+        e or (not b and missing.get(d, 0) * 2 >= n_req)
+        for d, b, e in zip(ids, image_bad, empty, strict=True)
+    ]
+    reasons = Counter(p for c in codes for p in c)
+    ocr = [v for v in f["ocr_conf"].to_list() if v is not None]
+    dpis = [v for v in f["dpi"].to_list() if v is not None]
+    s.update(
+        {
+            "automation_rate": _share([r == "auto" for r in docs["route"].to_list()]),
+            "review_share": _share([r == "review" for r in docs["route"].to_list()]),
+            "predictions_per_doc": float(window["value"].is_not_null().sum()) / n,
+            "missing_required_share": _share([missing.get(d, 0) > 0 for d in ids]),
+            "mean_ocr_confidence": float(np.mean(ocr)) if ocr else None,
+            "bad_scan_share": _share(image_bad),
+            "irrelevant_share": _share(irrelevant),
+            "scan_problems": dict(reasons.most_common()),
+            "dpi": _quantiles(dpis),
+            "dpi_histogram": _histogram(dpis, DPI_EDGES) if dpis else None,
+            "memory_share": _share(
+                window.filter(pl.col("value").is_not_null())["source"].eq("memory").to_list()
+            ),
+        }
+    )
+    model = model_view(window)
+    s["estimated_accuracy"] = estimated_accuracy(window)
+    s["model_estimated_accuracy"] = estimated_accuracy(model)
+    s["field_confidence_histogram"] = {
+        fname: _histogram(
+            model.filter((pl.col("field") == fname) & pl.col("confidence").is_not_null())[
+                "confidence"
+            ].to_list(),
+            CONF_EDGES,
+        )
+        for fname in doctype.names
+    }
+    s["accuracy_gap"] = accuracy_gap(doctype, window, truths)
+    if ref is not None:
+        nov = novelty(window, ref, doctype, thresholds.vendor_similarity)
+        clean = [not b and not i for b, i in zip(image_bad, irrelevant, strict=True)]
+        nov = nov.join(pl.DataFrame({"doc_id": ids, "clean": clean}), on="doc_id")
+        kinds = ("unseen_vendor", "unseen_date_format", "unseen_month", "unseen_label")
+        # Novelty among usable documents only: a bad scan's garbled "vendor" is not new.
+        usable = nov.filter(pl.col("clean"))
+        s["unseen"] = {
+            k: float(usable[k].mean()) if usable.height else 0.0  # type: ignore[arg-type]
+            for k in kinds
+        }
+        any_new = usable.select(pl.any_horizontal(*kinds)).to_series()
+        s["unseen_share"] = float(any_new.mean()) if usable.height else 0.0  # type: ignore[arg-type]
+        s["unseen_examples"] = {
+            "vendors": sorted(
+                {v for v in usable.filter(pl.col("unseen_vendor"))["vendor"].to_list() if v}
+            )[:10],
+            "months": sorted(
+                {m for m in usable.filter(pl.col("unseen_month"))["month"].to_list() if m}
+            ),
+            "date_formats": sorted(
+                {
+                    x
+                    for x in usable.filter(pl.col("unseen_date_format"))["date_format"].to_list()
+                    if x
+                }
+            ),
+        }
+        s["reference"] = {
+            "automation_rate": ref.automation_rate,
+            "predictions_per_doc": ref.predictions_per_doc,
+            "missing_required_share": ref.missing_required_share,
+            "confidence": ref.confidence,
+            "accuracy": ref.accuracy,
+            "n_docs": ref.n_docs,
+            "months": ref.months,
+            "n_vendors": len(ref.vendors),
+            "date_formats": ref.date_formats,
+        }
+        if ref_features is not None:
+            rdpi = [v for v in ref_features["dpi"].to_list() if v is not None]
+            rocr = [v for v in ref_features["ocr_conf"].to_list() if v is not None]
+            s["reference"]["dpi"] = _quantiles(rdpi)
+            s["reference"]["dpi_histogram"] = _histogram(rdpi, DPI_EDGES) if rdpi else None
+            s["reference"]["mean_ocr_confidence"] = float(np.mean(rocr)) if rocr else None
+        s["automation_drop"] = ref.automation_rate - s["automation_rate"]
+        drops = {
+            k: ref.confidence[k] - v
+            for k, v in s["model_estimated_accuracy"].items()
+            if k in ref.confidence and k in doctype.required
+        }
+        s["estimated_accuracy_drop"] = drops
+    if drift is not None:
+        s["drift"] = drift.as_dict()
+    s["hints"] = root_causes(s, thresholds)
+    return s
+
+
+DPI_EDGES = [0, 100, 150, 200, 250, 300, 400, 600, 10_000]
+CONF_EDGES = [i / 10 for i in range(11)]
+
+
+def _quantiles(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    q = np.percentile(np.asarray(values, dtype=float), [5, 50, 95])
+    return {"p05": float(q[0]), "p50": float(q[1]), "p95": float(q[2])}
+
+
+# --- root causes and checks -------------------------------------------------------------------
+
+ACTIONS = {
+    "bad_scans": "Fix scanning: rescan at 300 DPI (150 at least), check focus, contrast and "
+    "feeding; bad scans go to review and never become training data.",
+    "irrelevant_documents": "Filter irrelevant documents before intake (inbox rules or a page "
+    "classifier); mark them `irrelevant` in review so they never train the model.",
+    "new_vendors_or_layouts": "Add recent documents of these vendors to training: correct them "
+    "in review; the retraining sensor retrains once enough corrections arrive.",
+    "seasonal_shift": "Add recent documents to training: the training data never saw these months.",
+    "new_date_format": "Add documents with the new date format to training and check the date "
+    "normalizer parses it.",
+    "labels_outside_schema": "The predictions carry fields the model was not trained for: "
+    "check the document-type configuration matches the production model.",
+    "unexplained_drift": "Open the drift report: the documents changed in ways no known cause "
+    "explains; add recent documents to training.",
+}
+_DRIFT_CAUSE = {
+    "dpi": "bad_scans",
+    "blur": "bad_scans",
+    "contrast": "bad_scans",
+    "ocr_conf": "bad_scans",
+    "skew_abs": "bad_scans",
+}
+
+
+def root_causes(s: Mapping[str, Any], t: HealthThresholds) -> list[dict[str, Any]]:
+    """Likely causes, most documents explained first: ``cause``, ``share`` of the window's
+    documents, ``evidence`` (what was seen, how much) and the suggested ``action``."""
+    hints: list[dict[str, Any]] = []
+    ref = s.get("reference") or {}
+
+    def add(cause: str, share: float, evidence: str) -> None:
+        hints.append(
+            {
+                "cause": cause,
+                "share": round(share, 4),
+                "evidence": evidence,
+                "action": ACTIONS[cause],
+            }
+        )
+
+    if s.get("bad_scan_share", 0.0) >= t.hint_share:
+        probs = {k: v for k, v in s.get("scan_problems", {}).items() if k in IMAGE_PROBLEMS}
+        dpi, rdpi = (s.get("dpi") or {}).get("p50"), (ref.get("dpi") or {}).get("p50")
+        ocr, rocr = s.get("mean_ocr_confidence"), ref.get("mean_ocr_confidence")
+        ev = f"{s['bad_scan_share']:.0%} of documents are bad scans ({_fmt_counts(probs)})"
+        if dpi is not None and rdpi is not None:
+            ev += f"; median DPI {dpi:.0f} vs {rdpi:.0f} in training"
+        if ocr is not None and rocr is not None:
+            ev += f"; OCR word confidence {ocr:.0f} vs {rocr:.0f}"
+        add("bad_scans", s["bad_scan_share"], ev)
+    if s.get("irrelevant_share", 0.0) >= t.hint_share:
+        add(
+            "irrelevant_documents",
+            s["irrelevant_share"],
+            f"{s['irrelevant_share']:.0%} of documents are empty pages or carry no receipt "
+            f"fields (missing required fields in {s.get('missing_required_share', 0):.0%}, "
+            f"{ref.get('missing_required_share', 0):.0%} in training)",
+        )
+    unseen = s.get("unseen") or {}
+    ex = s.get("unseen_examples") or {}
+    if unseen.get("unseen_vendor", 0.0) >= t.hint_share:
+        add(
+            "new_vendors_or_layouts",
+            unseen["unseen_vendor"],
+            f"{unseen['unseen_vendor']:.0%} of usable documents come from vendors not in "
+            f"training ({ref.get('n_vendors', 0)} known), e.g. "
+            + ", ".join(ex.get("vendors", [])[:4]),
+        )
+    if unseen.get("unseen_month", 0.0) >= t.hint_share:
+        seen = ", ".join(MONTHS[m - 1] for m in ref.get("months", []))
+        new = ", ".join(MONTHS[m - 1] for m in ex.get("months", []))
+        add(
+            "seasonal_shift",
+            unseen["unseen_month"],
+            f"{unseen['unseen_month']:.0%} of usable documents are dated in months training "
+            f"never saw ({new}; training: {seen})",
+        )
+    if unseen.get("unseen_date_format", 0.0) >= t.hint_share:
+        add(
+            "new_date_format",
+            unseen["unseen_date_format"],
+            f"{unseen['unseen_date_format']:.0%} of usable documents print dates as "
+            f"{', '.join(ex.get('date_formats', []))} "
+            f"(training: {', '.join(ref.get('date_formats', []))})",
+        )
+    if unseen.get("unseen_label", 0.0) > 0:
+        add("labels_outside_schema", unseen["unseen_label"], "fields outside the model's schema")
+    drift = s.get("drift") or {}
+    if drift.get("max_score", 0.0) >= t.drift_warn:
+        top = sorted((drift.get("scores") or {}).items(), key=lambda kv: -kv[1])[:3]
+        causes = {_DRIFT_CAUSE.get(k) for k, v in top if v >= t.drift_warn}
+        if not (
+            {h["cause"] for h in hints}
+            & (causes | {"irrelevant_documents", "new_vendors_or_layouts"})
+        ):
+            add(
+                "unexplained_drift",
+                0.0,
+                "drifted: " + ", ".join(f"{k} {v:.2f}" for k, v in top),
+            )
+    hints.sort(key=lambda h: -h["share"])
+    return hints
+
+
+def _fmt_counts(c: Mapping[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in c.items()) or "no detail"
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One health check's verdict: ``severity`` is None when passed, else WARN or ERROR."""
+
+    name: str
+    passed: bool
+    severity: str | None
+    value: float
+    warn_at: float
+    error_at: float
+    description: str
+    metadata: dict[str, float]
+
+
+def ks_critical(n: int, m: int, c_alpha: float = 1.949) -> float:
+    """The two-sample Kolmogorov-Smirnov statistic above which samples of sizes ``n`` and
+    ``m`` differ at significance alpha (``c_alpha`` 1.949: alpha = 0.001)."""
+    if n <= 0 or m <= 0:
+        return 1.0
+    return min(1.0, c_alpha * ((n + m) / (n * m)) ** 0.5)
+
+
+def _grade(value: float, warn: float, error: float) -> str | None:
+    if value >= error:
+        return "ERROR"
+    return "WARN" if value >= warn else None
+
+
+def evaluate_checks(s: Mapping[str, Any], t: HealthThresholds) -> dict[str, CheckOutcome]:
+    """The verdicts of the four health checks of an assessment (see :data:`CHECKS`)."""
+    hints = s.get("hints") or []
+    top = hints[0] if hints else None
+    cause = (
+        f" Likely cause: {top['cause'].replace('_', ' ')} - {top['evidence']}. "
+        f"Suggested action: {top['action']}"
+        if top
+        else ""
+    )
+    out: dict[str, CheckOutcome] = {}
+
+    def put(name: str, value: float, warn: float, error: float, what: str, meta: dict) -> None:
+        sev = _grade(value, warn, error)
+        desc = f"{what}." + (cause if sev else "")
+        out[name] = CheckOutcome(name, sev is None, sev, value, warn, error, desc, meta)
+
+    if not s.get("n_modelled") or "reference" not in s:
+        why = s.get("status") or "the model in use has no health reference"
+        for name in CHECKS:
+            out[name] = CheckOutcome(name, True, None, 0.0, 0.0, 0.0, f"not assessed: {why}", {})
+        return out
+    drift = s.get("drift") or {}
+    if drift.get("skipped") or not drift:
+        out["drift"] = CheckOutcome(
+            "drift",
+            True,
+            None,
+            0.0,
+            t.drift_warn,
+            t.drift_error,
+            f"not assessed: {drift.get('skipped') or 'drift not measured'}",
+            {},
+        )
+    else:
+        top3 = sorted(drift["scores"].items(), key=lambda kv: -kv[1])[:3]
+        # A small window drifts by chance: the warn level is never below the KS statistic's
+        # critical value at alpha 0.001 for these sample sizes (about 20 features are tested).
+        crit = ks_critical(drift["n_reference"], drift["n_window"])
+        put(
+            "drift",
+            float(drift["max_score"]),
+            max(t.drift_warn, crit),
+            max(t.drift_error, crit),
+            f"largest drift {drift['max_score']:.2f} ("
+            + ", ".join(f"{k} {v:.2f}" for k, v in top3)
+            + f"; route {drift.get('prediction_drift') or 0:.2f})",
+            {
+                "ks_critical_value": crit,
+                "max_drift": float(drift["max_score"]),
+                "prediction_drift": float(drift.get("prediction_drift") or 0.0),
+                **{f"drift_{k}": float(v) for k, v in drift["scores"].items()},
+            },
+        )
+    ref = s["reference"]
+    put(
+        "automation_drop",
+        float(s["automation_drop"]),
+        t.automation_drop_warn,
+        t.automation_drop_error,
+        f"automation rate {s['automation_rate']:.0%} vs {ref['automation_rate']:.0%} on the "
+        f"held-out reference (drop {s['automation_drop']:+.0%})",
+        {
+            "automation_rate": float(s["automation_rate"]),
+            "reference_automation_rate": float(ref["automation_rate"]),
+            "automation_drop": float(s["automation_drop"]),
+        },
+    )
+    un = s["unseen"]
+    put(
+        "unseen_values",
+        float(s["unseen_share"]),
+        t.unseen_warn,
+        t.unseen_error,
+        f"{s['unseen_share']:.0%} of usable documents carry values never seen in training "
+        f"(vendors {un['unseen_vendor']:.0%}, date formats {un['unseen_date_format']:.0%}, "
+        f"months {un['unseen_month']:.0%}, labels {un['unseen_label']:.0%})",
+        {"unseen_share": float(s["unseen_share"]), **{k: float(v) for k, v in un.items()}},
+    )
+    drops = s.get("estimated_accuracy_drop") or {}
+    worst = max(drops.items(), key=lambda kv: kv[1]) if drops else ("-", 0.0)
+    put(
+        "estimated_accuracy_drop",
+        float(worst[1]),
+        t.accuracy_drop_warn,
+        t.accuracy_drop_error,
+        f"largest drop of estimated accuracy: {worst[0]} {worst[1]:+.1%} vs held-out "
+        "reference confidence",
+        {
+            **{
+                f"estimated_accuracy_{k}": float(v)
+                for k, v in s["model_estimated_accuracy"].items()
+            },
+            **{f"estimated_accuracy_drop_{k}": float(v) for k, v in drops.items()},
+        },
+    )
+    return out
+
+
+def window_frames(preds: pl.DataFrame | None, day: date) -> tuple[pl.DataFrame, int]:
+    """The predictions of ``day`` made by a model, and how many documents of the day had no
+    model (routed to review by construction; they say nothing about a model's health)."""
+    if preds is None or preds.is_empty():
+        return pl.DataFrame(schema=PREDICTION_COLUMNS), 0
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    w = preds.filter(
+        (pl.col("predicted_at") >= start) & (pl.col("predicted_at") < start + timedelta(days=1))
+    )
+    unmodelled = w.filter(pl.col("model_version").is_null())["doc_id"].n_unique()
+    return w.filter(pl.col("model_version").is_not_null()), unmodelled
+
+
+def window_features(doctype: DocType, window: pl.DataFrame, measured: pl.DataFrame) -> pl.DataFrame:
+    """Measured features of the window's documents joined with their prediction features
+    (confidences of memory-filled values dropped: :func:`model_view`)."""
+    pf = prediction_features(doctype.names, doctype.required, model_view(window))
+    return measured.join(pf, on="doc_id", how="inner")
+
+
+def feature_columns(doctype: DocType) -> list[str]:
+    """The columns drift is measured on."""
+    return [*TEXT_FEATURES, *SCAN_FEATURES, *(f"conf_{n}" for n in doctype.names), "n_predicted"]

@@ -1,0 +1,2 @@
+"""Stage 2, OCR: engines that turn page images into the word table (``ocr_text``), and text
+assembly from words."""

@@ -1,0 +1,243 @@
+"""Correction memory: "never the same mistake twice", before any retraining.
+
+When an operator corrects a document, the vendor's exact company name and address are
+remembered, scoped to that vendor (keyed by the corrected company name), and so is the keyword
+its documents print before the total (``kind="anchor"``: the label of the line that carries the
+corrected total, e.g. ``TOTAL RM`` or ``GRAND TOTAL``; learned when the corrected document's
+OCR text is given). The next document whose top lines show that vendor gets those fields from
+memory, provided the remembered value (or, for an anchor, an amount on the keyword's line) is
+actually present in its OCR text. Entries are append-only records in ``entries.jsonl`` (who,
+which correction, when); removing an entry appends a tombstone, so the log stays an audit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+from rapidfuzz import fuzz
+
+from docasset.core.extraction.fields import parse_amount
+from docasset.core.extraction.rules import AMOUNT_RE, NOT_TOTAL_RE
+from docasset.core.files import append_line
+from docasset.core.ocr.text import lines_with_offsets
+from docasset.core.validation.corrections import latest_per_document
+from docasset.errors import DocassetError
+
+MEMORY_FIELDS = ("company", "address", "vendor")
+VENDOR_FIELDS = ("company", "vendor")
+HEADER_LINES = 8  # where a vendor's name is printed
+MATCH_SCORE = 90.0
+ANCHOR_FIELDS = ("total",)
+# Labels that can name a payable total (any language the fixtures and SROIE print); a line
+# carrying the corrected amount under another label (CASH, ITEM ...) teaches no keyword.
+TOTAL_LABEL_RE = re.compile(
+    r"TOTAL|TOTAAL|AMOUNT|DUE|NETT?|PAYABLE|BALANCE|JUMLAH|GESAMT|SUMME|BETRAG|MONTANT|IMPORTE"
+)
+
+
+@dataclass(frozen=True)
+class MemoryEntry:
+    """One remembered value: ``field`` of vendor ``vendor`` is ``value``."""
+
+    id: str
+    vendor: str
+    field: str
+    value: str
+    source_correction: str
+    annotator: str
+    created_at: str
+    kind: str = "value"  # value: the field's exact value | anchor: the label before it
+
+
+def vendor_key(name: str) -> str:
+    """A vendor's key: upper-case letters and digits of its name, single-spaced."""
+    return " ".join(re.sub(r"[^A-Z0-9]+", " ", name.upper()).split())
+
+
+class CorrectionMemory:
+    """The memory store under a directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.path = root / "entries.jsonl"
+
+    def _log(self) -> list[dict[str, object]]:
+        if not self.path.is_file():
+            return []
+        return [json.loads(x) for x in self.path.read_text("utf-8").splitlines() if x.strip()]
+
+    def entries(self) -> list[MemoryEntry]:
+        """Live entries (added and not removed), newest last."""
+        live: dict[str, MemoryEntry] = {}
+        for rec in self._log():
+            if rec["op"] == "add":
+                live[str(rec["id"])] = MemoryEntry(
+                    **{k: rec[k] for k in MemoryEntry.__annotations__ if k in rec}
+                )  # type: ignore[arg-type]
+            else:
+                live.pop(str(rec["id"]), None)
+        return list(live.values())
+
+    def remove(self, entry_id: str, reason: str, actor: str = "docasset") -> None:
+        """Remove an entry (a tombstone is appended; the log keeps the history)."""
+        if entry_id not in {e.id for e in self.entries()}:
+            raise DocassetError(f"no live memory entry {entry_id!r}")
+        rec = {
+            "op": "remove",
+            "id": entry_id,
+            "reason": reason,
+            "actor": actor,
+            "at": datetime.now(UTC).isoformat(),
+        }
+        append_line(self.path, json.dumps(rec))
+
+    def learn(
+        self, corrections: pl.DataFrame, texts: dict[str, str] | None = None
+    ) -> list[MemoryEntry]:
+        """Add entries from the latest, unconflicted corrections (total keywords only for
+        documents whose OCR text is in ``texts``); returns the new entries."""
+        known = {(e.vendor, e.field, e.kind, e.value) for e in self.entries()}
+        removed = {str(r["id"]) for r in self._log() if r["op"] == "remove"}
+        added = []
+        for row in latest_per_document(corrections).iter_rows(named=True):
+            if row["conflict"] or row["verdict"]:
+                continue
+            fields = json.loads(row["fields_json"])
+            name = next((fields[f] for f in VENDOR_FIELDS if fields.get(f)), None)
+            if not name or not vendor_key(name):
+                continue
+            found = [(f, "value", fields.get(f)) for f in MEMORY_FIELDS]
+            text = (texts or {}).get(row["doc_id"])
+            if text:
+                found += [(f, "anchor", total_keyword(text, fields.get(f))) for f in ANCHOR_FIELDS]
+            for f, kind, value in found:
+                key = (vendor_key(name), f, kind, value)
+                if not value or key in known:
+                    continue
+                # Value entries keep their historical id (no kind in the hash).
+                ident = json.dumps(key if kind != "value" else (key[0], f, value))
+                entry_id = hashlib.sha256(ident.encode()).hexdigest()[:12]
+                if entry_id in removed:
+                    continue  # removed on purpose: do not learn it back
+                entry = MemoryEntry(
+                    entry_id,
+                    key[0],
+                    f,
+                    value,
+                    row["correction_id"],
+                    row["annotator"],
+                    datetime.now(UTC).isoformat(),
+                    kind,
+                )
+                append_line(self.path, json.dumps({"op": "add", **entry.__dict__}))
+                known.add(key)
+                added.append(entry)
+        return added
+
+
+def _label(line: str) -> str:
+    """A line label as compared: upper-case letters and digits, single-spaced."""
+    return " ".join(re.sub(r"[^A-Z0-9]+", " ", line.upper()).split())
+
+
+def total_keyword(text: str, total: str | None) -> str | None:
+    """The label printed before the corrected total in ``text`` (same line, or the line above
+    when the amount stands alone), if it names a payable total: the last such line, since a
+    subtotal of the same amount comes first; subtotal, cash and tax lines never teach one."""
+    want = parse_amount(total) if total else None
+    if want is None:
+        return None
+    lines = lines_with_offsets(text)
+    found = None
+    for i, (_, line) in enumerate(lines):
+        for m in AMOUNT_RE.finditer(line):
+            if parse_amount(m.group(0)) != want:
+                continue
+            raw = line[: m.start()]
+            if not _label(raw) and i > 0 and not AMOUNT_RE.search(lines[i - 1][1]):
+                raw = lines[i - 1][1]
+            label = _label(raw)
+            if label and TOTAL_LABEL_RE.search(label) and not NOT_TOTAL_RE.search(raw):
+                found = label
+    return found
+
+
+def anchored_amount(text: str, keyword: str) -> tuple[str, int, int] | None:
+    """The amount printed after ``keyword`` (a line whose label matches it, >= 90), the largest
+    when several lines match (the payable total bounds the partial sums)."""
+    best: tuple[str, int, int] | None = None
+    lines = lines_with_offsets(text)
+    for i, (start, line) in enumerate(lines):
+        m = AMOUNT_RE.search(line)
+        label = _label(line[: m.start()] if m else line)
+        if not label or fuzz.ratio(label, keyword) < MATCH_SCORE:
+            continue
+        if m is None and i + 1 < len(lines):  # the amount on the line below the keyword
+            start, line = lines[i + 1]
+            m = AMOUNT_RE.search(line)
+            if m is None or _label(line[: m.start()]):
+                continue
+        if m is None:
+            continue
+        cand = (m.group(0), start + m.start(), start + m.end())
+        if best is None or (parse_amount(cand[0]) or 0) > (parse_amount(best[0]) or 0):
+            best = cand
+    return best
+
+
+def find_vendor(text: str, entries: list[MemoryEntry]) -> str | None:
+    """The remembered vendor whose name appears in the document's header lines, if any."""
+    header = " ".join(text.split("\n")[:HEADER_LINES]).upper()
+    best, best_score = None, MATCH_SCORE
+    for e in entries:
+        if e.field not in VENDOR_FIELDS:
+            continue
+        score = fuzz.partial_ratio(e.vendor, vendor_key(header)) if e.vendor else 0.0
+        if score >= best_score:
+            best, best_score = e.vendor, score
+    return best
+
+
+def _continues(text: str, end: int) -> bool:
+    """Whether the printed line goes on after a recalled value's match: then the value is the
+    start of a longer one (a chain's other branch: "... 41150 KLANG, SELANGOR 1245-DESA SRI
+    HARTAMAS" after the remembered "... 41150 KLANG, SELANGOR"), not this document's value."""
+    rest = text[end:].split("\n", 1)[0]
+    return sum(ch.isalnum() for ch in rest) >= 3
+
+
+def recall(text: str, entries: list[MemoryEntry]) -> dict[str, tuple[str, int, int, str]]:
+    """Field -> (value, start, end, entry id) for the document's vendor: a remembered value
+    present in the text (exactly, ignoring case and spacing, or fuzzily >= 90; the best match
+    when the vendor has several, e.g. branch addresses), or the amount after a remembered
+    total keyword."""
+    vendor = find_vendor(text, entries)
+    if vendor is None:
+        return {}
+    out: dict[str, tuple[str, int, int, str]] = {}
+    scores: dict[str, float] = {}
+    flat = text.upper().replace("\n", " ")
+    for e in entries:
+        if e.vendor != vendor:
+            continue
+        if e.kind == "anchor":
+            hit = anchored_amount(text, e.value)
+            # An anchor ranks below any remembered value found in the text.
+            score = MATCH_SCORE - 1.0 if hit else 0.0
+        else:
+            res = fuzz.partial_ratio_alignment(e.value.upper(), flat)
+            hit = (e.value, res.dest_start, res.dest_end) if res is not None else None
+            score = res.score if res is not None and res.score >= MATCH_SCORE else 0.0
+            if hit is not None and _continues(text, res.dest_end):  # type: ignore[union-attr]
+                score = 0.0
+        if hit is not None and score > scores.get(e.field, 0.0):
+            out[e.field] = (*hit, e.id)
+            scores[e.field] = score
+    return out
