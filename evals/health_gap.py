@@ -28,18 +28,19 @@ from docasset.core.datasets.offline import split_docs, training_docs
 from docasset.core.extraction.extract import predict_documents
 from docasset.core.extraction.fields import load_doctype
 from docasset.core.extraction.prediction_table import predictions_frame
+from docasset.core.monitoring.checks import evaluate_checks
 from docasset.core.monitoring.drift import run_drift
 from docasset.core.monitoring.health import (
-    HealthThresholds,
     accuracy_gap,
     assess,
     estimated_accuracy,
-    evaluate_checks,
     feature_columns,
     window_features,
 )
-from docasset.core.monitoring.health_report import blocks, to_html
+from docasset.core.monitoring.health_report import blocks
 from docasset.core.monitoring.reference import build_reference, document_features
+from docasset.core.monitoring.thresholds import HealthThresholds
+from docasset.core.reporting.blocks import to_html
 from docasset.core.training.train import TrainConfig, train_model
 from docasset.errors import DocassetError
 from evals.run import load_texts

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from docasset.core.monitoring.health import CheckOutcome, evaluate_checks
+from docasset.core.monitoring.checks import CheckOutcome, evaluate_checks
 from docasset.defs.monitoring import production_health
 from docasset.defs.partitions import days
 from docasset.defs.resources import Settings

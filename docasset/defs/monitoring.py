@@ -14,20 +14,21 @@ import polars as pl
 
 from docasset.core.files import atomic_write
 from docasset.core.intake.scan_table import document_problems
+from docasset.core.monitoring.checks import evaluate_checks
 from docasset.core.monitoring.drift import DriftResult, run_drift
 from docasset.core.monitoring.health import (
     assess,
     automation_trend,
-    evaluate_checks,
     feature_columns,
     frame_features,
     window_features,
     window_frames,
     with_measures,
 )
-from docasset.core.monitoring.health_report import blocks, to_html, to_markdown, verdict
+from docasset.core.monitoring.health_report import blocks, verdict
 from docasset.core.monitoring.reference import Reference, has_reference, load_reference
 from docasset.core.ocr.words import empty_words
+from docasset.core.reporting.blocks import to_html, to_markdown
 from docasset.core.validation.corrections import latest_per_document, read_store
 from docasset.defs.partitions import ALL_BATCHES, concat_batches, days
 from docasset.defs.resources import DocassetHome, Settings

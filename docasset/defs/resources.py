@@ -14,7 +14,7 @@ from docasset.core.evaluation.evaluate import GateConfig
 from docasset.core.extraction.fields import DocType, load_doctype
 from docasset.core.intake.quality import QualityThresholds
 from docasset.core.intake.scans import IntakeLimits
-from docasset.core.monitoring.health import HealthThresholds
+from docasset.core.monitoring.thresholds import HealthThresholds
 from docasset.core.ocr.tesseract import OcrConfig
 from docasset.core.training.registry import Registry
 from docasset.core.validation.curate import SplitConfig

@@ -7,14 +7,14 @@ trend, feature drift (``docasset.core.monitoring.drift``), estimated accuracy (t
 confidence of the extracted values, CBPE-style) beside realized accuracy on the documents
 humans checked, and root-cause hints (:func:`root_causes`) following the production
 playbook: bad scans, irrelevant documents, vendors/layouts not in training, seasonal shift.
-:func:`evaluate_checks` turns the assessment into the four health checks' verdicts.
+``docasset.core.monitoring.checks`` turns the assessment into the health checks' verdicts and
+``docasset.core.monitoring.causes`` names the likely causes.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from rapidfuzz import fuzz, process
 from docasset.core.extraction.fields import DocType, parse_date, values_match
 from docasset.core.extraction.prediction_table import PREDICTION_COLUMNS
 from docasset.core.intake.scan_table import page_qualities
+from docasset.core.monitoring.causes import root_causes
 from docasset.core.monitoring.drift import DriftResult
 from docasset.core.monitoring.reference import (
     SCAN_FEATURES,
@@ -37,32 +38,12 @@ from docasset.core.monitoring.reference import (
     scan_features,
     squash,
 )
+from docasset.core.monitoring.thresholds import (
+    EMPTY_PROBLEMS,
+    IMAGE_PROBLEMS,
+    HealthThresholds,
+)
 from docasset.core.ocr.text import document_text
-
-# Scan problem codes that mean the page itself is unusable vs the page has nothing on it.
-IMAGE_PROBLEMS = ("low_dpi", "blurred", "low_contrast", "unreadable")
-EMPTY_PROBLEMS = ("blank", "no_text")
-CHECKS = ("drift", "automation_drop", "unseen_values", "estimated_accuracy_drop")
-MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-
-@dataclass(frozen=True)
-class HealthThresholds:
-    """When a health check warns or errors, and when a root cause is hinted (see Settings)."""
-
-    drift_warn: float = 0.75
-    drift_error: float = 0.9
-    automation_drop_warn: float = 0.2
-    automation_drop_error: float = 0.4
-    unseen_warn: float = 0.3
-    unseen_error: float = 0.6
-    accuracy_drop_warn: float = 0.08
-    accuracy_drop_error: float = 0.15
-    hint_share: float = 0.2
-    vendor_similarity: float = 80.0
-    min_drift_docs: int = 10
-    trend_days: int = 14
-
 
 # --- per-document inputs ----------------------------------------------------------------------
 
@@ -397,243 +378,6 @@ def _quantiles(values: list[float]) -> dict[str, float] | None:
         return None
     q = np.percentile(np.asarray(values, dtype=float), [5, 50, 95])
     return {"p05": float(q[0]), "p50": float(q[1]), "p95": float(q[2])}
-
-
-# --- root causes and checks -------------------------------------------------------------------
-
-ACTIONS = {
-    "bad_scans": "Fix scanning: rescan at 300 DPI (150 at least), check focus, contrast and "
-    "feeding; bad scans go to review and never become training data.",
-    "irrelevant_documents": "Filter irrelevant documents before intake (inbox rules or a page "
-    "classifier); mark them `irrelevant` in review so they never train the model.",
-    "new_vendors_or_layouts": "Add recent documents of these vendors to training: correct them "
-    "in review; the retraining sensor retrains once enough corrections arrive.",
-    "seasonal_shift": "Add recent documents to training: the training data never saw these months.",
-    "new_date_format": "Add documents with the new date format to training and check the date "
-    "normalizer parses it.",
-    "labels_outside_schema": "The predictions carry fields the model was not trained for: "
-    "check the document-type configuration matches the production model.",
-    "unexplained_drift": "Open the drift report: the documents changed in ways no known cause "
-    "explains; add recent documents to training.",
-}
-_DRIFT_CAUSE = {
-    "dpi": "bad_scans",
-    "blur": "bad_scans",
-    "contrast": "bad_scans",
-    "ocr_conf": "bad_scans",
-    "skew_abs": "bad_scans",
-}
-
-
-def root_causes(s: Mapping[str, Any], t: HealthThresholds) -> list[dict[str, Any]]:
-    """Likely causes, most documents explained first: ``cause``, ``share`` of the window's
-    documents, ``evidence`` (what was seen, how much) and the suggested ``action``."""
-    hints: list[dict[str, Any]] = []
-    ref = s.get("reference") or {}
-
-    def add(cause: str, share: float, evidence: str) -> None:
-        hints.append(
-            {
-                "cause": cause,
-                "share": round(share, 4),
-                "evidence": evidence,
-                "action": ACTIONS[cause],
-            }
-        )
-
-    if s.get("bad_scan_share", 0.0) >= t.hint_share:
-        probs = {k: v for k, v in s.get("scan_problems", {}).items() if k in IMAGE_PROBLEMS}
-        dpi, rdpi = (s.get("dpi") or {}).get("p50"), (ref.get("dpi") or {}).get("p50")
-        ocr, rocr = s.get("mean_ocr_confidence"), ref.get("mean_ocr_confidence")
-        ev = f"{s['bad_scan_share']:.0%} of documents are bad scans ({_fmt_counts(probs)})"
-        if dpi is not None and rdpi is not None:
-            ev += f"; median DPI {dpi:.0f} vs {rdpi:.0f} in training"
-        if ocr is not None and rocr is not None:
-            ev += f"; OCR word confidence {ocr:.0f} vs {rocr:.0f}"
-        add("bad_scans", s["bad_scan_share"], ev)
-    if s.get("irrelevant_share", 0.0) >= t.hint_share:
-        add(
-            "irrelevant_documents",
-            s["irrelevant_share"],
-            f"{s['irrelevant_share']:.0%} of documents are empty pages or carry no receipt "
-            f"fields (missing required fields in {s.get('missing_required_share', 0):.0%}, "
-            f"{ref.get('missing_required_share', 0):.0%} in training)",
-        )
-    unseen = s.get("unseen") or {}
-    ex = s.get("unseen_examples") or {}
-    if unseen.get("unseen_vendor", 0.0) >= t.hint_share:
-        add(
-            "new_vendors_or_layouts",
-            unseen["unseen_vendor"],
-            f"{unseen['unseen_vendor']:.0%} of usable documents come from vendors not in "
-            f"training ({ref.get('n_vendors', 0)} known), e.g. "
-            + ", ".join(ex.get("vendors", [])[:4]),
-        )
-    if unseen.get("unseen_month", 0.0) >= t.hint_share:
-        seen = ", ".join(MONTHS[m - 1] for m in ref.get("months", []))
-        new = ", ".join(MONTHS[m - 1] for m in ex.get("months", []))
-        add(
-            "seasonal_shift",
-            unseen["unseen_month"],
-            f"{unseen['unseen_month']:.0%} of usable documents are dated in months training "
-            f"never saw ({new}; training: {seen})",
-        )
-    if unseen.get("unseen_date_format", 0.0) >= t.hint_share:
-        add(
-            "new_date_format",
-            unseen["unseen_date_format"],
-            f"{unseen['unseen_date_format']:.0%} of usable documents print dates as "
-            f"{', '.join(ex.get('date_formats', []))} "
-            f"(training: {', '.join(ref.get('date_formats', []))})",
-        )
-    if unseen.get("unseen_label", 0.0) > 0:
-        add("labels_outside_schema", unseen["unseen_label"], "fields outside the model's schema")
-    drift = s.get("drift") or {}
-    if drift.get("max_score", 0.0) >= t.drift_warn:
-        top = sorted((drift.get("scores") or {}).items(), key=lambda kv: -kv[1])[:3]
-        causes = {_DRIFT_CAUSE.get(k) for k, v in top if v >= t.drift_warn}
-        if not (
-            {h["cause"] for h in hints}
-            & (causes | {"irrelevant_documents", "new_vendors_or_layouts"})
-        ):
-            add(
-                "unexplained_drift",
-                0.0,
-                "drifted: " + ", ".join(f"{k} {v:.2f}" for k, v in top),
-            )
-    hints.sort(key=lambda h: -h["share"])
-    return hints
-
-
-def _fmt_counts(c: Mapping[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in c.items()) or "no detail"
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """One health check's verdict: ``severity`` is None when passed, else WARN or ERROR."""
-
-    name: str
-    passed: bool
-    severity: str | None
-    value: float
-    warn_at: float
-    error_at: float
-    description: str
-    metadata: dict[str, float]
-
-
-def ks_critical(n: int, m: int, c_alpha: float = 1.949) -> float:
-    """The two-sample Kolmogorov-Smirnov statistic above which samples of sizes ``n`` and
-    ``m`` differ at significance alpha (``c_alpha`` 1.949: alpha = 0.001)."""
-    if n <= 0 or m <= 0:
-        return 1.0
-    return min(1.0, c_alpha * ((n + m) / (n * m)) ** 0.5)
-
-
-def _grade(value: float, warn: float, error: float) -> str | None:
-    if value >= error:
-        return "ERROR"
-    return "WARN" if value >= warn else None
-
-
-def evaluate_checks(s: Mapping[str, Any], t: HealthThresholds) -> dict[str, CheckOutcome]:
-    """The verdicts of the four health checks of an assessment (see :data:`CHECKS`)."""
-    hints = s.get("hints") or []
-    top = hints[0] if hints else None
-    cause = (
-        f" Likely cause: {top['cause'].replace('_', ' ')} - {top['evidence']}. "
-        f"Suggested action: {top['action']}"
-        if top
-        else ""
-    )
-    out: dict[str, CheckOutcome] = {}
-
-    def put(name: str, value: float, warn: float, error: float, what: str, meta: dict) -> None:
-        sev = _grade(value, warn, error)
-        desc = f"{what}." + (cause if sev else "")
-        out[name] = CheckOutcome(name, sev is None, sev, value, warn, error, desc, meta)
-
-    if not s.get("n_modelled") or "reference" not in s:
-        why = s.get("status") or "the model in use has no health reference"
-        for name in CHECKS:
-            out[name] = CheckOutcome(name, True, None, 0.0, 0.0, 0.0, f"not assessed: {why}", {})
-        return out
-    drift = s.get("drift") or {}
-    if drift.get("skipped") or not drift:
-        out["drift"] = CheckOutcome(
-            "drift",
-            True,
-            None,
-            0.0,
-            t.drift_warn,
-            t.drift_error,
-            f"not assessed: {drift.get('skipped') or 'drift not measured'}",
-            {},
-        )
-    else:
-        top3 = sorted(drift["scores"].items(), key=lambda kv: -kv[1])[:3]
-        # A small window drifts by chance: the warn level is never below the KS statistic's
-        # critical value at alpha 0.001 for these sample sizes (about 20 features are tested).
-        crit = ks_critical(drift["n_reference"], drift["n_window"])
-        put(
-            "drift",
-            float(drift["max_score"]),
-            max(t.drift_warn, crit),
-            max(t.drift_error, crit),
-            f"largest drift {drift['max_score']:.2f} ("
-            + ", ".join(f"{k} {v:.2f}" for k, v in top3)
-            + f"; route {drift.get('prediction_drift') or 0:.2f})",
-            {
-                "ks_critical_value": crit,
-                "max_drift": float(drift["max_score"]),
-                "prediction_drift": float(drift.get("prediction_drift") or 0.0),
-                **{f"drift_{k}": float(v) for k, v in drift["scores"].items()},
-            },
-        )
-    ref = s["reference"]
-    put(
-        "automation_drop",
-        float(s["automation_drop"]),
-        t.automation_drop_warn,
-        t.automation_drop_error,
-        f"automation rate {s['automation_rate']:.0%} vs {ref['automation_rate']:.0%} on the "
-        f"held-out reference (drop {s['automation_drop']:+.0%})",
-        {
-            "automation_rate": float(s["automation_rate"]),
-            "reference_automation_rate": float(ref["automation_rate"]),
-            "automation_drop": float(s["automation_drop"]),
-        },
-    )
-    un = s["unseen"]
-    put(
-        "unseen_values",
-        float(s["unseen_share"]),
-        t.unseen_warn,
-        t.unseen_error,
-        f"{s['unseen_share']:.0%} of usable documents carry values never seen in training "
-        f"(vendors {un['unseen_vendor']:.0%}, date formats {un['unseen_date_format']:.0%}, "
-        f"months {un['unseen_month']:.0%}, labels {un['unseen_label']:.0%})",
-        {"unseen_share": float(s["unseen_share"]), **{k: float(v) for k, v in un.items()}},
-    )
-    drops = s.get("estimated_accuracy_drop") or {}
-    worst = max(drops.items(), key=lambda kv: kv[1]) if drops else ("-", 0.0)
-    put(
-        "estimated_accuracy_drop",
-        float(worst[1]),
-        t.accuracy_drop_warn,
-        t.accuracy_drop_error,
-        f"largest drop of estimated accuracy: {worst[0]} {worst[1]:+.1%} vs held-out "
-        "reference confidence",
-        {
-            **{
-                f"estimated_accuracy_{k}": float(v)
-                for k, v in s["model_estimated_accuracy"].items()
-            },
-            **{f"estimated_accuracy_drop_{k}": float(v) for k, v in drops.items()},
-        },
-    )
-    return out
 
 
 def window_frames(preds: pl.DataFrame | None, day: date) -> tuple[pl.DataFrame, int]:

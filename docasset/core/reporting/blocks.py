@@ -83,11 +83,17 @@ code{font-size:12px;background:#f7f7f7;white-space:pre-wrap}img{max-width:100%}"
 
 
 def _inline(text: str) -> str:
-    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+    """``**bold**``, ``*em*`` and ```code``` of our own strings, after escaping."""
+    t = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+    t = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<i>\1</i>", t)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", t)
 
 
-def to_html(blocks: list[Block], title: str) -> str:
-    """A standalone HTML page (inline CSS, plots embedded as data URIs)."""
+def to_html(blocks: list[Block], title: str | None = None) -> str:
+    """A standalone HTML page (inline CSS, plots embedded as data URIs); the title defaults to
+    the first heading."""
+    if title is None:
+        title = next((b.text for b in blocks if isinstance(b, Heading)), "docasset report")
     out = [
         "<!doctype html>",
         f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -145,3 +146,83 @@ def learning_curve(rows: Sequence[Mapping[str, Any]], target: float | None = Non
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title("docasset production simulation")
     return _png(fig)
+
+
+def health_figures(
+    s: Mapping[str, Any], dpi_edges: Sequence[float], conf_edges: Sequence[float]
+) -> list[tuple[str, bytes]]:
+    """(title, PNG) of the production-health plots that have data: automation trend,
+    estimated vs realized accuracy, feature drift, DPI and confidence distributions."""
+    out: list[tuple[str, bytes]] = []
+    ref = s.get("reference") or {}
+
+    def emit(title: str, fig: Figure) -> None:
+        out.append((title, _png(fig)))
+
+    trend = s.get("trend") or []
+    if trend:
+        fig = Figure(figsize=(5, 2.6))
+        ax = fig.add_subplot()
+        ax.plot([t["day"][5:] for t in trend], [t["automation_rate"] for t in trend], "o-")
+        if "automation_rate" in ref:
+            ax.axhline(ref["automation_rate"], color="grey", ls="--", label="reference")
+            ax.legend(fontsize=7)
+        ax.set_ylim(0, 1.05)
+        ax.set_title("Automation rate per day", fontsize=9)
+        ax.tick_params(labelsize=7, axis="both")
+        emit("Automation rate trend", fig)
+    fields = list((s.get("accuracy_gap") or {}).get("fields") or {})
+    if fields:
+        fig = Figure(figsize=(5, 2.6))
+        ax = fig.add_subplot()
+        est, conf = s.get("estimated_accuracy") or {}, ref.get("confidence") or {}
+        real = {
+            f: g["realized"]
+            for f, g in s["accuracy_gap"]["fields"].items()
+            if g["realized"] is not None
+        }
+        xs = range(len(fields))
+        ax.bar([x - 0.27 for x in xs], [conf.get(f, 0) for f in fields], 0.27, label="reference")
+        ax.bar(list(xs), [est.get(f, 0) for f in fields], 0.27, label="estimated")
+        ax.bar([x + 0.27 for x in xs], [real.get(f, 0) for f in fields], 0.27, label="realized")
+        ax.set_xticks(list(xs), fields, fontsize=7)
+        ax.set_ylim(0, 1.05)
+        ax.legend(fontsize=6, loc="lower right")
+        ax.set_title("Accuracy per field", fontsize=9)
+        emit("Estimated vs realized accuracy", fig)
+    drift = s.get("drift") or {}
+    if drift.get("scores"):
+        top = sorted(drift["scores"].items(), key=lambda kv: kv[1])[-10:]
+        fig = Figure(figsize=(5, 2.8))
+        ax = fig.add_subplot()
+        ax.barh([k for k, _ in top], [v for _, v in top], color="tab:orange")
+        ax.set_xlim(0, 1)
+        ax.tick_params(labelsize=7)
+        ax.set_title("Feature drift (Kolmogorov-Smirnov)", fontsize=9)
+        emit("Feature drift", fig)
+    if s.get("dpi_histogram") and ref.get("dpi_histogram"):
+        fig = Figure(figsize=(5, 2.6))
+        ax = fig.add_subplot()
+        labels = [f"<{e}" for e in dpi_edges[1:]]
+        win, rh = s["dpi_histogram"], ref["dpi_histogram"]
+        nw, nr = max(sum(win), 1), max(sum(rh), 1)
+        xs = range(len(labels))
+        ax.bar([x - 0.2 for x in xs], [v / nr for v in rh], 0.4, label="reference")
+        ax.bar([x + 0.2 for x in xs], [v / nw for v in win], 0.4, label="window")
+        ax.set_xticks(list(xs), labels, fontsize=6)
+        ax.legend(fontsize=7)
+        ax.set_title("DPI distribution (share of documents)", fontsize=9)
+        emit("DPI distribution", fig)
+    hist = s.get("field_confidence_histogram") or {}
+    if hist:
+        fig = Figure(figsize=(5, 2.6))
+        ax = fig.add_subplot()
+        mids = [(a + b) / 2 for a, b in pairwise(conf_edges)]
+        for f, h in hist.items():
+            n = max(sum(h), 1)
+            ax.plot(mids, [v / n for v in h], "o-", label=f, ms=3)
+        ax.legend(fontsize=6)
+        ax.set_title("Model confidence per field (window)", fontsize=9)
+        ax.tick_params(labelsize=7)
+        emit("Confidence distribution", fig)
+    return out

@@ -13,21 +13,19 @@ import pytest
 
 from docasset.core.extraction.fields import load_doctype
 from docasset.core.extraction.prediction_table import PREDICTION_COLUMNS
+from docasset.core.monitoring.checks import evaluate_checks, ks_critical
 from docasset.core.monitoring.drift import DriftResult, run_drift
 from docasset.core.monitoring.health import (
-    HealthThresholds,
     accuracy_gap,
     assess,
     automation_trend,
     estimated_accuracy,
-    evaluate_checks,
-    ks_critical,
     model_view,
     novelty,
     window_features,
     window_frames,
 )
-from docasset.core.monitoring.health_report import blocks, to_html, to_markdown
+from docasset.core.monitoring.health_report import blocks
 from docasset.core.monitoring.reference import (
     Reference,
     date_shape,
@@ -37,6 +35,8 @@ from docasset.core.monitoring.reference import (
     save_reference,
     text_features,
 )
+from docasset.core.monitoring.thresholds import HealthThresholds
+from docasset.core.reporting.blocks import to_html, to_markdown
 from docasset.errors import ModelError
 
 RECEIPT = load_doctype("receipt")
@@ -287,7 +287,7 @@ def test_deepchecks_is_imported_by_the_drift_module_only() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    src = Path(__file__).resolve().parents[2] / "docasset"
+    src = Path(__file__).resolve().parents[3] / "docasset"
     importers = [
         p.relative_to(src).as_posix()
         for p in src.rglob("*.py")
