@@ -25,9 +25,10 @@ from docasset.defs.jobs import (
     ingest_job,
     retrain_job,
 )
-from docasset.defs.resources import DEFAULT_HOME, DocassetHome, PolarsParquetIOManager, Settings
+from docasset.defs.resources import DEFAULT_HOME, DocassetHome, PolarsParquetIOManager
 from docasset.defs.schedules import daily_health, weekly_retrain
 from docasset.defs.sensors import corrections_sensor, inbox_sensor, retrain_sensor
+from docasset.defs.settings import Settings
 
 
 def build_definitions(home: str | None = None, settings: Settings | None = None) -> dg.Definitions:

@@ -26,7 +26,7 @@ import polars as pl
 from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
-from docasset.defs.resources import Settings
+from docasset.defs.settings import Settings
 from fixtures.generate import generate
 from fixtures.operators import corrections_from_keys, write_corrections
 
@@ -101,7 +101,7 @@ def run_demo(
     """Run the whole loop in ``workdir`` on ``instance``; returns what happened."""
     home = workdir / "work"
     wd = Workdir(home)
-    settings = Settings(inbox_settle_seconds=0.0, retrain_min_corrections=retrain_at)
+    settings = Settings(inbox={"settle_seconds": 0.0}, retrain={"min_corrections": retrain_at})
     defs = build_definitions(str(home), settings)
     driver = LocalDriver(instance, defs, home)
     result = DemoResult()

@@ -1,4 +1,22 @@
-"""The project's typed exceptions. Catch these, never a bare ``Exception``."""
+"""The project's typed exceptions. Catch these, never a bare ``Exception``.
+
+The tree (httpx's ``_exceptions.py`` is the model)::
+
+    DocassetError                 every error docasset raises on purpose
+    ├── InputError                one input is refused with its reason; the rest goes on
+    │   ├── ScanError             a scan file cannot be used (reason code + detail)
+    │   ├── CorrectionsError      a corrections file is rejected whole (line-level problems)
+    │   ├── LabelledDataError     a labelled folder (img/ + key/) is missing or malformed
+    │   └── SchemaError           a document type or field definition is invalid or unknown
+    ├── OcrError                  an OCR engine failed on a page it was given
+    ├── ModelError                a model version is missing, unreadable, or an alias points nowhere
+    ├── TrainingError             training could not run (no examples, invalid data)
+    └── EvaluationError           a model cannot be evaluated (no golden documents yet)
+
+``InputError`` subclasses are outcomes, not failures: a stage records them per document (or
+per file) and carries on. The others stop the step that raised them, with the message as
+the reason; a re-run after the cause is fixed completes the work.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +25,11 @@ class DocassetError(Exception):
     """Base class of every error docasset raises on purpose."""
 
 
-class ScanError(DocassetError):
+class InputError(DocassetError):
+    """One input (file, line, record) is refused; it is kept with its reason, never lost."""
+
+
+class ScanError(InputError):
     """A scan file cannot be used (corrupt, empty, wrong format, too large, unreadable).
 
     ``reason`` is a short machine-readable code (for example ``zero_bytes``) and the
@@ -21,19 +43,7 @@ class ScanError(DocassetError):
         super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))
 
 
-class OcrError(DocassetError):
-    """Tesseract failed on a page it was given (not installed, crashed, timed out)."""
-
-
-class SchemaError(DocassetError):
-    """A document type or field definition is invalid or unknown."""
-
-
-class LabelledDataError(DocassetError):
-    """A labelled folder (``img/`` + ``key/``) is missing or malformed."""
-
-
-class CorrectionsError(DocassetError):
+class CorrectionsError(InputError):
     """A corrections file was rejected; ``problems`` lists ``(line, reason)`` pairs."""
 
     def __init__(self, path: str, problems: list[tuple[int, str]]) -> None:
@@ -44,9 +54,25 @@ class CorrectionsError(DocassetError):
         super().__init__(f"{path} rejected, nothing stored: {lines}{more}")
 
 
+class LabelledDataError(InputError):
+    """A labelled folder (``img/`` + ``key/``) is missing or malformed."""
+
+
+class SchemaError(InputError):
+    """A document type or field definition is invalid or unknown."""
+
+
+class OcrError(DocassetError):
+    """An OCR engine failed on a page it was given (not installed, crashed, timed out)."""
+
+
 class ModelError(DocassetError):
     """A model version is missing, unreadable, or an alias points nowhere."""
 
 
 class TrainingError(DocassetError):
     """Training could not run (no examples, invalid data)."""
+
+
+class EvaluationError(DocassetError):
+    """A model cannot be evaluated (for example: no golden documents yet)."""

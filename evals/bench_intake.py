@@ -124,7 +124,7 @@ def stage(root: Path, audit: bool) -> dict[str, Any]:
     from docasset.definitions import build_definitions
     from docasset.defs.ingest import raw_scans
     from docasset.defs.ocr import ocr_text
-    from docasset.defs.resources import Settings
+    from docasset.defs.settings import Settings
 
     home, dagster_home = _paths(root)
     dagster_home.mkdir(parents=True, exist_ok=True)
@@ -155,7 +155,7 @@ def stage(root: Path, audit: bool) -> dict[str, Any]:
 
     if audit:
         sys.addaudithook(hook)
-    defs = build_definitions(str(home), Settings(inbox_settle_seconds=0.0))
+    defs = build_definitions(str(home), Settings(inbox={"settle_seconds": 0.0}))
     with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
         recording = True
         started = time.perf_counter()

@@ -40,7 +40,7 @@ from docasset.core.reporting.blocks import md_table
 from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
-from docasset.defs.resources import Settings
+from docasset.defs.settings import Settings
 from docasset.errors import DocassetError, LabelledDataError
 from fixtures.operators import source_to_doc_ids, write_corrections
 
@@ -71,8 +71,8 @@ class SimConfig:
 
     weeks: int
     doc_type: str = "receipt"
-    sample_rate: float = 0.1  # QA sample of automated documents (settings.auto_sample_rate)
-    retrain_at: int = 20  # settings.retrain_min_corrections
+    sample_rate: float = 0.1  # QA sample of automated documents (settings.qa.auto_sample_rate)
+    retrain_at: int = 20  # settings.retrain.min_corrections
     epochs: int = 40
     seed: int = 0
     min_golden: int = 5
@@ -182,17 +182,12 @@ class Simulation:
         self.cfg = cfg
         self.home = out / "work"
         self.wd = Workdir(self.home)
-        extra = (
-            {"auto_sample_rate": cfg.sample_rate}
-            if "auto_sample_rate" in Settings.model_fields
-            else {}
-        )
         self.settings = Settings(
             doc_type=cfg.doc_type,
-            inbox_settle_seconds=0.0,
-            retrain_min_corrections=cfg.retrain_at,
-            min_golden=cfg.min_golden,
-            **extra,  # type: ignore[arg-type]
+            inbox={"settle_seconds": 0.0},
+            retrain={"min_corrections": cfg.retrain_at},
+            split={"min_golden": cfg.min_golden},
+            qa={"auto_sample_rate": cfg.sample_rate},
         )
         self.doctype = self.settings.doctype()
         self.defs = build_definitions(str(self.home), self.settings)
@@ -292,7 +287,7 @@ def simulate(
         start = end
         print(json.dumps(rows[-1]), flush=True)
     curve = pl.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], infer_schema_length=None)
-    write_curve(curve, out, sim.settings.target_precision)
+    write_curve(curve, out, sim.settings.routing_config().target_precision)
     return curve
 
 

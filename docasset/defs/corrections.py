@@ -25,7 +25,8 @@ from docasset.core.validation.label_studio import labelling_config, review_queue
 from docasset.core.validation.memory import CorrectionMemory
 from docasset.core.workdir import Workdir
 from docasset.defs.partitions import ALL_BATCHES, batches, concat_batches
-from docasset.defs.resources import DocassetHome, Settings
+from docasset.defs.resources import DocassetHome
+from docasset.defs.settings import Settings
 from docasset.errors import CorrectionsError
 
 
@@ -135,7 +136,7 @@ def corrections(
     group_name="validation",
     kinds={"polars"},
     description="The batch's documents routed to review, plus a stable QA sample of automated "
-    "ones (settings.auto_sample_rate; queue_reason 'qa_sample'): predicted values, "
+    "ones (settings.qa.auto_sample_rate; queue_reason 'qa_sample'): predicted values, "
     "confidences, blockers and page image. Exported for operators as Label Studio tasks with "
     "pre-annotations (review/<batch>/label-studio-tasks.json, plus the labelling config) and "
     "as the project's own JSONL (review/<batch>/queue.jsonl).",
@@ -150,7 +151,7 @@ def review_queue(
 ) -> pl.DataFrame:
     wd = home.workdir()
     doctype = settings.doctype()
-    queued = review_queue_frame(predictions, settings.auto_sample_rate)
+    queued = review_queue_frame(predictions, settings.qa_config().auto_sample_rate)
     reasons = dict(queued.select("doc_id", "queue_reason").unique("doc_id").iter_rows())
     groups = {k[0]: v for k, v in ocr_text.partition_by("doc_id", as_dict=True).items()}
     images = dict(

@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.dagster_run import RunsFilter
 
 
 class LocalDriver:
@@ -67,7 +66,7 @@ class LocalDriver:
         results = []
         for rr in data.run_requests or []:
             if rr.run_key and self.instance.get_runs(
-                filters=RunsFilter(tags={"dagster/run_key": rr.run_key}), limit=1
+                filters=dg.RunsFilter(tags={"dagster/run_key": rr.run_key}), limit=1
             ):
                 continue  # the daemon never launches one run key twice
             tags = {**(rr.tags or {}), "dagster/sensor_name": sensor_name}

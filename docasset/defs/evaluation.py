@@ -15,8 +15,9 @@ from docasset.core.extraction.extract import ModelBundle
 from docasset.core.reporting.blocks import to_markdown
 from docasset.core.training.train import docs_from_bytes
 from docasset.core.validation.curate import CuratedSet
-from docasset.defs.resources import DocassetHome, Settings
-from docasset.errors import ModelError
+from docasset.defs.resources import DocassetHome
+from docasset.defs.settings import Settings
+from docasset.errors import EvaluationError, ModelError
 
 
 @dg.asset(
@@ -39,12 +40,17 @@ def evaluation_report(
     registry = home.registry()
     golden = docs_from_bytes(curated_training_set.golden, spacy.blank("en"))
     if not golden:
-        raise dg.Failure(
+        raise EvaluationError(
             "the golden set is empty: no corrected documents fall in the golden split yet"
         )
 
     def evaluate(bundle: ModelBundle) -> ModelEvaluation:
-        return evaluate_model(bundle, golden, settings.target_precision, settings.bootstrap_samples)
+        return evaluate_model(
+            bundle,
+            golden,
+            settings.routing_config().target_precision,
+            settings.report_config().bootstrap_samples,
+        )
 
     cand_mv = registry.get(candidate_model["version"])
     cand = evaluate(ModelBundle.load(cand_mv.path, cand_mv.version))
@@ -56,8 +62,8 @@ def evaluation_report(
         cand.predictions,
         cand.texts,
         cand.truths,
-        settings.report_worst_documents,
-        settings.report_snippet_chars,
+        settings.report_config().worst_documents,
+        settings.report_config().snippet_chars,
     )
     frozen = bool(curated_training_set.golden_ids)
     blocks = build_report(doctype, cand, prod, passed, reasons, analysis, frozen)

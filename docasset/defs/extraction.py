@@ -14,7 +14,9 @@ from docasset.core.intake.scan_table import document_problems
 from docasset.core.ocr.text import document_text
 from docasset.core.validation.memory import CorrectionMemory, recall
 from docasset.defs.partitions import batches
-from docasset.defs.resources import DocassetHome, Settings
+from docasset.defs.resources import DocassetHome
+from docasset.defs.settings import Settings
+from docasset.errors import ModelError
 
 
 @dg.asset(
@@ -32,7 +34,7 @@ def predictions(
     doctype = settings.doctype()
     bundle = home.registry().load("production")
     if bundle is not None and bundle.doctype.name != doctype.name:
-        raise dg.Failure(
+        raise ModelError(
             f"production model is for {bundle.doctype.name!r}, settings say {doctype.name!r}"
         )
     ok = raw_scans.filter(pl.col("status") == "ok")
@@ -45,7 +47,9 @@ def predictions(
     entries = CorrectionMemory(home.workdir().memory).entries()
     hits = {d: {f: h[:3] for f, h in recall(t, entries).items()} for d, t in texts.items()}
     hits = {d: h for d, h in hits.items() if h}
-    preds = predict_documents(bundle, doctype, texts, extra, hits, settings.memory_confidence)
+    preds = predict_documents(
+        bundle, doctype, texts, extra, hits, settings.routing_config().memory_confidence
+    )
     info = {d: {"ocr_conf": conf.get(d), "bad_scan": d in bad} for d in doc_ids}
     df = predictions_frame(doctype, preds, context.partition_key, datetime.now(UTC), info)
     docs = documents(df)

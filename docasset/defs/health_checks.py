@@ -11,7 +11,7 @@ import dagster as dg
 from docasset.core.monitoring.checks import CheckOutcome, evaluate_checks
 from docasset.defs.monitoring import production_health
 from docasset.defs.partitions import days
-from docasset.defs.resources import Settings
+from docasset.defs.settings import Settings
 
 _SEVERITY = {"WARN": dg.AssetCheckSeverity.WARN, "ERROR": dg.AssetCheckSeverity.ERROR}
 
@@ -42,7 +42,7 @@ def _evaluate(name: str, health: dict, settings: Settings) -> dg.AssetCheckResul
     partitions_def=days,
     description="WARN/ERROR when a per-document feature (text, OCR, scan, layout, field "
     "confidence) or the route drifts from the training reference (deepchecks, "
-    "settings.health_drift_warn/error).",
+    "settings.health.drift_warn/error).",
 )
 def health_drift(production_health: dict, settings: Settings) -> dg.AssetCheckResult:
     return _evaluate("drift", production_health, settings)
@@ -52,7 +52,7 @@ def health_drift(production_health: dict, settings: Settings) -> dg.AssetCheckRe
     asset=production_health,
     partitions_def=days,
     description="WARN/ERROR when the automation rate falls below the held-out reference "
-    "(settings.health_automation_drop_warn/error).",
+    "(settings.health.automation_drop_warn/error).",
 )
 def health_automation_drop(production_health: dict, settings: Settings) -> dg.AssetCheckResult:
     return _evaluate("automation_drop", production_health, settings)
@@ -62,7 +62,7 @@ def health_automation_drop(production_health: dict, settings: Settings) -> dg.As
     asset=production_health,
     partitions_def=days,
     description="WARN/ERROR when usable documents carry vendors, date formats, months or labels "
-    "never seen in training (settings.health_unseen_warn/error).",
+    "never seen in training (settings.health.unseen_warn/error).",
 )
 def health_unseen_values(production_health: dict, settings: Settings) -> dg.AssetCheckResult:
     return _evaluate("unseen_values", production_health, settings)
@@ -73,7 +73,7 @@ def health_unseen_values(production_health: dict, settings: Settings) -> dg.Asse
     partitions_def=days,
     description="WARN/ERROR when a required field's estimated accuracy (mean calibrated "
     "confidence of the model's values) drops below the held-out reference "
-    "(settings.health_accuracy_drop_warn/error).",
+    "(settings.health.accuracy_drop_warn/error).",
 )
 def health_estimated_accuracy_drop(
     production_health: dict, settings: Settings

@@ -8,7 +8,8 @@ import polars as pl
 
 from docasset.core.intake.scan_table import scan_rows, summarize_batch
 from docasset.defs.partitions import batches
-from docasset.defs.resources import DocassetHome, Settings
+from docasset.defs.resources import DocassetHome
+from docasset.defs.settings import Settings
 
 
 @dg.asset(
@@ -45,7 +46,7 @@ def raw_scans(context, home: DocassetHome, settings: Settings) -> pl.DataFrame:
     blocking=True,
     partitions_def=batches,
     description="Fails when the share of unusable files (quarantined or bad scans) "
-    "in the batch is above settings.max_bad_scan_share.",
+    "in the batch is above settings.quality.max_bad_scan_share.",
 )
 def scan_quality(raw_scans: pl.DataFrame, settings: Settings) -> dg.AssetCheckResult:
     s = summarize_batch(raw_scans)
@@ -54,9 +55,11 @@ def scan_quality(raw_scans: pl.DataFrame, settings: Settings) -> dg.AssetCheckRe
     share = bad / files
     meta: dict[str, object] = {
         "bad_share": float(share),
-        "threshold": settings.max_bad_scan_share,
+        "threshold": settings.quality_thresholds().max_bad_scan_share,
         "files": s["files"],
         "bad_files": bad,
         **{f"reason_{k}": v for k, v in s["reasons"].items()},
     }
-    return dg.AssetCheckResult(passed=share <= settings.max_bad_scan_share, metadata=meta)
+    return dg.AssetCheckResult(
+        passed=share <= settings.quality_thresholds().max_bad_scan_share, metadata=meta
+    )

@@ -31,7 +31,8 @@ from docasset.core.ocr.words import empty_words
 from docasset.core.reporting.blocks import to_html, to_markdown
 from docasset.core.validation.corrections import latest_per_document, read_store
 from docasset.defs.partitions import ALL_BATCHES, concat_batches, days
-from docasset.defs.resources import DocassetHome, Settings
+from docasset.defs.resources import DocassetHome
+from docasset.defs.settings import Settings
 
 
 def _reference(context, home: DocassetHome, window: pl.DataFrame) -> Reference | None:

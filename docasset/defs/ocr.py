@@ -12,7 +12,8 @@ from docasset.core.intake.scan_table import page_qualities, scan_file
 from docasset.core.ocr.tesseract import ocr_documents
 from docasset.core.ocr.words import empty_words, validate_words
 from docasset.defs.partitions import batches
-from docasset.defs.resources import DocassetHome, Settings
+from docasset.defs.resources import DocassetHome
+from docasset.defs.settings import Settings
 
 
 @dg.asset(
@@ -37,7 +38,7 @@ def ocr_text(
     started = time.perf_counter()
     frames: list[pl.DataFrame] = []
     failures: dict[str, str] = {}
-    workers = settings.ocr_workers or os.cpu_count() or 1
+    workers = settings.ocr_config().workers or os.cpu_count() or 1
     measured = page_qualities(raw_scans)  # raw_scans measured every page: no second pass
     for doc_id, out in ocr_documents(
         items,

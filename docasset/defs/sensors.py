@@ -18,7 +18,8 @@ from docasset.core.validation.curate import (
 )
 from docasset.defs.jobs import corrections_job, ingest_job, retrain_job
 from docasset.defs.partitions import batches
-from docasset.defs.resources import DocassetHome, Settings
+from docasset.defs.resources import DocassetHome
+from docasset.defs.settings import Settings
 
 
 @dg.sensor(
@@ -29,12 +30,12 @@ from docasset.defs.resources import DocassetHome, Settings
 )
 def inbox_sensor(context, home: DocassetHome, settings: Settings) -> dg.SensorResult:
     wd = home.workdir()
-    files = pending_files(wd, settle_seconds=settings.inbox_settle_seconds)
+    files = pending_files(wd, settle_seconds=settings.inbox_config().settle_seconds)
     if not files:
         return dg.SensorResult(skip_reason="inbox is empty")
     requests, keys = [], []
-    for i in range(0, len(files), settings.batch_max_files):
-        chunk = files[i : i + settings.batch_max_files]
+    for i in range(0, len(files), settings.inbox_config().batch_max_files):
+        chunk = files[i : i + settings.inbox_config().batch_max_files]
         batch_id = new_batch_id(chunk)
         write_manifest(wd, batch_id, chunk)  # claims the files: the next tick will not see them
         keys.append(batch_id)
@@ -81,7 +82,7 @@ IN_FLIGHT = [
     job=retrain_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Launches retraining once settings.retrain_min_corrections corrections were "
+    description="Launches retraining once settings.retrain.min_corrections corrections were "
     "newly promoted (train/dev) since the training set of the production model (from the "
     "registry, so a restart or a lost cursor changes nothing); the cursor remembers the count it "
     "fired at, run keys are derived from the state, and no run starts while one is in flight.",
@@ -103,7 +104,7 @@ def retrain_sensor(context, home: DocassetHome, settings: Settings) -> dg.Sensor
     # A new production model is a new baseline: its training set already holds what we fired at.
     fired_at = int(last.get("fired_at", 0)) if last.get("baseline") == baseline else 0
     state = {"baseline": baseline, "fired_at": fired_at, "new": len(new)}
-    need = fired_at + settings.retrain_min_corrections
+    need = fired_at + settings.retrain_config().min_corrections
     if len(new) < need:
         return dg.SensorResult(
             skip_reason=f"{len(new)} newly promoted corrections since the training set of "

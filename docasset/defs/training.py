@@ -3,7 +3,7 @@
 # No ``from __future__ import annotations`` here: Dagster infers run config from the real
 # ``config: TrainingConfig`` annotation and cannot resolve it from a string.
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +14,7 @@ from pydantic import Field
 from docasset.core.ocr.text import document_text
 from docasset.core.reporting.blocks import md_table
 from docasset.core.training.registry import Registry
-from docasset.core.training.train import TrainConfig, docs_from_bytes, train_model
+from docasset.core.training.train import docs_from_bytes, train_model
 from docasset.core.validation.curate import (
     EXCLUSION_REASONS,
     CuratedSet,
@@ -30,7 +30,8 @@ from docasset.core.validation.qa import (
     qa_list,
 )
 from docasset.defs.partitions import ALL_BATCHES, concat_batches
-from docasset.defs.resources import DocassetHome, Settings
+from docasset.defs.resources import DocassetHome
+from docasset.defs.settings import Settings
 from docasset.errors import ModelError
 
 
@@ -107,7 +108,7 @@ def curated_training_set(
         versions = sorted(v for v in preds["model_version"].unique().to_list() if v)
         trained = _trained_on(home.registry(), wd.curated / "sets", versions)
         oof = out_of_fold_disagreements(
-            doctype, preds, corrections, trained, settings.qa_min_confidence
+            doctype, preds, corrections, trained, settings.qa_config().min_confidence
         )
     cur.qa = qa_list(cur.qa, conflict_reasons(corrections), oof)
     manifest = write_set_manifest(wd.curated / "sets", cur)
@@ -143,7 +144,7 @@ def curated_training_set(
 @dg.asset_check(
     asset=curated_training_set,
     blocking=True,
-    description="Fails above settings.max_inconsistency_rate of promoted documents "
+    description="Fails above settings.qa.max_inconsistency_rate of promoted documents "
     "with annotation issues (labels, spans, validators, values absent from the text, "
     "one string labelled differently across documents). Lists the QA list too: annotator "
     "conflicts and out-of-fold disagreements (a model that never trained on the document "
@@ -153,12 +154,12 @@ def annotation_consistency(
     curated_training_set: CuratedSet, settings: Settings
 ) -> dg.AssetCheckResult:
     s = consistency_summary(curated_training_set, settings.doctype())
-    passed = s["inconsistency_rate"] <= settings.max_inconsistency_rate
+    passed = s["inconsistency_rate"] <= settings.qa_config().max_inconsistency_rate
     return dg.AssetCheckResult(
         passed=passed,
         metadata={
             "inconsistency_rate": float(s["inconsistency_rate"]),
-            "threshold": settings.max_inconsistency_rate,
+            "threshold": settings.qa_config().max_inconsistency_rate,
             "documents": s["documents"],
             "documents_with_issues": s["documents_with_issues"],
             "offending": dg.MetadataValue.json(dict(list(s["offending"].items())[:50])),
@@ -170,18 +171,19 @@ def annotation_consistency(
         if passed
         else f"{s['documents_with_issues']} of {s['documents']} promoted documents have "
         f"annotation issues ({s['inconsistency_rate']:.1%} > "
-        f"{settings.max_inconsistency_rate:.1%}): {', '.join(sorted(s['offending'])[:10])}",
+        f"{settings.qa_config().max_inconsistency_rate:.1%}): "
+        + ", ".join(sorted(s["offending"])[:10]),
     )
 
 
 class TrainingConfig(dg.Config):
-    """Training run tunables."""
+    """Per-run overrides of ``Settings.training`` (unset: the setting)."""
 
-    epochs: int = Field(default=40, description="Most passes over the training documents.")
-    patience: int = Field(
-        default=15, description="Stop after this many epochs without dev improvement."
+    epochs: int | None = Field(default=None, description="Most passes over the documents.")
+    patience: int | None = Field(
+        default=None, description="Stop after this many epochs without held-out improvement."
     )
-    seed: int = Field(default=0, description="Random seed (training is deterministic per seed).")
+    seed: int | None = Field(default=None, description="Random seed (deterministic per seed).")
 
 
 @dg.asset(
@@ -202,13 +204,9 @@ def candidate_model(
     nlp = spacy.blank("en")
     train = docs_from_bytes(curated_training_set.train, nlp)
     dev = docs_from_bytes(curated_training_set.dev, nlp)
-    cfg = TrainConfig(
-        epochs=config.epochs,
-        patience=config.patience,
-        seed=config.seed,
-        target_precision=settings.target_precision,
-    )
-    bundle, report = train_model(train, dev, doctype, cfg)
+    overrides = {k: v for k, v in config.model_dump().items() if v is not None}
+    cfg = replace(settings.train_config(), **overrides)
+    bundle, report = train_model(train, dev, doctype, cfg, settings.routing_config())
     registry = home.registry()
     mv = registry.register(
         bundle,
@@ -220,9 +218,9 @@ def candidate_model(
             "best_epoch": report.best_epoch,
             "dev_accuracy": report.best_dev_accuracy,
             "train_seconds": report.seconds,
-            "seed": config.seed,
+            "seed": cfg.seed,
             "run_id": context.run.run_id,
-            "config": asdict(cfg),  # every training hyper-parameter, for reproduction
+            "config": {**asdict(cfg), **asdict(settings.routing_config())},  # for reproduction
         },
     )
     # Production health compares every window with what this version was trained on.

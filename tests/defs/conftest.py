@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from docasset.definitions import build_definitions
-from docasset.defs.resources import Settings
+from docasset.defs.settings import Settings
 
 
 @pytest.fixture
@@ -24,8 +24,9 @@ def instance() -> Iterator[dg.DagsterInstance]:
 def make_defs() -> Callable[..., dg.Definitions]:
     """Definitions for a working directory, with settings overrides (no inbox settle time)."""
 
-    def make(home: Path, **settings: object) -> dg.Definitions:
-        return build_definitions(str(home), Settings(**{"inbox_settle_seconds": 0.0, **settings}))  # type: ignore[arg-type]
+    def make(home: Path, **sections: dict[str, object]) -> dg.Definitions:
+        inbox = {"settle_seconds": 0.0, **sections.pop("inbox", {})}
+        return build_definitions(str(home), Settings(inbox=inbox, **sections))
 
     return make
 
@@ -63,7 +64,12 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
         home = root / "work"
         wd = Workdir(home)
         defs = build_definitions(
-            str(home), Settings(inbox_settle_seconds=0.0, retrain_min_corrections=20, min_golden=4)
+            str(home),
+            Settings(
+                inbox={"settle_seconds": 0.0},
+                retrain={"min_corrections": 20},
+                split={"min_golden": 4},
+            ),
         )
         driver = LocalDriver(instance, defs, home)
         state = Loop(root, home, dagster_home, instance, defs, root / "boot", root / "stream")

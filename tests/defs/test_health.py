@@ -23,7 +23,7 @@ from PIL import Image
 from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
-from docasset.defs.resources import Settings
+from docasset.defs.settings import Settings
 from fixtures import degrade
 from fixtures.generate import generate, vendor_catalogue
 from fixtures.operators import corrections_from_keys, write_corrections
@@ -31,7 +31,11 @@ from fixtures.operators import corrections_from_keys, write_corrections
 TRAIN_VENDORS = vendor_catalogue()[:10]
 NEW_VENDORS = vendor_catalogue()[10:]
 TRAIN_MONTHS = list(range(1, 10))
-SETTINGS = {"inbox_settle_seconds": 0.0, "retrain_min_corrections": 20, "min_golden": 4}
+SETTINGS: dict[str, dict[str, object]] = {
+    "inbox": {"settle_seconds": 0.0},
+    "retrain": {"min_corrections": 20},
+    "split": {"min_golden": 4},
+}
 
 
 @dataclass

@@ -34,7 +34,7 @@ def test_inbox_sensor_claims_each_file_once_in_bounded_batches(
     tmp_path: Path, instance, make_defs
 ) -> None:
     wd = Workdir(tmp_path)
-    defs = make_defs(tmp_path, batch_max_files=2)
+    defs = make_defs(tmp_path, inbox={"batch_max_files": 2})
     assert inbox_sensor(_ctx(instance, defs)).skip_reason is not None
     for i in range(5):
         Image.new("L", (50 + i, 50), 255).save(wd.inbox / f"s{i}.png")
@@ -53,7 +53,7 @@ def test_inbox_sensor_claims_each_file_once_in_bounded_batches(
 
 def test_inbox_sensor_waits_for_files_to_settle(tmp_path: Path, instance, make_defs) -> None:
     wd = Workdir(tmp_path)
-    defs = make_defs(tmp_path, inbox_settle_seconds=3600.0)
+    defs = make_defs(tmp_path, inbox={"settle_seconds": 3600.0})
     Image.new("L", (50, 50), 255).save(wd.inbox / "being-copied.png")
     assert inbox_sensor(_ctx(instance, defs)).skip_reason is not None
 
@@ -131,7 +131,7 @@ def test_retrain_sensor_counts_promoted_corrections_fires_at_n_and_never_twice(
     tmp_path: Path, instance, make_defs
 ) -> None:
     wd = Workdir(tmp_path)
-    defs = make_defs(tmp_path, retrain_min_corrections=3)
+    defs = make_defs(tmp_path, retrain={"min_corrections": 3})
     _store_corrections(wd, TRAINED[:2], "c1.jsonl")
     # Not promoted into training: a verdict, the golden split, a sampled auto document the
     # model got right (the corrections asset's status file says so).
@@ -164,7 +164,7 @@ def test_retrain_sensor_counts_since_the_production_models_training_set(
     tmp_path: Path, instance, make_defs
 ) -> None:
     wd = Workdir(tmp_path)
-    defs = make_defs(tmp_path, retrain_min_corrections=3)
+    defs = make_defs(tmp_path, retrain={"min_corrections": 3})
     _store_corrections(wd, TRAINED[:4], "c1.jsonl")
     fired = retrain_sensor(_ctx(instance, defs))
     assert fired.run_requests
@@ -186,7 +186,7 @@ def test_retrain_sensor_waits_while_a_retraining_run_is_in_flight(
     tmp_path: Path, instance, make_defs
 ) -> None:
     wd = Workdir(tmp_path)
-    defs = make_defs(tmp_path, retrain_min_corrections=1)
+    defs = make_defs(tmp_path, retrain={"min_corrections": 1})
     _store_corrections(wd, TRAINED[:2], "c1.jsonl")
     job = defs.resolve_job_def("retrain_job")
     run = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)

@@ -30,7 +30,7 @@ from docasset.core.validation.memory import CorrectionMemory, vendor_key
 from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
-from docasset.defs.resources import Settings
+from docasset.defs.settings import Settings
 from fixtures.generate import generate, vendor_catalogue
 from fixtures.operators import corrections_from_keys, source_to_doc_ids, write_corrections
 
@@ -97,10 +97,10 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[State]:
     with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
         home = root / "work"
         settings = Settings(
-            inbox_settle_seconds=0.0,
-            retrain_min_corrections=4,
-            min_golden=3,
-            max_inconsistency_rate=0.05,
+            inbox={"settle_seconds": 0.0},
+            retrain={"min_corrections": 4},
+            split={"min_golden": 3},
+            qa={"max_inconsistency_rate": 0.05},
         )
         defs = build_definitions(str(home), settings)
         wd = Workdir(home)

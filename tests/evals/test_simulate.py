@@ -21,13 +21,13 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from docasset.defs.resources import Settings
+from docasset.defs.settings import Settings
 from evals.simulate import COLUMNS, SimConfig, simulate
 from fixtures.generate import generate, vendor_catalogue
 
 WEEKS = 3
 STREAM = 30
-TARGET = Settings().target_precision
+TARGET = Settings().routing_config().target_precision
 
 
 @dataclass

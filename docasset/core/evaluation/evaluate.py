@@ -19,20 +19,26 @@ from docasset.core.evaluation.metrics import (
 )
 from docasset.core.extraction.extract import DocPrediction, ModelBundle, predict_text
 from docasset.core.extraction.fields import DocType, values_match
+from docasset.core.tunable import tunable
 
 
 @dataclass(frozen=True)
 class GateConfig:
     """Accuracy-regression tolerances (absolute, in F1 / rate points / seconds)."""
 
-    f1_tolerance: float = 0.02
-    automation_tolerance: float = 0.05
-    latency_p95_factor: float = 2.0
-    latency_floor_s: float = 0.05  # below this p95 latency differences are noise
-    # A field regresses only if, besides the F1 drop, at least this many more golden documents
-    # went from right to wrong than the other way: on a small golden set one document moves
-    # F1 by several points, and a single flip is noise, not evidence.
-    min_net_docs: int = 2
+    f1_tolerance: float = tunable(0.02, "Largest allowed F1 drop of a required field.")
+    automation_tolerance: float = tunable(0.05, "Largest allowed automation-rate drop.")
+    latency_p95_factor: float = tunable(2.0, "Largest allowed p95 latency ratio.")
+    latency_floor_s: float = tunable(
+        0.05,
+        "p95 latency below this never counts as a regression (milliseconds are timer noise).",
+    )
+    # On a small golden set one document moves F1 by several points: one flip is noise.
+    min_net_docs: int = tunable(
+        2,
+        "A field regresses only if at least this many more golden documents went right->wrong "
+        "than wrong->right.",
+    )
 
 
 @dataclass

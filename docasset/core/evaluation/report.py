@@ -6,6 +6,7 @@ standalone ``report.html``)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from docasset.core.reporting.blocks import (
     to_html,
     to_markdown,
 )
+from docasset.core.tunable import tunable
 
 WORST_COLUMNS = [
     "document",
@@ -34,6 +36,18 @@ WORST_COLUMNS = [
     "OCR at the truth",
     "OCR at the prediction",
 ]
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """What the evaluation report shows."""
+
+    bootstrap_samples: int = tunable(
+        1000,
+        "Bootstrap resamples of the golden documents for the 95 % intervals of P/R/F1.",
+    )
+    worst_documents: int = tunable(10, "Worst golden documents shown in the error analysis.")
+    snippet_chars: int = tunable(40, "OCR characters shown either side of each error.")
 
 
 def _f(v: float | None, digits: int = 3) -> str:

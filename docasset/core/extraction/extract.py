@@ -45,6 +45,7 @@ from docasset.core.extraction.layout import (
     repair_legal_form,
 )
 from docasset.core.extraction.rules import Candidate, rule_candidates, untendered_amounts
+from docasset.core.tunable import tunable
 from docasset.errors import ModelError
 
 MODEL_META = "model.json"
@@ -55,7 +56,25 @@ PIPELINE_DIR = "pipeline"
 # hand-built bundles) extract with NER + regex rules only.
 LAYOUT_META = "layout_candidates"
 PIPE_BATCH = 64
+NEVER = 1.01  # a threshold no confidence reaches: the field is never accepted alone
 SELLER_FIELDS = ("company", "vendor")  # names whose OCR-garbled legal form is repaired
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    """How routing thresholds are fitted and what the correction memory's values weigh."""
+
+    target_precision: float = tunable(
+        0.98, "Routing thresholds aim at this precision of automated documents."
+    )
+    memory_confidence: float = tunable(
+        0.99,
+        "Confidence given to a field filled from the correction memory (the vendor's "
+        "operator-typed value found again in the text).",
+    )
+    min_support: int = tunable(
+        8, "A field may be accepted alone only with this many held-out values above threshold."
+    )
 
 
 @dataclass(frozen=True)
@@ -309,9 +328,9 @@ def route(
         f = fields[name]
         if f.value is None:
             blockers.append(f"missing {name}")
-        elif f.confidence < thresholds.get(name, 1.01):
+        elif f.confidence < thresholds.get(name, NEVER):
             blockers.append(
-                f"low confidence {name} ({f.confidence:.2f} < {thresholds.get(name, 1.01):.2f})"
+                f"low confidence {name} ({f.confidence:.2f} < {thresholds.get(name, NEVER):.2f})"
             )
     blockers += [f"validator failed: {p}" for p in validate_document(doctype, values)]
     return blockers
@@ -352,20 +371,23 @@ def predict_unmodelled(doctype: DocType, doc_id: str) -> DocPrediction:
 
 
 def thresholds_for(
-    doctype: DocType, outcomes: list[tuple[str, float, bool]], target: float, min_support: int = 8
+    doctype: DocType,
+    outcomes: list[tuple[str, float, bool]],
+    target: float,
+    min_support: int = RoutingConfig.min_support,
 ) -> dict[str, float]:
     """Per-field confidence thresholds reaching ``target`` precision on held-out outcomes.
 
     Each required field must reach ``target ** (1 / n_required)`` so that, if fields err
     independently, a document with all fields above threshold is right with ``target``
     probability. The threshold is the lowest confidence at which held-out precision of the
-    accepted values (at least ``min_support`` of them) reaches that level; 1.01 (never) if none.
+    accepted values (at least ``min_support`` of them) reaches that level; :data:`NEVER` if none.
     """
     per_field_target = target ** (1 / max(1, len(doctype.required)))
     out: dict[str, float] = {}
     for spec in doctype.fields:
         rows = sorted(((c, ok) for f, c, ok in outcomes if f == spec.name and c > 0), reverse=True)
-        best = 1.01
+        best = NEVER
         ok_count = 0
         for i, (conf, ok) in enumerate(rows, start=1):
             ok_count += int(ok)
@@ -400,7 +422,7 @@ def apply_memory(
             pred.fields[name] = FieldPrediction(value, start, end, "memory", "memory", confidence)
             # The model's threshold measures the model's evidence; a remembered operator value
             # is its own evidence, accepted at the memory's confidence.
-            thresholds[name] = min(thresholds.get(name, 1.01), confidence)
+            thresholds[name] = min(thresholds.get(name, NEVER), confidence)
     pred.blockers = route(bundle.doctype, pred.fields, thresholds)
     if not text.strip():
         pred.blockers.insert(0, "no text found")

@@ -15,13 +15,25 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from docasset.core.files import append_line, atomic_write
 from docasset.core.intake.scans import IntakeLimits, inspect_file
+from docasset.core.tunable import tunable
 from docasset.core.workdir import Workdir
 from docasset.errors import ScanError
+
+
+@dataclass(frozen=True)
+class InboxConfig:
+    """How the inbox is claimed into batches."""
+
+    settle_seconds: float = tunable(
+        2.0, "A file must be unchanged this long before intake claims it."
+    )
+    batch_max_files: int = tunable(500, "Most files one inbox batch takes.")
 
 
 def _name(p: Path) -> str:

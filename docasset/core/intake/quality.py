@@ -5,19 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from docasset.core.intake.scans import PageQuality, effective_dpi
+from docasset.core.tunable import tunable
 
 
 @dataclass(frozen=True)
 class QualityThresholds:
     """Production guidance: below 150 DPI is a bad scan, 300 is preferred."""
 
-    min_dpi: float = 150.0
-    min_blur: float = 20.0
-    min_contrast: float = 0.08
-    min_ocr_confidence: float = 40.0
+    min_dpi: float = tunable(150.0, "Below this effective DPI a scan is bad (300 preferred).")
+    min_blur: float = tunable(20.0, "Variance of the Laplacian below this is a blurred scan.")
+    min_contrast: float = tunable(0.08, "Grey-level contrast below this is unreadable.")
+    min_ocr_confidence: float = tunable(40.0, "Mean word confidence below this is unreadable.")
     # The text-height estimate assumes ~10 pt body text; receipts print smaller, so an estimated
     # DPI (no or contradicted metadata) counts as low only below min_dpi / this factor.
-    estimate_tolerance: float = 1.5
+    estimate_tolerance: float = tunable(
+        1.5,
+        "An estimated DPI (no or contradicted resolution tag) counts as low only below "
+        "min_dpi / this factor (the estimate assumes 10 pt text; receipts print smaller).",
+    )
+    max_bad_scan_share: float = tunable(
+        0.5, "scan_quality gate fails above this share of bad files in a batch."
+    )
 
 
 def page_problems(q: PageQuality, t: QualityThresholds) -> list[str]:

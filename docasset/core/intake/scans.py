@@ -21,6 +21,7 @@ import numpy as np
 import pypdfium2 as pdfium
 from PIL import Image, ImageOps
 
+from docasset.core.tunable import tunable
 from docasset.errors import ScanError
 
 ScanFormat = Literal["jpeg", "png", "tiff", "pdf"]
@@ -39,10 +40,10 @@ _MIN_META_DPI = 20.0  # below this a dpi tag is a placeholder (JFIF 1x1 aspect),
 class IntakeLimits:
     """Caps that keep one hostile or huge file from taking the pipeline down."""
 
-    max_bytes: int = 50 * 1024 * 1024
-    max_pixels_per_page: int = 60_000_000
-    max_pages: int = 200
-    pdf_dpi: int = 300
+    max_bytes: int = tunable(50 * 1024 * 1024, "Larger scan files are quarantined (bytes).")
+    max_pixels_per_page: int = tunable(60_000_000, "Decompression-bomb cap (pixels per page).")
+    max_pages: int = tunable(200, "Documents with more pages are quarantined.")
+    pdf_dpi: int = tunable(300, "Rasterisation DPI of PDF pages.")
 
 
 @dataclass(frozen=True)

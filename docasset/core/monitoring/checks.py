@@ -25,7 +25,10 @@ class CheckOutcome:
     metadata: dict[str, float]
 
 
-def ks_critical(n: int, m: int, c_alpha: float = 1.949) -> float:
+KS_C_ALPHA = 1.949  # the two-sample KS coefficient c(alpha) at alpha = 0.001
+
+
+def ks_critical(n: int, m: int, c_alpha: float = KS_C_ALPHA) -> float:
     """The two-sample Kolmogorov-Smirnov statistic above which samples of sizes ``n`` and
     ``m`` differ at significance alpha (``c_alpha`` 1.949: alpha = 0.001)."""
     if n <= 0 or m <= 0:

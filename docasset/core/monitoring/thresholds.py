@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from docasset.core.tunable import tunable
+
 # Scan problem codes that mean the page itself is unusable vs the page has nothing on it.
 IMAGE_PROBLEMS = ("low_dpi", "blurred", "low_contrast", "unreadable")
 
@@ -16,15 +18,43 @@ MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 class HealthThresholds:
     """When a health check warns or errors, and when a root cause is hinted (see Settings)."""
 
-    drift_warn: float = 0.75
-    drift_error: float = 0.9
-    automation_drop_warn: float = 0.2
-    automation_drop_error: float = 0.4
-    unseen_warn: float = 0.3
-    unseen_error: float = 0.6
-    accuracy_drop_warn: float = 0.08
-    accuracy_drop_error: float = 0.15
-    hint_share: float = 0.2
-    vendor_similarity: float = 80.0
-    min_drift_docs: int = 10
-    trend_days: int = 14
+    drift_warn: float = tunable(
+        0.75,
+        "health drift check: WARN when a feature's drift (Kolmogorov-Smirnov, 0..1) or the "
+        "route's prediction drift reaches this.",
+    )
+    drift_error: float = tunable(0.9, "health drift check: ERROR at this drift.")
+    automation_drop_warn: float = tunable(
+        0.2,
+        "health automation_drop check: WARN when the automation rate is this much below the "
+        "held-out reference.",
+    )
+    automation_drop_error: float = tunable(0.4, "health automation_drop check: ERROR at this drop.")
+    unseen_warn: float = tunable(
+        0.3,
+        "health unseen_values check: WARN at this share of usable documents with a vendor, "
+        "date format, month or label never seen in training.",
+    )
+    unseen_error: float = tunable(0.6, "health unseen_values check: ERROR at this share.")
+    accuracy_drop_warn: float = tunable(
+        0.08,
+        "health estimated_accuracy_drop check: WARN when a required field's mean calibrated "
+        "confidence is this much below the held-out reference.",
+    )
+    accuracy_drop_error: float = tunable(
+        0.15, "health estimated_accuracy_drop check: ERROR at this drop."
+    )
+    hint_share: float = tunable(
+        0.2,
+        "A root cause (bad scans, irrelevant pages, new vendors, unseen months) is hinted when "
+        "it concerns at least this share of the window's documents.",
+    )
+    vendor_similarity: float = tunable(
+        80.0,
+        "A predicted vendor is known when it matches a training vendor at least this well "
+        "(rapidfuzz ratio, 0..100).",
+    )
+    min_drift_docs: int = tunable(
+        10, "Drift is measured only with this many documents on each side."
+    )
+    trend_days: int = tunable(14, "Days of automation-rate trend shown in the health report.")

@@ -31,6 +31,7 @@ from docasset.core.intake.scans import (
     page_quality,
 )
 from docasset.core.ocr.words import WORD_DTYPES, empty_words, validate_words
+from docasset.core.tunable import tunable
 from docasset.errors import OcrError, ScanError
 
 DEFAULT_LIMITS = IntakeLimits()
@@ -53,12 +54,15 @@ class OcrConfig:
     CER 0.21 -> 0.02), so set it for sources known to be low resolution.
     """
 
-    lang: str = "eng"
-    psm: int = 6
-    upscale_below_dpi: float = 0.0
-    deskew: bool = True
-    osd: bool = False
-    timeout_s: float = 120.0
+    lang: str = tunable("eng", "Tesseract language(s), e.g. eng or eng+deu.")
+    psm: int = tunable(6, "Tesseract page segmentation mode.")
+    upscale_below_dpi: float = tunable(
+        0.0, "Pages below this effective DPI are upscaled towards 300 DPI (0: never)."
+    )
+    deskew: bool = tunable(True, "Rotate pages by their measured skew before OCR.")
+    osd: bool = tunable(False, "Detect page orientation (0/90/180/270) with Tesseract OSD.")
+    timeout_s: float = tunable(120.0, "Tesseract time limit per page (seconds).")
+    workers: int = tunable(0, "Pages OCR'd in parallel, one document per worker (0: one per core).")
 
 
 def _tesseract_env() -> None:

@@ -23,12 +23,14 @@ from docasset.core.extraction.extract import (
     LAYOUT_META,
     Calibration,
     ModelBundle,
+    RoutingConfig,
     field_options,
     predict_text,
     thresholds_for,
 )
 from docasset.core.extraction.fields import DocType, values_match
 from docasset.core.training.align import Alignment, align_document
+from docasset.core.tunable import tunable
 from docasset.errors import TrainingError
 
 MIN_FOLD_DOCS = 8  # fewer training documents per fold: calibrate on the dev split alone
@@ -38,16 +40,32 @@ MIN_FOLD_DOCS = 8  # fewer training documents per fold: calibrate on the dev spl
 class TrainConfig:
     """Training hyper-parameters (defaults suit a few hundred receipts on 2 CPU cores)."""
 
-    epochs: int = 40
-    patience: int = 15
-    dropout: float = 0.2
-    seed: int = 0
-    batch_start: float = 4.0
-    batch_end: float = 16.0
-    target_precision: float = 0.98
-    learn_rate: float = 0.001  # Adam; spaCy's default
-    calibration_folds: int = 3  # cross-fitting folds adding calibration evidence (0: dev only)
-    fold_patience: int = 5  # fold models only parse for calibration: they stop earlier
+    epochs: int = tunable(40, "Most passes over the training documents.")
+    patience: int = tunable(15, "Stop after this many epochs without held-out improvement.")
+    dropout: float = tunable(0.2, "NER dropout rate.")
+    seed: int = tunable(0, "Random seed (training is deterministic per seed).")
+    batch_start: float = tunable(4.0, "Minibatch size at the first update (compounding).")
+    batch_end: float = tunable(16.0, "Largest minibatch size (compounding).")
+    learn_rate: float = tunable(0.001, "Adam learning rate (spaCy's default).")
+    calibration_folds: int = tunable(
+        3,
+        "Cross-fitting folds adding calibration evidence from the training documents "
+        "(0: the dev split alone).",
+    )
+    fold_patience: int = tunable(
+        5, "Patience of the fold models (they only parse for calibration: they stop earlier)."
+    )
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    """When the retraining sensor fires."""
+
+    min_corrections: int = tunable(
+        20,
+        "Retrain once this many corrections were newly promoted into train/dev since the "
+        "training set of the production model.",
+    )
 
 
 @dataclass
@@ -158,7 +176,7 @@ def option_rows(
 def calibrate(
     bundle: ModelBundle,
     held_out: list[Doc],
-    target_precision: float,
+    routing: RoutingConfig,
     parsed: Parsed | None = None,
 ) -> None:
     """Fit the candidate ranker, then the confidence of the values it reports, then the
@@ -179,7 +197,10 @@ def calibrate(
     bundle.calibration = cal
     scored = field_outcomes(bundle, held_out, parsed)
     bundle.thresholds = thresholds_for(
-        bundle.doctype, [(f, c, ok) for f, _, c, ok in scored], target_precision
+        bundle.doctype,
+        [(f, c, ok) for f, _, c, ok in scored],
+        routing.target_precision,
+        routing.min_support,
     )
 
 
@@ -285,7 +306,11 @@ def _fold(doc: Doc, k: int) -> int:
 
 
 def train_model(
-    train_docs: list[Doc], dev_docs: list[Doc], doctype: DocType, config: TrainConfig
+    train_docs: list[Doc],
+    dev_docs: list[Doc],
+    doctype: DocType,
+    config: TrainConfig,
+    routing: RoutingConfig | None = None,
 ) -> tuple[ModelBundle, TrainReport]:
     """Train NER from scratch on ``train_docs``; calibrate and set the routing thresholds on
     held-out outcomes: the ``dev_docs`` parsed by the model plus, cross-fitted, the training
@@ -303,6 +328,7 @@ def train_model(
     """
     if not train_docs:
         raise TrainingError("no training documents")
+    routing = routing or RoutingConfig()
     started = time.perf_counter()
     report = TrainReport(len(train_docs), len(dev_docs), "dev" if dev_docs else "train")
     nlp = _fit_ner(train_docs, dev_docs or train_docs, doctype, config, config.patience, report)
@@ -312,9 +338,9 @@ def train_model(
     if folds:
         report.calibrated_on = "dev+folds" if dev_docs else "folds"
     if held_out:
-        calibrate(bundle, held_out, config.target_precision, {**_parse(nlp, dev_docs), **folds})
+        calibrate(bundle, held_out, routing, {**_parse(nlp, dev_docs), **folds})
     else:
-        calibrate(bundle, train_docs, config.target_precision)
+        calibrate(bundle, train_docs, routing)
     report.n_calibration = len(held_out or train_docs)
     report.seconds = round(time.perf_counter() - started, 2)
     return bundle, report

@@ -36,6 +36,7 @@ from docasset.core.extraction.rules import find_dates, find_totals
 from docasset.core.files import atomic_write
 from docasset.core.training.align import Alignment, near_miss
 from docasset.core.training.train import docs_to_bytes, make_training_doc
+from docasset.core.tunable import tunable
 from docasset.core.validation.corrections import latest_per_document
 
 EXCLUSION_REASONS = {
@@ -67,9 +68,11 @@ RECORD_SCHEMA = {
 class SplitConfig:
     """How documents are split; the fractions are of the stable id hash space."""
 
-    golden_fraction: float = 0.2
-    dev_fraction: float = 0.2
-    min_golden: int = 5
+    golden_fraction: float = tunable(
+        0.2, "Share of corrected documents (by id hash) held out as golden."
+    )
+    dev_fraction: float = tunable(0.2, "Share used for calibration and thresholds.")
+    min_golden: int = tunable(5, "The golden set freezes once it has this many documents.")
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -20,8 +21,30 @@ import spacy
 
 from docasset.core.extraction.fields import DocType, collapse, validate_field, values_match
 from docasset.core.training.train import docs_from_bytes
+from docasset.core.tunable import tunable
 from docasset.core.validation.corrections import latest_per_document
 from docasset.core.validation.curate import CuratedSet
+
+
+@dataclass(frozen=True)
+class QaConfig:
+    """When annotations block training, and what goes on the QA list."""
+
+    max_inconsistency_rate: float = tunable(
+        0.15,
+        "annotation_consistency fails above this share of promoted documents with issues.",
+    )
+    min_confidence: float = tunable(
+        0.9,
+        "QA list: a model that never trained on a corrected document predicted another value "
+        "with at least this calibrated confidence (out-of-fold disagreement).",
+    )
+    auto_sample_rate: float = tunable(
+        0.05,
+        "Share of automated documents (stable by id hash) also put in the review queue as a "
+        "QA sample; the ones found wrong are promoted as auto false positives.",
+    )
+
 
 MODEL_SOURCES = ("model", "rule", "both")  # memory values are the operators' own, not a model's
 

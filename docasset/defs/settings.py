@@ -1,0 +1,167 @@
+"""``Settings``: every threshold and tunable of the pipeline, in one resource.
+
+Each section is built from a core config dataclass (``docasset.core.tunable``): the dataclass
+holds the default and the description of every field, so nothing is declared twice, and the
+typed accessors hand the core its own dataclass back. Override in code with
+``Settings(inbox={"settle_seconds": 0})`` or in run config under
+``resources.settings.config.<section>.<field>``.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import TYPE_CHECKING, Any, cast
+
+import dagster as dg
+from pydantic import ConfigDict, Field, create_model
+
+from docasset.core.evaluation.evaluate import GateConfig
+from docasset.core.evaluation.report import ReportConfig
+from docasset.core.extraction.extract import RoutingConfig
+from docasset.core.extraction.fields import DocType, load_doctype
+from docasset.core.intake.ledger import InboxConfig
+from docasset.core.intake.quality import QualityThresholds
+from docasset.core.intake.scans import IntakeLimits
+from docasset.core.monitoring.thresholds import HealthThresholds
+from docasset.core.ocr.tesseract import OcrConfig
+from docasset.core.training.train import RetrainConfig, TrainConfig
+from docasset.core.tunable import tunables
+from docasset.core.validation.curate import SplitConfig
+from docasset.core.validation.qa import QaConfig
+
+
+class CoreSettings(dg.Config):
+    """A Settings section mirroring one core config dataclass."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelled setting is an error, not ignored
+
+    def core(self) -> Any:
+        """The core config dataclass with these values."""
+        return type(self).__core__(**self.model_dump())  # type: ignore[attr-defined]
+
+
+def section(core: type, name: str) -> type[CoreSettings]:
+    """A Dagster config class with the fields, defaults and descriptions of ``core``."""
+    fields: dict[str, Any] = {
+        n: (t, Field(default=d, description=doc)) for n, t, d, doc in tunables(core)
+    }
+    cls = create_model(name, __base__=CoreSettings, __doc__=core.__doc__, **fields)
+    cls.__core__ = core  # type: ignore[attr-defined]
+    return cls
+
+
+SECTIONS: dict[str, type] = {
+    "inbox": InboxConfig,
+    "intake": IntakeLimits,
+    "quality": QualityThresholds,
+    "ocr": OcrConfig,
+    "routing": RoutingConfig,
+    "split": SplitConfig,
+    "qa": QaConfig,
+    "retrain": RetrainConfig,
+    "training": TrainConfig,
+    "gate": GateConfig,
+    "report": ReportConfig,
+    "health": HealthThresholds,
+}
+
+if TYPE_CHECKING:  # the generated classes are CoreSettings to the type checker
+    InboxSettings = IntakeSettings = QualitySettings = OcrSettings = CoreSettings
+    RoutingSettings = SplitSettings = QaSettings = RetrainSettings = CoreSettings
+    TrainSettings = GateSettings = ReportSettings = HealthSettings = CoreSettings
+else:
+    InboxSettings = section(InboxConfig, "InboxSettings")
+    IntakeSettings = section(IntakeLimits, "IntakeSettings")
+    QualitySettings = section(QualityThresholds, "QualitySettings")
+    OcrSettings = section(OcrConfig, "OcrSettings")
+    RoutingSettings = section(RoutingConfig, "RoutingSettings")
+    SplitSettings = section(SplitConfig, "SplitSettings")
+    QaSettings = section(QaConfig, "QaSettings")
+    RetrainSettings = section(RetrainConfig, "RetrainSettings")
+    TrainSettings = section(TrainConfig, "TrainSettings")
+    GateSettings = section(GateConfig, "GateSettings")
+    ReportSettings = section(ReportConfig, "ReportSettings")
+    HealthSettings = section(HealthThresholds, "HealthSettings")
+
+
+class Settings(dg.ConfigurableResource):
+    """Every threshold and tunable of the pipeline, by stage (see each section's fields)."""
+
+    doc_type: str = Field(
+        default="receipt", description="Document type (shipped name or YAML path)."
+    )
+    inbox: InboxSettings = Field(default_factory=InboxSettings, description="Inbox claiming.")
+    intake: IntakeSettings = Field(
+        default_factory=IntakeSettings, description="Caps on scan files."
+    )
+    quality: QualitySettings = Field(
+        default_factory=QualitySettings, description="Scan-quality verdicts and the gate."
+    )
+    ocr: OcrSettings = Field(default_factory=OcrSettings, description="OCR.")
+    routing: RoutingSettings = Field(
+        default_factory=RoutingSettings, description="Routing thresholds and memory."
+    )
+    split: SplitSettings = Field(
+        default_factory=SplitSettings, description="train/dev/golden split."
+    )
+    qa: QaSettings = Field(default_factory=QaSettings, description="Annotation QA and sampling.")
+    retrain: RetrainSettings = Field(
+        default_factory=RetrainSettings, description="When to retrain."
+    )
+    training: TrainSettings = Field(
+        default_factory=TrainSettings, description="Training hyper-parameters."
+    )
+    gate: GateSettings = Field(
+        default_factory=GateSettings, description="accuracy_regression tolerances."
+    )
+    report: ReportSettings = Field(
+        default_factory=ReportSettings, description="The evaluation report."
+    )
+    health: HealthSettings = Field(
+        default_factory=HealthSettings, description="Production-health checks and hints."
+    )
+
+    def doctype(self) -> DocType:
+        return load_doctype(self.doc_type)
+
+    def inbox_config(self) -> InboxConfig:
+        return cast(InboxConfig, self.inbox.core())
+
+    def intake_limits(self) -> IntakeLimits:
+        return cast(IntakeLimits, self.intake.core())
+
+    def quality_thresholds(self) -> QualityThresholds:
+        return cast(QualityThresholds, self.quality.core())
+
+    def ocr_config(self) -> OcrConfig:
+        return cast(OcrConfig, self.ocr.core())
+
+    def routing_config(self) -> RoutingConfig:
+        return cast(RoutingConfig, self.routing.core())
+
+    def split_config(self) -> SplitConfig:
+        return cast(SplitConfig, self.split.core())
+
+    def qa_config(self) -> QaConfig:
+        return cast(QaConfig, self.qa.core())
+
+    def retrain_config(self) -> RetrainConfig:
+        return cast(RetrainConfig, self.retrain.core())
+
+    def train_config(self) -> TrainConfig:
+        return cast(TrainConfig, self.training.core())
+
+    def gate_config(self) -> GateConfig:
+        return cast(GateConfig, self.gate.core())
+
+    def report_config(self) -> ReportConfig:
+        return cast(ReportConfig, self.report.core())
+
+    def health_thresholds(self) -> HealthThresholds:
+        return cast(HealthThresholds, self.health.core())
+
+
+def section_types() -> dict[str, type]:
+    """Section name -> the core dataclass it mirrors (for tests and docs)."""
+    hints = typing.get_type_hints(Settings)
+    return {n: SECTIONS[n] for n in hints if n in SECTIONS}
