@@ -1,4 +1,5 @@
-"""The ``docasset`` command line: demo, train, extract, corrections import, model registry."""
+"""The ``docasset`` command line: demo, ingest, train, extract, corrections import, model
+registry."""
 
 from __future__ import annotations
 
@@ -17,23 +18,48 @@ def _home(args: argparse.Namespace) -> Path:
     return Path(args.home or os.environ.get("DOCASSET_HOME") or Path.cwd() / ".docasset" / "work")
 
 
+def _use_instance(default: Path) -> Path:
+    """Point ``DAGSTER_HOME`` at the configured instance: the environment's, else ``default``
+    (embedded defaults: SQLite storage in that directory, no telemetry)."""
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or default)
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n", "utf-8")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    return dagster_home
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from docasset.core.files import locked
+
+    workdir = Path(args.workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    # Two demos in one directory would share (and --fresh would delete) each other's inbox,
+    # corrections and models: the second one refuses instead.
+    try:
+        with locked(workdir / ".demo.lock", wait=False):
+            return _demo(args, workdir)
+    except BlockingIOError:
+        print(
+            f"docasset: error: another docasset demo is running in {workdir}; wait for it or "
+            "use another --workdir",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+def _demo(args: argparse.Namespace, workdir: Path) -> int:
     import dagster as dg
 
     from docasset.demo import print_summary, run_demo
 
-    workdir = Path(args.workdir).resolve()
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or workdir / "dagster_home")
     if args.fresh:
         import shutil
 
         for sub in ("work", "fixtures", "dagster_home"):
             shutil.rmtree(workdir / sub, ignore_errors=True)
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    config = dagster_home / "dagster.yaml"
-    if not config.exists():  # embedded defaults (SQLite storage in DAGSTER_HOME), no telemetry
-        config.write_text("telemetry:\n  enabled: false\n", "utf-8")
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    dagster_home = _use_instance(workdir / "dagster_home")
     with dg.DagsterInstance.get() as instance:
         result = run_demo(
             workdir,
@@ -50,6 +76,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ".venv/bin/dagster dev -w workspace.yaml"
     )
     return EXIT_OK if result.all_runs_ok and result.reports else EXIT_ERROR
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Claim the inbox now and run its ingest runs in-process; one JSON object per entry.
+
+    Exit 0 when every run completed (quarantined files are outcomes), 1 when one failed."""
+    import dagster as dg
+
+    from docasset.core.workdir import Workdir
+    from docasset.definitions import build_definitions
+    from docasset.defs.driver import LocalDriver, ingest_once
+    from docasset.defs.settings import Settings
+
+    home = _home(args).resolve()
+    wd = Workdir(home)
+    # The demo's layout: <dir>/work is the home, <dir>/dagster_home its instance.
+    _use_instance(home.parent / "dagster_home")
+    settings = Settings()
+    with dg.DagsterInstance.get() as instance:
+        driver = LocalDriver(instance, build_definitions(str(home), settings), home)
+        outcomes, ok = ingest_once(driver, wd, settings.inbox_config().batch_max_files)
+    for o in outcomes:
+        print(json.dumps(o), flush=True)
+    if not ok:
+        print("docasset: error: an ingest run failed (see the Dagster run)", file=sys.stderr)
+    return EXIT_OK if ok else EXIT_ERROR
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -99,31 +151,41 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from docasset.core.datasets.offline import expand_inputs, ocr_files
-    from docasset.core.extraction.extract import ModelBundle, predict_documents
+    from docasset.core.datasets.offline import expand_inputs, input_keys, ocr_files
+    from docasset.core.extraction.extract import EXTRACTION_FAILED, ModelBundle, predict_documents
     from docasset.core.extraction.prediction_table import to_json
 
     bundle = ModelBundle.load(Path(args.model))
-    paths = expand_inputs(Path(p) for p in args.inputs)
-    keyed = [(p.stem, p) for p in paths]
+    keyed = input_keys(expand_inputs(Path(p) for p in args.inputs))
     ocr = ocr_files(keyed, workers=args.workers)
+    failures = dict(ocr.failures)
+    for key, _ in keyed:  # every input is accounted for: written, or failed with a reason
+        if key not in ocr.texts and key not in failures:
+            failures[key] = "no OCR result"
     preds = predict_documents(bundle, bundle.doctype, dict(sorted(ocr.texts.items())))
+    written = 0
     with open(args.out, "w", encoding="utf-8") as fh:
         for p in preds:
+            failed = [b for b in p.blockers if b.startswith(EXTRACTION_FAILED)]
+            if failed:
+                failures[p.doc_id] = failed[0]
+                continue
             fh.write(json.dumps(to_json(bundle.doctype, p), ensure_ascii=False) + "\n")
-    for key, why in sorted(ocr.failures.items()):
+            written += 1
+    for key, why in sorted(failures.items()):
         print(f"not extracted {key}: {why}", file=sys.stderr)
     print(
         json.dumps(
             {
                 "out": args.out,
-                "documents": len(preds),
-                "failed": len(ocr.failures),
-                "auto": sum(p.route == "auto" for p in preds),
+                "inputs": len(keyed),
+                "documents": written,
+                "failed": len(failures),
+                "auto": sum(p.route == "auto" for p in preds if p.doc_id not in failures),
             }
         )
     )
-    return EXIT_OK if not ocr.failures else EXIT_ERROR
+    return EXIT_OK if not failures else EXIT_ERROR
 
 
 def cmd_corrections_import(args: argparse.Namespace) -> int:
@@ -131,33 +193,30 @@ def cmd_corrections_import(args: argparse.Namespace) -> int:
 
     Exit 0: stored (or already imported: a no-op); 1: rejected whole, nothing stored (each
     reason on stderr, the file copied to ``corrections/rejected/`` with its reasons)."""
-    import shutil
-
     from docasset.core.extraction.fields import load_doctype
-    from docasset.core.files import atomic_write
     from docasset.core.intake.ledger import known_doc_ids
     from docasset.core.validation.corrections import import_file, latest_per_document, read_store
+    from docasset.core.validation.corrections_inbox import archive, reject
     from docasset.core.workdir import Workdir
     from docasset.errors import CorrectionsError
 
     wd = Workdir(_home(args))
     src = Path(args.file)
-    if not src.is_file():
+    if not os.path.lexists(src):
         print(f"docasset: error: {src}: no such file, nothing stored", file=sys.stderr)
         return EXIT_ERROR
     before = set(latest_per_document(read_store(wd.corrections_store)).filter("conflict")["doc_id"])
     try:
         res = import_file(src, wd.corrections_store, load_doctype(args.doc_type), known_doc_ids(wd))
     except CorrectionsError as exc:
-        shutil.copy2(src, wd.corrections_rejected / src.name)
-        reasons = "".join(f"line {n}: {why}\n" for n, why in exc.problems)
-        atomic_write(wd.corrections_rejected / f"{src.name}.reasons.txt", reasons.encode())
-        print(f"docasset: error: {src} rejected, nothing stored", file=sys.stderr)
-        sys.stderr.write(reasons)
+        dst = reject(wd, src, exc.problems, move=False)
+        print(
+            f"docasset: error: {src} rejected, nothing stored (reasons: {dst}.reasons.txt)",
+            file=sys.stderr,
+        )
+        sys.stderr.write("".join(f"line {n}: {why}\n" for n, why in exc.problems))
         return EXIT_ERROR
-    archived = wd.corrections_archive / f"{res.file_sha}-{src.name}"
-    if not archived.exists():
-        shutil.copy2(src, archived)
+    archived = archive(wd, src, res, move=False)
     if res.already_imported:
         print(f"{src}: already imported (segment {res.segment}); nothing stored (no-op)")
         return EXIT_OK
@@ -185,13 +244,16 @@ def cmd_model(args: argparse.Namespace) -> int:
         aliases = reg.aliases()
         rows = [("version", "created", "parent", "training set", "golden F1", "auto", "aliases")]
         for mv in reg.versions():
+            if mv.problem:
+                rows.append((mv.version, "UNUSABLE", "-", "-", "-", "-", mv.problem))
+                continue
             m = mv.info.get("metrics") or {}
             rows.append(
                 (
                     mv.version,
                     str(mv.info.get("created_at", ""))[:19],
-                    mv.info.get("parent") or "-",
-                    mv.info.get("training_set_version") or "-",
+                    str(mv.info.get("parent") or "-"),
+                    str(mv.info.get("training_set_version") or "-"),
                     "-" if m.get("micro_f1") is None else f"{m['micro_f1']:.3f}",
                     "-" if m.get("automation_rate") is None else f"{m['automation_rate']:.2f}",
                     " ".join(a for a, v in aliases.items() if v == mv.version),
@@ -229,6 +291,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="docasset", description=__doc__)
     p.add_argument("--home", help="working directory (default: $DOCASSET_HOME or .docasset/work)")
     sub = p.add_subparsers(dest="cmd", required=True)
+
+    ing = sub.add_parser(
+        "ingest",
+        help="claim the inbox now and run its ingest runs in-process (what the daemon would "
+        "do, once); one JSON object per inbox entry on stdout; exit 1 when a run failed",
+    )
+    # SUPPRESS: a --home given before the subcommand is not reset by this one's default.
+    ing.add_argument("--home", default=argparse.SUPPRESS, help="working directory")
+    ing.set_defaults(fn=cmd_ingest)
 
     d = sub.add_parser("demo", help="run the end-to-end demo through the Dagster graph")
     d.add_argument("--workdir", default=".docasset")
@@ -292,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.fn(args))
     except DocassetError as exc:
+        print(f"docasset: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:  # a file the user named, or the working directory: say which
         print(f"docasset: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

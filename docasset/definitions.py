@@ -40,7 +40,7 @@ def build_definitions(home: str | None = None, settings: Settings | None = None)
             [ingest, ocr, extraction, corrections, training, evaluation, monitoring]
         ),
         asset_checks=dg.load_asset_checks_from_modules(
-            [ingest, training, evaluation, health_checks]
+            [ingest, ocr, training, evaluation, health_checks]
         ),
         jobs=[ingest_job, corrections_job, retrain_job, health_job, checks_job, batch_checks_job],
         sensors=[inbox_sensor, corrections_sensor, retrain_sensor],

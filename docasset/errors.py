@@ -8,14 +8,16 @@ The tree (httpx's ``_exceptions.py`` is the model)::
     │   ├── CorrectionsError      a corrections file is rejected whole (line-level problems)
     │   ├── LabelledDataError     a labelled folder (img/ + key/) is missing or malformed
     │   └── SchemaError           a document type or field definition is invalid or unknown
+    ├── DocumentError             a stage failed on one document for an unexpected reason
     ├── OcrError                  an OCR engine failed on a page it was given
     ├── ModelError                a model version is missing, unreadable, or an alias points nowhere
     ├── TrainingError             training could not run (no examples, invalid data)
     └── EvaluationError           a model cannot be evaluated (no golden documents yet)
 
-``InputError`` subclasses are outcomes, not failures: a stage records them per document (or
-per file) and carries on. The others stop the step that raised them, with the message as
-the reason; a re-run after the cause is fixed completes the work.
+``InputError`` subclasses and ``DocumentError`` are outcomes, not failures: a stage records
+them per document (or per file) and carries on (``docasset.core.isolation``). The others stop
+the step that raised them, with the message as the reason; a re-run after the cause is fixed
+completes the work.
 """
 
 from __future__ import annotations
@@ -60,6 +62,17 @@ class LabelledDataError(InputError):
 
 class SchemaError(InputError):
     """A document type or field definition is invalid or unknown."""
+
+
+class DocumentError(DocassetError):
+    """A stage failed on one document for a reason nobody foresaw (any exception a library or
+    our code raised on it). It is that document's outcome, recorded with the exception class
+    and message; the other documents go on (see ``docasset.core.isolation``)."""
+
+    def __init__(self, where: str, exc: BaseException) -> None:
+        self.where = where
+        self.cause = f"{type(exc).__name__}: {exc}"[:2000]
+        super().__init__(f"{where}: {self.cause}")
 
 
 class OcrError(DocassetError):

@@ -4,7 +4,6 @@ and ``corrections`` (human-validated values imported from the corrections inbox)
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +13,8 @@ from docasset.core.extraction.prediction_table import from_frame, to_json
 from docasset.core.files import atomic_write
 from docasset.core.intake.ledger import known_doc_ids
 from docasset.core.ocr.text import document_text
-from docasset.core.validation.corrections import import_file, latest_per_document, read_store
+from docasset.core.validation.corrections import latest_per_document, read_store
+from docasset.core.validation.corrections_inbox import import_inbox
 from docasset.core.validation.curate import (
     PROMOTION_STATUS,
     promotion_status,
@@ -23,44 +23,9 @@ from docasset.core.validation.curate import (
 )
 from docasset.core.validation.label_studio import labelling_config, review_queue_frame, review_task
 from docasset.core.validation.memory import CorrectionMemory
-from docasset.core.workdir import Workdir
 from docasset.defs.partitions import ALL_BATCHES, batches, concat_batches
 from docasset.defs.resources import DocassetHome
 from docasset.defs.settings import Settings
-from docasset.errors import CorrectionsError
-
-
-def import_inbox(wd: Workdir, settings: Settings, log) -> tuple[list[dict], dict[str, list]]:
-    """Import every file of the corrections inbox: accepted files are archived, rejected ones
-    moved to ``rejected/`` with a ``.reasons.txt`` beside. Returns (imports, rejections)."""
-    doctype = settings.doctype()
-    known = known_doc_ids(wd)
-    imported: list[dict] = []
-    rejected: dict[str, list] = {}
-    for path in sorted(
-        p for p in wd.corrections_inbox.iterdir() if p.is_file() and not p.name.startswith(".")
-    ):
-        try:
-            res = import_file(path, wd.corrections_store, doctype, known)
-        except CorrectionsError as exc:
-            rejected[path.name] = [f"line {n}: {why}" for n, why in exc.problems]
-            log.error(str(exc))
-            shutil.move(path, wd.corrections_rejected / path.name)
-            atomic_write(
-                wd.corrections_rejected / f"{path.name}.reasons.txt",
-                ("\n".join(rejected[path.name]) + "\n").encode(),
-            )
-            continue
-        imported.append(
-            {
-                "file": path.name,
-                "stored": res.stored,
-                "skipped": res.skipped,
-                "already_imported": res.already_imported,
-            }
-        )
-        shutil.move(path, wd.corrections_archive / f"{res.file_sha}-{path.name}")
-    return imported, rejected
 
 
 def _texts(words: pl.DataFrame | None, doc_ids: set[str]) -> dict[str, str]:
@@ -97,8 +62,12 @@ def corrections(
 ) -> pl.DataFrame:
     wd = home.workdir()
     doctype = settings.doctype()
-    imported, rejected = import_inbox(wd, settings, context.log)
+    result = import_inbox(wd, doctype, known_doc_ids(wd), settings.corrections_config())
+    for name, reasons in result.rejected.items():
+        context.log.error(f"{name} rejected, nothing stored: {'; '.join(reasons[:20])}")
+    imported, rejected = result.imported, result.rejected
     store = read_store(wd.corrections_store)
+    unusable = store.filter(pl.col("problem").is_not_null())
     latest = latest_per_document(store)
     memory = CorrectionMemory(wd.memory)
     known = {e.source_correction for e in memory.entries()}
@@ -117,6 +86,12 @@ def corrections(
             "imports": dg.MetadataValue.json(imported),
             "rejections": dg.MetadataValue.json(rejected),
             "corrections": store.height,
+            # Stored records an older docasset let in that cannot be used: skipped, with why.
+            "unusable_records": unusable.height,
+            "unusable": dg.MetadataValue.json(
+                dict(unusable.select("correction_id", "problem").head(50).iter_rows())
+            ),
+            "temp_files_swept": len(result.swept),
             "documents_corrected": latest.height,
             "conflicts": int(latest["conflict"].sum()) if latest.height else 0,
             "promotable": sum(r is None for r in status.values()),

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import polars as pl
+
+from docasset.core.intake.inbox import claim, read_manifest, scan_inbox
+from docasset.core.intake.ledger import read_ledger, unfinished_batches
+from docasset.core.workdir import Workdir
 
 
 class LocalDriver:
@@ -102,3 +108,98 @@ class LocalDriver:
             tags=tags,
             raise_on_error=False,
         )
+
+
+# --- docasset ingest: what the daemon would do for the inbox, once ----------------------------
+
+INGEST_JOB = "ingest_job"
+_NO_OUTPUT = (dg.DagsterError, KeyError)
+
+
+def _output(run: dg.ExecuteInProcessResult, node: str) -> pl.DataFrame | None:
+    try:
+        out = run.output_for_node(node)
+    except _NO_OUTPUT:  # the step failed or was skipped (a blocking gate): no frame
+        return None
+    return out if isinstance(out, pl.DataFrame) else None
+
+
+def has_ingest_run(instance: dg.DagsterInstance, batch_id: str) -> bool:
+    """Whether any ingest run (queued, running or finished) exists for a batch."""
+    filters = dg.RunsFilter(job_name=INGEST_JOB, tags={"dagster/partition": batch_id})
+    return bool(instance.get_runs(filters=filters, limit=1))
+
+
+def _outcomes(wd: Workdir, batch_id: str, run: dg.ExecuteInProcessResult) -> list[dict[str, Any]]:
+    """One ``docasset ingest`` object per entry of a batch, from its run."""
+    scans = _output(run, "raw_scans")
+    preds = _output(run, "predictions")
+    routes: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    if preds is not None:
+        for r in preds.unique(subset=["doc_id"], keep="first").iter_rows(named=True):
+            routes[r["doc_id"]] = r["route"]
+            failed = [b for b in r["blockers"] or [] if "failed" in b]
+            if failed:
+                notes[r["doc_id"]] = "; ".join(failed)
+    rows: dict[str, dict[str, Any]] = {}
+    if scans is not None:
+        for r in scans.unique(subset=["entry"], keep="first").iter_rows(named=True):
+            rows[r["entry"]] = r
+    recorded = {str(r.get("entry") or r["source_name"]): r for r in read_ledger(wd, batch_id)}
+    out = []
+    for e in read_manifest(wd, batch_id)["entries"]:
+        rec = rows.get(e["entry"]) or recorded.get(e["entry"])
+        item: dict[str, Any] = {"file": e["source_name"], "batch": batch_id, "doc_id": None}
+        if rec is None:
+            why = f"not processed: run {run.run_id} failed"
+            out.append({**item, "status": "failed", "reason": why, "route": None})
+            continue
+        status, doc_id = rec["status"], rec["doc_id"]
+        reason = None
+        if status == "quarantined":
+            reason = f"{rec['reason']}: {rec['detail']}" if rec.get("detail") else rec["reason"]
+        elif status == "duplicate":
+            reason = rec.get("detail") or "duplicate"
+        else:
+            reason = notes.get(doc_id)
+        route = routes.get(doc_id) if status == "ok" else None
+        out.append({**item, "doc_id": doc_id, "status": status, "reason": reason, "route": route})
+    return out
+
+
+def ingest_once(driver: LocalDriver, wd: Workdir, batch_max_files: int) -> tuple[list[dict], bool]:
+    """Claim what is in the inbox now (no settle wait), run the ingest job of each new batch
+    (and of batches claimed earlier that never got a run), and report every entry.
+
+    Returns (one object per entry, whether every run succeeded). Files another process has
+    open for writing stay in the inbox (status ``pending``)."""
+    entries = scan_inbox(wd)
+    claimed = claim(wd, [e for e in entries if not e.writing], batch_max_files)
+    new = [c.batch_id for c in claimed]
+    stranded = [
+        b for b in unfinished_batches(wd) if b not in new and not has_ingest_run(driver.instance, b)
+    ]
+    ids = new + stranded
+    if ids:
+        driver.instance.add_dynamic_partitions("batches", ids)
+    out: list[dict] = []
+    ok = True
+    for b in ids:
+        run = driver.run(INGEST_JOB, b, tags={"docasset/trigger": "docasset ingest"})
+        ok = ok and run.success
+        out += _outcomes(wd, b, run)
+    for e in entries:
+        if e.writing:
+            why = "open for writing by another process: left in the inbox"
+            out.append(
+                {
+                    "file": e.display,
+                    "batch": None,
+                    "doc_id": None,
+                    "status": "pending",
+                    "reason": why,
+                    "route": None,
+                }
+            )
+    return out, ok

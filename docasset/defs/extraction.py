@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from docasset.core.extraction.extract import predict_documents
+from docasset.core.extraction.extract import EXTRACTION_FAILED, predict_documents
 from docasset.core.extraction.prediction_table import documents, predictions_frame
+from docasset.core.intake.index import OCR_STAGE
+from docasset.core.intake.ledger import document_index
 from docasset.core.intake.scan_table import document_problems
 from docasset.core.ocr.text import document_text
 from docasset.core.validation.memory import CorrectionMemory, recall
@@ -44,6 +46,10 @@ def predictions(
     conf = dict(ocr_text.group_by("doc_id").agg(pl.col("conf").mean()).iter_rows())
     bad = document_problems(raw_scans, ocr_text, settings.quality_thresholds())
     extra = {d: [f"bad scan: {', '.join(p)}"] for d, p in bad.items()}
+    # A document OCR failed on is predicted from no text; review must say why.
+    ocr_failed = document_index(home.workdir()).failures(context.partition_key, OCR_STAGE)
+    for d, why in ocr_failed.items():
+        extra.setdefault(d, []).insert(0, f"OCR failed: {why}")
     entries = CorrectionMemory(home.workdir().memory).entries()
     hits = {d: {f: h[:3] for f, h in recall(t, entries).items()} for d, t in texts.items()}
     hits = {d: h for d, h in hits.items() if h}
@@ -54,6 +60,7 @@ def predictions(
     df = predictions_frame(doctype, preds, context.partition_key, datetime.now(UTC), info)
     docs = documents(df)
     blockers = Counter(b.split(" (")[0] for bl in docs["blockers"].to_list() for b in bl)
+    failed = {p.doc_id: b for p in preds for b in p.blockers if b.startswith(EXTRACTION_FAILED)}
     context.add_output_metadata(
         {
             "model_version": bundle.version if bundle else "(none)",
@@ -62,6 +69,9 @@ def predictions(
             "review": int((docs["route"] == "review").sum()),
             "automation_rate": float((docs["route"] == "auto").mean()) if docs.height else 0.0,
             "memory_hits": len(hits),
+            "ocr_failures": len(ocr_failed),
+            "extraction_failures": len(failed),
+            "failures": dg.MetadataValue.json(dict(sorted(failed.items())[:50])),
             "blockers": dg.MetadataValue.json(dict(blockers.most_common(20))),
             "dagster/row_count": df.height,
         }

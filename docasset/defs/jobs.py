@@ -35,12 +35,13 @@ health_job = dg.define_asset_job(
 checks_job = dg.define_asset_job(
     "checks_job",
     selection=dg.AssetSelection.all_asset_checks()
-    - dg.AssetSelection.checks_for_assets("raw_scans", "production_health"),
+    - dg.AssetSelection.checks_for_assets("raw_scans", "ocr_text", "production_health"),
     description="Every unpartitioned asset check on what is materialized (CI runs this).",
 )
 batch_checks_job = dg.define_asset_job(
     "batch_checks_job",
-    selection=dg.AssetSelection.checks_for_assets("raw_scans"),
+    selection=dg.AssetSelection.checks_for_assets("raw_scans", "ocr_text"),
     partitions_def=batches,
-    description="The per-batch scan_quality gate on what is materialized (CI runs this per batch).",
+    description="The per-batch checks (scan_quality gate, ocr_failures) on what is materialized "
+    "(CI runs this per batch).",
 )

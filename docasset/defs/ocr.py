@@ -1,4 +1,5 @@
-"""Stage 2: ``ocr_text`` - one Tesseract pass per page of every accepted document in a batch."""
+"""Stage 2: ``ocr_text`` - one Tesseract pass per page of every accepted document in a batch,
+and its non-blocking ``ocr_failures`` check (share of documents OCR failed on)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import time
 import dagster as dg
 import polars as pl
 
+from docasset.core.intake.index import OCR_STAGE
+from docasset.core.intake.ledger import document_index
+from docasset.core.intake.quality import failure_severity
 from docasset.core.intake.scan_table import page_qualities, scan_file
 from docasset.core.ocr.tesseract import ocr_documents
 from docasset.core.ocr.words import empty_words, validate_words
@@ -49,10 +53,16 @@ def ocr_text(
     ):
         if isinstance(out, pl.DataFrame):
             frames.append(out)
-        else:
-            failures[doc_id] = str(out)
+        else:  # that document's outcome (recorded, counted, checked), not the step's
+            failures[doc_id] = f"{type(out).__name__}: {out}"
             context.log.error(f"OCR failed for {doc_id}: {out}")
     seconds = time.perf_counter() - started
+    index = document_index(wd)
+    for doc_id, why in failures.items():
+        index.record_failure(doc_id, OCR_STAGE, context.partition_key, why)
+    index.clear_failures(
+        OCR_STAGE, context.partition_key, [d for d, _ in items if d not in failures]
+    )
     words = validate_words(pl.concat(frames)) if frames else empty_words()
     n_pages = int(raw_scans.filter(pl.col("status") == "ok").height)
     context.add_output_metadata(
@@ -68,6 +78,37 @@ def ocr_text(
         }
     )
     return words
+
+
+@dg.asset_check(
+    asset=ocr_text,
+    blocking=False,
+    partitions_def=batches,
+    additional_ins={"raw_scans": dg.AssetIn()},
+    description="Warns when OCR failed on more than settings.quality.ocr_failure_warn_share "
+    "of the batch's documents, errors above ocr_failure_error_share (the failed documents go "
+    "to review with the reason; the step itself succeeds).",
+)
+def ocr_failures(
+    context, raw_scans: pl.DataFrame, home: DocassetHome, settings: Settings
+) -> dg.AssetCheckResult:
+    failed = document_index(home.workdir()).failures(context.partition_key, OCR_STAGE)
+    documents = raw_scans.filter(pl.col("status") == "ok")["doc_id"].n_unique()
+    severity = failure_severity(len(failed), documents, settings.quality_thresholds())
+    return dg.AssetCheckResult(
+        passed=severity is None,
+        severity=dg.AssetCheckSeverity.ERROR if severity == "error" else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "documents": documents,
+            "failed": len(failed),
+            "failed_share": (
+                float(len(failed) / documents) if documents else dg.MetadataValue.null()
+            ),
+            "warn_above": settings.quality_thresholds().ocr_failure_warn_share,
+            "error_above": settings.quality_thresholds().ocr_failure_error_share,
+            "failures": dg.MetadataValue.json(dict(sorted(failed.items())[:50])),
+        },
+    )
 
 
 def _pages(raw_scans: pl.DataFrame, doc_id: str) -> list[dict[str, object]]:

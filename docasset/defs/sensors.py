@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import dagster as dg
 
-from docasset.core.intake.ledger import new_batch_id, pending_files, write_manifest
+from docasset.core.files import name_hex
+from docasset.core.intake.inbox import claim, scan_inbox, settled
+from docasset.core.intake.ledger import unfinished_batches
 from docasset.core.validation.corrections import read_store
 from docasset.core.validation.curate import (
     PROMOTION_STATUS,
@@ -16,58 +19,96 @@ from docasset.core.validation.curate import (
     read_promotion_status,
     read_set_manifest,
 )
+from docasset.defs.driver import has_ingest_run
 from docasset.defs.jobs import corrections_job, ingest_job, retrain_job
 from docasset.defs.partitions import batches
 from docasset.defs.resources import DocassetHome
 from docasset.defs.settings import Settings
+
+STATE_TAG = "docasset/corrections_state"
 
 
 @dg.sensor(
     job=ingest_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="New files in the inbox -> a new batch partition and an intake run.",
+    description="New inbox entries, once settled (unchanged across two ticks, "
+    "settings.inbox.settle_seconds old, not open for writing) -> claimed into a new batch "
+    "partition (moved out of the inbox) and an intake run; a batch claimed by a tick that died "
+    "before its run was requested is requested again.",
 )
 def inbox_sensor(context, home: DocassetHome, settings: Settings) -> dg.SensorResult:
     wd = home.workdir()
-    files = pending_files(wd, settle_seconds=settings.inbox_config().settle_seconds)
-    if not files:
-        return dg.SensorResult(skip_reason="inbox is empty")
-    requests, keys = [], []
-    for i in range(0, len(files), settings.inbox_config().batch_max_files):
-        chunk = files[i : i + settings.inbox_config().batch_max_files]
-        batch_id = new_batch_id(chunk)
-        write_manifest(wd, batch_id, chunk)  # claims the files: the next tick will not see them
-        keys.append(batch_id)
-        requests.append(
-            dg.RunRequest(
-                run_key=batch_id, partition_key=batch_id, tags={"docasset/files": str(len(chunk))}
-            )
-        )
+    cfg = settings.inbox_config()
+    previous = json.loads(context.cursor).get("seen", {}) if context.cursor else {}
+    entries = scan_inbox(wd)
+    claimed = claim(wd, settled(entries, previous, cfg.settle_seconds), cfg.batch_max_files)
+    new = [c.batch_id for c in claimed]
+    stranded = [
+        b
+        for b in unfinished_batches(wd)
+        if b not in new and not has_ingest_run(context.instance, b)
+    ]
+    taken = {e["source_name_hex"] or e["source_name"] for c in claimed for e in c.entries}
+    waiting = [e for e in entries if (name_hex(e.name) or e.display) not in taken]
+    cursor = json.dumps({"seen": {e.key: e.observation for e in waiting}})
+    keys = new + stranded
+    if not keys:
+        why = f"{len(waiting)} inbox entries settling" if waiting else "inbox is empty"
+        return dg.SensorResult(skip_reason=why, cursor=cursor)
+    sizes = {c.batch_id: len(c.entries) for c in claimed}
+    requests = [
+        dg.RunRequest(run_key=b, partition_key=b, tags={"docasset/files": str(sizes.get(b, "?"))})
+        for b in keys
+    ]
     return dg.SensorResult(
-        run_requests=requests, dynamic_partitions_requests=[batches.build_add_request(keys)]
+        run_requests=requests,
+        dynamic_partitions_requests=[batches.build_add_request(keys)],
+        cursor=cursor,
     )
+
+
+def _corrections_state(wd) -> str | None:
+    """A digest of what the corrections inbox holds (names, sizes, mtimes); None: empty."""
+    parts = []
+    inbox = os.fsencode(wd.corrections_inbox)
+    for raw in sorted(os.listdir(inbox)):
+        if raw.startswith(b"."):
+            continue
+        try:
+            st = os.lstat(os.path.join(inbox, raw))
+        except FileNotFoundError:
+            continue
+        parts.append(f"{raw.hex()}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16] if parts else None
 
 
 @dg.sensor(
     job=corrections_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Files in the corrections inbox -> an import run.",
+    description="Entries in the corrections inbox -> an import run per inbox state (the run "
+    "moves every entry out: archived, or rejected with reasons); a failed run of the same "
+    "state is retried up to settings.corrections.import_retries times.",
 )
-def corrections_sensor(context, home: DocassetHome) -> dg.SensorResult:
-    wd = home.workdir()
-    files = sorted(
-        p for p in wd.corrections_inbox.iterdir() if p.is_file() and not p.name.startswith(".")
-    )
-    if not files:
+def corrections_sensor(context, home: DocassetHome, settings: Settings) -> dg.SensorResult:
+    state = _corrections_state(home.workdir())
+    if state is None:
         return dg.SensorResult(skip_reason="corrections inbox is empty")
-    sig = hashlib.sha256(
-        "\n".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files).encode()
+    runs = context.instance.get_runs(
+        filters=dg.RunsFilter(job_name=corrections_job.name, tags={STATE_TAG: state})
     )
-    return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=f"corrections-{sig.hexdigest()[:16]}")]
-    )
+    if any(r.status in IN_FLIGHT for r in runs):
+        return dg.SensorResult(skip_reason=f"an import run of inbox state {state} is in flight")
+    # The daemon launches a run key once: a run that failed (disk, instance) is retried under a
+    # new key, so files that were waiting are not left in the inbox forever.
+    failed = sum(r.status == dg.DagsterRunStatus.FAILURE for r in runs)
+    if failed > settings.corrections_config().import_retries:
+        return dg.SensorResult(
+            skip_reason=f"import of inbox state {state} failed {failed} times; see those runs"
+        )
+    key = f"corrections-{state}" + (f"-retry{failed}" if failed else "")
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=key, tags={STATE_TAG: state})])
 
 
 IN_FLIGHT = [

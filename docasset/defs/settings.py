@@ -19,13 +19,14 @@ from docasset.core.evaluation.evaluate import GateConfig
 from docasset.core.evaluation.report import ReportConfig
 from docasset.core.extraction.extract import RoutingConfig
 from docasset.core.extraction.fields import DocType, load_doctype
-from docasset.core.intake.ledger import InboxConfig
+from docasset.core.intake.inbox import InboxConfig
 from docasset.core.intake.quality import QualityThresholds
 from docasset.core.intake.scans import IntakeLimits
 from docasset.core.monitoring.thresholds import HealthThresholds
 from docasset.core.ocr.tesseract import OcrConfig
 from docasset.core.training.train import RetrainConfig, TrainConfig
 from docasset.core.tunable import tunables
+from docasset.core.validation.corrections import CorrectionsConfig
 from docasset.core.validation.curate import SplitConfig
 from docasset.core.validation.qa import QaConfig
 
@@ -56,6 +57,7 @@ SECTIONS: dict[str, type] = {
     "quality": QualityThresholds,
     "ocr": OcrConfig,
     "routing": RoutingConfig,
+    "corrections": CorrectionsConfig,
     "split": SplitConfig,
     "qa": QaConfig,
     "retrain": RetrainConfig,
@@ -68,6 +70,7 @@ SECTIONS: dict[str, type] = {
 if TYPE_CHECKING:  # the generated classes are CoreSettings to the type checker
     InboxSettings = IntakeSettings = QualitySettings = OcrSettings = CoreSettings
     RoutingSettings = SplitSettings = QaSettings = RetrainSettings = CoreSettings
+    CorrectionsSettings = CoreSettings
     TrainSettings = GateSettings = ReportSettings = HealthSettings = CoreSettings
 else:
     InboxSettings = section(InboxConfig, "InboxSettings")
@@ -75,6 +78,7 @@ else:
     QualitySettings = section(QualityThresholds, "QualitySettings")
     OcrSettings = section(OcrConfig, "OcrSettings")
     RoutingSettings = section(RoutingConfig, "RoutingSettings")
+    CorrectionsSettings = section(CorrectionsConfig, "CorrectionsSettings")
     SplitSettings = section(SplitConfig, "SplitSettings")
     QaSettings = section(QaConfig, "QaSettings")
     RetrainSettings = section(RetrainConfig, "RetrainSettings")
@@ -100,6 +104,9 @@ class Settings(dg.ConfigurableResource):
     ocr: OcrSettings = Field(default_factory=OcrSettings, description="OCR.")
     routing: RoutingSettings = Field(
         default_factory=RoutingSettings, description="Routing thresholds and memory."
+    )
+    corrections: CorrectionsSettings = Field(
+        default_factory=CorrectionsSettings, description="What a corrections file may hold."
     )
     split: SplitSettings = Field(
         default_factory=SplitSettings, description="train/dev/golden split."
@@ -138,6 +145,9 @@ class Settings(dg.ConfigurableResource):
 
     def routing_config(self) -> RoutingConfig:
         return cast(RoutingConfig, self.routing.core())
+
+    def corrections_config(self) -> CorrectionsConfig:
+        return cast(CorrectionsConfig, self.corrections.core())
 
     def split_config(self) -> SplitConfig:
         return cast(SplitConfig, self.split.core())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -11,21 +12,19 @@ import polars as pl
 from PIL import Image
 
 from docasset.core.extraction.fields import load_doctype
-from docasset.core.intake.ledger import new_batch_id, pending_files, write_manifest
+from docasset.core.intake.inbox import claim_now
 from docasset.core.validation.corrections import import_file, latest_per_document, read_store
 from docasset.core.workdir import Workdir
 from docasset.defs.corrections import review_queue
 from docasset.defs.extraction import predictions
 from docasset.defs.ingest import raw_scans, scan_quality
-from docasset.defs.ocr import ocr_text
+from docasset.defs.ocr import ocr_failures, ocr_text
 
 
 def _claim(wd: Workdir, instance: dg.DagsterInstance) -> str:
-    files = pending_files(wd)
-    bid = new_batch_id(files)
-    write_manifest(wd, bid, files)
-    instance.add_dynamic_partitions("batches", [bid])
-    return bid
+    [claimed] = claim_now(wd)
+    instance.add_dynamic_partitions("batches", [claimed.batch_id])
+    return claimed.batch_id
 
 
 def test_mixed_batch_ocrs_good_pages_and_quarantines_bad(
@@ -47,7 +46,7 @@ def test_mixed_batch_ocrs_good_pages_and_quarantines_bad(
     )
     assert res.success
     scans = res.output_for_node("raw_scans")
-    by_status = dict(scans.unique(subset=["source_name"]).group_by("status").len().iter_rows())
+    by_status = dict(scans.unique(subset=["entry"]).group_by("status").len().iter_rows())
     assert by_status == {"ok": 3, "duplicate": 1, "quarantined": 1}
     assert scans.filter(pl.col("source_name") == "truncated.jpg")["reason"].item() == "corrupt"
     words = res.output_for_node("ocr_text")
@@ -139,3 +138,123 @@ def test_review_queue_round_trips_through_label_studio(
     assert row["annotator"] == "op@example.com" and row["doc_id"] == task["data"]["doc_id"]
     assert json.loads(row["fields_json"])["company"] == " ".join(first_line.split())
     assert json.loads(row["spans_json"]) == {"company": [0, len(first_line)]}
+
+
+def _fax(path: Path) -> None:
+    from fixtures.badinput import page
+
+    page(3).convert("1").save(path, format="TIFF", compression="group4", dpi=(200, 200))
+
+
+def test_a_group4_fax_and_a_non_utf8_name_go_through_ocr_and_predictions(
+    tmp_path: Path, instance, make_defs
+) -> None:
+    """Issue 11: a 1-bit Group-4 TIFF failed ocr_text (``encoder error -2``) and a non-UTF-8
+    file name failed raw_scans (``UnicodeEncodeError``), poisoning the whole batch."""
+    wd = Workdir(tmp_path / "work")
+    _fax(wd.inbox / "fax.tif")
+    raw = os.fsencode(wd.inbox) + b"/re\xe7u \xff.png"
+    Image.new("L", (300, 100), 255).save(os.fsdecode(raw), format="PNG")
+    bid = _claim(wd, instance)
+    res = dg.materialize(
+        [raw_scans, ocr_text, predictions],
+        partition_key=bid,
+        instance=instance,
+        resources=make_defs(wd.root).resources,
+    )
+    assert res.success
+    scans = res.output_for_node("raw_scans")
+    assert set(scans["status"]) == {"ok"}
+    odd = scans.filter(pl.col("source_name_hex").is_not_null()).row(0, named=True)
+    assert odd["source_name"] == "re\\xe7u \\xff.png"
+    assert bytes.fromhex(odd["source_name_hex"]) == b"re\xe7u \xff.png"
+    words = res.output_for_node("ocr_text")
+    fax_id = scans.filter(pl.col("source_name") == "fax.tif")["doc_id"].item()
+    assert "STORE" in words.filter(pl.col("doc_id") == fax_id)["text"].to_list()
+    assert res.output_for_node("predictions")["doc_id"].n_unique() == 2
+
+
+def test_one_document_failing_ocr_is_its_outcome_and_the_check_warns(
+    tmp_path: Path, receipts_dir: Path, instance, make_defs, monkeypatch
+) -> None:
+    import docasset.core.ocr.tesseract as tess
+
+    wd = Workdir(tmp_path / "work")
+    imgs = sorted((receipts_dir / "img").iterdir())[:3]
+    for p in imgs:
+        shutil.copy(p, wd.inbox / p.name)
+    bid = _claim(wd, instance)
+    real = tess.prepare_page
+
+    def broken_for_one(img, dpi, quality, config):  # type: ignore[no-untyped-def]
+        if img.size == victim_size[0]:
+            raise IndexError("a bug only this page triggers")
+        return real(img, dpi, quality, config)
+
+    with Image.open(imgs[1]) as im:
+        victim_size = [im.size]
+    monkeypatch.setattr(tess, "prepare_page", broken_for_one)
+    res = dg.materialize(
+        [raw_scans, ocr_text, ocr_failures, predictions],
+        partition_key=bid,
+        instance=instance,
+        resources=make_defs(wd.root).resources,
+    )
+    assert res.success  # one document's failure is not the step's
+    scans = res.output_for_node("raw_scans")
+    victim = scans.filter(pl.col("source_name") == imgs[1].name)["doc_id"].to_list()
+    mats = {
+        e.asset_key.to_user_string(): e.materialization.metadata
+        for e in res.get_asset_materialization_events()
+    }
+    assert mats["ocr_text"]["ocr_failures"].value == 1
+    assert "IndexError: a bug only this page triggers" in str(mats["ocr_text"]["failures"].value)
+    preds = res.output_for_node("predictions")
+    blockers = preds.filter(pl.col("doc_id") == victim[0])["blockers"].to_list()[0]
+    assert blockers[0].startswith("OCR failed: DocumentError") and "IndexError" in blockers[0]
+    assert preds["doc_id"].n_unique() == 3
+    [check] = [c for c in res.get_asset_check_evaluations() if c.check_name == "ocr_failures"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR  # 1/3 > 0.2
+    assert check.metadata["failed"].value == 1 and check.metadata["documents"].value == 3
+
+
+def test_an_infrastructure_failure_fails_the_step_and_a_rerun_completes_without_duplicates(
+    tmp_path: Path, receipts_dir: Path, instance, make_defs, monkeypatch
+) -> None:
+    import errno
+
+    import docasset.core.intake.ledger as ledger
+
+    wd = Workdir(tmp_path / "work")
+    for p in sorted((receipts_dir / "img").iterdir())[:3]:
+        shutil.copy(p, wd.inbox / p.name)
+    bid = _claim(wd, instance)
+    real = ledger.append_line
+    calls = []
+
+    def disk_full_on_second(path, line):  # type: ignore[no-untyped-def]
+        calls.append(line)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, line)
+
+    monkeypatch.setattr(ledger, "append_line", disk_full_on_second)
+    resources = make_defs(wd.root).resources
+    failed = dg.materialize(
+        [raw_scans, ocr_text],
+        partition_key=bid,
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+    )
+    assert not failed.success
+    monkeypatch.undo()
+    again = dg.materialize(
+        [raw_scans, ocr_text], partition_key=bid, instance=instance, resources=resources
+    )
+    assert again.success
+    scans = again.output_for_node("raw_scans")
+    assert scans.unique(subset=["entry"]).height == 3 and set(scans["status"]) == {"ok"}
+    lines = (wd.index / f"{bid}.jsonl").read_text().splitlines()
+    assert len(lines) == 3  # each entry recorded once
+    assert again.output_for_node("ocr_text")["doc_id"].n_unique() == 3

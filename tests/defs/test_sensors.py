@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import dagster as dg
 from PIL import Image
 
 from docasset.core.extraction.fields import load_doctype
+from docasset.core.intake.inbox import claim_now, read_manifest
 from docasset.core.validation.corrections import import_file, latest_per_document, read_store
 from docasset.core.validation.curate import (
     PROMOTION_STATUS,
@@ -44,18 +46,56 @@ def test_inbox_sensor_claims_each_file_once_in_bounded_batches(
     assert len(set(keys)) == 3 and [r.run_key for r in res.run_requests] == keys
     [add] = res.dynamic_partitions_requests
     assert list(add.partition_keys) == keys
-    manifests = [json.loads((wd.batches / f"{k}.json").read_text())["files"] for k in keys]
-    assert sorted(f for m in manifests for f in m) == [f"s{i}.png" for i in range(5)]
-    # The next tick sees nothing new: the files are claimed, not lost (still in the inbox).
+    manifests = [read_manifest(wd, k)["entries"] for k in keys]
+    assert sorted(e["source_name"] for m in manifests for e in m) == [f"s{i}.png" for i in range(5)]
+    # Claimed files left the inbox for their batch's directory: nothing is claimed twice.
+    assert list(wd.inbox.iterdir()) == []
+    assert sum(len(list((wd.batches / k).iterdir())) for k in keys) == 5
+    instance.add_dynamic_partitions("batches", keys)
+    for k in keys:  # as the daemon does: the requested runs exist
+        instance.create_run_for_job(
+            defs.resolve_job_def("ingest_job"), tags={"dagster/partition": k}
+        )
     assert inbox_sensor(_ctx(instance, defs)).skip_reason is not None
-    assert len(list(wd.inbox.iterdir())) == 5
+
+
+def test_inbox_sensor_claims_a_file_only_once_two_ticks_saw_it_unchanged(
+    tmp_path: Path, instance, make_defs
+) -> None:
+    wd = Workdir(tmp_path)
+    defs = make_defs(tmp_path, inbox={"settle_seconds": 0.01})
+    path = wd.inbox / "arriving.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n")
+    first = inbox_sensor(_ctx(instance, defs))
+    assert not first.run_requests and "settling" in first.skip_reason.skip_message
+    with open(path, "ab") as fh:
+        fh.write(b"more bytes arrived")
+    second = inbox_sensor(_ctx(instance, defs, first.cursor))
+    assert not second.run_requests and path.exists()  # changed since the last tick
+    time.sleep(0.02)
+    third = inbox_sensor(_ctx(instance, defs, second.cursor))
+    [req] = third.run_requests
+    assert not path.exists() and read_manifest(wd, req.partition_key)["entries"][0]["size"] == 26
 
 
 def test_inbox_sensor_waits_for_files_to_settle(tmp_path: Path, instance, make_defs) -> None:
     wd = Workdir(tmp_path)
     defs = make_defs(tmp_path, inbox={"settle_seconds": 3600.0})
     Image.new("L", (50, 50), 255).save(wd.inbox / "being-copied.png")
-    assert inbox_sensor(_ctx(instance, defs)).skip_reason is not None
+    res = inbox_sensor(_ctx(instance, defs))
+    assert res.skip_reason is not None
+    assert inbox_sensor(_ctx(instance, defs, res.cursor)).skip_reason is not None  # too recent
+
+
+def test_inbox_sensor_requests_a_batch_claimed_by_a_tick_that_died(
+    tmp_path: Path, instance, make_defs
+) -> None:
+    wd = Workdir(tmp_path)
+    defs = make_defs(tmp_path)
+    Image.new("L", (50, 50), 255).save(wd.inbox / "s.png")
+    [claimed] = claim_now(wd)  # claimed, but the tick died before its run was requested
+    [req] = inbox_sensor(_ctx(instance, defs)).run_requests
+    assert req.partition_key == claimed.batch_id
 
 
 def test_corrections_sensor_requests_one_run_per_inbox_state(
@@ -69,6 +109,26 @@ def test_corrections_sensor_requests_one_run_per_inbox_state(
     assert corrections_sensor(_ctx(instance, defs)).run_requests[0].run_key == k1
     (wd.corrections_inbox / "b.jsonl").write_text("{}\n")
     assert corrections_sensor(_ctx(instance, defs)).run_requests[0].run_key != k1
+
+
+def test_corrections_sensor_retries_a_failed_import_run_under_a_new_key(
+    tmp_path: Path, instance, make_defs
+) -> None:
+    """Issue 11: a failed import run kept its run key, so nothing ever retried it."""
+    wd = Workdir(tmp_path)
+    defs = make_defs(tmp_path, corrections={"import_retries": 1})
+    (wd.corrections_inbox / "a.jsonl").write_text("{}\n")
+    [req] = corrections_sensor(_ctx(instance, defs)).run_requests
+    job = defs.resolve_job_def("corrections_job")
+    run = instance.create_run_for_job(job, tags=req.tags, status=dg.DagsterRunStatus.STARTED)
+    assert "in flight" in corrections_sensor(_ctx(instance, defs)).skip_reason.skip_message
+    instance.report_run_failed(run)  # e.g. the disk was full
+    [retry] = corrections_sensor(_ctx(instance, defs)).run_requests
+    assert retry.run_key == f"{req.run_key}-retry1"
+    again = instance.create_run_for_job(job, tags=retry.tags, status=dg.DagsterRunStatus.STARTED)
+    instance.report_run_failed(again)
+    res = corrections_sensor(_ctx(instance, defs))
+    assert not res.run_requests and "failed 2 times" in res.skip_reason.skip_message
 
 
 SPLIT = SplitConfig()

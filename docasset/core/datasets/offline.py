@@ -17,12 +17,13 @@ from spacy.tokens import Doc
 from docasset.core.datasets.labelled import IMAGE_SUFFIXES, LabelledDoc
 from docasset.core.extraction.fields import DocType
 from docasset.core.intake.scans import IntakeLimits, ScanFile, inspect_file
+from docasset.core.isolation import isolated
 from docasset.core.ocr.tesseract import OcrConfig, ocr_documents
 from docasset.core.ocr.text import document_text
 from docasset.core.training.align import Alignment
 from docasset.core.training.train import make_training_doc
 from docasset.core.validation.curate import bucket
-from docasset.errors import ScanError
+from docasset.errors import DocumentError, ScanError
 
 
 @dataclass
@@ -36,16 +37,31 @@ class OcrRun:
 
 
 def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
-    """Files as given, and the image/PDF files inside given directories (sorted)."""
+    """Files as given, and the image/PDF files inside given directories (sorted); a file
+    named twice is taken once."""
     out: list[Path] = []
+    seen: set[Path] = set()
     for p in inputs:
-        if p.is_dir():
-            out += sorted(
-                q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES
-            )
-        else:
-            out.append(p)
+        found = (
+            sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES)
+            if p.is_dir()
+            else [p]
+        )
+        for q in found:
+            real = q.resolve()
+            if real not in seen:
+                seen.add(real)
+                out.append(q)
     return out
+
+
+def input_keys(paths: list[Path]) -> list[tuple[str, Path]]:
+    """``(key, path)`` with a unique key per input: its stem, or the path as given when
+    another input has the same stem (so no input's output overwrites another's)."""
+    stems: dict[str, int] = {}
+    for p in paths:
+        stems[p.stem] = stems.get(p.stem, 0) + 1
+    return [(p.stem if stems[p.stem] == 1 else str(p), p) for p in paths]
 
 
 def ocr_files(
@@ -61,9 +77,14 @@ def ocr_files(
     scans: list[tuple[str, ScanFile]] = []
     for key, path in items:
         try:
-            scans.append((key, inspect_file(path, limits)))
+            scan = isolated(str(path), inspect_file, path, limits)
         except ScanError as exc:
             run.failures[key] = str(exc)
+            continue
+        if isinstance(scan, DocumentError):
+            run.failures[key] = str(scan)
+        else:
+            scans.append((key, scan))
     ids = {k: s.doc_id for k, s in scans}
     started = last = time.perf_counter()
     for key, out in ocr_documents(scans, config=config, limits=limits, workers=workers):

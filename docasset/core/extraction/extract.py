@@ -22,6 +22,7 @@ its threshold; otherwise ``review`` with the reasons ("automation blockers").
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,9 @@ from docasset.core.extraction.layout import (
     repair_legal_form,
 )
 from docasset.core.extraction.rules import Candidate, rule_candidates, untendered_amounts
+from docasset.core.isolation import isolated, isolating
 from docasset.core.tunable import tunable
-from docasset.errors import ModelError
+from docasset.errors import DocumentError, ModelError
 
 MODEL_META = "model.json"
 PIPELINE_DIR = "pipeline"
@@ -56,6 +58,7 @@ PIPELINE_DIR = "pipeline"
 # hand-built bundles) extract with NER + regex rules only.
 LAYOUT_META = "layout_candidates"
 PIPE_BATCH = 64
+EXTRACTION_FAILED = "extraction failed"  # the blocker of a document extraction failed on
 NEVER = 1.01  # a threshold no confidence reaches: the field is never accepted alone
 SELLER_FIELDS = ("company", "vendor")  # names whose OCR-garbled legal form is repaired
 
@@ -429,6 +432,32 @@ def apply_memory(
     pred.route = "review" if pred.blockers else "auto"
 
 
+def predict_failed(doctype: DocType, doc_id: str, why: str, version: str | None) -> DocPrediction:
+    """The prediction of a document extraction failed on: nothing extracted, routed to review
+    with the failure as its blocker (its outcome, not the batch's)."""
+    fields = {s.name: FieldPrediction(None, 0, 0, "none", "none", 0.0) for s in doctype.fields}
+    return DocPrediction(doc_id, fields, "review", [f"{EXTRACTION_FAILED}: {why}"], version)
+
+
+def _parsed(bundle: ModelBundle, texts: dict[str, str]) -> Iterator[Doc | DocumentError]:
+    """The pipeline's output per text, in order; a text the pipeline fails on yields its
+    :class:`DocumentError` and the rest go on. ``nlp.pipe`` batches texts, so when a batch
+    fails its texts are parsed one at a time (finding the one that failed), then piping
+    resumes."""
+    items = list(texts.values())
+    i = 0
+    while i < len(items):
+        try:
+            with isolating(f"text {i}"):
+                for doc in bundle.nlp.pipe(items[i:], batch_size=PIPE_BATCH):
+                    yield doc
+                    i += 1
+        except DocumentError:
+            for text in items[i : i + PIPE_BATCH]:
+                yield isolated(f"text {i}", bundle.nlp, text)
+                i += 1
+
+
 def predict_documents(
     bundle: ModelBundle | None,
     doctype: DocType,
@@ -439,22 +468,45 @@ def predict_documents(
 ) -> list[DocPrediction]:
     """Predict a batch of documents (id -> OCR text): the one code path of the ``predictions``
     asset and ``docasset extract``. ``memory`` (correction-memory hits per document) comes
-    before the model; ``extra_blockers`` (for example a bad scan) force review."""
+    before the model; ``extra_blockers`` (for example a bad scan) force review. A document
+    extraction fails on gets :func:`predict_failed` (review, the reason as blocker); the
+    others go on."""
     out = []
     # nlp.pipe batches documents through the network: larger matrix products, ~2x faster.
-    docs = bundle.nlp.pipe(texts.values(), batch_size=PIPE_BATCH) if bundle else None
+    docs = _parsed(bundle, texts) if bundle else None
     for doc_id, text in texts.items():
-        pred = (
-            predict_text(bundle, doc_id, text, next(docs))  # type: ignore[arg-type]
-            if bundle
-            else predict_unmodelled(doctype, doc_id)
-        )
-        hits = (memory or {}).get(doc_id)
-        if bundle and hits:
-            apply_memory(bundle, pred, text, hits, memory_confidence)
+        parsed = next(docs) if docs is not None else None
+        if isinstance(parsed, DocumentError):
+            pred = predict_failed(doctype, doc_id, parsed.cause, bundle.version if bundle else None)
+        else:
+            hits = (memory or {}).get(doc_id)
+            args = (bundle, doctype, doc_id, text, parsed, hits, memory_confidence)
+            got = isolated(doc_id, _predict_one, *args)
+            pred = (
+                predict_failed(doctype, doc_id, got.cause, bundle.version if bundle else None)
+                if isinstance(got, DocumentError)
+                else got
+            )
         extra = (extra_blockers or {}).get(doc_id, [])
         if extra:
             pred.blockers = [*extra, *pred.blockers]
             pred.route = "review"
         out.append(pred)
     return out
+
+
+def _predict_one(
+    bundle: ModelBundle | None,
+    doctype: DocType,
+    doc_id: str,
+    text: str,
+    doc: Doc | None,
+    hits: dict[str, tuple[str, int, int]] | None,
+    memory_confidence: float,
+) -> DocPrediction:
+    if bundle is None:
+        return predict_unmodelled(doctype, doc_id)
+    pred = predict_text(bundle, doc_id, text, doc)
+    if hits:
+        apply_memory(bundle, pred, text, hits, memory_confidence)
+    return pred

@@ -26,6 +26,12 @@ class QualityThresholds:
     max_bad_scan_share: float = tunable(
         0.5, "scan_quality gate fails above this share of bad files in a batch."
     )
+    ocr_failure_warn_share: float = tunable(
+        0.0, "ocr_failures warns above this share of a batch's documents failing OCR."
+    )
+    ocr_failure_error_share: float = tunable(
+        0.2, "ocr_failures is an error above this share of a batch's documents failing OCR."
+    )
 
 
 def page_problems(q: PageQuality, t: QualityThresholds) -> list[str]:
@@ -51,3 +57,16 @@ def ocr_problems(mean_conf: float | None, n_words: int, t: QualityThresholds) ->
     if mean_conf is not None and mean_conf < t.min_ocr_confidence:
         return ["unreadable"]
     return []
+
+
+def failure_severity(failed: int, documents: int, t: QualityThresholds) -> str | None:
+    """``"error"``/``"warn"`` when the share of documents a stage failed on is above the
+    thresholds, else None (also when there was no document: nothing to judge)."""
+    if documents <= 0:
+        return None
+    share = failed / documents
+    if share > t.ocr_failure_error_share:
+        return "error"
+    if share > t.ocr_failure_warn_share:
+        return "warn"
+    return None

@@ -8,7 +8,7 @@ from typing import Any
 import pandera.polars as pa
 import polars as pl
 
-from docasset.core.intake.ledger import process_batch
+from docasset.core.intake.ledger import document_index, process_batch
 from docasset.core.intake.quality import QualityThresholds, ocr_problems, page_problems
 from docasset.core.intake.scans import (
     IntakeLimits,
@@ -18,12 +18,16 @@ from docasset.core.intake.scans import (
     iter_pages,
     page_quality,
 )
+from docasset.core.isolation import isolating
+from docasset.core.reporting.blocks import Table, to_markdown
 from docasset.core.workdir import Workdir
-from docasset.errors import ScanError
+from docasset.errors import DocumentError, ScanError
 
 SCAN_COLUMNS = {
     "batch_id": pl.Utf8,
-    "source_name": pl.Utf8,
+    "entry": pl.Utf8,  # the batch entry (unique in the batch; names are not)
+    "source_name": pl.Utf8,  # the name as found, as text (undecodable bytes escaped)
+    "source_name_hex": pl.Utf8,  # its raw bytes in hex when it is not UTF-8
     "doc_id": pl.Utf8,
     "status": pl.Utf8,
     "reason": pl.Utf8,
@@ -49,6 +53,7 @@ SCAN_COLUMNS = {
 SCANS_SCHEMA = pa.DataFrameSchema(
     {
         "batch_id": pa.Column(pl.Utf8, nullable=False),
+        "entry": pa.Column(pl.Utf8, nullable=False),
         "source_name": pa.Column(pl.Utf8, nullable=False),
         "status": pa.Column(pl.Utf8, pa.Check.isin(["ok", "duplicate", "quarantined"])),
         "doc_id": pa.Column(pl.Utf8, nullable=True),
@@ -67,59 +72,84 @@ def scan_file(wd: Workdir, rec: dict[str, Any]) -> ScanFile:
     )
 
 
+_BASE = (
+    "batch_id",
+    "entry",
+    "source_name",
+    "source_name_hex",
+    "doc_id",
+    "status",
+    "reason",
+    "detail",
+    "stored_path",
+    "format",
+    "size_bytes",
+)
+
+
+def _page_rows(
+    wd: Workdir,
+    rec: dict[str, Any],
+    base: dict[str, Any],
+    limits: IntakeLimits,
+    t: QualityThresholds,
+) -> list[dict[str, Any]]:
+    rows = []
+    with isolating(f"{rec['batch_id']}/{rec.get('entry')}"):
+        for info, img in iter_pages(scan_file(wd, rec), limits):
+            q = page_quality(img, info.dpi)
+            problems = page_problems(q, t)
+            rows.append(
+                {
+                    **base,
+                    "page": info.page,
+                    "width": info.width,
+                    "height": info.height,
+                    "dpi": q.dpi,
+                    "est_dpi": q.est_dpi,
+                    "blur": q.blur,
+                    "contrast": q.contrast,
+                    "skew_deg": q.skew_deg,
+                    "ink_ratio": q.ink_ratio,
+                    "text_rows": q.text_rows,
+                    "blank": q.blank,
+                    "problems": problems,
+                    "bad_scan": bool(problems),
+                }
+            )
+    return rows
+
+
 def scan_rows(
     wd: Workdir, batch_id: str, limits: IntakeLimits, t: QualityThresholds
 ) -> pl.DataFrame:
-    """Process a batch and measure every page of its accepted documents."""
+    """Process a batch and measure every page of its accepted documents.
+
+    A document whose pages fail to decode here (it passed intake) is reported quarantined
+    with the reason, in the frame and the documents index; the others go on."""
     rows: list[dict[str, Any]] = []
     for rec in process_batch(wd, batch_id, limits):
-        base = {
-            k: rec.get(k)
-            for k in (
-                "batch_id",
-                "source_name",
-                "doc_id",
-                "status",
-                "reason",
-                "detail",
-                "stored_path",
-                "format",
-                "size_bytes",
-            )
-        }
-        base["n_pages"] = len(rec["pages"])  # type: ignore[arg-type]
+        base = {k: rec.get(k) for k in _BASE}
+        base["entry"] = str(rec.get("entry") or rec["source_name"])
+        base["n_pages"] = len(rec["pages"])
         if rec["status"] != "ok":
             rows.append({**base, "problems": [], "bad_scan": False})
             continue
         try:
-            for info, img in iter_pages(scan_file(wd, rec), limits):
-                q = page_quality(img, info.dpi)
-                problems = page_problems(q, t)
-                rows.append(
-                    {
-                        **base,
-                        "page": info.page,
-                        "width": info.width,
-                        "height": info.height,
-                        "dpi": q.dpi,
-                        "est_dpi": q.est_dpi,
-                        "blur": q.blur,
-                        "contrast": q.contrast,
-                        "skew_deg": q.skew_deg,
-                        "ink_ratio": q.ink_ratio,
-                        "text_rows": q.text_rows,
-                        "blank": q.blank,
-                        "problems": problems,
-                        "bad_scan": bool(problems),
-                    }
-                )
-        except ScanError as exc:  # passed intake but failed to decode later: still reported
+            rows += _page_rows(wd, rec, base, limits, t)
+        except (ScanError, DocumentError) as exc:  # passed intake, failed to decode later
+            reason, detail = (
+                (exc.reason, exc.detail)
+                if isinstance(exc, ScanError)
+                else ("unexpected_error", exc.cause)
+            )
+            document_index(wd).set_status(str(rec["doc_id"]), "quarantined", reason)
             rows.append(
                 {
                     **base,
                     "status": "quarantined",
-                    "reason": exc.reason,
-                    "detail": exc.detail,
+                    "reason": reason,
+                    "detail": detail,
                     "problems": [],
                     "bad_scan": False,
                 }
@@ -131,8 +161,9 @@ def scan_rows(
 
 
 def summarize_batch(df: pl.DataFrame) -> dict[str, Any]:
-    """Counts per status and per reason, and a Markdown list of quarantined files."""
-    files = df.unique(subset=["source_name"], keep="first")
+    """Counts per status and per reason, and a Markdown table of quarantined files."""
+    key = "entry" if "entry" in df.columns else "source_name"  # frames of an older docasset
+    files = df.unique(subset=[key], keep="first", maintain_order=True)
     status = Counter(files["status"].to_list())
     ok = files.filter(pl.col("status") == "ok")
     reasons: Counter[str] = Counter(r for r in files["reason"].to_list() if r)
@@ -140,9 +171,11 @@ def summarize_batch(df: pl.DataFrame) -> dict[str, Any]:
     for probs in bad_docs.unique(subset=["doc_id"])["problems"].to_list():
         reasons.update(probs or [])
     q = files.filter(pl.col("status") == "quarantined")
-    md = "\n".join(
-        f"- `{r['source_name']}`: {r['reason']} {r['detail'] or ''}"
-        for r in q.iter_rows(named=True)
+    # File names are anybody's text: shown as code, so markup in them stays text.
+    table = Table(
+        ["file", "reason", "detail"],
+        [[r["source_name"], r["reason"] or "", r["detail"] or ""] for r in q.iter_rows(named=True)],
+        code_columns=frozenset({0, 2}),
     )
     return {
         "files": files.height,
@@ -152,7 +185,7 @@ def summarize_batch(df: pl.DataFrame) -> dict[str, Any]:
         "pages": df.filter(pl.col("status") == "ok").height,
         "bad_scan_docs": bad_docs["doc_id"].n_unique(),
         "reasons": dict(reasons),
-        "quarantine_md": md or "(none)",
+        "quarantine_md": to_markdown([table]).strip() if q.height else "(none)",
     }
 
 

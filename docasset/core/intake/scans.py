@@ -28,6 +28,10 @@ ScanFormat = Literal["jpeg", "png", "tiff", "pdf"]
 REASONS = frozenset(
     {"zero_bytes", "too_large", "unreadable", "unsupported_format", "corrupt"}
     | {"encrypted_pdf", "broken_pdf", "decompression_bomb", "too_many_pages"}
+    # Not from inspect_file's decoding: anything but a regular file in the inbox, and an
+    # exception nobody foresaw on one document (docasset.core.isolation), class and message
+    # in the detail.
+    | {"not_regular_file", "unexpected_error"}
 )
 _PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "tiff": "TIFF"}
 # PDFium load error codes (fpdfview.h) that mean "needs a password / unsupported security".
@@ -67,28 +71,77 @@ class ScanFile:
     pages: tuple[PageInfo, ...]
 
 
+def _digest(fh: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    while chunk := fh.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
 def content_id(path: str | os.PathLike[str]) -> str:
     """Return the first 16 hex chars of the SHA-256 of the file's bytes (read in chunks)."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-    except OSError as exc:
-        raise _unreadable(str(path), exc) from exc
-    return digest.hexdigest()[:16]
+    with _open_binary(Path(path)) as fh:
+        return _digest(fh)
 
 
 def _unreadable(where: str, exc: OSError) -> ScanError:
     return ScanError(where, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
 
 
+def file_kind(mode: int) -> str:
+    """What a directory entry is: ``file``, ``symlink``, ``directory``, ``fifo``, ``socket``,
+    ``char_device``, ``block_device`` (or ``other``)."""
+    for test, kind in (
+        (stat.S_ISREG, "file"),
+        (stat.S_ISLNK, "symlink"),
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "fifo"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "char_device"),
+        (stat.S_ISBLK, "block_device"),
+    ):
+        if test(mode):
+            return kind
+    return "other"
+
+
+def not_a_file(where: str, path: Path, mode: int) -> ScanError:
+    """The refusal of anything but a regular file (it is never followed, opened or read)."""
+    kind = file_kind(mode)
+    detail = kind
+    if kind == "symlink":
+        try:
+            detail = f"symlink to {os.readlink(path)!r}"
+        except OSError:
+            detail = "symlink"
+    return ScanError(where, "not_regular_file", f"{detail}: only regular files are scans")
+
+
 def _open_binary(path: Path) -> BinaryIO:
-    """Open for reading; OS errors (permissions, missing, a directory) become ``unreadable``."""
+    """Open a regular file for reading without following a symlink; the caller closes it.
+
+    ``lstat`` first, so a FIFO or device is never opened (opening either can block or act);
+    then the opened descriptor is checked to be that very file (no swap in between). OS
+    errors (permissions, missing) become ``unreadable``, anything but a regular file
+    ``not_regular_file``.
+    """
+    where = str(path)
     try:
-        return open(path, "rb")  # the caller closes it (with-block)
+        st = os.lstat(path)
     except OSError as exc:
-        raise _unreadable(str(path), exc) from exc
+        raise _unreadable(where, exc) from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise not_a_file(where, path, st.st_mode)
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise _unreadable(where, exc) from exc
+    fst = os.fstat(fd)
+    if (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(fst.st_mode):
+        os.close(fd)
+        raise ScanError(where, "unreadable", "the file was replaced while it was opened")
+    return os.fdopen(fd, "rb")
 
 
 def sniff_format(head: bytes) -> ScanFormat | None:
@@ -108,23 +161,24 @@ def sniff_format(head: bytes) -> ScanFormat | None:
 def inspect_file(path: str | os.PathLike[str], limits: IntakeLimits = IntakeLimits()) -> ScanFile:
     """Validate a scan and describe its pages, decoding each page fully once.
 
+    Only a regular file is read (a symlink, FIFO, device or directory is refused, never
+    followed or opened), through one descriptor: what is hashed is what is decoded.
     Raises :class:`ScanError` with a reason from :data:`REASONS`.
     """
     p = Path(path)
     where = str(p)
-    try:
-        st = os.stat(p)
-    except OSError as exc:
-        raise _unreadable(where, exc) from exc
-    if not stat.S_ISREG(st.st_mode):
-        raise ScanError(where, "unreadable", "not a regular file")
-    if st.st_size == 0:
-        raise ScanError(where, "zero_bytes")
-    if st.st_size > limits.max_bytes:
-        raise ScanError(where, "too_large", f"{st.st_size} bytes > {limits.max_bytes}")
-    doc_id = content_id(p)  # reads every byte, so an unreadable file fails here
     with _open_binary(p) as fh:
-        head = fh.read(1024)
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            raise ScanError(where, "zero_bytes")
+        if size > limits.max_bytes:
+            raise ScanError(where, "too_large", f"{size} bytes > {limits.max_bytes}")
+        try:
+            doc_id = _digest(fh)  # reads every byte, so an unreadable file fails here
+            fh.seek(0)
+            head = fh.read(1024)
+        except OSError as exc:
+            raise _unreadable(where, exc) from exc
         fmt = sniff_format(head)
         if fmt is None:
             raise ScanError(where, "unsupported_format", f"leading bytes {head[:8]!r}")
@@ -133,7 +187,7 @@ def inspect_file(path: str | os.PathLike[str], limits: IntakeLimits = IntakeLimi
             pages = _pdf_pages(fh, where, limits)
         else:
             pages = _raster_pages(fh, fmt, where, limits)
-    return ScanFile(path=p, doc_id=doc_id, format=fmt, size_bytes=st.st_size, pages=pages)
+    return ScanFile(path=p, doc_id=doc_id, format=fmt, size_bytes=size, pages=pages)
 
 
 def _meta_dpi(im: Image.Image) -> float | None:
@@ -243,7 +297,17 @@ def _pdf_pages(fh: BinaryIO, where: str, limits: IntakeLimits) -> tuple[PageInfo
 
 
 def to_gray(im: Image.Image) -> Image.Image:
-    """Return an 8-bit grayscale copy; transparency is composited on white, 16-bit is rescaled."""
+    """Return an 8-bit grayscale copy; transparency is composited on white, 16-bit is rescaled.
+
+    The copy carries none of the source's encoder settings (``info``): a bilevel fax page's
+    ``compression="group4"`` cannot encode an 8-bit page and must not reach a later save.
+    """
+    gray = _gray(im)
+    gray.info = {k: v for k, v in gray.info.items() if k in ("dpi",)}
+    return gray
+
+
+def _gray(im: Image.Image) -> Image.Image:
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(im, dtype=np.float64)
         lo, hi = (0.0, 65535.0) if im.mode.startswith("I;16") else (arr.min(), arr.max())

@@ -30,9 +30,10 @@ from docasset.core.intake.scans import (
     iter_pages,
     page_quality,
 )
+from docasset.core.isolation import isolated
 from docasset.core.ocr.words import WORD_DTYPES, empty_words, validate_words
 from docasset.core.tunable import tunable
-from docasset.errors import OcrError, ScanError
+from docasset.errors import DocumentError, OcrError, ScanError
 
 DEFAULT_LIMITS = IntakeLimits()
 _TARGET_DPI = 300.0
@@ -168,7 +169,9 @@ def _tesseract_input(img: Image.Image) -> Iterator[str]:
     fd, path = tempfile.mkstemp(prefix="docasset_ocr_", suffix=".tif")
     try:
         with os.fdopen(fd, "wb") as fh:
-            img.save(fh, format="TIFF")  # Pillow's default TIFF compression is none ("raw")
+            # Explicitly uncompressed: Pillow would otherwise reuse the page's own ``info``
+            # (a bilevel fax's "group4", which cannot encode an 8-bit page).
+            img.save(fh, format="TIFF", compression="raw")
         yield path
     finally:
         with suppress(FileNotFoundError):
@@ -255,7 +258,7 @@ def _words_frame(
 
 # --- documents ----------------------------------------------------------------------------------
 
-OcrOutcome = pl.DataFrame | OcrError | ScanError
+OcrOutcome = pl.DataFrame | OcrError | ScanError | DocumentError
 
 
 def ocr_document(
@@ -285,16 +288,25 @@ def ocr_document(
     return pl.concat(frames) if frames else empty_words()
 
 
+def _ocr_all_pages(
+    scan: ScanFile,
+    config: OcrConfig,
+    limits: IntakeLimits,
+    qualities: Sequence[PageQuality] | None,
+) -> pl.DataFrame:
+    return ocr_document(scan, config=config, limits=limits, qualities=qualities)
+
+
 def _ocr_outcome(
     scan: ScanFile,
     config: OcrConfig,
     limits: IntakeLimits,
     qualities: Sequence[PageQuality] | None = None,
 ) -> OcrOutcome:
-    # Only the project's own errors are per-document outcomes; anything else is a bug and
-    # propagates out of ocr_documents.
+    # Whatever one document raises is its outcome (docasset.core.isolation); only
+    # infrastructure errors propagate out of ocr_documents.
     try:
-        return ocr_document(scan, config=config, limits=limits, qualities=qualities)
+        return isolated(scan.doc_id, _ocr_all_pages, scan, config, limits, qualities)
     except (OcrError, ScanError) as exc:
         return exc
 
@@ -311,8 +323,9 @@ def ocr_documents(
 
     Each worker handles one document at a time and holds one page image, and at most
     ``2 * workers`` documents are submitted ahead of the consumer, so memory stays flat however
-    long ``items`` is. A failing document yields its :class:`OcrError`/:class:`ScanError`; the
-    others go on. Threads suffice: the work happens in the Tesseract subprocess.
+    long ``items`` is. A failing document yields its :class:`OcrError`/:class:`ScanError`, or
+    a :class:`DocumentError` for any other exception it caused; the others go on. Threads
+    suffice: the work happens in the Tesseract subprocess.
     ``qualities`` maps a key to its pages' measures when an earlier stage already took them.
     """
     n = workers if workers is not None else (os.cpu_count() or 1)

@@ -12,13 +12,19 @@ Layout under the root directory:
 
 Alias moves and version numbering happen under an exclusive file lock, so two processes
 never lose each other's move or register the same version number.
+
+An alias only ever points at a valid version (:meth:`Registry.validate`): a name of the form
+``v0001`` (no path, so nothing outside the registry), a real directory holding
+``version.json`` and ``model.json`` that parse, the pipeline's ``config.cfg`` and
+``meta.json``, and a pipeline that loads. Every problem is a :class:`ModelError` saying what
+is wrong with which version, never a traceback.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -28,14 +34,33 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from docasset.core.extraction.extract import ModelBundle
-from docasset.core.files import append_line, atomic_write
+from docasset.core.extraction.extract import MODEL_META, PIPELINE_DIR, ModelBundle
+from docasset.core.files import append_line, atomic_write, locked
 from docasset.errors import ModelError
 
 ALIASES = ("production", "candidate")
 MOVE_KINDS = ("promote", "manual", "rollback")
 REQUIRED_INFO = ("training_set_version",)
 METRICS_FILE = "metrics.json"
+VERSION_NAME = re.compile(r"v\d{4,}")  # what register() names versions; nothing else is one
+REQUIRED_FILES = (
+    "version.json",
+    MODEL_META,
+    f"{PIPELINE_DIR}/config.cfg",
+    f"{PIPELINE_DIR}/meta.json",
+)
+
+
+def _json_file(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ModelError(
+            f"{what}: {path.name} is unreadable ({type(exc).__name__}: {exc})"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ModelError(f"{what}: {path.name} is not a JSON object")
+    return data
 
 
 @dataclass(frozen=True)
@@ -45,6 +70,7 @@ class ModelVersion:
     version: str
     path: Path
     info: dict[str, Any]
+    problem: str | None = None  # why the version is unusable (versions() lists it anyway)
 
 
 class Registry:
@@ -60,36 +86,72 @@ class Registry:
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
-        with open(self.root / ".lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with locked(self.root / ".lock"):
+            yield
 
     def aliases(self) -> dict[str, str]:
         p = self._aliases_path
-        return json.loads(p.read_text("utf-8")) if p.is_file() else {}
+        if not p.is_file():
+            return {}
+        data = _json_file(p, "model registry")
+        return {str(k): str(v) for k, v in data.items()}
+
+    def _dir(self, version: str) -> Path:
+        if not isinstance(version, str) or not VERSION_NAME.fullmatch(version):
+            raise ModelError(f"{version!r} is not a model version name (v0001, v0002, ...)")
+        d = self.root / "versions" / version
+        if d.is_symlink() or not d.is_dir() or not (d / "version.json").is_file():
+            raise ModelError(f"model version {version!r} not found in {self.root}")
+        return d
 
     def _read(self, d: Path) -> ModelVersion:
-        info = json.loads((d / "version.json").read_text("utf-8"))
+        info = _json_file(d / "version.json", f"model version {d.name}")
         metrics = d / METRICS_FILE
         if metrics.is_file():
-            info["metrics"] = json.loads(metrics.read_text("utf-8"))
+            info["metrics"] = _json_file(metrics, f"model version {d.name}")
         return ModelVersion(d.name, d, info)
 
     def versions(self) -> list[ModelVersion]:
-        return [
-            self._read(d)
-            for d in sorted((self.root / "versions").iterdir())
-            if (d / "version.json").is_file()
-        ]
+        """Every version directory, oldest first; an unusable one is listed with its problem."""
+        out = []
+        for d in sorted((self.root / "versions").iterdir()):
+            if not VERSION_NAME.fullmatch(d.name) or not d.is_dir():
+                continue
+            try:
+                out.append(self._read(d))
+            except ModelError as exc:
+                out.append(ModelVersion(d.name, d, {}, str(exc)))
+        return out
 
     def get(self, version: str) -> ModelVersion:
-        d = self.root / "versions" / version
-        if not (d / "version.json").is_file():
-            raise ModelError(f"model version {version!r} not found in {self.root}")
-        return self._read(d)
+        return self._read(self._dir(version))
+
+    def validate(self, version: str, load: bool = True) -> ModelVersion:
+        """The version if it is usable: name, files present, metadata parseable and (``load``)
+        the pipeline loads; else :class:`ModelError` naming what is wrong."""
+        mv = self.get(version)
+        missing = [f for f in REQUIRED_FILES if not (mv.path / f).is_file()]
+        if missing:
+            raise ModelError(f"model version {version} is incomplete: missing {', '.join(missing)}")
+        meta = _json_file(mv.path / MODEL_META, f"model version {version}")
+        lacking = [k for k in ("doc_type", "calibration", "thresholds") if k not in meta]
+        if lacking:
+            raise ModelError(f"model version {version}: {MODEL_META} lacks {', '.join(lacking)}")
+        if load:
+            self._load(mv)
+        return mv
+
+    @staticmethod
+    def _load(mv: ModelVersion) -> ModelBundle:
+        try:
+            return ModelBundle.load(mv.path, mv.version)
+        except ModelError:
+            raise
+        # spaCy and the bundle raise many types for a damaged pipeline; all mean "unusable".
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise ModelError(
+                f"model version {mv.version} does not load ({type(exc).__name__}: {exc})"
+            ) from exc
 
     def resolve(self, alias: str) -> ModelVersion | None:
         """The version an alias points to, or None when unset."""
@@ -103,7 +165,7 @@ class Registry:
             if alias_or_version in ALIASES
             else self.get(alias_or_version)
         )
-        return ModelBundle.load(mv.path, mv.version) if mv else None
+        return self._load(mv) if mv else None
 
     def register(self, bundle: ModelBundle, info: dict[str, Any]) -> ModelVersion:
         """Store a new version (written to a temp dir, then renamed into place).
@@ -165,7 +227,7 @@ class Registry:
             raise ModelError(f"unknown alias {alias!r}; use one of {ALIASES}")
         if kind not in MOVE_KINDS:
             raise ModelError(f"unknown alias move kind {kind!r}; use one of {MOVE_KINDS}")
-        self.get(version)
+        self.validate(version)
         with self._lock():
             aliases = self.aliases()
             previous = aliases.get(alias)
@@ -183,12 +245,17 @@ class Registry:
             append_line(self.root / "aliases.log.jsonl", json.dumps(entry))
 
     def history(self) -> list[dict[str, Any]]:
+        """Every alias move, oldest first (a torn or damaged log line is left out)."""
         p = self.root / "aliases.log.jsonl"
-        return (
-            [json.loads(x) for x in p.read_text("utf-8").splitlines() if x.strip()]
-            if p.is_file()
-            else []
-        )
+        out = []
+        for line in p.read_text("utf-8", "replace").splitlines() if p.is_file() else []:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(e, dict) and isinstance(e.get("alias"), str) and "to" in e:
+                out.append(e)
+        return out
 
     def production_lineage(self) -> list[str]:
         """Production versions in force, oldest first: each move pushes, a rollback pops."""
@@ -205,7 +272,7 @@ class Registry:
     def rollback(self, reason: str = "rollback", actor: str = "docasset") -> str:
         """Point ``production`` back at the version in force before the current one (repeated
         rollbacks walk further back rather than toggling between two versions)."""
-        lineage = self.production_lineage()
+        lineage = [v for v in self.production_lineage() if VERSION_NAME.fullmatch(v)]
         if len(lineage) < 2:
             raise ModelError("no earlier production version to roll back to")
         target = lineage[-2]

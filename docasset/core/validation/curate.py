@@ -37,7 +37,7 @@ from docasset.core.files import atomic_write
 from docasset.core.training.align import Alignment, near_miss
 from docasset.core.training.train import docs_to_bytes, make_training_doc
 from docasset.core.tunable import tunable
-from docasset.core.validation.corrections import latest_per_document
+from docasset.core.validation.corrections import latest_per_document, unusable_documents
 
 EXCLUSION_REASONS = {
     "irrelevant": "an operator marked the page irrelevant",
@@ -47,6 +47,7 @@ EXCLUSION_REASONS = {
     "model_correct": "automated and found fully right on sampling: teaches nothing",
     "no_ocr_text": "no OCR text for the document",
     "unalignable": "no corrected value could be placed in the OCR text",
+    "unusable_record": "every stored correction of the document is unusable (see its issue)",
 }
 PROMOTION_BASES = ("review", "auto_false_positive", "unpredicted")
 TRAINED_SPLITS = ("train", "dev")
@@ -338,6 +339,21 @@ def curate(
                 "n_aligned": n_aligned,
                 "alignment": json.dumps(alignment),
                 "issues": json.dumps(issues),
+            }
+        )
+    # Records an older docasset stored that cannot be used: skipped with their reason.
+    for doc_id, (correction_id, problem) in sorted(unusable_documents(corrections).items()):
+        rows.append(
+            {
+                "doc_id": doc_id,
+                "correction_id": correction_id,
+                "split": "excluded",
+                "reason": "unusable_record",
+                "basis": None,
+                "n_fields": 0,
+                "n_aligned": 0,
+                "alignment": "[]",
+                "issues": json.dumps([problem]),
             }
         )
     if frozen is None and len(docs["golden"]) >= cfg.min_golden:

@@ -111,17 +111,111 @@ def review_task(
 def _annotator(ann: dict[str, Any]) -> str:
     who = ann.get("completed_by")
     if isinstance(who, dict):
-        return str(who.get("email") or who.get("id") or "")
-    return "" if who is None else f"label-studio-user-{who}"
+        who = who.get("email") or who.get("id")
+        return who if isinstance(who, str) else "" if who is None else _user(who)
+    return _user(who)
+
+
+def _user(who: object) -> str:
+    ok = isinstance(who, str) or (isinstance(who, int) and not isinstance(who, bool))
+    return f"label-studio-user-{who}" if ok and str(who) else ""
+
+
+def _offset(value: dict[str, Any], key: str) -> int | None:
+    v = value.get(key)
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+RESULT_TYPES = ("labels", "choices")
+
+
+def _read_result(
+    k: int, r: object, labels: dict[str, str], text: str | None, doctype: DocType
+) -> tuple[list[tuple[str, int, int, str]], str | None, list[str]]:
+    """One result -> (marks (field, start, end, surface), verdict, problems)."""
+    if not isinstance(r, dict):
+        return [], None, [f"result {k} is not an object"]
+    kind = r.get("type")
+    value = r.get("value")
+    if kind not in RESULT_TYPES:
+        return [], None, [f"result {k}: unsupported result type {kind!r} (use {RESULT_TYPES})"]
+    if not isinstance(value, dict):
+        return [], None, [f"result {k}: 'value' must be an object"]
+    if kind == "choices":
+        choices = value.get("choices")
+        if not (isinstance(choices, list) and len(choices) == 1 and isinstance(choices[0], str)):
+            return [], None, [f"result {k}: a verdict is one choice, got {choices!r}"[:200]]
+        return [], choices[0], []
+    names = value.get("labels")
+    if not isinstance(names, list) or not names or not all(isinstance(x, str) for x in names):
+        return [], None, [f"result {k}: 'labels' must be a list of label names"]
+    start, end = _offset(value, "start"), _offset(value, "end")
+    if start is None or end is None or not 0 <= start < end:
+        return [], None, [f"result {k}: 'start' and 'end' must be integers, 0 <= start < end"]
+    if text is not None and end > len(text):
+        return [], None, [f"result {k}: span [{start}, {end}] is outside the task text"]
+    surface = value.get("text")
+    if surface is None and text is not None:
+        surface = text[start:end]
+    if not isinstance(surface, str):
+        return [], None, [f"result {k}: the labelled text must be a string"]
+    marks, problems = [], []
+    for label in names:
+        if label not in labels:
+            problems.append(f"label {label!r} is not in the {doctype.name} schema")
+        else:
+            marks.append((labels[label], start, end, surface))
+    return marks, None, problems
+
+
+def _annotation(
+    ann: dict[str, Any], doc_id: object, text: str | None, doctype: DocType
+) -> tuple[dict[str, Any], list[str]]:
+    results = ann.get("result")
+    results = [] if results is None else results
+    if not isinstance(results, list):
+        return {}, ["'result' must be a list"]
+    problems: list[str] = []
+    marks: dict[str, list[tuple[int, int, str]]] = {}
+    verdicts: list[str] = []
+    for k, r in enumerate(results, start=1):
+        found, verdict, errs = _read_result(k, r, doctype.labels, text, doctype)
+        problems += errs
+        verdicts += [verdict] if verdict is not None else []
+        for name, start, end, surface in found:
+            marks.setdefault(name, []).append((start, end, surface))
+    if len(set(verdicts)) > 1:
+        problems.append(f"two verdicts {sorted(set(verdicts))}")
+    fields: dict[str, str | None] = {s.name: None for s in doctype.fields}
+    spans: dict[str, list[int]] = {}
+    for name, ms in marks.items():
+        ms.sort()  # a field marked twice: its parts joined in text order
+        fields[name] = collapse(" ".join(m[2] for m in ms))
+        if len(ms) == 1:  # several parts have no single span; the aligner places them
+            spans[name] = [ms[0][0], ms[0][1]]
+    ts = ann.get("updated_at") or ann.get("created_at")
+    obj = {
+        "doc_id": doc_id,
+        "fields": fields,
+        "annotator": _annotator(ann),
+        "timestamp": ts,
+        "verdict": verdicts[0] if verdicts else None,
+        "spans": spans,
+    }
+    return obj, problems
 
 
 def corrections_from_export(
     tasks: object, doctype: DocType
 ) -> list[tuple[str, dict | None, list[str]]]:
-    """(where, correction object or None, problems) per annotation of a Label Studio export."""
+    """(where, correction object or None, problems) per annotation of a Label Studio export.
+
+    Total: any JSON value gives an answer, never an exception. Results of a type other than
+    ``labels``/``choices``, offsets that are not integers with ``0 <= start < end`` (within the
+    task text), non-string labels or text, and shapes other than Label Studio's are problems
+    that reject the file."""
     if not isinstance(tasks, list):
         return [("file", None, ["a Label Studio export is a JSON list of tasks"])]
-    labels = doctype.labels
     out: list[tuple[str, dict | None, list[str]]] = []
     for i, task in enumerate(tasks, start=1):
         where = f"task {i}"
@@ -130,37 +224,26 @@ def corrections_from_export(
             continue
         doc_id = task["data"].get("doc_id")
         text = task["data"].get("text")
-        anns = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
+        if text is not None and not isinstance(text, str):
+            out.append((where, None, ["'data.text' must be a string"]))
+            continue
+        anns = task.get("annotations")
+        anns = [] if anns is None else anns
+        if not isinstance(anns, list):
+            out.append((where, None, ["'annotations' must be a list"]))
+            continue
         # A task nobody annotated (exports include them) is simply not a correction.
         for j, ann in enumerate(anns, start=1):
-            problems: list[str] = []
-            fields: dict[str, str | None] = {s.name: None for s in doctype.fields}
-            spans: dict[str, list[int]] = {}
-            verdict = None
-            for r in ann.get("result") or []:
-                value = r.get("value") or {}
-                if r.get("type") == "choices":
-                    verdict = (value.get("choices") or [None])[0]
-                    continue
-                for label in value.get("labels") or []:
-                    if label not in labels:
-                        problems.append(f"label {label!r} is not in the {doctype.name} schema")
-                        continue
-                    surface = value.get("text")
-                    if surface is None and isinstance(text, str) and "start" in value:
-                        surface = text[value["start"] : value["end"]]
-                    name = labels[label]
-                    if fields[name] is not None:  # a field marked twice: join in text order
-                        surface = f"{fields[name]} {surface}"
-                    fields[name] = collapse(surface or "")
-                    spans[name] = [value.get("start", -1), value.get("end", -1)]
-            obj = {
-                "doc_id": doc_id,
-                "fields": fields,
-                "annotator": _annotator(ann),
-                "timestamp": ann.get("updated_at") or ann.get("created_at"),
-                "verdict": verdict,
-                "spans": spans,
-            }
-            out.append((f"{where} annotation {j}", obj, problems))
+            loc = f"{where} annotation {j}"
+            if not isinstance(ann, dict):
+                out.append((loc, None, ["an annotation must be an object"]))
+                continue
+            cancelled = ann.get("was_cancelled")
+            if cancelled not in (None, True, False):
+                out.append((loc, None, ["'was_cancelled' must be true or false"]))
+                continue
+            if cancelled:
+                continue
+            obj, problems = _annotation(ann, doc_id, text, doctype)
+            out.append((loc, obj or None, problems))
     return out

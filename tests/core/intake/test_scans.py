@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import struct
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -201,23 +203,62 @@ def test_truncated_images_are_corrupt(tmp_path: Path, fmt: str) -> None:
     assert reason(path) == "corrupt"
 
 
-def test_missing_file_and_directory_are_unreadable(tmp_path: Path) -> None:
+def test_missing_file_is_unreadable_and_only_regular_files_are_read(tmp_path: Path) -> None:
     assert reason(tmp_path / "nope.png") == "unreadable"
     (tmp_path / "dir.png").mkdir()
-    assert reason(tmp_path / "dir.png") == "unreadable"
+    assert reason(tmp_path / "dir.png") == "not_regular_file"
+    os.mkfifo(tmp_path / "pipe.png")  # opening it would block: it is never opened
+    assert reason(tmp_path / "pipe.png") == "not_regular_file"
+    real = save(text_page(100), tmp_path / "real.png", "PNG")
+    os.symlink(real, tmp_path / "link.png")  # never followed, even to a good image
+    with pytest.raises(ScanError, match="symlink to") as info:
+        inspect_file(tmp_path / "link.png")
+    assert info.value.reason == "not_regular_file"
 
 
-@pytest.mark.skipif(
-    hasattr(os, "geteuid") and os.geteuid() == 0,
-    reason="running as root: chmod 000 does not block reads (directory case covers unreadable)",
-)
-def test_permission_denied_is_unreadable(tmp_path: Path) -> None:
-    path = save(text_page(100), tmp_path / "locked.png", "PNG")
-    path.chmod(0)
+def _inspect_as_nobody(path: Path) -> str:
+    """``inspect_file`` in a forked child running as ``nobody`` (root reads any file, so
+    permissions are only denied to an unprivileged user); returns the outcome."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop to nobody, inspect, report, exit without cleanup
+        try:
+            os.setgroups([])
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+            try:
+                inspect_file(path)
+                out = "ok"
+            except ScanError as exc:
+                out = exc.reason
+        except BaseException as exc:  # report anything, never run the parent's tests twice
+            out = f"child failed: {exc!r}"
+        os.write(write, out.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as fh:
+        out = fh.read()
+    os.waitpid(pid, 0)
+    return out
+
+
+def test_permission_denied_is_unreadable() -> None:
+    # A directory anyone may enter (pytest's tmp_path is private to its user).
+    base = Path(tempfile.mkdtemp(prefix="docasset-perm-"))
     try:
-        assert reason(path) == "unreadable"
+        base.chmod(0o755)
+        readable = save(text_page(100), base / "readable.png", "PNG")
+        locked = save(text_page(100), base / "locked.png", "PNG")
+        readable.chmod(0o644)
+        locked.chmod(0)
+        if os.geteuid() == 0:
+            assert _inspect_as_nobody(readable) == "ok"  # the setting lets nobody read ...
+            assert _inspect_as_nobody(locked) == "unreadable"  # ... all but the locked file
+        else:
+            inspect_file(readable)
+            assert reason(locked) == "unreadable"
     finally:
-        path.chmod(0o644)
+        shutil.rmtree(base)
 
 
 def test_broken_pdf(tmp_path: Path) -> None:
