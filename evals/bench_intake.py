@@ -6,8 +6,8 @@
 ```
 
 Every measured run is a fresh subprocess (``_stage``) that claims the inbox files of a working
-directory as one batch (``pending_files`` / ``new_batch_id`` / ``write_manifest``, the dynamic
-partition added as the inbox sensor does) and materializes ``raw_scans`` and ``ocr_text`` on a
+directory as one batch (``claim_now``, the dynamic partition added as the inbox sensor
+does) and materializes ``raw_scans`` and ``ocr_text`` on a
 persistent Dagster instance with the definitions' own resources. Pages are synthetic receipts
 (``fixtures.generate``): a small pool is generated once and copied with a distinct PNG text
 chunk per file, so every file has its own content id (no duplicate detection kicks in) and
@@ -22,7 +22,8 @@ costs the same OCR as a generated one.
   every file of the old state the stage opened (audit hook on ``open``/``scandir``), whether
   old parquet/archive files were read (their atime is set far back first, so even a
   ``relatime`` mount records a read), which documents were OCR'd, and the measured cost of the
-  O(total) reads intake does by design (manifests for claimed names, ledgers for duplicates).
+  lookups intake does in the documents index (duplicates: one indexed lookup per document,
+  whatever the history; no manifest or ledger of the past is read).
 
 Prints one JSON object on stdout; progress goes to stderr.
 """
@@ -113,13 +114,8 @@ def stage(root: Path, audit: bool) -> dict[str, Any]:
     import polars as pl
 
     import docasset.core.ocr.tesseract as ocr_mod
-    from docasset.core.intake.ledger import (
-        claimed_names,
-        new_batch_id,
-        pending_files,
-        read_ledger,
-        write_manifest,
-    )
+    from docasset.core.intake.inbox import claim_now
+    from docasset.core.intake.ledger import document_index
     from docasset.core.workdir import Workdir
     from docasset.definitions import build_definitions
     from docasset.defs.ingest import raw_scans
@@ -159,9 +155,8 @@ def stage(root: Path, audit: bool) -> dict[str, Any]:
     with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
         recording = True
         started = time.perf_counter()
-        files = pending_files(wd)
-        batch = new_batch_id(files)
-        write_manifest(wd, batch, files)
+        [claimed] = claim_now(wd, batch_max_files=10**9)
+        batch, files = claimed.batch_id, claimed.entries
         instance.add_dynamic_partitions("batches", [batch])
         claimed = time.perf_counter()
         res = dg.materialize(
@@ -183,18 +178,20 @@ def stage(root: Path, audit: bool) -> dict[str, Any]:
         words: pl.DataFrame = res.output_for_node("ocr_text")
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-    # The O(total) reads of intake, timed on their own (they also ran inside the stage).
+    # Intake's history-dependent work, timed on its own: duplicate lookups in the index.
+    index = document_index(wd)
     t0 = time.perf_counter()
-    n_claimed = len(claimed_names(wd.batches))
+    n_indexed = len(index.accepted_ids())
     t1 = time.perf_counter()
-    n_ledger = len(read_ledger(wd))
+    probes = [f"{i:016x}" for i in range(200)]
+    hits = sum(p in index for p in probes)
     t2 = time.perf_counter()
     ok = scans.filter(pl.col("status") == "ok")
     return {
         "batch": batch,
         "files": len(files),
         "pages_ok": ok.height,
-        "statuses": dict(scans.unique(subset=["source_name"]).group_by("status").len().iter_rows()),
+        "statuses": dict(scans.unique(subset=["entry"]).group_by("status").len().iter_rows()),
         "words": words.height,
         "claim_s": round(claimed - started, 4),
         "materialize_s": round(done - claimed, 3),
@@ -208,10 +205,10 @@ def stage(root: Path, audit: bool) -> dict[str, Any]:
         "ocr_doc_ids": sorted(set(ocr_calls)),
         "batch_doc_ids": sorted(set(ok["doc_id"].to_list())),
         "opened": sorted(opened),
-        "claimed_names_s": round(t1 - t0, 5),
-        "claimed_names_count": n_claimed,
-        "read_ledger_all_s": round(t2 - t1, 5),
-        "ledger_rows": n_ledger,
+        "index_all_ids_s": round(t1 - t0, 5),
+        "index_rows": n_indexed,
+        "index_lookup_s": round((t2 - t1) / len(probes), 7),
+        "index_lookup_hits": hits,
     }
 
 
@@ -284,36 +281,41 @@ def _state_files(home: Path) -> dict[str, os.stat_result]:
 
 
 def scaled_intake_reads(sample_home: Path, batches: int, per_batch: int) -> dict[str, Any]:
-    """Time intake's O(total) reads on a synthetic history of ``batches`` x ``per_batch`` files.
+    """Time intake's history-dependent work on a synthetic history of ``batches`` x
+    ``per_batch`` accepted documents: building the documents index from the ledgers (once,
+    for a working directory of an older docasset) and one duplicate lookup.
 
-    The ledger lines and manifests are copies of real ones from ``sample_home``, so the parse
-    cost per line is the real one; no scan file is needed (these reads never open them).
+    The ledger lines are copies of real ones from ``sample_home`` with fresh doc ids, so the
+    parse cost per line is the real one; no scan file is needed.
     """
-    from docasset.core.intake.ledger import claimed_names, read_ledger
+    from docasset.core.intake.index import DocumentIndex
     from docasset.core.workdir import Workdir
 
     [ledger] = sorted((sample_home / "index").glob("*.jsonl"))[:1]
-    lines = ledger.read_text("utf-8").splitlines()
+    lines = [json.loads(x) for x in ledger.read_text("utf-8").splitlines()]
     with tempfile.TemporaryDirectory(prefix="bench_ledgers_") as tmp:
         wd = Workdir(Path(tmp))
         for b in range(batches):
-            rows = [lines[(b * per_batch + i) % len(lines)] for i in range(per_batch)]
+            rows = []
+            for i in range(per_batch):
+                rec = dict(lines[(b * per_batch + i) % len(lines)])
+                rec.update(doc_id=f"{b * per_batch + i:016x}", status="ok", batch_id=f"b{b:06d}")
+                rows.append(json.dumps(rec))
             (wd.index / f"b{b:06d}.jsonl").write_text("\n".join(rows) + "\n", "utf-8")
-            names = [f"b{b}-{i}.png" for i in range(per_batch)]
-            manifest = {"batch_id": f"b{b:06d}", "files": names}
-            (wd.batches / f"b{b:06d}.json").write_text(json.dumps(manifest, indent=1), "utf-8")
         t0 = time.perf_counter()
-        n_names = len(claimed_names(wd.batches))
+        index = DocumentIndex.for_root(wd.root)
         t1 = time.perf_counter()
-        n_rows = len(read_ledger(wd))
+        probes = [f"{i * 7919:016x}" for i in range(1000)]
+        hits = sum(p in index for p in probes)
         t2 = time.perf_counter()
+        n_rows = len(index.accepted_ids())
     return {
         "batches": batches,
         "files": batches * per_batch,
-        "claimed_names_s": round(t1 - t0, 4),
-        "claimed_names_count": n_names,
-        "read_ledger_all_s": round(t2 - t1, 4),
-        "ledger_rows": n_rows,
+        "index_backfill_s": round(t1 - t0, 4),
+        "index_rows": n_rows,
+        "index_lookup_s": round((t2 - t1) / len(probes), 7),
+        "index_lookup_hits": hits,
     }
 
 
@@ -377,8 +379,8 @@ def incremental(work: Path, base: int, new: int, repeat: int = 1) -> dict[str, A
     opened_old = sorted(p for p in on_base["opened"] if p in before)
 
     def by_design(path: str) -> bool:
-        # Intake reads every manifest (claimed names) and every ledger (duplicates) by
-        # design: O(number of batches), measured below. Anything else old is a finding.
+        # Intake opens the documents index and the claim lock (in index/ and batches/) by
+        # design, never an old manifest or ledger; anything else old is a finding.
         return Path(path).parent.name in ("batches", "index")
 
     new_ids = set(on_base["batch_doc_ids"])
@@ -408,11 +410,10 @@ def incremental(work: Path, base: int, new: int, repeat: int = 1) -> dict[str, A
         "old_data_files_read_atime": [p for p in read_old if not by_design(p)],
         "old_files_modified": changed_old,
         "intake_total_reads": {
-            "claimed_names_s": on_base["claimed_names_s"],
             "manifests": len(old_batches) + 1,
-            "claimed_names_count": on_base["claimed_names_count"],
-            "read_ledger_all_s": on_base["read_ledger_all_s"],
-            "ledger_rows": on_base["ledger_rows"],
+            "index_rows": on_base["index_rows"],
+            "index_all_ids_s": on_base["index_all_ids_s"],
+            "index_lookup_s": on_base["index_lookup_s"],
         },
         # The same reads on a long history (200 batches of 500 files = 100,000 files).
         "intake_total_reads_at_100k_files": scaled_intake_reads(inc_home, 200, 500),

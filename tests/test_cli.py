@@ -99,3 +99,70 @@ def test_corrections_import_and_model_commands(tmp_path: Path) -> None:
     assert _run("--home", str(home), "model", "list").returncode == 0
     res = _run("--home", str(home), "model", "promote", "v0042", "--reason", "test")
     assert res.returncode == 1 and "not found" in res.stderr
+
+
+def test_extract_keeps_inputs_that_share_a_file_stem(
+    model_dir: Path, receipts_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 11: two inputs named ``x.png`` in two folders gave 2 in, 1 out, exit 0."""
+    imgs = sorted((receipts_dir / "img").iterdir())
+    for folder, src in (("a", imgs[0]), ("b", imgs[1])):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.png").write_bytes(src.read_bytes())
+    out = tmp_path / "p.jsonl"
+    a, b = str(tmp_path / "a" / "x.png"), str(tmp_path / "b" / "x.png")
+    res = _run("extract", "--model", str(model_dir), "--out", str(out), a, b, a)
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert (summary["inputs"], summary["documents"], summary["failed"]) == (2, 2, 0)
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert sorted(r["doc"] for r in rows) == [a, b]  # the same file named twice is one input
+
+
+def test_ingest_claims_the_inbox_runs_the_graph_and_reports_every_entry(
+    receipts_dir: Path, tmp_path: Path
+) -> None:
+    import os
+
+    home = tmp_path / "deploy" / "work"
+    inbox = home / "inbox"
+    inbox.mkdir(parents=True)
+    imgs = sorted((receipts_dir / "img").iterdir())[:2]
+    for p in imgs:
+        (inbox / p.name).write_bytes(p.read_bytes())
+    (inbox / "zz-again.png").write_bytes(imgs[0].read_bytes())
+    (inbox / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 40)
+    os.symlink("/etc/passwd", inbox / "link.png")
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "DOCASSET_HOME")}
+    cmd = [EXE, "ingest", "--home", str(home)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = [json.loads(x) for x in res.stdout.splitlines()]  # stdout holds JSON lines only
+    by_file = {r["file"]: r for r in rows}
+    assert sorted(by_file) == sorted([*(p.name for p in imgs), "zz-again.png", "cut.jpg", "link.png"])
+    for r in rows:
+        assert set(r) == {"file", "batch", "doc_id", "status", "reason", "route"}
+        assert r["batch"] == rows[0]["batch"]
+    for p in imgs:
+        ok = by_file[p.name]
+        assert ok["status"] == "ok" and ok["route"] == "review" and len(ok["doc_id"]) == 16
+    assert by_file["zz-again.png"]["status"] == "duplicate"
+    assert by_file["zz-again.png"]["doc_id"] == by_file[imgs[0].name]["doc_id"]
+    assert (by_file["cut.jpg"]["status"], by_file["cut.jpg"]["route"]) == ("quarantined", None)
+    assert by_file["cut.jpg"]["reason"].startswith("corrupt")
+    assert by_file["link.png"]["reason"].startswith("not_regular_file: symlink")
+    assert list(inbox.iterdir()) == []
+    assert (tmp_path / "deploy" / "dagster_home" / "dagster.yaml").is_file()  # embedded default
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert again.returncode == 0 and again.stdout == ""  # nothing new: a no-op
+
+
+def test_a_second_demo_in_the_same_directory_refuses_to_start(tmp_path: Path) -> None:
+    """Issue 11: two demos in one work directory left files in the inbox and one demo
+    without a model, and both reported success."""
+    from docasset.core.files import locked
+
+    with locked(tmp_path / ".demo.lock"):  # a demo is running here
+        res = _run("demo", "--workdir", str(tmp_path), "--fresh")
+    assert res.returncode == 1 and "another docasset demo is running" in res.stderr
+    assert not (tmp_path / "work").exists()  # --fresh deleted nothing, nothing was started

@@ -3,12 +3,14 @@
 A claim moves each entry out of the inbox into the batch's own directory
 (``batches/<batch>/<entry>``, one ``rename`` on the same file system), so the inbox only ever
 holds unclaimed entries: a new file under an old name is simply a new entry, and two claimers
-can never take the same file. Claims are serialized by a lock (``batches/.claim.lock``) and
-recorded by the manifest (``batches/<batch>.json``), written before the moves (``claiming``)
-and after them (``claimed``); a claimer killed in between is finished by the next one (only
-the entries that were moved belong to the batch). Names are metadata: the manifest keeps the
-name as found (escaped text plus the raw bytes in hex when it is not UTF-8), the entry name on
-disk is bounded and printable (``docasset.core.files.stored_name``).
+can never take the same file. Claims are serialized by a lock (``batches/.claim.lock``): the
+plan is written first (``batches/.claiming/<batch>.json``), then the entries are moved, then
+the manifest (``batches/<batch>.json``) lists the entries that were moved and the batch is
+marked open (``batches/.open/<batch>``, removed when its intake completes). A claimer killed
+in between is finished by the next one, so no entry is ever orphaned; nothing here reads the
+batches of the past (claims cost the same on a long history). Names are metadata: the
+manifest keeps the name as found (escaped text plus the raw bytes in hex when it is not
+UTF-8), the entry name on disk is bounded and printable (``docasset.core.files.stored_name``).
 
 Settling: an entry is claimed when two observations (size, mtime, inode) taken at least one
 tick apart agree, its mtime is ``settle_seconds`` old, and no process has it open for writing
@@ -45,6 +47,8 @@ from docasset.core.workdir import Workdir
 
 _F_SETLEASE = getattr(fcntl, "F_SETLEASE", 1024)  # Linux: F_LINUX_SPECIFIC_BASE + 0
 CLAIM_LOCK = ".claim.lock"
+CLAIMING = ".claiming"  # plans of claims in progress
+OPEN = ".open"  # markers of batches whose intake has not completed
 
 
 @dataclass(frozen=True)
@@ -165,14 +169,32 @@ def _manifest_path(wd: Workdir, batch_id: str) -> Path:
     return wd.batches / f"{batch_id}.json"
 
 
-def _write_manifest(wd: Workdir, batch_id: str, state: str, entries: list[dict[str, Any]]) -> None:
-    data = {
-        "batch_id": batch_id,
-        "state": state,
-        "claimed_at": datetime.now(UTC).isoformat(),
-        "entries": entries,
-    }
-    atomic_write(_manifest_path(wd, batch_id), json.dumps(data, indent=1).encode())
+def _plan_path(wd: Workdir, batch_id: str) -> Path:
+    return wd.batches / CLAIMING / f"{batch_id}.json"
+
+
+def open_marker(wd: Workdir, batch_id: str) -> Path:
+    """The marker of a batch whose intake has not completed."""
+    return wd.batches / OPEN / batch_id
+
+
+def _write_manifest(path: Path, batch_id: str, entries: list[dict[str, Any]]) -> None:
+    data = {"batch_id": batch_id, "claimed_at": datetime.now(UTC).isoformat(), "entries": entries}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(data, indent=1).encode())
+
+
+def _finish(wd: Workdir, batch_id: str, moved: list[dict[str, Any]]) -> bool:
+    """Record the moved entries as the batch (or drop an empty claim); True when a batch."""
+    if moved:
+        _write_manifest(_manifest_path(wd, batch_id), batch_id, moved)
+        marker = open_marker(wd, batch_id)
+        marker.parent.mkdir(exist_ok=True)
+        marker.touch()
+    else:
+        shutil.rmtree(wd.batches / batch_id, ignore_errors=True)
+    _plan_path(wd, batch_id).unlink(missing_ok=True)
+    return bool(moved)
 
 
 def _move_in(src: bytes, dst: bytes, entry: InboxEntry) -> None:
@@ -238,7 +260,7 @@ def claim(wd: Workdir, entries: list[InboxEntry], batch_max_files: int) -> list[
     with locked(wd.batches / CLAIM_LOCK):
         recover_claims(wd)
         for i in range(0, len(entries), max(1, batch_max_files)):
-            chunk = [e for e in entries[i : i + batch_max_files]]
+            chunk = entries[i : i + batch_max_files]
             batch_id = new_batch_id([e.name for e in chunk])
             while _manifest_path(wd, batch_id).exists():
                 batch_id = new_batch_id([e.name for e in chunk])
@@ -247,9 +269,8 @@ def claim(wd: Workdir, entries: list[InboxEntry], batch_max_files: int) -> list[
             for n, e in enumerate(chunk, start=1):
                 entry = f"{n:0{width}d}-{stored_name(e.name)}"
                 planned.append((e, entry, f"batches/{batch_id}/{entry}"))
-            _write_manifest(
-                wd, batch_id, "claiming", [_entry_record(e, en, p) for e, en, p in planned]
-            )
+            plan = [_entry_record(e, en, p) for e, en, p in planned]
+            _write_manifest(_plan_path(wd, batch_id), batch_id, plan)
             bdir = wd.batches / batch_id
             bdir.mkdir()
             moved = []
@@ -264,12 +285,8 @@ def claim(wd: Workdir, entries: list[InboxEntry], batch_max_files: int) -> list[
                 moved.append(_entry_record(e, entry, rel))
             fsync_dir(bdir)
             fsync_dir(wd.inbox)
-            if moved:
-                _write_manifest(wd, batch_id, "claimed", moved)
+            if _finish(wd, batch_id, moved):
                 out.append(Claimed(batch_id, moved))
-            else:
-                bdir.rmdir()
-                _manifest_path(wd, batch_id).unlink()
     return out
 
 
@@ -280,20 +297,14 @@ def claim_now(wd: Workdir, batch_max_files: int = InboxConfig.batch_max_files) -
 
 
 def recover_claims(wd: Workdir) -> list[str]:
-    """Finish claims a killed claimer left ``claiming`` (call under the claim lock): the
-    entries that were moved belong to the batch, the others stay in the inbox."""
+    """Finish claims a killed claimer left half done (call under the claim lock): the entries
+    that were moved belong to the batch, the others stay in the inbox."""
     sweep_tmp(wd.batches)
     fixed = []
-    for m in sorted(wd.batches.glob("*.json")):
-        data = json.loads(m.read_text("utf-8"))
-        if data.get("state") != "claiming":
-            continue
+    for plan in sorted((wd.batches / CLAIMING).glob("*.json")):
+        data = json.loads(plan.read_text("utf-8"))
         moved = [e for e in data["entries"] if os.path.lexists(wd.root / e["path"])]
-        if moved:
-            _write_manifest(wd, data["batch_id"], "claimed", moved)
-        else:
-            shutil.rmtree(wd.batches / data["batch_id"], ignore_errors=True)
-            m.unlink()
+        _finish(wd, str(data["batch_id"]), moved)
         fixed.append(str(data["batch_id"]))
     return fixed
 
@@ -303,11 +314,10 @@ def read_manifest(wd: Workdir, batch_id: str) -> dict[str, Any]:
     and a manifest of an older docasset (``files``: names still in the inbox) is read as
     entries whose path is in the inbox."""
     path = _manifest_path(wd, batch_id)
-    data = json.loads(path.read_text("utf-8"))
-    if data.get("state") == "claiming":
+    if not path.exists() and _plan_path(wd, batch_id).exists():
         with locked(wd.batches / CLAIM_LOCK):
             recover_claims(wd)
-        data = json.loads(path.read_text("utf-8"))
+    data = json.loads(path.read_text("utf-8"))
     if "entries" not in data:  # written before claims moved files
         data["entries"] = [
             {
@@ -320,8 +330,3 @@ def read_manifest(wd: Workdir, batch_id: str) -> dict[str, Any]:
             for name in data.get("files", [])
         ]
     return data
-
-
-def claimed_batches(wd: Workdir) -> list[str]:
-    """Ids of every batch with a manifest, oldest first."""
-    return sorted(m.stem for m in wd.batches.glob("*.json"))

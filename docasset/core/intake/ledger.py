@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from docasset.core.files import append_line, atomic_write, locked
-from docasset.core.intake.inbox import InboxConfig, read_manifest
+from docasset.core.intake.inbox import OPEN, InboxConfig, open_marker, read_manifest
 from docasset.core.intake.index import DocumentIndex
 from docasset.core.intake.scans import IntakeLimits, ScanFile, inspect_file
 from docasset.core.isolation import isolated
@@ -65,10 +65,6 @@ def _entry_key(rec: dict[str, Any]) -> str:
     return str(rec.get("entry") or rec["source_name"])
 
 
-def _done_marker(wd: Workdir, batch_id: str) -> Path:
-    return wd.batches / f"{batch_id}.done"
-
-
 def _file_away(src: Path, dst: Path) -> None:
     """Move an entry to where its record says (a no-op once done: re-runs)."""
     if os.path.lexists(src):
@@ -102,16 +98,14 @@ def process_batch(wd: Workdir, batch_id: str, limits: IntakeLimits) -> Iterator[
             elif rec["status"] == "ok":
                 index.set_status(str(rec["doc_id"]), "ok")
             yield rec
-        _done_marker(wd, batch_id).touch()
+        open_marker(wd, batch_id).unlink(missing_ok=True)  # intake of the batch is complete
 
 
 def unfinished_batches(wd: Workdir) -> list[str]:
-    """Batches whose intake has not completed (claimed, then never or not fully processed)."""
-    out = []
-    for m in sorted(wd.batches.glob("*.json")):
-        if not _done_marker(wd, m.stem).exists():
-            out.append(m.stem)
-    return out
+    """Batches whose intake has not completed (claimed, then never or not fully processed),
+    oldest first; O(such batches), whatever the history."""
+    markers = wd.batches / OPEN
+    return sorted(p.name for p in markers.iterdir()) if markers.is_dir() else []
 
 
 def _record(

@@ -226,14 +226,18 @@ def test_a_claim_killed_between_its_moves_is_finished(tmp_path: Path) -> None:
         _png(wd.inbox / f"s{i}.png", i)
     bid = _batch(wd)
     manifest = json.loads((wd.batches / f"{bid}.json").read_text())
-    # As if the claimer died after moving the first two files: put the third one back.
+    # As if the claimer died after moving two of three files: its plan is all that exists.
     third = manifest["entries"][2]
     os.rename(wd.root / third["path"], wd.inbox / "s2.png")
-    (wd.batches / f"{bid}.json").write_text(json.dumps({**manifest, "state": "claiming"}))
+    (wd.batches / ".claiming").mkdir(exist_ok=True)
+    (wd.batches / ".claiming" / f"{bid}.json").write_text(json.dumps(manifest))
+    (wd.batches / f"{bid}.json").unlink()
+    (wd.batches / ".open" / bid).unlink()
     assert [e["source_name"] for e in read_manifest(wd, bid)["entries"]] == ["s0.png", "s1.png"]
-    assert recover_claims(wd) == []  # already finished
+    assert recover_claims(wd) == [] and unfinished_batches(wd) == [bid]
     assert [e.display for e in scan_inbox(wd)] == ["s2.png"]  # left for the next claim
     assert [r["status"] for r in _process(wd, bid)] == ["ok", "ok"]
+    assert unfinished_batches(wd) == []
 
 
 def test_the_index_is_rebuilt_from_the_ledgers(tmp_path: Path) -> None:

@@ -120,3 +120,69 @@ def test_cli_lists_promotes_and_rolls_back(tmp_path: Path, capsys, monkeypatch) 
     assert lines[2].split()[-1] == "production" and "set-b" in lines[2]
     assert cli_main(["--home", str(tmp_path), "model", "rollback", "--reason", "oops"]) == 0
     assert reg.aliases()["production"] == "v0001"
+
+
+@pytest.mark.parametrize("name", ["../../../../evil", "v0001/../../evil", "/etc", "v1", "V0001"])
+def test_promote_refuses_what_is_not_a_version_of_this_registry(
+    tmp_path: Path, capsys, name: str
+) -> None:
+    """Issue 11: ``docasset model promote ../../../../evil`` pointed production outside."""
+    reg = Registry(Workdir(tmp_path).models)
+    reg.register(_bundle(), {"training_set_version": "a"})
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "version.json").write_text("{}")
+    assert cli_main(["--home", str(tmp_path), "model", "promote", name, "--reason", "x"]) == 1
+    err = capsys.readouterr().err
+    assert "not a model version name" in err or "not found" in err
+    assert reg.aliases() == {} and reg.history() == []
+
+
+def _break(path: Path, how: str) -> None:
+    if how == "truncated model.json":
+        (path / "model.json").write_text('{"doc_type": "rec')
+    elif how == "missing pipeline meta":
+        (path / "pipeline" / "meta.json").unlink()
+    elif how == "model.json without calibration":
+        meta = json.loads((path / "model.json").read_text())
+        del meta["calibration"]
+        (path / "model.json").write_text(json.dumps(meta))
+    elif how == "garbage pipeline config":
+        (path / "pipeline" / "config.cfg").write_text("[nlp\nlang = \n")
+    elif how == "truncated version.json":
+        (path / "version.json").write_text('{"version": "v00')
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "truncated model.json",
+        "missing pipeline meta",
+        "model.json without calibration",
+        "garbage pipeline config",
+        "truncated version.json",
+    ],
+)
+def test_a_corrupted_version_gives_clear_errors_and_cannot_be_promoted(
+    tmp_path: Path, capsys, how: str
+) -> None:
+    reg = Registry(Workdir(tmp_path).models)
+    good = reg.register(_bundle(), {"training_set_version": "a"})
+    bad = reg.register(_bundle(), {"training_set_version": "b"})
+    reg.set_alias("production", good.version, "first")
+    _break(bad.path, how)
+    home = ["--home", str(tmp_path)]
+    assert cli_main([*home, "model", "promote", bad.version, "--reason", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("docasset: error: ") and "Traceback" not in err
+    assert bad.version in err
+    assert reg.aliases()["production"] == good.version
+    assert cli_main([*home, "model", "list"]) == 0  # lists it, says it is unusable
+    out = capsys.readouterr().out
+    assert "UNUSABLE" in out if how == "truncated version.json" else bad.version in out
+    with pytest.raises(ModelError):
+        reg.validate(bad.version)
+    if how != "truncated version.json":  # an alias pointing at it already: loading says why
+        (tmp_path / "models" / "aliases.json").write_text(json.dumps({"production": bad.version}))
+        with pytest.raises(ModelError, match=bad.version):
+            reg.load("production")
