@@ -139,7 +139,9 @@ def test_ingest_claims_the_inbox_runs_the_graph_and_reports_every_entry(
     assert res.returncode == 0, res.stderr[-3000:]
     rows = [json.loads(x) for x in res.stdout.splitlines()]  # stdout holds JSON lines only
     by_file = {r["file"]: r for r in rows}
-    assert sorted(by_file) == sorted([*(p.name for p in imgs), "zz-again.png", "cut.jpg", "link.png"])
+    assert sorted(by_file) == sorted(
+        [*(p.name for p in imgs), "zz-again.png", "cut.jpg", "link.png"]
+    )
     for r in rows:
         assert set(r) == {"file", "batch", "doc_id", "status", "reason", "route"}
         assert r["batch"] == rows[0]["batch"]

@@ -11,17 +11,18 @@ import pytesseract
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from docasset.core.intake.scans import IntakeLimits, inspect_file, page_quality
+from docasset.core.intake.scans import IntakeLimits, inspect_file, iter_pages, page_quality
 from docasset.core.ocr.tesseract import (
     OcrConfig,
     map_boxes_back,
+    ocr_document,
     ocr_documents,
     ocr_page,
     prepare_page,
 )
 from docasset.core.ocr.text import document_lines, document_text, word_offsets
 from docasset.core.ocr.words import WORDS_SCHEMA, empty_words, validate_words
-from docasset.errors import OcrError, ScanError
+from docasset.errors import DocumentError, OcrError, ScanError
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 LINES = [
@@ -280,3 +281,57 @@ def test_ocr_documents_can_stop_early(tmp_path: Path, monkeypatch: pytest.Monkey
     assert next(stream)[0] == "k0"
     stream.close()  # queued documents are dropped, running ones finish
     assert len(calls) <= 4  # at most 2 * workers submitted, never all 50
+
+
+def test_a_group4_fax_tiff_is_read(tmp_path: Path) -> None:
+    """Issue 11: the grayscale page kept ``compression="group4"`` and the TIFF hand-off to
+    Tesseract failed with ``OSError: encoder error -2``."""
+    path = tmp_path / "fax.tif"
+    text_page(200).convert("1").save(path, format="TIFF", compression="group4", dpi=(200, 200))
+    scan = inspect_file(path)
+    ((_, page),) = list(iter_pages(scan))
+    assert page.mode == "L" and "compression" not in page.info
+    words = ocr_document(scan, config=PLAIN)
+    assert {"INVOICE", "Harbour"} <= set(words["text"])
+
+
+def test_an_unexpected_exception_on_one_document_is_its_outcome(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import docasset.core.ocr.tesseract as tess
+
+    scans = []
+    for i in range(3):
+        path = tmp_path / f"d{i}.png"
+        text_page(100, lines=[f"Document {i} of three"]).resize((500 + i, 250)).save(path)
+        scans.append((f"k{i}", inspect_file(path)))
+    real = tess.prepare_page
+
+    def fails_on_one(img, dpi, quality, config):  # type: ignore[no-untyped-def]
+        if img.width == 501:
+            raise KeyError("an odd page only this document has")
+        return real(img, dpi, quality, config)
+
+    monkeypatch.setattr(tess, "prepare_page", fails_on_one)
+    out = dict(ocr_documents(scans, config=PLAIN, workers=2))
+    assert isinstance(out["k1"], DocumentError) and "KeyError" in out["k1"].cause
+    assert isinstance(out["k0"], pl.DataFrame) and isinstance(out["k2"], pl.DataFrame)
+    assert "three" in set(out["k2"]["text"])
+
+
+def test_an_infrastructure_error_is_not_a_document_outcome(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import docasset.core.ocr.tesseract as tess
+
+    path = tmp_path / "d.png"
+    text_page(100).save(path)
+
+    def disk_full(img, dpi, quality, config):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tess, "prepare_page", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        list(ocr_documents([("k", inspect_file(path))], config=PLAIN, workers=1))

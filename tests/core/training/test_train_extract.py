@@ -6,6 +6,7 @@ import random
 
 import pytest
 import spacy
+from spacy.language import Language
 
 from docasset.core.evaluation.metrics import expected_calibration_error, score
 from docasset.core.extraction.extract import (
@@ -199,3 +200,32 @@ def test_logistic_calibration_fits_and_scores() -> None:
     assert cal.confidence("company", "model|valid|single", bad) < 0.3
     # Without features the bin table answers (0.5 here: the bin is half right).
     assert cal.confidence("company", "model|valid|single") == pytest.approx(0.5, abs=0.01)
+
+
+@Language.component("explode_on_marker")
+def _explode_on_marker(doc):  # type: ignore[no-untyped-def]
+    if "EXPLODE" in doc.text:
+        raise ValueError("a pipeline component failed on this text")
+    return doc
+
+
+def test_a_document_the_pipeline_fails_on_is_its_outcome(trained) -> None:
+    """Per-document isolation in extraction: nlp.pipe batches documents, so one failing text
+    must not fail (or lose) the others of its batch."""
+    bundle, _, test = trained
+    texts = {d.user_data["doc_id"]: d.text for d in test[:6]}
+    bad_id = list(texts)[2]
+    texts[bad_id] = texts[bad_id] + "\nEXPLODE"
+    bundle.nlp.add_pipe("explode_on_marker", last=True)
+    try:
+        preds = predict_documents(bundle, RECEIPT, texts)
+    finally:
+        bundle.nlp.remove_pipe("explode_on_marker")
+    assert [p.doc_id for p in preds] == list(texts)
+    failed = {p.doc_id: p for p in preds if p.blockers and p.blockers[0].startswith("extraction")}
+    assert list(failed) == [bad_id] and failed[bad_id].route == "review"
+    assert "ValueError: a pipeline component failed" in failed[bad_id].blockers[0]
+    clean = predict_documents(bundle, RECEIPT, {k: v for k, v in texts.items() if k != bad_id})
+    by_id = {p.doc_id: p for p in preds}
+    for p in clean:  # the others are predicted exactly as without the failing one
+        assert by_id[p.doc_id].values() == p.values() and by_id[p.doc_id].route == p.route
