@@ -155,8 +155,8 @@ def stage(root: Path, audit: bool) -> dict[str, Any]:
     with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
         recording = True
         started = time.perf_counter()
-        [claimed] = claim_now(wd, batch_max_files=10**9)
-        batch, files = claimed.batch_id, claimed.entries
+        [batch_claim] = claim_now(wd, batch_max_files=10**9)
+        batch, files = batch_claim.batch_id, batch_claim.entries
         instance.add_dynamic_partitions("batches", [batch])
         claimed = time.perf_counter()
         res = dg.materialize(

@@ -124,14 +124,14 @@ def _parse_time(value: object, now: datetime, cfg: CorrectionsConfig) -> tuple[s
 
 def span_problem(name: str, span: object, max_offset: int) -> str | None:
     """Why ``span`` is not a ``[start, end]`` pair of integers with ``0 <= start < end``."""
-    ints = (
+    if not (
         isinstance(span, list)
         and len(span) == 2
         and all(isinstance(x, int) and not isinstance(x, bool) for x in span)
-    )
-    if not ints:
+    ):
         return f"span of {name!r} must be [start, end] with integer offsets"
-    start, end = span  # type: ignore[misc]
+    start: int = span[0]
+    end: int = span[1]
     if not 0 <= start < end <= max_offset:
         return f"span of {name!r} must have 0 <= start < end <= {max_offset}, got [{start}, {end}]"
     return None
