@@ -13,16 +13,11 @@ from docasset.core.files import name_hex
 from docasset.core.intake.inbox import claim, scan_inbox, settled
 from docasset.core.intake.ledger import unfinished_batches
 from docasset.core.validation.corrections import read_store
-from docasset.core.validation.curate import (
-    PROMOTION_STATUS,
-    new_promotions,
-    read_promotion_status,
-    read_set_manifest,
-)
+from docasset.core.validation.curate import new_promotions, trained_ids
 from docasset.defs.driver import has_ingest_run
 from docasset.defs.jobs import corrections_job, ingest_job, retrain_job
 from docasset.defs.partitions import batches
-from docasset.defs.resources import DocassetHome
+from docasset.defs.resources import DocassetHome, ModelRegistry
 from docasset.defs.settings import Settings
 
 STATE_TAG = "docasset/corrections_state"
@@ -111,6 +106,15 @@ def corrections_sensor(context, home: DocassetHome, settings: Settings) -> dg.Se
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=key, tags={STATE_TAG: state})])
 
 
+def _stored_value(context, asset: str, default: dict) -> dict:
+    """The last materialized value of an asset (through its IO manager), ``default`` when it
+    was never materialized."""
+    key = dg.AssetKey(asset)
+    if context.instance.get_latest_materialization_event(key) is None:
+        return default
+    return context.repository_def.load_asset_value(key, instance=context.instance)
+
+
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -128,17 +132,17 @@ IN_FLIGHT = [
     "registry, so a restart or a lost cursor changes nothing); the cursor remembers the count it "
     "fired at, run keys are derived from the state, and no run starts while one is in flight.",
 )
-def retrain_sensor(context, home: DocassetHome, settings: Settings) -> dg.SensorResult:
+def retrain_sensor(
+    context, home: DocassetHome, registry: ModelRegistry, settings: Settings
+) -> dg.SensorResult:
     wd = home.workdir()
-    prod = home.registry().resolve("production")
+    prod = registry.store().resolve("production")
     baseline = prod.version if prod else "none"
-    manifest = read_set_manifest(
-        wd.curated / "sets", prod.info.get("training_set_version") if prod else None
-    )
+    trained = trained_ids(prod.info, wd.curated / "sets", "correction_ids") if prod else None
     new = new_promotions(
         read_store(wd.corrections_store),
-        read_promotion_status(wd.curated / PROMOTION_STATUS),
-        set(manifest["correction_ids"]) if manifest else set(),
+        _stored_value(context, "promotion_status", {}),
+        trained or set(),
         settings.split_config(),
     )
     last = json.loads(context.cursor) if context.cursor else {}

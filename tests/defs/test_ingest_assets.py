@@ -15,10 +15,10 @@ from docasset.core.extraction.fields import load_doctype
 from docasset.core.intake.inbox import claim_now
 from docasset.core.validation.corrections import import_file, latest_per_document, read_store
 from docasset.core.workdir import Workdir
-from docasset.defs.corrections import review_queue
 from docasset.defs.extraction import predictions
-from docasset.defs.ingest import raw_scans, scan_quality
-from docasset.defs.ocr import ocr_failures, ocr_text
+from docasset.defs.intake import raw_scans, scan_quality
+from docasset.defs.ocr import documents, ocr_failures, ocr_text
+from docasset.defs.validation import review_queue
 
 
 def _claim(wd: Workdir, instance: dg.DagsterInstance) -> str:
@@ -39,7 +39,7 @@ def test_mixed_batch_ocrs_good_pages_and_quarantines_bad(
     bid = _claim(wd, instance)
     defs = make_defs(wd.root)
     res = dg.materialize(
-        [raw_scans, scan_quality, ocr_text, predictions],
+        [raw_scans, scan_quality, ocr_text, documents, predictions],
         partition_key=bid,
         instance=instance,
         resources=defs.resources,
@@ -92,7 +92,7 @@ def test_review_queue_round_trips_through_label_studio(
         shutil.copy(p, wd.inbox / p.name)
     bid = _claim(wd, instance)
     res = dg.materialize(
-        [raw_scans, ocr_text, predictions, review_queue],
+        [raw_scans, ocr_text, documents, predictions, review_queue],
         partition_key=bid,
         instance=instance,
         resources=make_defs(wd.root).resources,
@@ -157,7 +157,7 @@ def test_a_group4_fax_and_a_non_utf8_name_go_through_ocr_and_predictions(
     Image.new("L", (300, 100), 255).save(os.fsdecode(raw), format="PNG")
     bid = _claim(wd, instance)
     res = dg.materialize(
-        [raw_scans, ocr_text, predictions],
+        [raw_scans, ocr_text, documents, predictions],
         partition_key=bid,
         instance=instance,
         resources=make_defs(wd.root).resources,
@@ -195,7 +195,7 @@ def test_one_document_failing_ocr_is_its_outcome_and_the_check_warns(
         victim_size = [im.size]
     monkeypatch.setattr(tess, "prepare_page", broken_for_one)
     res = dg.materialize(
-        [raw_scans, ocr_text, ocr_failures, predictions],
+        [raw_scans, ocr_text, ocr_failures, documents, predictions],
         partition_key=bid,
         instance=instance,
         resources=make_defs(wd.root).resources,
