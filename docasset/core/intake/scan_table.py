@@ -66,7 +66,7 @@ SCANS_SCHEMA = pa.DataFrameSchema(
 
 def scan_file(wd: Workdir, rec: dict[str, Any]) -> ScanFile:
     """The archived ``ScanFile`` of an ``ok`` ledger record (no re-inspection needed)."""
-    pages = tuple(PageInfo(p["page"], p["width"], p["height"], p["dpi"]) for p in rec["pages"])  # type: ignore[index]
+    pages = tuple(PageInfo(p["page"], p["width"], p["height"], p["dpi"]) for p in rec["pages"])
     return ScanFile(
         wd.root / rec["stored_path"], rec["doc_id"], rec["format"], rec["size_bytes"], pages
     )

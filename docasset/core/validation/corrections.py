@@ -421,7 +421,7 @@ def import_locked(
     for rec in records:
         if rec["correction_id"] in existing:
             continue
-        existing.add(rec["correction_id"])  # type: ignore[arg-type]
+        existing.add(rec["correction_id"])
         new.append({**rec, "source_file": display_name(path.name), "imported_at": stamp})
     seg = store / f"seg-{stamp}-{sha}.jsonl"
     # An empty segment still marks the file as imported, so a re-import is a no-op.
