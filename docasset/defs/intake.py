@@ -32,6 +32,8 @@ def raw_scans(context, home: DocassetHome, settings: Settings) -> pl.DataFrame:
             "documents_ok": s["ok"],
             "duplicates": s["duplicate"],
             "quarantined": s["quarantined"],
+            # Files intake or page decoding raised on (an outcome each, not the step's).
+            "unexpected_errors": s["reasons"].get("unexpected_error", 0),
             "pages": s["pages"],
             "bad_scans": s["bad_scan_docs"],
             "quarantine": dg.MetadataValue.md(s["quarantine_md"]),

@@ -296,3 +296,29 @@ def test_a_bad_file_in_the_inbox_is_rejected_and_the_others_imported(tmp_path: P
         assert len(p.name.encode()) <= 255
     store = read_store(wd.corrections_store)
     assert store.height == 3 and "f-\\xff.jsonl" in store["source_file"].to_list()
+
+
+def test_the_cli_files_long_and_odd_names_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: a corrections file name over ~239 bytes was stored, then the archive copy
+    failed with ``File name too long`` (exit 1, a traceback)."""
+    import docasset.core.intake.ledger as intake
+    from docasset.cli import main
+
+    monkeypatch.setattr(intake, "known_doc_ids", lambda wd: KNOWN)
+    home = tmp_path / "home"
+    good = tmp_path / ("g" * 245 + ".jsonl")
+    good.write_text(_line() + "\n")
+    assert main(["--home", str(home), "corrections", "import", str(good)]) == 0
+    [archived] = (home / "corrections" / "archive").iterdir()
+    assert len(archived.name.encode()) <= 255 and archived.read_bytes() == good.read_bytes()
+    bad = tmp_path / ("b" * 245 + ".jsonl")
+    bad.write_text(_line(timestamp="9999-01-01T00:00:00Z") + "\n")
+    assert main(["--home", str(home), "corrections", "import", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "in the future" in err and "Traceback" not in err
+    names = sorted(p.name for p in (home / "corrections" / "rejected").iterdir())
+    assert len(names) == 2 and names[1].endswith(".reasons.txt")
+    assert all(len(n.encode()) <= 255 for n in names)
+    assert read_store(home / "corrections" / "store").height == 1
