@@ -151,15 +151,16 @@ def accuracy_regression(evaluation_report: dict) -> dg.AssetCheckResult:
     cand = evaluation_report["candidate_scores"]
     prod = evaluation_report["production_scores"]
     meta: dict[str, object] = {
-        "candidate_micro_f1": float(cand["micro"]["f1"]),
-        "production_micro_f1": float(prod["micro"]["f1"]) if prod else 0.0,
-        "candidate_automation_rate": float(cand["automation_rate"]),
-        "production_automation_rate": float(prod["automation_rate"]) if prod else 0.0,
-        "candidate_latency_p95_s": float(evaluation_report["latency"]["candidate_p95"]),
+        "candidate_micro_f1": round(float(cand["micro"]["f1"]), 4),
+        "candidate_automation_rate": round(float(cand["automation_rate"]), 4),
+        "candidate_latency_p95_s": round(float(evaluation_report["latency"]["candidate_p95"]), 4),
         "reasons": dg.MetadataValue.json(evaluation_report["reasons"]),
     }
-    for name, s in cand["fields"].items():
-        meta[f"delta_f1_{name}"] = float(s["f1"] - (prod["fields"][name]["f1"] if prod else 0.0))
+    if prod:  # no production model: its figures and the deltas are absent, not 0
+        meta["production_micro_f1"] = round(float(prod["micro"]["f1"]), 4)
+        meta["production_automation_rate"] = round(float(prod["automation_rate"]), 4)
+        for name, s in cand["fields"].items():
+            meta[f"delta_f1_{name}"] = round(float(s["f1"] - prod["fields"][name]["f1"]), 4)
     return dg.AssetCheckResult(
         passed=bool(evaluation_report["passed"]),
         metadata=meta,

@@ -3,8 +3,10 @@ root causes, check grading, the report, and the one module that imports deepchec
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -13,7 +15,8 @@ import pytest
 
 from docasset.core.extraction.fields import load_doctype
 from docasset.core.extraction.prediction_table import PREDICTION_COLUMNS
-from docasset.core.monitoring.checks import evaluate_checks, ks_critical
+from docasset.core.monitoring.assessment import FieldGap, HealthAssessment, TrendPoint
+from docasset.core.monitoring.checks import evaluate_checks, ks_critical, verdict
 from docasset.core.monitoring.drift import DriftResult, run_drift
 from docasset.core.monitoring.health import (
     accuracy_gap,
@@ -22,6 +25,7 @@ from docasset.core.monitoring.health import (
     estimated_accuracy,
     model_view,
     novelty,
+    trend_documents,
     window_features,
     window_frames,
 )
@@ -114,8 +118,14 @@ def _reference(n: int = 12) -> Reference:
     )
 
 
-def _assess(preds: pl.DataFrame, problems: dict | None = None, truths: dict | None = None):
-    ref = _reference()
+def _assess(
+    preds: pl.DataFrame,
+    problems: dict | None = None,
+    truths: dict | None = None,
+    ref: Reference | None = None,
+    drift: DriftResult | None = None,
+) -> HealthAssessment:
+    ref = ref or _reference()
     feats = window_features(
         RECEIPT, preds, document_features(dict.fromkeys(preds["doc_id"].unique(), TEXT))
     )
@@ -128,8 +138,8 @@ def _assess(preds: pl.DataFrame, problems: dict | None = None, truths: dict | No
         ref=ref,
         ref_features=ref.features,
         truths=truths or {},
-        drift=None,
-        trend=[],
+        drift=drift,
+        trend=(),
         thresholds=T,
     )
 
@@ -184,58 +194,69 @@ def test_accuracy_gap_prefers_audited_auto_documents() -> None:
         "c": {"company": "ACME SDN BHD"},
     }
     gap = accuracy_gap(RECEIPT, preds, truths)
-    assert gap["sample"].startswith("auto") and gap["n_docs"] == 2
-    company = gap["fields"]["company"]
-    assert company == {"n": 2, "estimated": 0.95, "realized": 0.5, "gap": pytest.approx(-0.45)}
-    assert gap["fields"]["date"]["realized"] == 1.0  # dates compare normalized
-    assert gap["fields"]["address"]["realized"] == 0.0  # a value where there is none: wrong
+    assert gap.sample.startswith("auto") and gap.n_docs == 2
+    company = gap.fields["company"]
+    assert company == FieldGap(n=2, estimated=0.95, realized=0.5)
+    assert company.gap == pytest.approx(-0.45)
+    assert gap.fields["date"].realized == 1.0  # dates compare normalized
+    assert gap.fields["address"].realized == 0.0  # a value where there is none: wrong
     everyone = accuracy_gap(RECEIPT, preds, truths, prefer_auto=False)
-    assert everyone["n_docs"] == 3 and everyone["fields"]["company"]["n"] == 3
+    assert everyone.n_docs == 3 and everyone.fields["company"].n == 3
 
 
 def test_in_distribution_window_passes_every_check() -> None:
     s = _assess(_preds({f"d{i}": _doc() for i in range(10)}))
     checks = evaluate_checks(s, T)
     assert all(c.passed for c in checks.values()), {k: c.description for k, c in checks.items()}
-    assert s["hints"] == [] and s["unseen_share"] == 0.0
-    assert "not assessed" in checks["drift"].description  # no drift measured here
+    assert s.hints == () and s.comparison is not None and s.comparison.unseen.share == 0.0
+    # No drift measured here: the check is not assessed (no value), never a 0 that passed.
+    assert not checks["drift"].assessed and checks["drift"].value is None
+    assert "not assessed" in checks["drift"].description
+    assert checks["automation_drop"].value == pytest.approx(-0.1)  # the number, not text
 
 
 def test_shifted_windows_fire_their_check_with_the_right_hint() -> None:
     new = _assess(_preds({f"d{i}": _doc(f"NEW VENDOR {i} LTD") for i in range(10)}))
     checks = evaluate_checks(new, T)
-    assert checks["unseen_values"].severity == "ERROR"
-    assert new["hints"][0]["cause"] == "new_vendors_or_layouts"
+    assert checks["unseen_values"].severity == "ERROR" and checks["unseen_values"].value == 1.0
+    assert new.hints[0].cause == "new_vendors_or_layouts"
+    assert checks["unseen_values"].cause == new.hints[0]
     assert "Add recent documents of these vendors" in checks["unseen_values"].description
 
     season = _assess(_preds({f"d{i}": _doc(d=f"0{i % 9 + 1}/11/2026") for i in range(10)}))
-    assert season["hints"][0]["cause"] == "seasonal_shift"
-    assert "Nov" in season["hints"][0]["evidence"]
+    assert season.hints[0].cause == "seasonal_shift"
+    assert "Nov" in season.hints[0].evidence
 
     docs = {f"d{i}": _doc(conf=0.95 if i < 6 else 0.3) for i in range(10)}
     bad = _assess(_preds(docs), problems={f"d{i}": ["low_dpi"] for i in range(6, 10)})
     checks = evaluate_checks(bad, T)
-    assert bad["hints"][0]["cause"] == "bad_scans"
+    assert bad.hints[0].cause == "bad_scans"
     assert checks["automation_drop"].severity == "WARN"  # 0.9 -> 0.6
+    assert checks["automation_drop"].measures["automation_rate"] == pytest.approx(0.6)
     assert checks["estimated_accuracy_drop"].severity == "ERROR"  # 0.95 -> 0.69
     assert "Fix scanning" in checks["automation_drop"].description
 
     empty = {f"d{i}": _doc() for i in range(6)} | {f"e{i}": {} for i in range(4)}
     irr = _assess(_preds(empty), problems={"e0": ["blank"], "e1": ["no_text", "blurred"]})
-    assert irr["hints"][0]["cause"] == "irrelevant_documents"
-    assert irr["irrelevant_share"] == pytest.approx(0.4) and irr["bad_scan_share"] == 0.1
+    assert irr.hints[0].cause == "irrelevant_documents"
+    assert irr.signals is not None
+    assert irr.signals.irrelevant_share == pytest.approx(0.4)
+    assert irr.signals.bad_scan_share == 0.1
 
 
 def test_drift_check_grades_by_threshold_and_sample_size() -> None:
-    s = _assess(_preds({f"d{i}": _doc() for i in range(10)}))
-    s["drift"] = DriftResult({"dpi": 0.8}, {}, 0.0, None, None, 400, 400).as_dict()
-    assert evaluate_checks(s, T)["drift"].severity == "WARN"
-    s["drift"] = DriftResult({"dpi": 0.95}, {}, 0.0, None, None, 400, 400).as_dict()
-    assert evaluate_checks(s, T)["drift"].severity == "ERROR"
+    preds = _preds({f"d{i}": _doc() for i in range(10)})
+
+    def drift(score: float, n: int) -> DriftResult:
+        return DriftResult({"dpi": score}, {"dpi": "KS"}, 0.0, None, n, n)
+
+    warn = evaluate_checks(_assess(preds, drift=drift(0.8, 400)), T)["drift"]
+    assert warn.severity == "WARN" and warn.value == 0.8 and warn.measures["drift_dpi"] == 0.8
+    assert evaluate_checks(_assess(preds, drift=drift(0.95, 400)), T)["drift"].severity == "ERROR"
     # 0.8 between 8 and 8 documents is within chance: the warn level rises to the critical value.
     assert ks_critical(8, 8) > 0.9
-    s["drift"] = DriftResult({"dpi": 0.8}, {}, 0.0, None, None, 8, 8).as_dict()
-    assert evaluate_checks(s, T)["drift"].passed
+    small = evaluate_checks(_assess(preds, drift=drift(0.8, 8)), T)["drift"]
+    assert small.passed and small.assessed and small.warn_at == ks_critical(8, 8)
 
 
 def test_windows_trend_and_unmodelled_documents() -> None:
@@ -244,9 +265,9 @@ def test_windows_trend_and_unmodelled_documents() -> None:
     window, n_unmodelled = window_frames(pl.concat([preds, unmodelled]), DAY)
     assert window["doc_id"].n_unique() == 2 and n_unmodelled == 1
     assert window_frames(preds, date(2026, 3, 5))[0].is_empty()
-    assert automation_trend(preds, DAY, 7) == [
-        {"day": "2026-03-04", "automation_rate": 0.5, "n": 2}
-    ]
+    [point] = automation_trend(trend_documents(preds, DAY, 7))
+    assert (point.day, point.automation_rate, point.n) == (DAY, 0.5, 2)
+    assert automation_trend(trend_documents(preds, date(2026, 3, 20), 7)) == ()
     s = assess(
         day=DAY,
         doctype=RECEIPT,
@@ -257,10 +278,13 @@ def test_windows_trend_and_unmodelled_documents() -> None:
         ref_features=None,
         truths={},
         drift=None,
-        trend=[],
+        trend=(),
         thresholds=T,
     )
-    assert s["n_docs"] == 0 and all(c.passed for c in evaluate_checks(s, T).values())
+    checks = evaluate_checks(s, T)
+    assert s.n_docs == 0 and s.signals is None and s.not_assessed
+    assert not any(c.assessed for c in checks.values())
+    assert verdict(s, checks, T) == "NOT_ASSESSED"
 
 
 def test_report_markdown_and_html_say_what_changed_and_what_to_do() -> None:
@@ -268,8 +292,9 @@ def test_report_markdown_and_html_say_what_changed_and_what_to_do() -> None:
         _preds({f"d{i}": _doc(f"NEW VENDOR {i} LTD") for i in range(10)}),
         truths={"d0": {"company": "NEW VENDOR 0 LTD"}},
     )
-    s["trend"] = [{"day": "2026-03-03", "automation_rate": 0.9, "n": 5}]
-    bl = blocks(s, evaluate_checks(s, T))
+    s = replace(s, trend=(TrendPoint(date(2026, 3, 3), 0.9, 5),))
+    checks = evaluate_checks(s, T)
+    bl = blocks(s, checks, verdict(s, checks, T), T)
     md = to_markdown(bl)
     assert md.startswith("# Production health 2026-03-04: ERROR")
     assert "## What changed" in md and "`unseen_values`" in md
@@ -307,6 +332,8 @@ def test_drift_finds_the_shifted_feature_and_writes_html(tmp_path: Path) -> None
     assert res.skipped is None and res.scores["dpi"] == 1.0 and res.scores["text_len"] < 0.3
     assert "ocr_conf" not in res.scores  # all null: not comparable
     assert res.prediction_drift is not None and res.prediction_drift > 0.9
-    assert (tmp_path / "d.html").stat().st_size > 10_000
+    page = (tmp_path / "d.html").read_text()
+    assert "Feature Drift" in page and not re.search(r"<script[^>]*\ssrc=", page)  # inlined
+    assert (tmp_path / "d.html").stat().st_mode & 0o777 == 0o644
     few = run_drift(ref, cur.head(5), ["dpi"], None, 10)
-    assert few.skipped and "too few" in few.skipped and few.max_score == 0.0
+    assert few.skipped and "too few" in few.skipped and few.max_score is None
