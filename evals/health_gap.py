@@ -39,7 +39,7 @@ from docasset.core.monitoring.health import (
     feature_columns,
     window_features,
 )
-from docasset.core.monitoring.monitor import write_report
+from docasset.core.monitoring.monitor import grade, write_report
 from docasset.core.monitoring.reference import build_reference, document_features
 from docasset.core.monitoring.thresholds import HealthThresholds
 from docasset.core.training.train import TrainConfig, train_model
@@ -125,7 +125,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     files = ReportFiles(str(out), "health.html", "health.md", "health.json", "drift.html")
     if drift.skipped is None:
         files = replace(files, deepchecks="deepchecks.html")
-    day = write_report(replace(a, files=files), t, out, ref_rows, features)
+    day = grade(replace(a, files=files), t)
+    write_report(day, t, out, ref_rows, features)
     result = {
         "dataset": str(args.dataset),
         "split": args.split,

@@ -138,10 +138,11 @@ class FieldRouting:
 
 @dataclass(frozen=True)
 class Hint:
-    """A likely cause: the ``share`` of documents it explains, what was seen, what to do."""
+    """A likely cause: the ``share`` of documents it explains (None when it is not a share of
+    documents, e.g. unexplained drift), what was seen, what to do."""
 
     cause: Cause
-    share: float
+    share: float | None
     evidence: str
     action: str
 

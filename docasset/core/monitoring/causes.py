@@ -43,8 +43,10 @@ def root_causes(
     hints: list[Hint] = []
     ref = c.reference if c else None
 
-    def add(cause: Cause, share: float, evidence: str) -> None:
-        hints.append(Hint(cause, round(share, 4), evidence, ACTIONS[cause]))
+    def add(cause: Cause, share: float | None, evidence: str) -> None:
+        hints.append(
+            Hint(cause, None if share is None else round(share, 4), evidence, ACTIONS[cause])
+        )
 
     if w.bad_scan_share >= t.hint_share:
         probs = {k: v for k, v in w.scan_problems.items() if k in IMAGE_PROBLEMS}
@@ -96,8 +98,8 @@ def root_causes(
         causes = {_DRIFT_CAUSE.get(k) for k, v in top if v >= t.drift_warn}
         explained = {h.cause for h in hints}
         if not explained & (causes | {"irrelevant_documents", "new_vendors_or_layouts"}):
-            add("unexplained_drift", 0.0, "drifted: " + ", ".join(f"{k} {v:.2f}" for k, v in top))
-    hints.sort(key=lambda h: -h.share)
+            add("unexplained_drift", None, "drifted: " + ", ".join(f"{k} {v:.2f}" for k, v in top))
+    hints.sort(key=lambda h: 1.0 if h.share is None else -h.share)  # unknown share last
     return tuple(hints)
 
 

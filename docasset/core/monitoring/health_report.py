@@ -35,6 +35,10 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.0%}"
 
 
+def _share(x: float | None) -> str:
+    return "" if x is None else f" ({x:.0%} of documents)"
+
+
 def _num(x: float | None, fmt: str = ".2f") -> str:
     return "-" if x is None else format(x, fmt)
 
@@ -81,7 +85,7 @@ def blocks(
     )
     why = evidence(a, checks, t)
     if why:
-        out += [Heading("Not enough evidence for OK"), Bullets(why)]
+        out += [Heading("Limits of this assessment"), Bullets(why)]
     w = a.signals
     if w is None:
         return out
@@ -96,10 +100,7 @@ def blocks(
     out.append(Heading("Likely cause and suggested action"))
     out.append(
         Bullets(
-            [
-                f"**{h.title}** ({h.share:.0%} of documents): {h.evidence}. *Action:* {h.action}"
-                for h in a.hints
-            ]
+            [f"**{h.title}**{_share(h.share)}: {h.evidence}. *Action:* {h.action}" for h in a.hints]
             or ["No known cause stands out."]
         )
     )

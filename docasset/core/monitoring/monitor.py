@@ -47,7 +47,7 @@ from docasset.core.monitoring.health_report import blocks, drift_blocks
 from docasset.core.monitoring.reference import Reference, window_reference
 from docasset.core.monitoring.thresholds import HealthThresholds
 from docasset.core.ocr.words import empty_words
-from docasset.core.reporting.blocks import to_html, to_markdown
+from docasset.core.reporting.blocks import Block, to_html, to_markdown
 from docasset.core.training.registry import Registry
 from docasset.core.validation.corrections import latest_per_document
 
@@ -74,13 +74,17 @@ class DayInputs:
 
 @dataclass(frozen=True)
 class DayReport:
-    """A monitored day: the assessment, its checks and verdict at the thresholds in force
-    when it was written, and the report's Markdown."""
+    """A graded day: the assessment, its checks and verdict at the thresholds in force when it
+    was graded, and the report's content."""
 
     assessment: HealthAssessment
     checks: dict[CheckName, CheckOutcome]
     verdict: Verdict
-    markdown: str
+    content: list[Block]
+
+    @property
+    def markdown(self) -> str:
+        return to_markdown(self.content)
 
 
 def checked_values(store: pl.DataFrame, doc_ids: list[str]) -> dict[str, dict[str, str | None]]:
@@ -183,32 +187,38 @@ def monitor_day(
         drift=names["drift"] if drift is not None else None,
         deepchecks=names["deepchecks"] if measured_drift and t.deepchecks_page else None,
     )
-    a = replace(a, files=files)
-    return write_report(a, t, reports, ref_rows, features if ids else None)
+    day_report = grade(replace(a, files=files), t)
+    write_report(day_report, t, reports, ref_rows, features if ids else None)
+    return day_report
+
+
+def grade(a: HealthAssessment, t: HealthThresholds) -> DayReport:
+    """The checks, the verdict and the report content of an assessment."""
+    checks = evaluate_checks(a, t)
+    v = verdict(a, checks, t)
+    return DayReport(a, checks, v, blocks(a, checks, v, t))
 
 
 def write_report(
-    a: HealthAssessment,
+    r: DayReport,
     t: HealthThresholds,
     reports: Path,
     ref_rows: pl.DataFrame | None = None,
     window_rows: pl.DataFrame | None = None,
-) -> DayReport:
-    """Grade ``a`` and write the report files its ``files`` name (all 0644, atomically)."""
-    checks = evaluate_checks(a, t)
-    v = verdict(a, checks, t)
-    content = blocks(a, checks, v, t)
-    md = to_markdown(content)
-    files = a.files
-    if files is not None:
-        reports.mkdir(parents=True, exist_ok=True)
-        atomic_write(reports / files.markdown, md.encode())
-        atomic_write(reports / files.html, to_html(content).encode())
-        atomic_write(reports / files.json, json.dumps(report_dict(a, checks, v), indent=1).encode())
-        if files.drift is not None:
-            page = drift_blocks(a, ref_rows, window_rows, t)
-            atomic_write(reports / files.drift, to_html(page).encode())
-    return DayReport(a, checks, v, md)
+) -> None:
+    """Write the report files the assessment's ``files`` name (0644, atomically); the drift
+    page draws the distributions of ``ref_rows`` vs ``window_rows`` when given."""
+    a, files = r.assessment, r.assessment.files
+    if files is None:
+        return
+    reports.mkdir(parents=True, exist_ok=True)
+    atomic_write(reports / files.markdown, r.markdown.encode())
+    atomic_write(reports / files.html, to_html(r.content).encode())
+    data = report_dict(a, r.checks, r.verdict)
+    atomic_write(reports / files.json, json.dumps(data, indent=1).encode())
+    if files.drift is not None:
+        page = drift_blocks(a, ref_rows, window_rows, t)
+        atomic_write(reports / files.drift, to_html(page).encode())
 
 
 def report_dict(

@@ -174,7 +174,7 @@ def accuracy_per_field(bars: Mapping[str, Mapping[str, float | None]]) -> bytes:
     """Grouped bars per field: ``bars`` maps a series label (reference, estimated, realized)
     to field -> accuracy; unknown values are left out, not drawn as 0."""
     fig, ax = _small("Accuracy per field")
-    fields = sorted({f for series in bars.values() for f in series})
+    fields = list(dict.fromkeys(f for series in bars.values() for f in series))
     width = 0.8 / max(len(bars), 1)
     for k, (label, series) in enumerate(bars.items()):
         pts = [(i, series[f]) for i, f in enumerate(fields) if series.get(f) is not None]
