@@ -10,7 +10,13 @@ import dagster as dg
 import polars as pl
 
 from docasset.core.monitoring.assessment import HealthAssessment
-from docasset.core.monitoring.monitor import checked_values, day_inputs, metadata, monitor_day
+from docasset.core.monitoring.monitor import (
+    checked_values,
+    day_inputs,
+    metadata,
+    monitor_day,
+    report_paths,
+)
 from docasset.core.validation.corrections import read_store
 from docasset.defs.partitions import ALL_BATCHES, concat_batches, days
 from docasset.defs.resources import DocassetHome
@@ -55,18 +61,10 @@ def production_health(
     report = monitor_day(
         inputs, settings.doctype(), truths, t, settings.quality_thresholds(), wd.reports
     )
-    a = report.assessment
     meta: dict[str, object] = {
         **metadata(report, t),
         "report": dg.MetadataValue.md(report.markdown),
     }
-    if a.files is not None:
-        meta["report_path"] = dg.MetadataValue.path(a.files.path(a.files.html))
-        for key, name in (
-            ("drift_report_path", a.files.drift),
-            ("deepchecks_path", a.files.deepchecks),
-        ):
-            if name:
-                meta[key] = dg.MetadataValue.path(a.files.path(name))
+    meta |= {k: dg.MetadataValue.path(p) for k, p in report_paths(report.assessment).items()}
     context.add_output_metadata(meta)
-    return a
+    return report.assessment

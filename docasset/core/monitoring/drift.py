@@ -78,16 +78,17 @@ def run_drift(
     Fewer than ``min_samples`` documents on either side: nothing is measured and
     ``skipped`` says why (deepchecks would refuse the same way).
     """
-    sizes = {"n_reference": ref.height, "n_window": cur.height}
-    if ref.height < min_samples or cur.height < min_samples:
+    n_ref, n_cur = ref.height, cur.height
+    if n_ref < min_samples or n_cur < min_samples:
         why = (
-            f"too few documents for drift (reference {ref.height}, window {cur.height}, "
+            f"too few documents for drift (reference {n_ref}, window {n_cur}, "
             f"need {min_samples} each)"
         )
-        return DriftResult(skipped=why, **sizes)
+        return DriftResult(skipped=why, n_reference=n_ref, n_window=n_cur)
     cols = usable_columns(ref, cur, columns)
     if not cols:
-        return DriftResult(skipped="no feature has values on both sides", **sizes)
+        why = "no feature has values on both sides"
+        return DriftResult(skipped=why, n_reference=n_ref, n_window=n_cur)
     # Lazy on purpose: see the module docstring.
     from deepchecks.tabular import Dataset, Suite
     from deepchecks.tabular.checks import FeatureDrift, PredictionDrift
@@ -134,7 +135,7 @@ def run_drift(
             prediction_drift = round(float(r.value["Drift score"]), 4)
     if html_path is not None:
         save_page(result, html_path)
-    return DriftResult(scores, methods, prediction_drift, None, **sizes)
+    return DriftResult(scores, methods, prediction_drift, None, n_ref, n_cur)
 
 
 def save_page(result: Any, path: Path) -> None:

@@ -251,9 +251,8 @@ def field_routing(
 def trend_documents(preds: pl.DataFrame | None, day: date, days: int) -> pl.DataFrame:
     """One row per document a model predicted in the ``days`` up to ``day``: ``doc_id``,
     ``day``, ``route`` (what :func:`automation_trend` needs, and all it needs)."""
-    schema = {"doc_id": pl.Utf8, "day": pl.Date, "route": pl.Utf8}
     if preds is None or preds.is_empty():
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema={"doc_id": pl.Utf8, "day": pl.Date, "route": pl.Utf8})
     start = day - timedelta(days=days - 1)
     return (
         preds.filter(pl.col("model_version").is_not_null())
@@ -279,7 +278,7 @@ def _share(mask: pl.Series | list[bool]) -> float:
     return float(s.mean()) if len(s) else 0.0  # type: ignore[arg-type]
 
 
-def _histogram(values: list[float], edges: list[float]) -> tuple[int, ...]:
+def _histogram(values: Sequence[float], edges: Sequence[float]) -> tuple[int, ...]:
     return tuple(int(c) for c in np.histogram(np.asarray(values, dtype=float), bins=edges)[0])
 
 
@@ -446,7 +445,7 @@ DPI_EDGES = [0, 100, 150, 200, 250, 300, 400, 600, 10_000]
 CONF_EDGES = [i / 10 for i in range(11)]
 
 
-def _quantiles(values: list[float]) -> Quantiles | None:
+def _quantiles(values: Sequence[float]) -> Quantiles | None:
     if not values:
         return None
     q = np.percentile(np.asarray(values, dtype=float), [5, 50, 95])

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -44,7 +45,7 @@ from docasset.core.monitoring.health import (
     with_measures,
 )
 from docasset.core.monitoring.health_report import blocks, drift_blocks
-from docasset.core.monitoring.reference import Reference, window_reference
+from docasset.core.monitoring.reference import HELD_OUT, Reference, window_reference
 from docasset.core.monitoring.thresholds import HealthThresholds
 from docasset.core.ocr.words import empty_words
 from docasset.core.reporting.blocks import Block, to_html, to_markdown
@@ -143,6 +144,7 @@ def monitor_day(
     day, ref = inputs.day, inputs.reference
     window, n_unmodelled = window_frames(inputs.predictions, day)
     ids = window["doc_id"].unique(maintain_order=True).to_list()
+    wanted = set(ids)
     measured = frame_features(ids, inputs.words, inputs.scans)
     features = window_features(doctype, window, measured) if ids else pl.DataFrame()
     problems: dict[str, list[str]] = {}
@@ -155,7 +157,7 @@ def monitor_day(
         ref_features = (
             with_measures(ref.features, measures) if measures is not None else ref.features
         )
-        held = ref_features.filter(pl.col("split").is_in(["dev", "golden"]))
+        held = ref_features.filter(pl.col("split").is_in(HELD_OUT))
         # Held-out documents are the fair reference for confidences (the model saw its
         # training documents); all curated documents only when too few are held out.
         ref_rows = held if held.height >= t.min_drift_docs else ref_features
@@ -172,7 +174,7 @@ def monitor_day(
         problems=problems,
         ref=ref,
         ref_features=ref_features,
-        truths={d: v for d, v in truths.items() if d in set(ids)},
+        truths={d: v for d, v in truths.items() if d in wanted},
         drift=drift,
         trend=automation_trend(inputs.trend),
         thresholds=t,
@@ -223,7 +225,7 @@ def write_report(
 
 def report_dict(
     a: HealthAssessment, checks: Mapping[CheckName, CheckOutcome], v: Verdict
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """The JSON report: the assessment, the verdict and every check with its numbers."""
     return a.to_dict() | {
         "verdict": v,
@@ -285,3 +287,12 @@ def metadata(r: DayReport, t: HealthThresholds) -> dict[str, float | int | str]:
             nums[f"accuracy_gap_{f}"] = g.gap
     out |= {k: round(v, ROUND) for k, v in nums.items() if v is not None}
     return out
+
+
+def report_paths(a: HealthAssessment) -> dict[str, str]:
+    """The report files written for ``a``, by metadata key (none when nothing was written)."""
+    f = a.files
+    if f is None:
+        return {}
+    named = {"report_path": f.html, "drift_report_path": f.drift, "deepchecks_path": f.deepchecks}
+    return {k: f.path(name) for k, name in named.items() if name}

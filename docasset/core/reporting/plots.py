@@ -209,7 +209,7 @@ def distributions(
     for i, (name, (ref, cur)) in enumerate(samples.items()):
         ax = fig.add_subplot(rows, cols, i + 1)
         both = np.asarray([*ref, *cur], dtype=float)
-        edges = np.histogram_bin_edges(both, bins=12) if both.size else [0.0, 1.0]
+        edges = [float(e) for e in np.histogram_bin_edges(both, bins=12)] if both.size else [0, 1]
         for vals, label, colour in ((ref, "reference", PRODUCTION), (cur, "window", CANDIDATE)):
             if len(vals):
                 w = np.full(len(vals), 1.0 / len(vals))
