@@ -19,7 +19,7 @@ from docasset.core.monitoring.monitor import (
 )
 from docasset.core.validation.corrections import read_store
 from docasset.defs.partitions import ALL_BATCHES, concat_batches, days
-from docasset.defs.resources import DocassetHome
+from docasset.defs.resources import DocassetHome, ModelRegistry
 from docasset.defs.settings import Settings
 
 
@@ -44,6 +44,7 @@ def production_health(
     raw_scans: dict[str, pl.DataFrame],
     ocr_text: dict[str, pl.DataFrame],
     home: DocassetHome,
+    registry: ModelRegistry,
     settings: Settings,
 ) -> HealthAssessment:
     t = settings.health_thresholds()
@@ -54,7 +55,7 @@ def production_health(
         concat_batches(predictions),
         concat_batches(raw_scans),
         concat_batches(ocr_text),
-        home.registry(),
+        registry.store(),
     )
     ids = inputs.predictions["doc_id"].unique().to_list()
     truths = checked_values(read_store(wd.corrections_store), ids)
