@@ -204,9 +204,10 @@ class HealthAssessment:
     """Every health signal of one window (``production_health``'s value).
 
     ``not_assessed`` says why nothing could be compared (no document predicted by a model,
-    or the model has no health reference); ``signals`` is None without modelled documents,
-    ``comparison`` None without a reference, ``accuracy_gap`` None without a checked
-    document, ``drift`` None when drift was not run.
+    or the model has no health reference); ``signals`` and ``accuracy_gap`` are None without
+    modelled documents (``accuracy_gap.n_docs`` is 0 without a checked one), ``comparison``
+    None without a reference, ``drift`` None when drift was not run; ``files`` names the
+    report files once written.
     """
 
     day: date
