@@ -186,7 +186,7 @@ def print_summary(result: DemoResult) -> None:
     print(f"\nproduction model: {result.production_version}")
     if result.health:
         h, w = result.health, result.health.signals
-        figures = {"n_docs": h.n_docs}
+        figures: dict[str, float] = {"n_docs": h.n_docs}
         if w is not None:
             figures |= {
                 "automation_rate": round(w.automation_rate, 4),

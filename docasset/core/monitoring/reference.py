@@ -273,11 +273,13 @@ def build_reference(bundle: ModelBundle, splits: Mapping[str, list[Doc]]) -> Ref
         accuracy={k: float(np.mean([ok for _, ok in v])) for k, v in outcomes.items() if v},
         automation_rate=float(np.mean([r == "auto" for r in routes])) if routes else 0.0,
         predictions_per_doc=float(held["n_predicted"].sum()) / n_held if held.height else 0.0,
-        missing_required_share=(
-            float((held["missing_required"] > 0).mean()) if held.height else 0.0
-        ),
+        missing_required_share=(_share(held["missing_required"] > 0) if held.height else 0.0),
         **_vocabulary(doctype, all_docs),
     )
+
+
+def _share(mask: pl.Series) -> float:
+    return float(mask.cast(pl.Float64).mean() or 0.0)  # type: ignore[arg-type]
 
 
 def save_reference(version_dir: Path, ref: Reference) -> Path:
