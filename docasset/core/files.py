@@ -24,12 +24,18 @@ TMP_PREFIX = ".tmp-"
 # a hash prefix).
 STORED_NAME_BYTES = 180
 _UNSAFE = re.compile(r"[^\w.\-+=@,() ]")
+# Files the team reads (reports, pages): owner-writable, readable by the group and others.
+REPORT_MODE = 0o644
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file, fsync and rename: all or nothing."""
+def atomic_write(path: Path, data: bytes, mode: int = REPORT_MODE) -> None:
+    """Write ``data`` to ``path`` via a temp file, fsync and rename: all or nothing.
+
+    ``mode`` is the file's permission bits (the temp file would otherwise keep
+    ``mkstemp``'s owner-only 0600)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX, suffix=path.suffix[:16])
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
