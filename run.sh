@@ -4,10 +4,13 @@
 #   ./run.sh test   set up, then run the whole test suite
 #   ./run.sh setup  set up only
 #   ./run.sh ui     set up, then open the Dagster UI on the demo's instance
+#   ./run.sh stack | stack-stop | stack-status   the production stack (deploy/stack.sh:
+#                   Postgres, Redis, code server, daemon, webserver, two Celery workers)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
 PY=${PYTHON:-python3.11}
+CMD=${1:-demo}
 
 need_apt=()
 command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr tesseract-ocr-eng)
@@ -22,6 +25,12 @@ if ! command -v "$PY" >/dev/null 2>&1; then
   fi
 fi
 "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3.11-venv)
+# The stack and its integration test need PostgreSQL and Redis servers.
+case "$CMD" in
+  test|stack)
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+    command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server);;
+esac
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -42,14 +51,14 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.docasset-stamp 2>/dev/null)" != 
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   log=.venv/pip-install.log
   { .venv/bin/python -m pip install --upgrade pip &&
-    .venv/bin/python -m pip install -c constraints.txt -e ".[dev]"; } > "$log" 2>&1 \
+    .venv/bin/python -m pip install -c constraints.txt -e ".[dev,stack]"; } > "$log" 2>&1 \
     || { tail -40 "$log" >&2; echo "pip install failed; full log: $log" >&2; exit 1; }
   echo "$stamp_now" > .venv/.docasset-stamp
 fi
 
 export OMP_THREAD_LIMIT=1
 export DOCASSET_STATE="$ROOT/.docasset"
-case "${1:-demo}" in
+case "$CMD" in
   setup) echo "set up: .venv ready, tesseract $(tesseract --version 2>&1 | head -1)";;
   demo)
     shift || true
@@ -63,5 +72,8 @@ case "${1:-demo}" in
     mkdir -p "$DAGSTER_HOME"
     [ -s "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
     exec .venv/bin/dagster dev -w workspace.yaml;;
-  *) echo "usage: ./run.sh [setup|demo|test|ui]" >&2; exit 2;;
+  stack) exec deploy/stack.sh up;;
+  stack-stop) exec deploy/stack.sh down;;
+  stack-status) exec deploy/stack.sh status;;
+  *) echo "usage: ./run.sh [setup|demo|test|ui|stack|stack-stop|stack-status]" >&2; exit 2;;
 esac

@@ -30,9 +30,30 @@ from docasset.defs.schedules import daily_health, weekly_retrain
 from docasset.defs.sensors import corrections_sensor, inbox_sensor, retrain_sensor
 from docasset.defs.settings import Settings
 
+# Launched runs use Dagster's default (multiprocess) executor unless the deployment says
+# otherwise: the Celery run launcher runs each run inside a worker's pool process, which is
+# daemonic and may not start child processes, so the stack sets DOCASSET_RUN_EXECUTOR=in_process.
+RUN_EXECUTORS: dict[str, dg.ExecutorDefinition | None] = {
+    "default": None,
+    "in_process": dg.in_process_executor,
+    "multiprocess": dg.multiprocess_executor,
+}
 
-def build_definitions(home: str | None = None, settings: Settings | None = None) -> dg.Definitions:
-    """The definitions for a working directory (default: env ``DOCASSET_HOME``)."""
+
+def run_executor(name: str | None = None) -> dg.ExecutorDefinition | None:
+    """The executor of launched runs named by ``name`` (default: env ``DOCASSET_RUN_EXECUTOR``,
+    else Dagster's default); ``execute_in_process`` always runs in process whatever this is."""
+    key = name or os.environ.get("DOCASSET_RUN_EXECUTOR") or "default"
+    if key not in RUN_EXECUTORS:
+        raise ValueError(f"DOCASSET_RUN_EXECUTOR={key!r}: expected one of {sorted(RUN_EXECUTORS)}")
+    return RUN_EXECUTORS[key]
+
+
+def build_definitions(
+    home: str | None = None, settings: Settings | None = None, executor: str | None = None
+) -> dg.Definitions:
+    """The definitions for a working directory (default: env ``DOCASSET_HOME``); ``executor``
+    names the executor of launched runs (see :func:`run_executor`)."""
     root = home or DEFAULT_HOME
     storage = str(Path(root) / "storage")
     return dg.Definitions(
@@ -45,6 +66,7 @@ def build_definitions(home: str | None = None, settings: Settings | None = None)
         jobs=[ingest_job, corrections_job, retrain_job, health_job, checks_job, batch_checks_job],
         sensors=[inbox_sensor, corrections_sensor, retrain_sensor],
         schedules=[daily_health, weekly_retrain],
+        executor=run_executor(executor),
         resources={
             "home": DocassetHome(root=root),
             "settings": settings or Settings(),

@@ -6,8 +6,13 @@ import dagster as dg
 
 from docasset.defs.partitions import batches, days
 
+# Every run carries its kind, so the queued run coordinator can bound each kind
+# (deploy/dagster.yaml: one retraining and one corrections import at a time, ingest bounded).
+RUN_KIND = "docasset/run_kind"
+
 ingest_job = dg.define_asset_job(
     "ingest_job",
+    tags={RUN_KIND: "ingest"},
     selection=dg.AssetSelection.assets("raw_scans", "ocr_text", "predictions", "review_queue"),
     partitions_def=batches,
     description="One inbox batch: raw scans -> OCR -> predictions -> review queue "
@@ -15,11 +20,13 @@ ingest_job = dg.define_asset_job(
 )
 corrections_job = dg.define_asset_job(
     "corrections_job",
+    tags={RUN_KIND: "corrections"},
     selection=dg.AssetSelection.assets("corrections"),
     description="Import the corrections inbox into the append-only store.",
 )
 retrain_job = dg.define_asset_job(
     "retrain_job",
+    tags={RUN_KIND: "retrain"},
     selection=dg.AssetSelection.assets(
         "curated_training_set", "candidate_model", "evaluation_report", "production_model"
     ),
@@ -27,6 +34,7 @@ retrain_job = dg.define_asset_job(
 )
 health_job = dg.define_asset_job(
     "health_job",
+    tags={RUN_KIND: "health"},
     selection=dg.AssetSelection.assets("production_health"),
     partitions_def=days,
     description="Label-free production health of one day, with its health checks "
@@ -34,12 +42,14 @@ health_job = dg.define_asset_job(
 )
 checks_job = dg.define_asset_job(
     "checks_job",
+    tags={RUN_KIND: "checks"},
     selection=dg.AssetSelection.all_asset_checks()
     - dg.AssetSelection.checks_for_assets("raw_scans", "production_health"),
     description="Every unpartitioned asset check on what is materialized (CI runs this).",
 )
 batch_checks_job = dg.define_asset_job(
     "batch_checks_job",
+    tags={RUN_KIND: "checks"},
     selection=dg.AssetSelection.checks_for_assets("raw_scans"),
     partitions_def=batches,
     description="The per-batch scan_quality gate on what is materialized (CI runs this per batch).",
