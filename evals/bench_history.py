@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -167,21 +166,21 @@ def bootstrap(dep: Deployment, day: date) -> float:
 # --- one measured day (runs in a fresh subprocess) --------------------------------------------
 
 
-def _rss_mb() -> float:
-    import psutil
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from ``/proc/self/status`` (``VmRSS``, ``VmHWM``)."""
+    status = Path("/proc/self/status").read_text("utf-8")
+    return round(int(status.split(f"{field}:")[1].split()[0]) / 1024, 1)
 
-    return round(psutil.Process().memory_info().rss / 2**20, 1)
+
+def _rss_mb() -> float:
+    return _status_mb("VmRSS")
 
 
 def _peak_rss_mb() -> float:
     """This process's peak RSS. ``VmHWM`` rather than ``ru_maxrss``: Linux carries the parent's
     high-water mark across fork + exec into ``ru_maxrss``, so a child would report at least the
     benchmark driver's RSS."""
-    try:
-        status = Path("/proc/self/status").read_text("utf-8")
-        return round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1)
-    except (OSError, IndexError, ValueError):
-        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return _status_mb("VmHWM")
 
 
 def _reset_peak() -> bool:

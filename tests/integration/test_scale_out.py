@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +51,7 @@ class Stack:
     home: Path
     env: dict[str, str]
     instance: dg.DagsterInstance
-    runs: list[dg.DagsterRun]
+    runs: Sequence[dg.DagsterRun]
     pids: dict[str, int]
     up_output: str
 
@@ -141,7 +141,7 @@ def _kill_leftovers(stack_dir: Path) -> None:
         subprocess.run(cmd, capture_output=True, timeout=60, check=False)
 
 
-def _wait_for_runs(instance: dg.DagsterInstance, n: int) -> list[dg.DagsterRun]:
+def _wait_for_runs(instance: dg.DagsterInstance, n: int) -> Sequence[dg.DagsterRun]:
     """The inbox sensor's runs once ``n`` exist and all finished."""
     end = time.monotonic() + RUN_TIMEOUT_S
     while time.monotonic() < end:
