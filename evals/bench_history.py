@@ -157,7 +157,10 @@ def bootstrap(dep: Deployment, day: date) -> float:
         _check("bootstrap corrections", driver.tick("corrections_sensor"))
         runs = driver.tick("retrain_sensor", train) or [driver.run("retrain_job", None, train)]
         _check("bootstrap training", runs)
-        if defs.resources["home"].registry().resolve("production") is None:
+        promoted = {
+            e.asset_key.to_user_string() for r in runs for e in r.get_asset_materialization_events()
+        }
+        if "production_model" not in promoted:
             raise SystemExit("bootstrap: no production model was promoted")
     _log(f"bootstrap: {dep.params['bootstrap_docs']} documents and a first model on {day}")
     return time.perf_counter() - started
