@@ -14,6 +14,7 @@ group, also when the test fails.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -162,8 +164,9 @@ def stack(receipts_dir: Path) -> Iterator[Stack]:
     stack_dir, home = base / "stack", base / "work"
     _fill_inbox(Workdir(home).inbox, receipts_dir)
     pg, redis, code, web = _free_ports(4)
+    # Only this test's settings: no DOCASSET_* of the caller's shell (an existing Postgres...).
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("DOCASSET_")},
         "DOCASSET_STACK_DIR": str(stack_dir),
         "DOCASSET_HOME": str(home),
         "DOCASSET_PG_PORT": str(pg),
@@ -172,8 +175,6 @@ def stack(receipts_dir: Path) -> Iterator[Stack]:
         "DOCASSET_WEB_PORT": str(web),
         "DOCASSET_CODE_MODULE": "tests.integration.scale_out_defs",
     }
-    for k in ("DOCASSET_PG_HOST", "DOCASSET_CELERY_BROKER", "DOCASSET_CELERY_BACKEND"):
-        env.pop(k, None)  # always the throwaway servers, whatever the caller's shell has
     try:
         up = subprocess.run(
             [str(STACK), "up"], env=env, capture_output=True, text=True, timeout=400, check=False
@@ -197,7 +198,10 @@ def test_stack_runs_on_postgres_and_prints_the_ui(stack: Stack) -> None:
 
     assert isinstance(stack.instance.run_storage, PostgresRunStorage)
     assert isinstance(stack.instance.event_log_storage, PostgresEventLogStorage)
-    assert f"UI: http://127.0.0.1:{stack.env['DOCASSET_WEB_PORT']}" in stack.up_output
+    url = f"http://127.0.0.1:{stack.env['DOCASSET_WEB_PORT']}"
+    assert f"UI: {url}" in stack.up_output
+    with urllib.request.urlopen(f"{url}/server_info", timeout=30) as resp:
+        assert resp.status == 200 and "dagster_webserver_version" in json.loads(resp.read())
     assert {"postgres", "redis", "codeserver", "daemon", "webserver", "worker1", "worker2"} <= set(
         stack.pids
     )
