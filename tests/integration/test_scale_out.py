@@ -44,6 +44,8 @@ GOOD = ["a", "b", "c", "d"]  # batch prefixes; files sort by name into batches o
 BAD = "e"
 RUN_TIMEOUT_S = 300
 
+pytestmark = pytest.mark.integration
+
 
 @dataclass
 class Stack:
