@@ -32,7 +32,9 @@ def test_bench_history_measures_each_step_per_history_size(
             assert run[op]["peak_is_the_steps_own"] is True  # Linux lets the mark be reset
             assert run[op]["peak_rss_mb"] >= run[op]["rss_before_mb"] > 50
         curate = run["curate"]
-        assert curate["corrections_import_s"] + curate["curated_set_s"] <= curate["seconds"]
+        # The parts are each rounded to milliseconds, so their sum may exceed the total by 1 ms.
+        parts = curate["corrections_import_s"] + curate["curated_set_s"]
+        assert parts <= curate["seconds"] + 0.002
         assert {"raw_scans", "ocr_text", "predictions"} <= set(run["ingest"]["materialized"])
         assert {"corrections", "curated_training_set"} <= set(run["curate"]["materialized"])
         assert run["health"]["materialized"] == ["production_health"]
