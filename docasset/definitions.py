@@ -17,6 +17,7 @@ from docasset.defs import (
     ocr,
     training,
 )
+from docasset.defs import label_studio as label_studio_defs
 from docasset.defs.jobs import (
     batch_checks_job,
     checks_job,
@@ -25,33 +26,49 @@ from docasset.defs.jobs import (
     ingest_job,
     retrain_job,
 )
+from docasset.defs.label_studio import LabelStudio, label_studio_sensor
 from docasset.defs.resources import DEFAULT_HOME, DocassetHome, PolarsParquetIOManager
 from docasset.defs.schedules import daily_health, weekly_retrain
 from docasset.defs.sensors import corrections_sensor, inbox_sensor, retrain_sensor
 from docasset.defs.settings import Settings
 
 
-def build_definitions(home: str | None = None, settings: Settings | None = None) -> dg.Definitions:
-    """The definitions for a working directory (default: env ``DOCASSET_HOME``)."""
+def build_definitions(
+    home: str | None = None,
+    settings: Settings | None = None,
+    label_studio: LabelStudio | None = None,
+) -> dg.Definitions:
+    """The definitions for a working directory (default: env ``DOCASSET_HOME``); Label Studio
+    is not configured unless given (the module's ``defs`` read it from the environment)."""
     root = home or DEFAULT_HOME
     storage = str(Path(root) / "storage")
     return dg.Definitions(
         assets=dg.load_assets_from_modules(
-            [ingest, ocr, extraction, corrections, training, evaluation, monitoring]
+            [
+                ingest,
+                ocr,
+                extraction,
+                corrections,
+                label_studio_defs,
+                training,
+                evaluation,
+                monitoring,
+            ]
         ),
         asset_checks=dg.load_asset_checks_from_modules(
             [ingest, training, evaluation, health_checks]
         ),
         jobs=[ingest_job, corrections_job, retrain_job, health_job, checks_job, batch_checks_job],
-        sensors=[inbox_sensor, corrections_sensor, retrain_sensor],
+        sensors=[inbox_sensor, corrections_sensor, retrain_sensor, label_studio_sensor],
         schedules=[daily_health, weekly_retrain],
         resources={
             "home": DocassetHome(root=root),
             "settings": settings or Settings(),
+            "label_studio": label_studio or LabelStudio(),
             "io_manager": dg.FilesystemIOManager(base_dir=storage),
             "frames_io": PolarsParquetIOManager(base_dir=storage),
         },
     )
 
 
-defs = build_definitions(os.environ.get("DOCASSET_HOME"))
+defs = build_definitions(os.environ.get("DOCASSET_HOME"), label_studio=LabelStudio.from_env())

@@ -21,9 +21,12 @@ from docasset.core.validation.curate import (
     sampled_auto_outcomes,
     write_promotion_status,
 )
-from docasset.core.validation.label_studio import labelling_config, review_queue_frame, review_task
+from docasset.core.validation.label_studio import review_queue_frame
+from docasset.core.validation.ls_config import labelling_config
+from docasset.core.validation.ls_tasks import batch_tasks
 from docasset.core.validation.memory import CorrectionMemory
 from docasset.core.workdir import Workdir
+from docasset.defs.label_studio import LabelStudio
 from docasset.defs.partitions import ALL_BATCHES, batches, concat_batches
 from docasset.defs.resources import DocassetHome
 from docasset.defs.settings import Settings
@@ -138,8 +141,9 @@ def corrections(
     description="The batch's documents routed to review, plus a stable QA sample of automated "
     "ones (settings.qa.auto_sample_rate; queue_reason 'qa_sample'): predicted values, "
     "confidences, blockers and page image. Exported for operators as Label Studio tasks with "
-    "pre-annotations (review/<batch>/label-studio-tasks.json, plus the labelling config) and "
-    "as the project's own JSONL (review/<batch>/queue.jsonl).",
+    "pre-annotated boxes on the page images (review/<batch>/label-studio-tasks.json, plus the "
+    "labelling config, for offline import; label_studio_tasks pushes the same tasks) and as "
+    "the project's own JSONL (review/<batch>/queue.jsonl).",
 )
 def review_queue(
     context,
@@ -148,32 +152,41 @@ def review_queue(
     predictions: pl.DataFrame,
     home: DocassetHome,
     settings: Settings,
+    label_studio: LabelStudio,
 ) -> pl.DataFrame:
     wd = home.workdir()
     doctype = settings.doctype()
     queued = review_queue_frame(predictions, settings.qa_config().auto_sample_rate)
     reasons = dict(queued.select("doc_id", "queue_reason").unique("doc_id").iter_rows())
-    groups = {k[0]: v for k, v in ocr_text.partition_by("doc_id", as_dict=True).items()}
     images = dict(
         raw_scans.filter(pl.col("status") == "ok")
+        .sort("page")
         .select("doc_id", "stored_path")
-        .unique(subset=["doc_id"])
+        .unique(subset=["doc_id"], keep="first")
         .iter_rows()
     )
-    tasks, queue = [], []
-    for pred in from_frame(queued.drop("queue_reason")):
-        text = document_text(groups[pred.doc_id], pred.doc_id) if pred.doc_id in groups else ""
-        image = str(wd.root / images.get(pred.doc_id, ""))
-        why = reasons[pred.doc_id]
-        tasks.append(review_task(doctype, pred, text, image, why))
-        queue.append(
-            {
-                **to_json(doctype, pred, pred.doc_id),
-                "doc_id": pred.doc_id,
-                "image": image,
-                "queue_reason": why,
-            }
-        )
+    tasks, skipped = batch_tasks(
+        wd,
+        label_studio.root(wd.root),
+        doctype,
+        queued,
+        raw_scans,
+        ocr_text,
+        context.partition_key,
+        settings.intake_limits(),
+        settings.label_studio_config(),
+    )
+    for doc_id, why in skipped.items():
+        context.log.error(f"no Label Studio task for {doc_id}: {why}")
+    queue = [
+        {
+            **to_json(doctype, pred, pred.doc_id),
+            "doc_id": pred.doc_id,
+            "image": str(wd.root / images.get(pred.doc_id, "")),
+            "queue_reason": reasons[pred.doc_id],
+        }
+        for pred in from_frame(queued)
+    ]
     out = review_dir(wd.root, context.partition_key)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(
@@ -189,6 +202,7 @@ def review_queue(
             "documents": len(queue),
             "qa_sample": sum(q["queue_reason"] == "qa_sample" for q in queue),
             "label_studio_tasks": dg.MetadataValue.path(str(out / "label-studio-tasks.json")),
+            "without_task": dg.MetadataValue.json(skipped),
             "queue_jsonl": dg.MetadataValue.path(str(out / "queue.jsonl")),
             "dagster/row_count": queued.height,
         }

@@ -8,10 +8,12 @@ from docasset.defs.partitions import batches, days
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
-    selection=dg.AssetSelection.assets("raw_scans", "ocr_text", "predictions", "review_queue"),
+    selection=dg.AssetSelection.assets(
+        "raw_scans", "ocr_text", "predictions", "review_queue", "label_studio_tasks"
+    ),
     partitions_def=batches,
-    description="One inbox batch: raw scans -> OCR -> predictions -> review queue "
-    "(scan_quality gates OCR).",
+    description="One inbox batch: raw scans -> OCR -> predictions -> review queue -> Label "
+    "Studio tasks (scan_quality gates OCR).",
 )
 corrections_job = dg.define_asset_job(
     "corrections_job",
