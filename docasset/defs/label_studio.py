@@ -18,8 +18,7 @@ from pydantic import Field
 from docasset.core.files import atomic_write
 from docasset.core.validation.ls_client import LabelStudioClient, parse_time
 from docasset.core.validation.ls_config import labelling_config
-from docasset.core.validation.ls_tasks import batch_tasks
-from docasset.core.workdir import Workdir
+from docasset.core.validation.ls_tasks import batch_tasks, served_dirs
 from docasset.defs.partitions import batches
 from docasset.defs.resources import DocassetHome
 from docasset.defs.settings import Settings
@@ -77,14 +76,6 @@ class LabelStudio(dg.ConfigurableResource):
 
     def root(self, home: Path) -> Path:
         return Path(self.document_root) if self.document_root else home
-
-
-def served_dirs(wd: Workdir) -> list[Path]:
-    """What Label Studio's local-files storages serve: the archived scans and the rendered
-    pages of review tasks (nothing else of docasset's home)."""
-    review = wd.root / "review"
-    review.mkdir(parents=True, exist_ok=True)
-    return [wd.archive, review]
 
 
 @dg.asset(

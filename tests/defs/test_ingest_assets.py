@@ -18,6 +18,7 @@ from docasset.core.workdir import Workdir
 from docasset.defs.corrections import review_queue
 from docasset.defs.extraction import predictions
 from docasset.defs.ingest import raw_scans, scan_quality
+from docasset.defs.label_studio import label_studio_tasks
 from docasset.defs.ocr import ocr_text
 
 
@@ -94,12 +95,16 @@ def test_review_queue_round_trips_through_label_studio(
         shutil.copy(p, wd.inbox / p.name)
     bid = _claim(wd, instance)
     res = dg.materialize(
-        [raw_scans, ocr_text, predictions, review_queue],
+        [raw_scans, ocr_text, predictions, review_queue, label_studio_tasks],
         partition_key=bid,
         instance=instance,
         resources=make_defs(wd.root).resources,
     )
     assert res.success
+    # No Label Studio configured: nothing pushed, and the metadata says so.
+    assert res.output_for_node("label_studio_tasks").is_empty()
+    [mat] = res.asset_materializations_for_node("label_studio_tasks")
+    assert "not configured" in mat.metadata["label_studio"].value  # type: ignore[operator]
     out = wd.root / "review" / bid
     tasks = json.loads((out / "label-studio-tasks.json").read_text())
     queue = [json.loads(x) for x in (out / "queue.jsonl").read_text().splitlines()]

@@ -85,6 +85,14 @@ def local_files_url(path: Path, document_root: Path) -> str:
     return LOCAL_FILES + quote(rel.as_posix(), safe="/")
 
 
+def served_dirs(wd: Workdir) -> list[Path]:
+    """What Label Studio's local-files storages serve: the archived scans and the rendered
+    pages of review tasks (nothing else of docasset's home)."""
+    review = wd.root / "review"
+    review.mkdir(parents=True, exist_ok=True)
+    return [wd.archive, review]
+
+
 def page_files(scan: ScanFile, render_dir: Path, limits: IntakeLimits) -> list[Path]:
     """The image files of a scan's pages: the archived file when a browser shows it as is (a
     one-page JPEG or PNG), else one grayscale PNG per page, rendered once into ``render_dir``
