@@ -23,6 +23,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from docasset.core.evaluation.candidate import EvaluationReport
 from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
@@ -36,7 +37,7 @@ class DemoResult:
     """What the demo did, for printing and for tests."""
 
     runs: list[dict[str, Any]] = field(default_factory=list)
-    reports: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[EvaluationReport] = field(default_factory=list)
     production_version: str | None = None
     health: dict[str, Any] | None = None
 
@@ -149,7 +150,7 @@ def run_demo(
     health_run = driver.run("health_job", partition_key=today)
     _record(result, "health", [health_run])
     result.health = health_run.output_for_node("production_health") if health_run.success else None
-    mv = defs.resources["home"].registry().resolve("production")  # type: ignore[attr-defined]
+    mv = defs.resources["registry"].store().resolve("production")  # type: ignore[attr-defined]
     result.production_version = mv.version if mv else None
     return result
 
@@ -171,19 +172,16 @@ def _retrain(driver: LocalDriver, result: DemoResult, run_config: dict[str, Any]
 def print_summary(result: DemoResult) -> None:
     """The per-field F1 and where the report is."""
     for rep in result.reports:
-        scores = rep["candidate_scores"]
-        verdict = "PROMOTED" if rep["passed"] else "BLOCKED"
-        print(
-            f"\ncandidate {rep['candidate']} vs production "
-            f"{rep['production'] or '(none)'}: {verdict}"
-        )
+        scores = rep.candidate_scores
+        verdict = "PROMOTED" if rep.passed else "BLOCKED"
+        print(f"\ncandidate {rep.candidate} vs production {rep.production or '(none)'}: {verdict}")
         for name, s in scores["fields"].items():
             print(f"  {name:<16} F1 {s['f1']:.3f}  (P {s['precision']:.3f} R {s['recall']:.3f})")
         print(
             f"  {'micro':<16} F1 {scores['micro']['f1']:.3f}; automation rate "
             f"{scores['automation_rate']:.2f}, auto accuracy {scores['auto_accuracy']:.3f}"
         )
-        print(f"  evaluation report: {rep['report_path']}")
+        print(f"  evaluation report: {rep.report_path}")
     print(f"\nproduction model: {result.production_version}")
     if result.health:
         print(

@@ -22,6 +22,7 @@ from docasset.core.validation.ls_tasks import batch_tasks, served_dirs
 from docasset.defs.partitions import batches
 from docasset.defs.resources import DocassetHome
 from docasset.defs.settings import Settings
+from docasset.defs.validation import review_dir
 
 URL_ENV, TOKEN_ENV = "DOCASSET_LABEL_STUDIO_URL", "DOCASSET_LABEL_STUDIO_TOKEN"
 PUSHED_SCHEMA = pa.DataFrameSchema(
@@ -83,33 +84,29 @@ class LabelStudio(dg.ConfigurableResource):
     io_manager_key="frames_io",
     group_name="validation",
     kinds={"labelstudio", "polars"},
-    description="The batch's review documents pushed into the Label Studio project "
-    "(resources.label_studio): one task per document keyed by doc_id, with page images served "
-    "by Label Studio's local-files storage from docasset's own store and the predicted values "
-    "as pre-annotated boxes; a re-run updates the tasks whose content changed, never "
-    "duplicates. Not configured (no url): nothing is pushed, the review queue's "
-    "label-studio-tasks.json is there for offline import.",
+    description="The batch's review queue as Label Studio tasks, one per document keyed by "
+    "doc_id: the page images (served by Label Studio's local-files storage from docasset's own "
+    "store) with the predicted values as pre-annotated boxes. Written for offline import "
+    "(review/<batch>/label-studio-tasks.json + label-studio-config.xml) and, when "
+    "resources.label_studio is configured, pushed into its project: a re-run updates the tasks "
+    "whose content changed, never duplicates. One row per pushed document.",
 )
 def label_studio_tasks(
     context,
     review_queue: pl.DataFrame,
-    ocr_text: pl.DataFrame,
     raw_scans: pl.DataFrame,
+    ocr_text: pl.DataFrame,
     home: DocassetHome,
     settings: Settings,
     label_studio: LabelStudio,
 ) -> pl.DataFrame:
-    if not label_studio.configured():
-        context.add_output_metadata(
-            {"pushed": 0, "label_studio": f"not configured ({URL_ENV} unset): nothing pushed"}
-        )
-        return PUSHED_SCHEMA.validate(pl.DataFrame(schema=PUSHED_COLUMNS))
     wd = home.workdir()
     cfg = settings.label_studio_config()
+    doctype = settings.doctype()
     tasks, skipped = batch_tasks(
         wd,
         label_studio.root(wd.root),
-        settings.doctype(),
+        doctype,
         review_queue,
         raw_scans,
         ocr_text,
@@ -117,26 +114,39 @@ def label_studio_tasks(
         settings.intake_limits(),
         cfg,
     )
+    for doc_id, why in skipped.items():
+        context.log.error(f"no Label Studio task for {doc_id}: {why}")
+    out = review_dir(wd.root, context.partition_key)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(
+        out / "label-studio-tasks.json", json.dumps(tasks, indent=1, ensure_ascii=False).encode()
+    )
+    atomic_write(out / "label-studio-config.xml", labelling_config(doctype).encode())
+    meta: dict[str, object] = {
+        "tasks": len(tasks),
+        "without_task": dg.MetadataValue.json(skipped),
+        "tasks_file": dg.MetadataValue.path(str(out / "label-studio-tasks.json")),
+    }
+    if not label_studio.configured():
+        context.add_output_metadata(
+            {**meta, "pushed": 0, "label_studio": f"not configured ({URL_ENV} unset)"}
+        )
+        return PUSHED_SCHEMA.validate(pl.DataFrame(schema=PUSHED_COLUMNS))
     client = label_studio.client()
     project = client.ensure_project(
-        label_studio.project_title,
-        labelling_config(settings.doctype()),
-        cfg.annotations_per_task,
+        label_studio.project_title, labelling_config(doctype), cfg.annotations_per_task
     )
     client.ensure_local_storage(project, served_dirs(wd))
     pushed = client.push(project, tasks, cfg.page_size)
     frame = pl.DataFrame(
         [{"project_id": project, **p.__dict__} for p in pushed], schema=PUSHED_COLUMNS
     )
-    actions = frame["action"].value_counts() if frame.height else None
-    counts = dict(actions.iter_rows()) if actions is not None else {}
+    actions = {a: sum(p.action == a for p in pushed) for a in ("created", "updated", "unchanged")}
     context.add_output_metadata(
         {
+            **meta,
             "pushed": frame.height,
-            "created": counts.get("created", 0),
-            "updated": counts.get("updated", 0),
-            "unchanged": counts.get("unchanged", 0),
-            "not_pushed": dg.MetadataValue.json(skipped),
+            **actions,
             "project": dg.MetadataValue.url(f"{client.url}/projects/{project}"),
             "dagster/row_count": frame.height,
         }

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 import dagster as dg
 from pydantic import ConfigDict, Field, create_model
 
-from docasset.core.evaluation.evaluate import GateConfig
+from docasset.core.evaluation.gate import GateConfig
 from docasset.core.evaluation.report import ReportConfig
 from docasset.core.extraction.extract import RoutingConfig
 from docasset.core.extraction.fields import DocType, load_doctype
