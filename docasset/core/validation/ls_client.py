@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 
@@ -181,17 +181,14 @@ class LabelStudioClient:
             dups.sort(key=lambda t: int(t["id"]))
             for extra in dups[1:]:
                 if not extra.get("annotations"):
-                    self._call(
-                        "delete a duplicate task",
-                        lambda t=extra: self._sdk.tasks.delete(id=t["id"]),
-                    )  # type: ignore[misc]
+                    self._delete_task(int(extra["id"]))
         out: list[Pushed] = []
         new = [t for t in tasks if t["data"]["doc_id"] not in by_doc]
         if new:
             self._call(
                 f"import {len(new)} tasks",
                 lambda: self._sdk.projects.import_tasks(
-                    id=project, request=new, return_task_ids=True
+                    id=project, request=cast(Any, new), return_task_ids=True
                 ),
             )
             fresh = {
@@ -209,7 +206,9 @@ class LabelStudioClient:
         tid = int(have["id"])
         changed = False
         if _canon(have.get("data")) != _canon(want["data"]):
-            self._call("update a task", lambda: self._sdk.tasks.update(id=tid, data=want["data"]))
+            self._call(
+                "update a task", lambda: self._sdk.tasks.update(id=str(tid), data=want["data"])
+            )
             changed = True
         old = [
             (p.get("model_version"), _canon(p.get("result"))) for p in have.get("predictions") or []
@@ -217,17 +216,20 @@ class LabelStudioClient:
         new = [(p["model_version"], _canon(p["result"])) for p in want.get("predictions") or []]
         if sorted(old, key=str) != sorted(new, key=str):
             for p in have.get("predictions") or []:
-                self._call(
-                    "replace a prediction",
-                    lambda p=p: self._sdk.predictions.delete(id=p["id"]),  # type: ignore[misc]
-                )
+                self._delete_prediction(int(p["id"]))
             for p in want.get("predictions") or []:
-                self._call(
-                    "add a prediction",
-                    lambda p=p: self._sdk.predictions.create(task=tid, **p),  # type: ignore[misc]
-                )
+                self._add_prediction(tid, p)
             changed = True
         return "updated" if changed else "unchanged"
+
+    def _delete_task(self, tid: int) -> None:
+        self._call("delete a duplicate task", lambda: self._sdk.tasks.delete(id=str(tid)))
+
+    def _delete_prediction(self, pid: int) -> None:
+        self._call("replace a prediction", lambda: self._sdk.predictions.delete(id=pid))
+
+    def _add_prediction(self, tid: int, pred: dict[str, Any]) -> None:
+        self._call("add a prediction", lambda: self._sdk.predictions.create(task=tid, **pred))
 
     # --- annotations -----------------------------------------------------------------------
 

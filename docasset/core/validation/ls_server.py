@@ -222,7 +222,7 @@ def login(url: str, email: str, password: str) -> httpx.Client:
     if r.status_code != 302:  # the login page again: wrong email or password
         client.close()
         raise LabelStudioError(f"cannot log in to {url} as {email}: wrong email or password")
-    client.headers.update({"X-CSRFToken": client.cookies.get("csrftoken", ""), "Referer": url})
+    client.headers.update({"X-CSRFToken": client.cookies.get("csrftoken") or "", "Referer": url})
     return client
 
 

@@ -297,7 +297,7 @@ def _page_annotation(
         elif kind == "choices" and control == ABSENT:
             absent += _choices(value)
         elif kind == "choices" and control == VERDICT:
-            verdict = (_choices(value) or [None])[0]
+            verdict = next(iter(_choices(value)), None)
         elif kind == "rectanglelabels" and control == FIELD:
             labels = value.get("rectanglelabels") or []
             if len(labels) != 1:
@@ -358,7 +358,7 @@ def _text_annotation(
     for r in result:
         value = r.get("value") or {}
         if r.get("type") == "choices":
-            verdict = (_choices(value) or [None])[0]
+            verdict = next(iter(_choices(value)), None)
             continue
         for label in value.get("labels") or []:
             if label not in doctype.labels:
