@@ -415,3 +415,55 @@ def test_a_refused_token_names_the_setting_and_legacy_tokens_work(
         label_studio_sensor(context)
     legacy = ls_server.legacy_token(ls_server.login(flow.url, *ADMIN))
     assert LabelStudioClient(flow.url, legacy, "test").whoami() == ADMIN[0]
+
+
+def test_docasset_labelstudio_starts_sets_up_the_project_and_stops(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from docasset.cli import main
+
+    state, home = tmp_path / "state", tmp_path / "work"
+    ls_server.prepare_data_dir(state / "data", ls_server.build_template(_template(), *ADMIN))
+    state.joinpath("credentials.json").write_text(
+        json.dumps({"admin_email": ADMIN[0], "admin_password": ADMIN[1]})
+    )
+    port = str(ls_server.free_port())
+    args = ["--home", str(home), "labelstudio", "--state", str(state), "--port", port]
+    try:
+        assert main([*args, "start"]) == 0
+        out = capsys.readouterr().out
+        assert f"running at http://127.0.0.1:{port}" in out and "/user/signup/?token=" in out
+        creds = json.loads((state / "credentials.json").read_text())
+        assert oct((state / "credentials.json").stat().st_mode & 0o777) == "0o600"
+        client = LabelStudioClient(creds["url"], creds["token"], "test")
+        assert client.whoami() == ADMIN[0] and client.find_project("docasset review") == 1
+        assert main([*args, "start"]) == 0  # again: already running, nothing created twice
+        assert client.find_project("docasset review") == 1
+        assert (
+            f"DOCASSET_LABEL_STUDIO_TOKEN={creds['token']}" in (state / "docasset.env").read_text()
+        )
+        assert main([*args, "status"]) == 0
+    finally:
+        assert main([*args, "stop"]) == 0
+    assert main([*args, "status"]) == 1 and "not running" in capsys.readouterr().out
+
+
+def test_a_duplicate_from_a_concurrent_push_is_removed_by_the_next_push(flow: Flow) -> None:
+    from label_studio_sdk.client import LabelStudio as Sdk
+
+    client = LabelStudioClient(flow.url, flow.admin_token, "test")
+    project = client.find_project("docasset review")
+    assert project is not None
+    offline = flow.home / "review" / flow.batch / "label-studio-tasks.json"
+    doc = flow.tasks["accept"]["data"]["doc_id"]
+    [task] = [t for t in json.loads(offline.read_text()) if t["data"]["doc_id"] == doc]
+    Sdk(base_url=flow.url, api_key=flow.admin_token).projects.import_tasks(
+        id=project, request=[task]
+    )
+    assert len(client.tasks(project, 100)) == 5  # what two pushes racing could leave
+    [pushed] = client.push(project, [task], 100)
+    tasks = client.tasks(project, 100)
+    assert len(tasks) == 4 and pushed.task_id == flow.tasks["accept"]["id"]
+    # The operator's annotation is on the task that was kept.
+    [kept] = [t for t in tasks if t["data"]["doc_id"] == doc]
+    assert [a["id"] for a in kept["annotations"]] == [flow.tasks["accept"]["annotation_id"]]
