@@ -10,7 +10,7 @@ field names to the final value as printed, or ``null`` when the document does no
 field. ``verdict`` is optional: ``"irrelevant"`` or ``"bad_scan"``. ``spans`` is optional:
 field -> ``[start, end]`` character offsets in the document's OCR text.
 
-Label Studio's JSON export (a list of tasks, see ``docasset.core.validation.ls_tasks``) is
+Label Studio's JSON export (a list of tasks, see ``docasset.core.validation.ls_annotations``) is
 accepted too: each (task, annotation) becomes one correction, with the same all-or-nothing
 validation (its JSON-MIN and CSV exports are refused with a message saying to export JSON).
 
@@ -34,7 +34,7 @@ import polars as pl
 
 from docasset.core.extraction.fields import DocType
 from docasset.core.files import atomic_write
-from docasset.core.validation.ls_tasks import corrections_from_export, non_json_export
+from docasset.core.validation.ls_annotations import corrections_from_export, non_json_export
 from docasset.errors import CorrectionsError
 
 VERDICTS = ("irrelevant", "bad_scan")

@@ -1,7 +1,8 @@
 """The review queue: which documents operators check (review routes plus a stable QA sample).
 
-The Label Studio side lives beside it: the labelling config in ``ls_config``, tasks out and
-annotations in in ``ls_tasks``, the server's API in ``ls_client``.
+The Label Studio side lives beside it: the labelling config in ``ls_config``, tasks out in
+``ls_tasks``, annotations in in ``ls_annotations``, the server's API in ``ls_client``, a local
+server and its accounts in ``ls_server``.
 """
 
 from __future__ import annotations
