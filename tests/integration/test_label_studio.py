@@ -45,6 +45,7 @@ from docasset.errors import CorrectionsError, LabelStudioAuthError
 from fixtures.generate import generate
 from fixtures.operators import write_corrections
 
+pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 RECEIPT = load_doctype("receipt")
 ADMIN = ("admin@docasset.test", "admin-Pass-1234")

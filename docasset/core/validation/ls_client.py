@@ -117,7 +117,7 @@ class LabelStudioClient:
                     title=title, label_config=label_config, maximum_annotations=maximum_annotations
                 ),
             )
-            return int(made.id)  # type: ignore[arg-type]
+            return int(made.id)
         current = self._call("read the project", lambda: self._sdk.projects.get(id=pid))
         if (current.label_config, current.maximum_annotations) != (
             label_config,
