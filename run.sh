@@ -6,6 +6,7 @@
 #   ./run.sh ui     set up, then open the Dagster UI on the demo's instance
 #   ./run.sh stack | stack-stop | stack-status   the production stack (deploy/stack.sh:
 #                   Postgres, Redis, code server, daemon, webserver, two Celery workers)
+#   ./run.sh labelstudio [stop|status]  Label Studio for operators (own venv, data in .docasset/)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -58,6 +59,22 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.docasset-stamp 2>/dev/null)" != 
   echo "$stamp_now" > .venv/.docasset-stamp
 fi
 
+# Label Studio lives in its own venv (its SDK 2.1 needs numpy 2; ours must stay below 2), pinned
+# by constraints-labelstudio.txt; rebuilt only when that file changes.
+ensure_labelstudio() {
+  local stamp
+  stamp=$(sha256sum constraints-labelstudio.txt | cut -c1-16)
+  if [ ! -x .venv-labelstudio/bin/label-studio ] || [ "$(cat .venv-labelstudio/.docasset-stamp 2>/dev/null)" != "$stamp" ]; then
+    echo "setting up .venv-labelstudio (label-studio $(grep -m1 '^label-studio==' constraints-labelstudio.txt | cut -d= -f3), about a minute)"
+    [ -x .venv-labelstudio/bin/python ] || "$PY" -m venv .venv-labelstudio
+    local log=.venv-labelstudio/pip-install.log
+    { .venv-labelstudio/bin/python -m pip install --upgrade pip &&
+      .venv-labelstudio/bin/python -m pip install -c constraints-labelstudio.txt label-studio; } > "$log" 2>&1 \
+      || { tail -40 "$log" >&2; echo "Label Studio install failed; full log: $log" >&2; exit 1; }
+    echo "$stamp" > .venv-labelstudio/.docasset-stamp
+  fi
+}
+
 export OMP_THREAD_LIMIT=1
 export DOCASSET_STATE="$ROOT/.docasset"
 case "$CMD" in
@@ -68,7 +85,13 @@ case "$CMD" in
     exec .venv/bin/docasset demo --workdir "$DOCASSET_STATE" --fresh "$@";;
   test)
     shift || true
+    ensure_labelstudio  # tests/integration/test_label_studio.py runs a real server
     exec .venv/bin/python -m pytest "$@";;
+  labelstudio)
+    shift || true
+    ensure_labelstudio
+    export DOCASSET_HOME="$DOCASSET_STATE/work"
+    exec .venv/bin/docasset labelstudio "${@:-start}" --state "$DOCASSET_STATE/labelstudio";;
   ui)
     export DAGSTER_HOME="$DOCASSET_STATE/dagster_home" DOCASSET_HOME="$DOCASSET_STATE/work"
     mkdir -p "$DAGSTER_HOME"
@@ -77,5 +100,5 @@ case "$CMD" in
   stack) exec deploy/stack.sh up;;
   stack-stop) exec deploy/stack.sh down;;
   stack-status) exec deploy/stack.sh status;;
-  *) echo "usage: ./run.sh [setup|demo|test|ui|stack|stack-stop|stack-status]" >&2; exit 2;;
+  *) echo "usage: ./run.sh [setup|demo|test|ui|stack|stack-stop|stack-status|labelstudio [start|stop|status]]" >&2; exit 2;;
 esac

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from docasset.defs.partitions import batches, days
@@ -14,11 +16,11 @@ ingest_job = dg.define_asset_job(
     "ingest_job",
     tags={RUN_KIND: "ingest"},
     selection=dg.AssetSelection.assets(
-        "raw_scans", "ocr_text", "documents", "predictions", "review_queue"
+        "raw_scans", "ocr_text", "documents", "predictions", "review_queue", "label_studio_tasks"
     ),
     partitions_def=batches,
     description="One inbox batch: raw scans -> OCR -> documents -> predictions -> review queue "
-    "(scan_quality gates OCR).",
+    "-> Label Studio tasks (scan_quality gates OCR).",
 )
 corrections_job = dg.define_asset_job(
     "corrections_job",
@@ -57,3 +59,22 @@ batch_checks_job = dg.define_asset_job(
     partitions_def=batches,
     description="The per-batch scan_quality gate on what is materialized (CI runs this per batch).",
 )
+
+
+# Launched runs use Dagster's default (multiprocess) executor unless the deployment says
+# otherwise: the Celery run launcher runs each run inside a worker's pool process, which is
+# daemonic and may not start child processes, so the stack sets DOCASSET_RUN_EXECUTOR=in_process.
+RUN_EXECUTORS: dict[str, dg.ExecutorDefinition | None] = {
+    "default": None,
+    "in_process": dg.in_process_executor,
+    "multiprocess": dg.multiprocess_executor,
+}
+
+
+def run_executor(name: str | None = None) -> dg.ExecutorDefinition | None:
+    """The executor of launched runs named by ``name`` (default: env ``DOCASSET_RUN_EXECUTOR``,
+    else Dagster's default); ``execute_in_process`` always runs in process whatever this is."""
+    key = name or os.environ.get("DOCASSET_RUN_EXECUTOR") or "default"
+    if key not in RUN_EXECUTORS:
+        raise ValueError(f"DOCASSET_RUN_EXECUTOR={key!r}: expected one of {sorted(RUN_EXECUTORS)}")
+    return RUN_EXECUTORS[key]
