@@ -28,6 +28,7 @@ from docasset.core.training.train import RetrainConfig, TrainConfig
 from docasset.core.tunable import tunables
 from docasset.core.validation.corrections import CorrectionsConfig
 from docasset.core.validation.curate import SplitConfig
+from docasset.core.validation.ls_config import LabelStudioConfig
 from docasset.core.validation.qa import QaConfig
 
 
@@ -65,6 +66,7 @@ SECTIONS: dict[str, type] = {
     "gate": GateConfig,
     "report": ReportConfig,
     "health": HealthThresholds,
+    "label_studio": LabelStudioConfig,
 }
 
 if TYPE_CHECKING:  # the generated classes are CoreSettings to the type checker
@@ -81,6 +83,7 @@ if TYPE_CHECKING:  # the generated classes are CoreSettings to the type checker
     GateSettings: TypeAlias = CoreSettings
     ReportSettings: TypeAlias = CoreSettings
     HealthSettings: TypeAlias = CoreSettings
+    LabelStudioSettings: TypeAlias = CoreSettings
 else:
     InboxSettings = section(InboxConfig, "InboxSettings")
     IntakeSettings = section(IntakeLimits, "IntakeSettings")
@@ -95,6 +98,7 @@ else:
     GateSettings = section(GateConfig, "GateSettings")
     ReportSettings = section(ReportConfig, "ReportSettings")
     HealthSettings = section(HealthThresholds, "HealthSettings")
+    LabelStudioSettings = section(LabelStudioConfig, "LabelStudioSettings")
 
 
 class Settings(dg.ConfigurableResource):
@@ -135,6 +139,9 @@ class Settings(dg.ConfigurableResource):
     )
     health: HealthSettings = Field(
         default_factory=HealthSettings, description="Production-health checks and hints."
+    )
+    label_studio: LabelStudioSettings = Field(
+        default_factory=LabelStudioSettings, description="Label Studio review tasks."
     )
 
     def doctype(self) -> DocType:
@@ -178,6 +185,9 @@ class Settings(dg.ConfigurableResource):
 
     def health_thresholds(self) -> HealthThresholds:
         return cast(HealthThresholds, self.health.core())
+
+    def label_studio_config(self) -> LabelStudioConfig:
+        return cast(LabelStudioConfig, self.label_studio.core())
 
 
 def section_types() -> dict[str, type]:

@@ -30,9 +30,8 @@ from docasset.defs.settings import Settings
     kinds={"polars"},
     description="The batch's documents routed to review, plus a stable QA sample of automated "
     "ones (settings.qa.auto_sample_rate; queue_reason 'qa_sample'): predicted values, "
-    "confidences, blockers and page image. Exported for operators as Label Studio tasks with "
-    "pre-annotations (review/<batch>/label-studio-tasks.json, plus the labelling config) and "
-    "as the project's own JSONL (review/<batch>/queue.jsonl).",
+    "confidences, blockers and page image, exported as the project's own JSONL "
+    "(review/<batch>/queue.jsonl); label_studio_tasks turns it into Label Studio tasks.",
 )
 def review_queue(
     context,
@@ -49,7 +48,6 @@ def review_queue(
         {
             "documents": n["documents"],
             "qa_sample": n["qa_sample"],
-            "label_studio_tasks": dg.MetadataValue.path(str(out / "label-studio-tasks.json")),
             "queue_jsonl": dg.MetadataValue.path(str(out / "queue.jsonl")),
             "dagster/row_count": queued.height,
         }

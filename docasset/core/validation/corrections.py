@@ -13,9 +13,9 @@ field -> ``[start, end]`` character offsets in the document's OCR text (integers
 ``CorrectionsConfig.min_year`` and not after the import time plus
 ``CorrectionsConfig.max_future_seconds``.
 
-Label Studio's JSON export (a list of tasks, see ``docasset.core.validation.label_studio``) is
+Label Studio's JSON export (a list of tasks, see ``docasset.core.validation.ls_annotations``) is
 accepted too: each (task, annotation) becomes one correction, with the same all-or-nothing
-validation.
+validation (its JSON-MIN and CSV exports are refused with a message saying to export JSON).
 
 Import is total: a file is validated whole and either stored whole or rejected whole with
 line-level reasons (:class:`~docasset.errors.CorrectionsError`); nothing else is raised for
@@ -50,7 +50,7 @@ import polars as pl
 from docasset.core.extraction.fields import DocType
 from docasset.core.files import atomic_write, display_name, locked, sweep_tmp
 from docasset.core.tunable import tunable
-from docasset.core.validation.label_studio import corrections_from_export
+from docasset.core.validation.ls_annotations import corrections_from_export, non_json_export
 from docasset.core.validation.strict_json import JsonRefused, loads
 from docasset.errors import CorrectionsError
 
@@ -246,6 +246,9 @@ def parse_bytes(
             if rec is not None and not errs:
                 records.append(rec)
     else:
+        hint = non_json_export(text)  # a Label Studio CSV export: say to export JSON
+        if hint is not None:
+            raise CorrectionsError(where, [(1, hint)])
         for n, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
