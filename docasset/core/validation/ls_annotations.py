@@ -103,15 +103,15 @@ def _page_annotation(
         elif kind == "choices" and control == VERDICT:
             verdict = next(iter(_choices(value)), None)
         elif kind == "rectanglelabels" and control == FIELD:
-            labels = _strings(value.get("rectanglelabels") or [])
+            names = _strings(value.get("rectanglelabels") or [])
             where = [_number(r.get("item_index") or 0), _number(value.get("y", 0))]
             where.append(_number(value.get("x", 0)))
-            if labels is None or None in where:
+            if names is None or None in where:
                 problems.append(f"result {k}: a box needs label names and numeric x, y, page")
                 continue
-            if len(labels) != 1:
-                problems.append(f"a box has {len(labels)} field labels, not one")
-            reg.label = labels[0] if labels else None
+            if len(names) != 1:
+                problems.append(f"a box has {len(names)} field labels, not one")
+            reg.label = names[0] if names else None
             reg.order = (where[0], where[1], where[2])  # type: ignore[assignment]
         elif kind == "textarea" and control == VALUE:
             texts = _strings(value.get("text") or [])
@@ -253,6 +253,9 @@ def corrections_from_export(tasks: object, doctype: DocType) -> Parsed:
             out.append((where, None, [f"{why}: {USE_JSON}"]))
             continue
         data = task["data"]
+        if data.get("text") is not None and not isinstance(data["text"], str):
+            out.append((where, None, ["'data.text' must be a string"]))
+            continue
         accepted = data.get("docasset") or {}
         accepted = accepted.get("accepted") if isinstance(accepted, dict) else None
         accepted = accepted if isinstance(accepted, dict) else {}

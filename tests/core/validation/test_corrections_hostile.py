@@ -322,3 +322,60 @@ def test_the_cli_files_long_and_odd_names_without_a_traceback(
     assert len(names) == 2 and names[1].endswith(".reasons.txt")
     assert all(len(n.encode()) <= 255 for n in names)
     assert read_store(home / "corrections" / "store").height == 1
+
+
+def _page_task(*results: object) -> dict:
+    return {
+        "data": {"doc_id": "aaaa000000000001", "pages": ["/img/a.png"]},
+        "annotations": [
+            {
+                "completed_by": {"id": 3},
+                "updated_at": "2026-11-24T10:00:00Z",
+                "result": list(results),
+            }
+        ],
+    }
+
+
+def _box(**kw: object) -> dict:
+    value = {"x": 1.0, "y": 2.0, "width": 5, "height": 5, "rectanglelabels": ["TOTAL"], **kw}
+    return {"id": "r1", "type": "rectanglelabels", "from_name": "field", "value": value}
+
+
+def _typed(text: object) -> dict:
+    return {"id": "r1", "type": "textarea", "from_name": "value", "value": {"text": text}}
+
+
+@pytest.mark.parametrize(
+    ("task", "reason"),
+    [
+        (_page_task(7), "result 1 is not an object"),
+        (_page_task({"type": "textarea", "from_name": "value", "value": [1]}), "object 'value'"),
+        (_page_task(_box(x="left"), _typed(["9.00"])), "numeric x, y, page"),
+        (_page_task({**_box(), "item_index": "two"}, _typed(["9.00"])), "numeric x, y, page"),
+        (_page_task(_box(rectanglelabels=[["TOTAL"]]), _typed(["9.00"])), "label names"),
+        (_page_task(_box(), _typed("9.00")), "'text' must be a list of strings"),
+        (
+            _page_task({"type": "choices", "from_name": "verdict", "value": {"choices": [[1]]}}),
+            "'choices' must be a list of strings",
+        ),
+        ({**_page_task(), "annotations": "all"}, "'annotations' must be a list"),
+    ],
+)
+def test_malformed_page_annotations_are_rejected_whole(
+    tmp_path: Path, task: dict, reason: str
+) -> None:
+    """The page-image config's parser is total too (these raised TypeError, ValueError and
+    AttributeError before)."""
+    good = _page_task(_box(), _typed(["9.00"]))
+    exc = _rejected(tmp_path, "ls.json", json.dumps([good, task]))
+    assert reason in str(exc), exc.problems
+
+
+def test_a_good_page_annotation_is_still_stored(tmp_path: Path) -> None:
+    f = tmp_path / "ls.json"
+    f.write_text(json.dumps([_page_task(_box(), _typed(["9.00"]))]))
+    assert import_file(f, tmp_path / "store", RECEIPT, KNOWN).stored == 1
+    row = read_store(tmp_path / "store").row(0, named=True)
+    assert json.loads(row["fields_json"]) == {"total": "9.00"}
+    assert row["annotator"] == "label-studio-user-3"
