@@ -7,8 +7,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from docasset.errors import DocassetError
+
+if TYPE_CHECKING:
+    from docasset.core.extraction.fields import DocType
+    from docasset.core.ocr.engine import Engine
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -52,33 +57,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK if result.all_runs_ok and result.reports else EXIT_ERROR
 
 
+def _engine(args: argparse.Namespace, doctype: DocType) -> Engine:
+    from docasset.core.ocr.hybrid import default_engine
+
+    return default_engine(doctype, args.ocr_engine)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from docasset.core.datasets.labelled import read_labelled_folder
-    from docasset.core.datasets.offline import ocr_files, split_docs, training_docs
+    from docasset.core.datasets.offline import ocr_files, train_labelled
     from docasset.core.extraction.fields import load_doctype
-    from docasset.core.training.train import TrainConfig, train_model
+    from docasset.core.training.train import TrainConfig
 
     doctype = load_doctype(args.doc_type)
     docs = read_labelled_folder(Path(args.dataset))
-    ocr = ocr_files([(d.id, d.image) for d in docs], workers=args.workers)
+    ocr = ocr_files([(d.id, d.image) for d in docs], _engine(args, doctype), workers=args.workers)
     for key, why in sorted(ocr.failures.items()):
         print(f"skipped {key}: {why}", file=sys.stderr)
-    tdocs, aligns = training_docs(docs, ocr.texts, doctype)
-    unaligned = {k: [a.field for a in al if not a.aligned] for k, al in aligns.items()}
-    unaligned = {k: v for k, v in unaligned.items() if v}
-    train, dev = split_docs(tdocs, args.dev_fraction)
-    bundle, report = train_model(
-        train, dev, doctype, TrainConfig(epochs=args.epochs, seed=args.seed)
+    trained = train_labelled(
+        docs,
+        ocr.texts,
+        doctype,
+        TrainConfig(epochs=args.epochs, seed=args.seed),
+        args.dev_fraction,
+        ocr.engine,
+        str(args.dataset),
     )
-    bundle.meta.update(
-        training={
-            "dataset": str(args.dataset),
-            "n_train": report.n_train,
-            "n_dev": report.n_dev,
-            "unaligned": unaligned,
-            "history": report.history,
-        }
-    )
+    bundle, report = trained.bundle, trained.report
     bundle.save(Path(args.out))
     print(
         json.dumps(
@@ -86,8 +91,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "out": args.out,
                 "n_train": report.n_train,
                 "n_dev": report.n_dev,
+                "ocr_engine": ocr.engine["engine"],
+                "ocr_pages_by_engine": ocr.page_engines,
                 "ocr_failures": len(ocr.failures),
-                "documents_with_unaligned_values": len(unaligned),
+                "documents_with_unaligned_values": len(trained.unaligned),
                 "best_epoch": report.best_epoch,
                 "dev_accuracy": report.best_dev_accuracy,
                 "seconds": report.seconds,
@@ -102,11 +109,15 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from docasset.core.datasets.offline import expand_inputs, ocr_files
     from docasset.core.extraction.extract import ModelBundle, predict_documents
     from docasset.core.extraction.prediction_table import to_json
+    from docasset.core.ocr.engine import OCR_META, engine_mismatch
 
     bundle = ModelBundle.load(Path(args.model))
     paths = expand_inputs(Path(p) for p in args.inputs)
     keyed = [(p.stem, p) for p in paths]
-    ocr = ocr_files(keyed, workers=args.workers)
+    ocr = ocr_files(keyed, _engine(args, bundle.doctype), workers=args.workers)
+    warning = engine_mismatch(bundle.meta.get(OCR_META), ocr.engine)
+    if warning:
+        print(f"docasset: warning: {warning}", file=sys.stderr)
     preds = predict_documents(bundle, bundle.doctype, dict(sorted(ocr.texts.items())))
     with open(args.out, "w", encoding="utf-8") as fh:
         for p in preds:
@@ -120,6 +131,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
                 "documents": len(preds),
                 "failed": len(ocr.failures),
                 "auto": sum(p.route == "auto" for p in preds),
+                "ocr_engine": ocr.engine["engine"],
+                "ocr_engine_warning": warning,
             }
         )
     )
@@ -225,6 +238,19 @@ def cmd_memory(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _ocr_engine_option(p: argparse.ArgumentParser) -> None:
+    from docasset.core.ocr.engine import ENGINE_NAMES
+    from docasset.core.ocr.tesseract import OcrConfig
+
+    default = OcrConfig().engine
+    p.add_argument(
+        "--ocr-engine",
+        choices=ENGINE_NAMES,
+        default=default,
+        help=f"OCR engine (default: {default}, the Settings.ocr.engine default)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="docasset", description=__doc__)
     p.add_argument("--home", help="working directory (default: $DOCASSET_HOME or .docasset/work)")
@@ -247,12 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--dev-fraction", type=float, default=0.2)
     t.add_argument("--workers", type=int, default=None)
+    _ocr_engine_option(t)
     t.set_defaults(fn=cmd_train)
 
     e = sub.add_parser("extract", help="extract fields from files or directories")
     e.add_argument("--model", required=True)
     e.add_argument("--out", required=True)
     e.add_argument("--workers", type=int, default=None)
+    _ocr_engine_option(e)
     e.add_argument("inputs", nargs="+")
     e.set_defaults(fn=cmd_extract)
 

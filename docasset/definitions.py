@@ -25,6 +25,7 @@ from docasset.defs.jobs import (
     ingest_job,
     retrain_job,
 )
+from docasset.defs.ocr_engines import ocr_engine_for
 from docasset.defs.resources import (
     DEFAULT_HOME,
     DocassetHome,
@@ -43,6 +44,7 @@ def build_definitions(home: str | None = None, settings: Settings | None = None)
     """The definitions for a working directory (default: env ``DOCASSET_HOME``)."""
     root = Path(home or DEFAULT_HOME)
     storage = str(root / "storage")
+    settings = settings or Settings()
     return dg.Definitions(
         assets=dg.load_assets_from_modules(STAGES),
         asset_checks=dg.load_asset_checks_from_modules([*STAGES, health_checks]),
@@ -53,7 +55,8 @@ def build_definitions(home: str | None = None, settings: Settings | None = None)
             "home": DocassetHome(root=str(root)),
             "registry": ModelRegistry(root=str(root / "models")),
             "memory": MemoryStore(root=str(root / "memory")),
-            "settings": settings or Settings(),
+            "settings": settings,
+            "ocr_engine": ocr_engine_for(settings),
             "io_manager": dg.FilesystemIOManager(base_dir=storage),
             "frames_io": PolarsParquetIOManager(base_dir=storage),
         },
