@@ -139,7 +139,7 @@ class HybridEngine(Engine):
             if page_is_hard(words, quality, self.config):
                 rapid[info.page] = self._rapid(img, scan.doc_id, info.page, info.dpi)
             last = (info.page, info.dpi, img)
-        text = document_text(_combine(tess, rapid), scan.doc_id)
+        text = document_text(combine_pages(tess, rapid), scan.doc_id)
         rest = [p for p in tess if p not in rapid and p not in blank]
         if rest and (
             document_is_hard(self.doctype, text, self.config)
@@ -151,10 +151,10 @@ class HybridEngine(Engine):
                 for info, img in iter_pages(scan, limits):
                     if info.page in rest:
                         rapid[info.page] = self._rapid(img, scan.doc_id, info.page, info.dpi)
-        return _combine(tess, rapid)
+        return combine_pages(tess, rapid)
 
 
-def _combine(tess: dict[int, pl.DataFrame], rapid: dict[int, pl.DataFrame]) -> pl.DataFrame:
+def combine_pages(tess: dict[int, pl.DataFrame], rapid: dict[int, pl.DataFrame]) -> pl.DataFrame:
     """Per page RapidOCR's words when it re-read the page and found any, else Tesseract's."""
     frames = [
         rapid[p] if p in rapid and rapid[p].height else tess[p]

@@ -202,7 +202,7 @@ def _new_rapidocr(config: RapidConfig) -> Any:
     )
 
 
-def _rapidocr(config: RapidConfig) -> Any:
+def loaded_rapidocr(config: RapidConfig) -> Any:
     """The process's RapidOCR instance for these settings, models loaded (once)."""
     key = (config.det_max_side, config.text_score)
     with _LOCK:
@@ -243,7 +243,7 @@ class RapidEngine(PageEngine):
         self.config = config
 
     def warm_up(self) -> None:
-        _rapidocr(self.config)
+        loaded_rapidocr(self.config)
 
     def versions(self) -> dict[str, str]:
         return {"rapidocr": _version(self.config)}
@@ -257,7 +257,7 @@ class RapidEngine(PageEngine):
         dpi: float | None,
         quality: PageQuality | None,
     ) -> pl.DataFrame:
-        engine = _rapidocr(self.config)
+        engine = loaded_rapidocr(self.config)
         gray = np.asarray(img if img.mode == "L" else img.convert("L"))
         try:
             res = engine(gray)
