@@ -124,11 +124,11 @@ def _train_score(
         train, texts, RECEIPT, TrainConfig(epochs=40, seed=0), 0.4, {"engine": name}, "sim"
     )
     preds = predict_documents(model.bundle, RECEIPT, {d.id: texts[d.id] for d in test})
-    s = score(RECEIPT, preds, {d.id: d.fields for d in test}).as_dict()
+    s = score(RECEIPT, preds, {d.id: d.fields for d in test})
     return {
-        "micro_f1": round(s["micro"]["f1"], 4),  # type: ignore[index]
-        "f1": {k: round(v["f1"], 4) for k, v in s["fields"].items()},  # type: ignore[attr-defined]
-        "automation_rate": round(s["automation_rate"], 4),  # type: ignore[arg-type]
+        "micro_f1": round(s.micro.f1, 4),
+        "f1": {k: round(v.f1, 4) for k, v in s.fields.items()},
+        "automation_rate": round(s.automation_rate, 4),
         "routed_to_review": sum(p.route == "review" for p in preds),
     }
 

@@ -75,7 +75,7 @@ class PeakRss:
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
-        import psutil
+        import psutil  # type: ignore[import-untyped]
 
         me = psutil.Process()
         while not self._stop.is_set():

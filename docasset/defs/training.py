@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from docasset.core.ocr.engine import OCR_META
 from docasset.core.reporting.blocks import md_table
 from docasset.core.training.candidate import train_candidate
 from docasset.core.validation.curate import EXCLUSION_REASONS, CuratedSet
@@ -161,7 +162,7 @@ def candidate_model(
             "best_epoch": report.best_epoch,
             "train_seconds": report.seconds,
             "thresholds": dg.MetadataValue.json(bundle.thresholds),
-            "ocr_engine": dg.MetadataValue.json(bundle.meta.get("ocr")),
+            "ocr_engine": dg.MetadataValue.json(bundle.meta.get(OCR_META) or {}),
         }
     )
     return {
