@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from docasset.core.datasets.labelled import read_key
 from docasset.core.extraction.fields import load_doctype, values_match
@@ -15,6 +16,8 @@ from docasset.core.training.registry import Registry
 from docasset.core.workdir import Workdir
 from fixtures.operators import source_to_doc_ids
 from tests.defs.cli import run_dagster
+
+pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
 
 ROOT = Path(__file__).resolve().parents[2]
 

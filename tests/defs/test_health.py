@@ -28,6 +28,8 @@ from fixtures import degrade
 from fixtures.generate import generate, vendor_catalogue
 from fixtures.operators import corrections_from_keys, write_corrections
 
+pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
+
 TRAIN_VENDORS = vendor_catalogue()[:10]
 NEW_VENDORS = vendor_catalogue()[10:]
 TRAIN_MONTHS = list(range(1, 10))
