@@ -152,7 +152,7 @@ def ocr_documents(
 def page_engines(words: pl.DataFrame) -> dict[str, int]:
     """Page engine -> number of pages of ``words`` it read (pages with text only)."""
     pages = words.select("doc_id", "page", "engine").unique()
-    return dict(sorted(pages.group_by("engine").len().iter_rows()))  # type: ignore[arg-type]
+    return dict(sorted(pages.group_by("engine").len().iter_rows()))
 
 
 def engine_mismatch(trained: Mapping[str, Any] | None, current: Mapping[str, Any]) -> str | None:

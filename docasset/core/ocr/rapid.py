@@ -48,10 +48,10 @@ _ROW_CANDIDATES = 4  # a segment may join one of the last few rows (interleaved 
 class RapidConfig:
     """How RapidOCR (PP-OCRv6 small det/rec, bundled in the wheel) reads pages.
 
-    Defaults from 60 SROIE receipts (``/work`` research, see ``evals/README.md``): the text
-    direction classifier off (upright scans; it cost time and no accuracy), detection on the
-    page scaled so its longer side is at most 960 px (CER 0.069 vs 0.068 at the default size,
-    at 65 % of the CPU and 450 MB instead of 1.1 GB peak RSS), recognition one segment at a time.
+    Defaults measured on SROIE receipts 000-059 (one core): the text direction classifier off
+    (upright scans; it cost time and no accuracy), detection on the page scaled so its longer
+    side is at most 960 px (CER 0.069 vs 0.068 at RapidOCR's default size, at 65 % of the CPU
+    and 450 MB instead of 1.1 GB peak RSS), recognition one segment at a time.
     """
 
     det_max_side: int = tunable(

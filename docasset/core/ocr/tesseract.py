@@ -40,6 +40,10 @@ _OSD_MIN_CONF = 3.0  # orientation_conf seen: 15-20 on real text, under 6 on a f
 class OcrConfig:
     """Which engine reads pages (``engine``), and how Tesseract preprocesses and reads them.
 
+    The default engine is ``hybrid``: on the SROIE protocol (``evals/README.md``, *OCR
+    engines*) it had the best micro F1 of the settings whose OCR CPU per page stays within 3x
+    Tesseract's (``rapidocr`` alone reads better still, at more than 3x).
+
     Defaults come from ``python -m evals.ocr_quality`` on 100 SROIE receipts: deskew with
     ``--psm 6`` had the lowest CER and the most key values found. Upscaling (to 300 DPI below
     250, 120 or 80 effective DPI) raised CER every time and cost up to 2x the time: textured
@@ -49,7 +53,7 @@ class OcrConfig:
     """
 
     engine: Literal["tesseract", "rapidocr", "hybrid"] = tunable(
-        "tesseract",
+        "hybrid",
         "OCR engine: tesseract, rapidocr (PP-OCR on ONNX Runtime) or hybrid (Tesseract, and "
         "RapidOCR for pages the escalation evidence says are hard; see Settings.escalation).",
     )
