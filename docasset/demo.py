@@ -24,6 +24,7 @@ import dagster as dg
 import polars as pl
 
 from docasset.core.evaluation.candidate import EvaluationReport
+from docasset.core.monitoring.assessment import HealthAssessment
 from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
@@ -39,7 +40,7 @@ class DemoResult:
     runs: list[dict[str, Any]] = field(default_factory=list)
     reports: list[EvaluationReport] = field(default_factory=list)
     production_version: str | None = None
-    health: dict[str, Any] | None = None
+    health: HealthAssessment | None = None
 
     @property
     def all_runs_ok(self) -> bool:
@@ -184,13 +185,15 @@ def print_summary(result: DemoResult) -> None:
         print(f"  evaluation report: {rep.report_path}")
     print(f"\nproduction model: {result.production_version}")
     if result.health:
-        print(
-            "production health:",
-            json.dumps(
-                {
-                    k: result.health[k]
-                    for k in ("n_docs", "automation_rate", "review_share", "mean_ocr_confidence")
-                    if k in result.health
-                }
-            ),
-        )
+        h, w = result.health, result.health.signals
+        figures: dict[str, float] = {"n_docs": h.n_docs}
+        if w is not None:
+            figures |= {
+                "automation_rate": round(w.automation_rate, 4),
+                "review_share": round(w.review_share, 4),
+            }
+            if w.mean_ocr_confidence is not None:
+                figures["mean_ocr_confidence"] = round(w.mean_ocr_confidence, 1)
+        print("production health:", json.dumps(figures))
+        if h.files:
+            print(f"  health report: {h.files.path(h.files.html)}")

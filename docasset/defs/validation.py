@@ -66,9 +66,8 @@ def import_inbox(wd: Workdir, settings: Settings, log) -> tuple[list[dict], dict
     kinds={"polars"},
     description="The batch's documents routed to review, plus a stable QA sample of automated "
     "ones (settings.qa.auto_sample_rate; queue_reason 'qa_sample'): predicted values, "
-    "confidences, blockers and page image. Exported for operators as Label Studio tasks with "
-    "pre-annotations (review/<batch>/label-studio-tasks.json, plus the labelling config) and "
-    "as the project's own JSONL (review/<batch>/queue.jsonl).",
+    "confidences, blockers and page image, exported as the project's own JSONL "
+    "(review/<batch>/queue.jsonl); label_studio_tasks turns it into Label Studio tasks.",
 )
 def review_queue(
     context,
@@ -85,7 +84,6 @@ def review_queue(
         {
             "documents": n["documents"],
             "qa_sample": n["qa_sample"],
-            "label_studio_tasks": dg.MetadataValue.path(str(out / "label-studio-tasks.json")),
             "queue_jsonl": dg.MetadataValue.path(str(out / "queue.jsonl")),
             "dagster/row_count": queued.height,
         }
