@@ -8,8 +8,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from docasset.errors import DocassetError
+
+if TYPE_CHECKING:
+    from docasset.core.extraction.fields import DocType
+    from docasset.core.ocr.engine import Engine
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -104,33 +109,33 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_ERROR
 
 
+def _engine(args: argparse.Namespace, doctype: DocType) -> Engine:
+    from docasset.core.ocr.hybrid import default_engine
+
+    return default_engine(doctype, args.ocr_engine)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from docasset.core.datasets.labelled import read_labelled_folder
-    from docasset.core.datasets.offline import ocr_files, split_docs, training_docs
+    from docasset.core.datasets.offline import ocr_files, train_labelled
     from docasset.core.extraction.fields import load_doctype
-    from docasset.core.training.train import TrainConfig, train_model
+    from docasset.core.training.train import TrainConfig
 
     doctype = load_doctype(args.doc_type)
     docs = read_labelled_folder(Path(args.dataset))
-    ocr = ocr_files([(d.id, d.image) for d in docs], workers=args.workers)
+    ocr = ocr_files([(d.id, d.image) for d in docs], _engine(args, doctype), workers=args.workers)
     for key, why in sorted(ocr.failures.items()):
         print(f"skipped {key}: {why}", file=sys.stderr)
-    tdocs, aligns = training_docs(docs, ocr.texts, doctype)
-    unaligned = {k: [a.field for a in al if not a.aligned] for k, al in aligns.items()}
-    unaligned = {k: v for k, v in unaligned.items() if v}
-    train, dev = split_docs(tdocs, args.dev_fraction)
-    bundle, report = train_model(
-        train, dev, doctype, TrainConfig(epochs=args.epochs, seed=args.seed)
+    trained = train_labelled(
+        docs,
+        ocr.texts,
+        doctype,
+        TrainConfig(epochs=args.epochs, seed=args.seed),
+        args.dev_fraction,
+        ocr.engine,
+        str(args.dataset),
     )
-    bundle.meta.update(
-        training={
-            "dataset": str(args.dataset),
-            "n_train": report.n_train,
-            "n_dev": report.n_dev,
-            "unaligned": unaligned,
-            "history": report.history,
-        }
-    )
+    bundle, report = trained.bundle, trained.report
     bundle.save(Path(args.out))
     print(
         json.dumps(
@@ -138,8 +143,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "out": args.out,
                 "n_train": report.n_train,
                 "n_dev": report.n_dev,
+                "ocr_engine": ocr.engine["engine"],
+                "ocr_pages_by_engine": ocr.page_engines,
                 "ocr_failures": len(ocr.failures),
-                "documents_with_unaligned_values": len(unaligned),
+                "documents_with_unaligned_values": len(trained.unaligned),
                 "best_epoch": report.best_epoch,
                 "dev_accuracy": report.best_dev_accuracy,
                 "seconds": report.seconds,
@@ -154,10 +161,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from docasset.core.datasets.offline import expand_inputs, input_keys, ocr_files
     from docasset.core.extraction.extract import EXTRACTION_FAILED, ModelBundle, predict_documents
     from docasset.core.extraction.prediction_table import to_json
+    from docasset.core.ocr.engine import OCR_META, engine_mismatch
 
     bundle = ModelBundle.load(Path(args.model))
     keyed = input_keys(expand_inputs(Path(p) for p in args.inputs))
-    ocr = ocr_files(keyed, workers=args.workers)
+    ocr = ocr_files(keyed, _engine(args, bundle.doctype), workers=args.workers)
+    warning = engine_mismatch(bundle.meta.get(OCR_META), ocr.engine)
+    if warning:
+        print(f"docasset: warning: {warning}", file=sys.stderr)
     failures = dict(ocr.failures)
     for key, _ in keyed:  # every input is accounted for: written, or failed with a reason
         if key not in ocr.texts and key not in failures:
@@ -182,6 +193,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
                 "documents": written,
                 "failed": len(failures),
                 "auto": sum(p.route == "auto" for p in preds if p.doc_id not in failures),
+                "ocr_engine": ocr.engine["engine"],
+                "ocr_engine_warning": warning,
             }
         )
     )
@@ -372,6 +385,19 @@ def cmd_labelstudio(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _ocr_engine_option(p: argparse.ArgumentParser) -> None:
+    from docasset.core.ocr.engine import ENGINE_NAMES
+    from docasset.core.ocr.tesseract import OcrConfig
+
+    default = OcrConfig().engine
+    p.add_argument(
+        "--ocr-engine",
+        choices=ENGINE_NAMES,
+        default=default,
+        help=f"OCR engine (default: {default}, the Settings.ocr.engine default)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="docasset", description=__doc__)
     p.add_argument("--home", help="working directory (default: $DOCASSET_HOME or .docasset/work)")
@@ -403,12 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--dev-fraction", type=float, default=0.2)
     t.add_argument("--workers", type=int, default=None)
+    _ocr_engine_option(t)
     t.set_defaults(fn=cmd_train)
 
     e = sub.add_parser("extract", help="extract fields from files or directories")
     e.add_argument("--model", required=True)
     e.add_argument("--out", required=True)
     e.add_argument("--workers", type=int, default=None)
+    _ocr_engine_option(e)
     e.add_argument("inputs", nargs="+")
     e.set_defaults(fn=cmd_extract)
 

@@ -28,6 +28,7 @@ from docasset.defs.jobs import (
     run_executor,
 )
 from docasset.defs.label_studio import LabelStudio, label_studio_sensor
+from docasset.defs.ocr_engines import ocr_engine_for
 from docasset.defs.resources import (
     DEFAULT_HOME,
     DocassetHome,
@@ -53,6 +54,7 @@ def build_definitions(
     ``executor`` names the executor of launched runs (``docasset.defs.jobs.run_executor``)."""
     root = Path(home or DEFAULT_HOME)
     storage = str(root / "storage")
+    settings = settings or Settings()
     return dg.Definitions(
         assets=dg.load_assets_from_modules(STAGES),
         asset_checks=dg.load_asset_checks_from_modules([*STAGES, health_checks]),
@@ -64,7 +66,8 @@ def build_definitions(
             "home": DocassetHome(root=str(root)),
             "registry": ModelRegistry(root=str(root / "models")),
             "memory": MemoryStore(root=str(root / "memory")),
-            "settings": settings or Settings(),
+            "settings": settings,
+            "ocr_engine": ocr_engine_for(settings),
             "label_studio": label_studio or LabelStudio(),
             "io_manager": dg.FilesystemIOManager(base_dir=storage),
             "frames_io": PolarsParquetIOManager(base_dir=storage),

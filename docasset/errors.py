@@ -10,6 +10,7 @@ The tree (httpx's ``_exceptions.py`` is the model)::
     │   └── SchemaError           a document type or field definition is invalid or unknown
     ├── DocumentError             a stage failed on one document for an unexpected reason
     ├── OcrError                  an OCR engine failed on a page it was given
+    ├── ConfigError               settings contradict each other or the resources they choose
     ├── ModelError                a model version is missing, unreadable, or an alias points nowhere
     ├── TrainingError             training could not run (no examples, invalid data)
     ├── EvaluationError           a model cannot be evaluated (no golden documents yet)
@@ -79,6 +80,11 @@ class DocumentError(DocassetError):
 
 class OcrError(DocassetError):
     """An OCR engine failed on a page it was given (not installed, crashed, timed out)."""
+
+
+class ConfigError(DocassetError):
+    """Settings contradict each other or the resources built from them (for example a run
+    config selecting another OCR engine than the ``ocr_engine`` resource provides)."""
 
 
 class ModelError(DocassetError):

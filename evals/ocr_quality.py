@@ -1,6 +1,15 @@
-"""Measure OCR preprocessing variants on labelled receipts, to choose ``OcrConfig`` defaults.
+"""Measure OCR on labelled receipts: Tesseract's preprocessing variants (to choose
+``OcrConfig`` defaults), or one OCR engine with its cost (``--engine``).
 
     python -m evals.ocr_quality --dataset ../shared/sroie-dev [--limit N] [--out FILE]
+    python -m evals.ocr_quality --dataset ../shared/sroie-dev --engine rapidocr \\
+        [--workers 2] [--ocr-cache FILE]
+
+With ``--engine`` the receipts go through the production OCR path once and it prints one
+JSON object: ``cer_ci_mean`` (below), ``key_found`` (and by field), ``pages_by_engine``, and
+``cost``: ``cpu_s_per_page`` (CPU seconds of the process and its Tesseract subprocesses per
+page, i.e. one core's work), ``wall_s`` of the OCR stage with ``--workers`` documents in
+parallel, ``peak_rss_mb`` (the process and its subprocesses, sampled) and the model load.
 
 For each variant it reports, over the receipts:
 
@@ -30,11 +39,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from docasset.core.intake.scans import inspect_file, iter_pages
+from docasset.core.ocr.engine import ENGINE_NAMES
 from docasset.core.ocr.tesseract import OcrConfig, ocr_page
 from docasset.core.ocr.text import document_text
 from docasset.errors import DocassetError
@@ -156,6 +167,20 @@ def run_variant(
                 failed += 1
                 print(f"  {rid}: {exc}", file=sys.stderr)
     wall = time.perf_counter() - start
+    s_per_page = round(float(np.mean(seconds)), 3) if seconds else 0.0
+    return score_texts(name, config.psm, receipts, texts, failed, s_per_page, wall), texts
+
+
+def score_texts(
+    name: str,
+    psm: int,
+    receipts: list[Receipt],
+    texts: dict[str, str],
+    failed: int,
+    s_per_page: float,
+    wall: float,
+) -> Result:
+    """CER (case kept and case-insensitive) and key values found, over the receipts."""
     dists, dists_ci, refs, hits = [], [], [], {f: [] for f in KEY_FIELDS}
     for r in receipts:
         text = texts.get(r.rid, "")
@@ -167,9 +192,9 @@ def run_variant(
             if r.keys.get(field):
                 hits[field].append(_squash(r.keys[field]) in squashed)
     all_hits = [h for field_hits in hits.values() for h in field_hits]
-    result = Result(
+    return Result(
         variant=name,
-        psm=config.psm,
+        psm=psm,
         receipts=len(receipts),
         failed=failed,
         cer_mean=round(float(np.mean(np.array(dists) / np.array(refs))), 4),
@@ -178,10 +203,9 @@ def run_variant(
         cer_ci_pooled=round(sum(dists_ci) / sum(refs), 4),
         key_hit=round(float(np.mean(all_hits)), 4) if all_hits else 0.0,
         key_hit_by_field={f: round(float(np.mean(h)), 4) for f, h in hits.items() if h},
-        s_per_page=round(float(np.mean(seconds)), 3) if seconds else 0.0,
+        s_per_page=s_per_page,
         wall_s=round(wall, 1),
     )
-    return result, texts
 
 
 def _rank(result: Result) -> tuple[float, float]:
@@ -204,6 +228,53 @@ def markdown(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def engine_run(
+    engine_name: str, receipts: list[Receipt], workers: int, cache: Path | None
+) -> dict[str, Any]:
+    """One run of an OCR engine (``tesseract``, ``rapidocr``, ``hybrid``) over the receipts,
+    through the production path (``docasset.core.datasets.offline.ocr_files``, ``workers``
+    documents in parallel): quality, pages per engine and cost; with ``cache`` the texts and
+    word tables are stored for ``evals.run --ocr-cache`` (which then need not OCR again)."""
+    from docasset.core.datasets.offline import ocr_files, process_cpu_seconds
+    from docasset.core.extraction.fields import load_doctype
+    from docasset.core.ocr.hybrid import default_engine
+    from evals.run import PeakRss, ocr_cost, write_cache
+
+    engine = default_engine(load_doctype("receipt"), engine_name)
+    cpu, wall = process_cpu_seconds(), time.perf_counter()
+    engine.warm_up()  # model loading is once per process, not a page's cost
+    init = {
+        "cpu_s": round(process_cpu_seconds() - cpu, 2),
+        "wall_s": round(time.perf_counter() - wall, 2),
+    }
+    with PeakRss() as rss:
+        run = ocr_files(
+            [(r.rid, r.image) for r in receipts],
+            engine,
+            workers=workers,
+            keep_words=cache is not None,
+        )
+    cost = {**ocr_cost(run, workers, rss.peak_mb), "engine_load": init}
+    if cache is not None:
+        write_cache(cache, run, cost)
+    texts = {k: normalise(t.splitlines()) for k, t in run.texts.items()}
+    result = score_texts(
+        engine_name, OcrConfig().psm, receipts, texts, len(run.failures), 0.0, run.seconds
+    )
+    return {
+        "engine": run.engine,
+        "pages_by_engine": run.page_engines,
+        "cost": cost,
+        "cer_ci_mean": result.cer_ci_mean,
+        "cer_ci_pooled": result.cer_ci_pooled,
+        "cer_mean": result.cer_mean,
+        "key_found": result.key_hit,
+        "key_found_by_field": result.key_hit_by_field,
+        "receipts": result.receipts,
+        "failed": result.failed,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", type=Path, default=Path("../shared/sroie-dev"))
@@ -214,6 +285,15 @@ def main(argv: list[str] | None = None) -> int:
         "--grid",
         action="store_true",
         help="every preprocessing variant at every psm (3x the time; psm and upscaling interact)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINE_NAMES,
+        help="measure this OCR engine with its default settings instead of Tesseract's "
+        "preprocessing variants",
+    )
+    parser.add_argument(
+        "--ocr-cache", type=Path, help="with --engine: store texts and words for evals.run"
     )
     args = parser.parse_args(argv)
     root = args.dataset.resolve()
@@ -226,6 +306,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     receipts = load_receipts(root, args.limit)
     print(f"{len(receipts)} receipts from {root}, {args.workers} workers", file=sys.stderr)
+    if args.engine:
+        measured = {"dataset": str(root), "workers": args.workers}
+        measured |= engine_run(args.engine, receipts, args.workers, args.ocr_cache)
+        print(json.dumps(measured, indent=2))
+        if args.out:
+            args.out.write_text(json.dumps(measured, indent=2) + "\n", encoding="utf-8")
+        return 0
     results = []
     psms = PSMS if args.grid else (BASE_PSM,)
     for psm in psms:

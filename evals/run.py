@@ -10,13 +10,18 @@ Exit codes: 0 ok, 2 dataset or model missing/unreadable. See ``evals/README.md``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import polars as pl
 
 from docasset.core.datasets.labelled import LabelledDoc, read_labelled_folder
 from docasset.core.evaluation.metrics import score
@@ -26,9 +31,14 @@ from docasset.core.extraction.extract import (
     predict_documents,
     predict_text,
 )
-from docasset.core.extraction.fields import DocType
+from docasset.core.extraction.fields import DocType, load_doctype
 from docasset.core.extraction.prediction_table import to_json
-from docasset.errors import DocassetError
+from docasset.core.ocr.engine import ENGINE_NAMES, OCR_META, Engine, engine_mismatch
+from docasset.core.ocr.tesseract import OcrConfig
+from docasset.errors import DocassetError, EvaluationError
+
+if TYPE_CHECKING:
+    from docasset.core.datasets.offline import OcrRun
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -38,34 +48,147 @@ def squash(s: str) -> str:
     return "".join(s.split()).lower()
 
 
+@dataclass
+class OcrTexts:
+    """OCR of a labelled folder: texts, per-document seconds, failures, the wall seconds, the
+    engine that read them (its ``identity()``), pages per page engine, and what the OCR cost
+    when it was measured (``cost``: CPU per page, peak RSS, wall time, workers)."""
+
+    texts: dict[str, str]
+    per_doc: dict[str, float]
+    failures: dict[str, str]
+    wall: float
+    engine: dict[str, Any]
+    page_engines: dict[str, int] = field(default_factory=dict)
+    cost: dict[str, Any] = field(default_factory=dict)
+
+
+class PeakRss:
+    """Peak resident memory of this process plus its subprocesses (Tesseract), sampled every
+    ``interval`` seconds while the block runs (``ru_maxrss`` of children would count the
+    forked Python image, not Tesseract's)."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil  # type: ignore[import-untyped]
+
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = me.memory_info().rss
+            for child in me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):  # it may have exited meanwhile
+                    total += child.memory_info().rss
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def ocr_cost(run: OcrRun, workers: int | None, peak_rss_mb: float | None) -> dict[str, Any]:
+    """What an OCR run cost: CPU seconds per page (the work of one core), wall seconds with
+    ``workers`` parallel documents, and the peak RSS of the process tree (:class:`PeakRss`)."""
+    return {
+        "pages": run.pages,
+        "cpu_s_per_page": round(run.cpu_seconds / run.pages, 3) if run.pages else None,
+        "wall_s": round(run.seconds, 1),
+        "workers": workers or os.cpu_count() or 1,
+        "peak_rss_mb": None if peak_rss_mb is None else round(peak_rss_mb),
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def write_cache(path: Path, run: OcrRun, cost: dict[str, Any]) -> None:
+    """Store an OCR run (texts, timings, failures, engine, cost) for later evaluations; with
+    its word tables, when it kept them, in ``<path>.words.parquet``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "engine": run.engine,
+        "page_engines": run.page_engines,
+        "cost": cost,
+        "texts": run.texts,
+        "per_doc": run.per_doc_seconds,
+        "failures": run.failures,
+    }
+    path.write_text(json.dumps(data), "utf-8")
+    if run.words:
+        frames = [w.with_columns(key=pl.lit(k)) for k, w in run.words.items()]
+        pl.concat(frames).write_parquet(path.with_name(path.name + ".words.parquet"))
+
+
+def load_ocr(
+    docs: list[LabelledDoc],
+    cache: Path | None,
+    workers: int | None,
+    engine: Engine | None = None,
+    engine_name: str | None = None,
+) -> OcrTexts:
+    """OCR every document with ``engine`` (default: the default engine setting), or reuse an
+    earlier run's OCR from ``cache`` (written when absent).
+
+    A cache holds one engine's OCR: one written by another engine than ``engine_name`` asked
+    for raises :class:`EvaluationError` rather than scoring the wrong text."""
+    if cache is not None and cache.is_file():
+        data = json.loads(cache.read_text("utf-8"))
+        cached = (data.get("engine") or {}).get("engine")
+        wanted = engine.name if engine is not None else engine_name
+        if cached is None or (wanted is not None and cached != wanted):
+            raise EvaluationError(
+                f"{cache} holds OCR by {cached or 'an unrecorded engine'}, not {wanted}: "
+                "pass another --ocr-cache file"
+            )
+        ids = {d.id for d in docs}
+
+        def pick(key: str) -> dict[str, Any]:
+            return {k: v for k, v in data.get(key, {}).items() if k in ids}
+
+        per_doc = pick("per_doc")
+        return OcrTexts(
+            pick("texts"),
+            per_doc,
+            pick("failures"),
+            sum(per_doc.values()),
+            data["engine"],
+            data.get("page_engines", {}),
+            data.get("cost", {}),
+        )
+    from docasset.core.datasets.offline import ocr_files
+
+    with PeakRss() as rss:
+        run = ocr_files(
+            [(d.id, d.image) for d in docs], engine, workers=workers, keep_words=cache is not None
+        )
+    cost = ocr_cost(run, workers, rss.peak_mb)
+    if cache is not None:
+        write_cache(cache, run, cost)
+    return OcrTexts(
+        run.texts,
+        run.per_doc_seconds,
+        run.failures,
+        run.seconds,
+        run.engine,
+        run.page_engines,
+        cost,
+    )
+
+
 def load_texts(
     docs: list[LabelledDoc], cache: Path | None, workers: int | None
 ) -> tuple[dict[str, str], dict[str, float], dict[str, str], float]:
-    """OCR texts, per-document OCR seconds, failures, and OCR wall seconds.
-
-    With ``cache`` an earlier run's OCR is reused (and written when absent) so repeated
-    evaluations of models do not repeat the OCR; its timings are the ones measured then.
-    """
-    if cache is not None and cache.is_file():
-        data = json.loads(cache.read_text("utf-8"))
-        ids = {d.id for d in docs}
-        texts = {k: v for k, v in data["texts"].items() if k in ids}
-        per_doc = {k: v for k, v in data["per_doc"].items() if k in ids}
-        fails = {k: v for k, v in data.get("failures", {}).items() if k in ids}
-        wall = sum(per_doc.values())
-        return texts, per_doc, fails, wall
-    from docasset.core.datasets.offline import ocr_files
-
-    run = ocr_files([(d.id, d.image) for d in docs], workers=workers)
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(
-            json.dumps(
-                {"texts": run.texts, "per_doc": run.per_doc_seconds, "failures": run.failures}
-            ),
-            "utf-8",
-        )
-    return run.texts, run.per_doc_seconds, run.failures, run.seconds
+    """OCR texts, per-document OCR seconds, failures, and OCR wall seconds (:func:`load_ocr`
+    with the default engine)."""
+    ocr = load_ocr(docs, cache, workers)
+    return ocr.texts, ocr.per_doc, ocr.failures, ocr.wall
 
 
 def ceiling(doctype: DocType, docs: list[LabelledDoc], texts: dict[str, str]) -> dict[str, float]:
@@ -165,11 +288,16 @@ def report_markdown(metrics: dict[str, Any]) -> str:
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """Run the whole evaluation and write the three output files; returns the metrics."""
+    cache = Path(args.ocr_cache) if args.ocr_cache else None
+    cached = bool(cache and cache.is_file())
+    training: dict[str, Any] = {}
+    if args.train_dataset:
+        training = train_for(args, cache)
     bundle = ModelBundle.load(Path(args.model))
     doctype = bundle.doctype
     docs = read_labelled_folder(Path(args.dataset))
-    cache = Path(args.ocr_cache) if args.ocr_cache else None
-    texts, ocr_s, failures, ocr_wall = load_texts(docs, cache, args.workers)
+    ocr = load_ocr(docs, cache, args.workers, _engine(args, doctype), args.ocr_engine)
+    texts, ocr_s, failures, ocr_wall = ocr.texts, ocr.per_doc, ocr.failures, ocr.wall
     bundle.nlp(" ".join(["warm", "up"] * 10))  # first call allocates; not a document's cost
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -201,22 +329,107 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "ceiling": ceiling(doctype, docs, texts),
         "latency": lat,
         "ocr_failures": len(failures),
-        "ocr_cached": bool(cache and cache.is_file()),
+        "ocr_cached": cached,
+        "ocr_engine": ocr.engine,
+        "ocr_pages_by_engine": {k: v for k, v in ocr.page_engines.items()},
+        "ocr_cost": ocr.cost,
+        "ocr_engine_warning": engine_mismatch(bundle.meta.get(OCR_META), ocr.engine),
+        "key_found": key_found(doctype, docs, texts),
+        "cer": cer_of(Path(args.dataset), texts),
         "thresholds": bundle.thresholds,
         "training": bundle.meta.get("training", {}),
+        "trained_here": training,
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2), "utf-8")
     (out / "report.md").write_text(report_markdown(metrics), "utf-8")
     return metrics
 
 
+def _engine(args: argparse.Namespace, doctype: DocType) -> Engine:
+    from docasset.core.ocr.hybrid import default_engine
+
+    return default_engine(doctype, args.ocr_engine)
+
+
+def train_for(args: argparse.Namespace, cache: Path | None) -> dict[str, Any]:
+    """Train a model on ``--train-dataset`` with the same OCR engine (and cache), save it to
+    ``--model``: what ``docasset train --ocr-engine`` does, without repeating cached OCR."""
+    from docasset.core.datasets.offline import train_labelled
+    from docasset.core.training.train import TrainConfig
+
+    doctype = load_doctype(args.doc_type)
+    docs = read_labelled_folder(Path(args.train_dataset))
+    ocr = load_ocr(docs, cache, args.workers, _engine(args, doctype), args.ocr_engine)
+    trained = train_labelled(
+        docs,
+        ocr.texts,
+        doctype,
+        TrainConfig(epochs=args.epochs, seed=args.seed),
+        args.dev_fraction,
+        ocr.engine,
+        str(args.train_dataset),
+    )
+    trained.bundle.save(Path(args.model))
+    r = trained.report
+    return {
+        "dataset": str(args.train_dataset),
+        "n_train": r.n_train,
+        "n_dev": r.n_dev,
+        "best_epoch": r.best_epoch,
+        "dev_accuracy": r.best_dev_accuracy,
+        "documents_with_unaligned_values": len(trained.unaligned),
+        "seconds": r.seconds,
+    }
+
+
+def key_found(doctype: DocType, docs: list[LabelledDoc], texts: dict[str, str]) -> float | None:
+    """Share of all true key values found verbatim (case and whitespace ignored) in the text:
+    the pooled :func:`ceiling`."""
+    hits = [
+        squash(d.fields[s.name]) in squash(texts.get(d.id, ""))
+        for d in docs
+        for s in doctype.fields
+        if d.fields.get(s.name, "").strip()
+    ]
+    return round(sum(hits) / len(hits), 4) if hits else None
+
+
+def cer_of(dataset: Path, texts: dict[str, str]) -> float | None:
+    """Mean case-insensitive CER against ``box/`` transcripts when the folder has them
+    (``evals.ocr_quality``'s measure), else None."""
+    if not (dataset / "box").is_dir():
+        return None
+    from evals.ocr_quality import load_receipts, normalise, score_texts
+
+    receipts = [r for r in load_receipts(dataset, None) if r.rid in texts]
+    if not receipts:
+        return None
+    norm = {k: normalise(t.splitlines()) for k, t in texts.items()}
+    return score_texts("", 0, receipts, norm, 0, 0.0, 0.0).cer_ci_mean
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m evals.run", description=__doc__.split("\n")[0])
     p.add_argument("--dataset", required=True, help="labelled folder (img/ + key/)")
-    p.add_argument("--model", required=True, help="model directory (docasset train --out)")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="model directory (docasset train --out; written to with --train-dataset)",
+    )
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--ocr-cache", help="JSON file reusing/storing the OCR texts and timings")
     p.add_argument("--workers", type=int, default=None, help="parallel OCR workers")
+    p.add_argument(
+        "--ocr-engine",
+        choices=ENGINE_NAMES,
+        default=OcrConfig().engine,
+        help="OCR engine of the texts (default: the Settings.ocr.engine default)",
+    )
+    p.add_argument("--train-dataset", help="train --model on this labelled folder first")
+    p.add_argument("--doc-type", default="receipt", help="with --train-dataset")
+    p.add_argument("--dev-fraction", type=float, default=0.4, help="with --train-dataset")
+    p.add_argument("--epochs", type=int, default=40, help="with --train-dataset")
+    p.add_argument("--seed", type=int, default=0, help="with --train-dataset")
     return p.parse_args(argv)
 
 
@@ -238,6 +451,12 @@ def main(argv: list[str] | None = None) -> int:
         "auto_accuracy": round(s["auto_accuracy"], 4),
         "ece": round(s["ece"], 4),
         "ceiling": metrics["ceiling"],
+        "key_found": metrics["key_found"],
+        "cer": metrics["cer"],
+        "ocr_engine": metrics["ocr_engine"]["engine"],
+        "ocr_pages_by_engine": metrics["ocr_pages_by_engine"],
+        "ocr_cost": metrics["ocr_cost"],
+        "ocr_engine_warning": metrics["ocr_engine_warning"],
         "latency": metrics["latency"],
         "out": args.out,
     }

@@ -29,10 +29,14 @@ def model_dir(receipts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
         str(out),
         "--epochs",
         "3",
+        "--ocr-engine",
+        "hybrid",
     )
     assert res.returncode == 0, res.stderr[-2000:]
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     assert summary["n_train"] + summary["n_dev"] == 12 and summary["ocr_failures"] == 0
+    assert summary["ocr_engine"] == "hybrid"
+    assert summary["ocr_pages_by_engine"] == {"tesseract": 12}  # clean pages: none re-read
     return out
 
 
@@ -45,6 +49,42 @@ def test_train_writes_a_loadable_model(model_dir: Path) -> None:
         "total",
     }
     assert (model_dir / "pipeline" / "meta.json").is_file()
+    assert meta["ocr"]["engine"] == "hybrid"  # trained with --ocr-engine hybrid (the fixture)
+
+
+def test_extract_with_another_ocr_engine_warns(
+    model_dir: Path, receipts_dir: Path, tmp_path: Path
+) -> None:
+    img = sorted((receipts_dir / "img").iterdir())[0]
+    out = tmp_path / "p.jsonl"
+    res = _run(
+        "extract",
+        "--model",
+        str(model_dir),
+        "--out",
+        str(out),
+        "--ocr-engine",
+        "rapidocr",
+        str(img),
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["ocr_engine"] == "rapidocr"
+    assert "trained on hybrid text" in summary["ocr_engine_warning"]
+    assert "trained on hybrid text" in res.stderr
+    assert (
+        _run(
+            "extract",
+            "--model",
+            str(model_dir),
+            "--out",
+            str(out),
+            "--ocr-engine",
+            "abbyy",
+            str(img),
+        ).returncode
+        == 2
+    )  # not an engine: a usage error
 
 
 def test_extract_writes_one_json_object_per_document(

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from docasset.core.extraction.extract import EXTRACTION_FAILED, predict_documents
+from docasset.core.extraction.extract import EXTRACTION_FAILED, ModelBundle, predict_documents
 from docasset.core.extraction.prediction_table import documents as document_routes
 from docasset.core.extraction.prediction_table import predictions_frame
 from docasset.core.ocr.documents import ocr_errors, texts_of
+from docasset.core.ocr.engine import OCR_META, engine_mismatch
 from docasset.core.validation.memory import recall
+from docasset.defs.ocr_engines import OcrEngine
 from docasset.defs.partitions import batches
 from docasset.defs.resources import MemoryStore, ModelRegistry
 from docasset.defs.settings import Settings
@@ -34,6 +36,7 @@ def predictions(
     registry: ModelRegistry,
     memory: MemoryStore,
     settings: Settings,
+    ocr_engine: OcrEngine,
 ) -> pl.DataFrame:
     doctype = settings.doctype()
     bundle = registry.store().load("production")
@@ -75,8 +78,26 @@ def predictions(
             "ocr_failures": len(ocr_failed),
             "extraction_failures": len(failed),
             "failures": dg.MetadataValue.json(dict(sorted(failed.items())[:50])),
+            **_ocr_warning(context, bundle, ocr_engine, settings),
             "blockers": dg.MetadataValue.json(dict(blockers.most_common(20))),
             "dagster/row_count": df.height,
         }
     )
     return df
+
+
+def _ocr_warning(
+    context: dg.AssetExecutionContext,
+    bundle: ModelBundle | None,
+    ocr_engine: OcrEngine,
+    settings: Settings,
+) -> dict[str, str]:
+    """``ocr_engine_warning`` metadata (and a logged warning) when the production model was
+    trained on another OCR engine's text than the one that read this batch."""
+    if bundle is None:
+        return {}
+    why = engine_mismatch(bundle.meta.get(OCR_META), ocr_engine.identity(settings))
+    if why is None:
+        return {}
+    context.log.warning(f"production model {bundle.version}: {why}")
+    return {"ocr_engine_warning": why}

@@ -1,10 +1,12 @@
-"""Stage 2: ``ocr_text`` (one OCR pass per page of every accepted document of a batch), its
-non-blocking ``ocr_failures`` check (share of documents OCR failed on), and ``documents`` (one
-row per document: text, OCR measures, bad-scan verdict, computed once)."""
+"""Stage 2: ``ocr_text`` (every page of every accepted document of a batch read by the
+``ocr_engine`` resource), its non-blocking ``ocr_failures`` check (share of documents OCR
+failed on), and ``documents`` (one row per document: text, OCR measures, the OCR engine of
+its pages, bad-scan verdict, computed once)."""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import dagster as dg
@@ -13,12 +15,15 @@ import polars as pl
 from docasset.core.intake.index import OCR_STAGE
 from docasset.core.intake.ledger import document_index
 from docasset.core.intake.quality import failure_severity
+from docasset.core.extraction.extract import predict_text
 from docasset.core.intake.scan_table import page_qualities, scan_file
 from docasset.core.ocr.documents import documents_frame
-from docasset.core.ocr.tesseract import ocr_documents
+from docasset.core.ocr.engine import ocr_documents, page_engines
+from docasset.core.ocr.hybrid import ReviewPredicate
 from docasset.core.ocr.words import empty_words, validate_words
+from docasset.defs.ocr_engines import OcrEngine
 from docasset.defs.partitions import batches
-from docasset.defs.resources import DocassetHome
+from docasset.defs.resources import DocassetHome, ModelRegistry
 from docasset.defs.settings import Settings
 
 
@@ -27,12 +32,19 @@ from docasset.defs.settings import Settings
     io_manager_key="frames_io",
     group_name="ocr",
     kinds={"tesseract", "polars"},
-    description="Word-level OCR (text, box, confidence, block/paragraph/line/word ids) of every "
-    "accepted document of the batch, validated by the words schema.",
+    description="Word-level OCR (text, box, confidence, block/paragraph/line/word ids, and the "
+    "engine that read the page) of every accepted document of the batch, by the `ocr_engine` "
+    "resource (tesseract, rapidocr or hybrid), validated by the words schema.",
 )
 def ocr_text(
-    context, raw_scans: pl.DataFrame, home: DocassetHome, settings: Settings
+    context,
+    raw_scans: pl.DataFrame,
+    home: DocassetHome,
+    settings: Settings,
+    ocr_engine: OcrEngine,
+    registry: ModelRegistry,
 ) -> pl.DataFrame:
+    engine = ocr_engine.engine(settings, _review_predicate(registry, settings))
     wd = home.workdir()
     docs = raw_scans.filter(pl.col("status") == "ok").unique(
         subset=["doc_id"], keep="first", maintain_order=True
@@ -48,7 +60,7 @@ def ocr_text(
     measured = page_qualities(raw_scans)  # raw_scans measured every page: no second pass
     for doc_id, out in ocr_documents(
         items,
-        config=settings.ocr_config(),
+        engine,
         limits=settings.intake_limits(),
         workers=workers,
         qualities=measured,
@@ -74,6 +86,10 @@ def ocr_text(
             "failures": dg.MetadataValue.json(failures),
             "words": words.height,
             "mean_word_confidence": float(words["conf"].mean()) if words.height else 0.0,
+            "ocr_engine": engine.name,
+            "ocr_versions": dg.MetadataValue.json(engine.versions()),
+            # Which engine produced each page's text (hybrid: re-read pages are rapidocr's).
+            **{f"pages_{name}": n for name, n in page_engines(words).items()},
             "seconds": round(seconds, 2),
             "pages_per_second": round(n_pages / seconds, 3) if seconds > 0 else 0.0,
             "dagster/row_count": words.height,
@@ -111,6 +127,24 @@ def ocr_failures(
             "failures": dg.MetadataValue.json(dict(sorted(failed.items())[:50])),
         },
     )
+
+
+def _review_predicate(registry: ModelRegistry, settings: Settings) -> ReviewPredicate | None:
+    """Whether the production model would route a text to review: the hybrid engine's
+    ``on_review`` evidence. None when that evidence is off or no production model exists (then
+    every document would be "review", and re-reading everything is the rapidocr engine)."""
+    if settings.ocr_config().engine != "hybrid" or not settings.escalation_config().on_review:
+        return None
+    bundle = registry.store().load("production")
+    if bundle is None:
+        return None
+    lock = threading.Lock()  # one spaCy pipeline, several OCR worker threads
+
+    def would_review(doc_id: str, text: str) -> bool:
+        with lock:
+            return predict_text(bundle, doc_id, text).route == "review"
+
+    return would_review
 
 
 def _pages(raw_scans: pl.DataFrame, doc_id: str) -> list[dict[str, object]]:

@@ -23,6 +23,8 @@ from docasset.core.intake.inbox import InboxConfig
 from docasset.core.intake.quality import QualityThresholds
 from docasset.core.intake.scans import IntakeLimits
 from docasset.core.monitoring.thresholds import HealthThresholds
+from docasset.core.ocr.hybrid import EscalationConfig
+from docasset.core.ocr.rapid import RapidConfig
 from docasset.core.ocr.tesseract import OcrConfig
 from docasset.core.training.train import RetrainConfig, TrainConfig
 from docasset.core.tunable import tunables
@@ -57,6 +59,8 @@ SECTIONS: dict[str, type] = {
     "intake": IntakeLimits,
     "quality": QualityThresholds,
     "ocr": OcrConfig,
+    "rapidocr": RapidConfig,
+    "escalation": EscalationConfig,
     "routing": RoutingConfig,
     "corrections": CorrectionsConfig,
     "split": SplitConfig,
@@ -74,6 +78,8 @@ if TYPE_CHECKING:  # the generated classes are CoreSettings to the type checker
     IntakeSettings: TypeAlias = CoreSettings
     QualitySettings: TypeAlias = CoreSettings
     OcrSettings: TypeAlias = CoreSettings
+    RapidSettings: TypeAlias = CoreSettings
+    EscalationSettings: TypeAlias = CoreSettings
     RoutingSettings: TypeAlias = CoreSettings
     CorrectionsSettings: TypeAlias = CoreSettings
     SplitSettings: TypeAlias = CoreSettings
@@ -89,6 +95,8 @@ else:
     IntakeSettings = section(IntakeLimits, "IntakeSettings")
     QualitySettings = section(QualityThresholds, "QualitySettings")
     OcrSettings = section(OcrConfig, "OcrSettings")
+    RapidSettings = section(RapidConfig, "RapidSettings")
+    EscalationSettings = section(EscalationConfig, "EscalationSettings")
     RoutingSettings = section(RoutingConfig, "RoutingSettings")
     CorrectionsSettings = section(CorrectionsConfig, "CorrectionsSettings")
     SplitSettings = section(SplitConfig, "SplitSettings")
@@ -114,7 +122,14 @@ class Settings(dg.ConfigurableResource):
     quality: QualitySettings = Field(
         default_factory=QualitySettings, description="Scan-quality verdicts and the gate."
     )
-    ocr: OcrSettings = Field(default_factory=OcrSettings, description="OCR.")
+    ocr: OcrSettings = Field(default_factory=OcrSettings, description="OCR: engine, Tesseract.")
+    rapidocr: RapidSettings = Field(
+        default_factory=RapidSettings, description="The RapidOCR (PP-OCR) engine."
+    )
+    escalation: EscalationSettings = Field(
+        default_factory=EscalationSettings,
+        description="When the hybrid engine re-reads a page with RapidOCR.",
+    )
     routing: RoutingSettings = Field(
         default_factory=RoutingSettings, description="Routing thresholds and memory."
     )
@@ -158,6 +173,12 @@ class Settings(dg.ConfigurableResource):
 
     def ocr_config(self) -> OcrConfig:
         return cast(OcrConfig, self.ocr.core())
+
+    def rapid_config(self) -> RapidConfig:
+        return cast(RapidConfig, self.rapidocr.core())
+
+    def escalation_config(self) -> EscalationConfig:
+        return cast(EscalationConfig, self.escalation.core())
 
     def routing_config(self) -> RoutingConfig:
         return cast(RoutingConfig, self.routing.core())

@@ -9,11 +9,13 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from docasset.core.ocr.engine import OCR_META
 from docasset.core.reporting.blocks import md_table
 from docasset.core.training.candidate import train_candidate
 from docasset.core.validation.curate import EXCLUSION_REASONS, CuratedSet
 from docasset.core.validation.promotion import build_curated_set
 from docasset.core.validation.qa import consistency_summary
+from docasset.defs.ocr_engines import OcrEngine
 from docasset.defs.partitions import ALL_BATCHES, concat_batches
 from docasset.defs.resources import DocassetHome, ModelRegistry
 from docasset.defs.settings import Settings
@@ -138,6 +140,7 @@ def candidate_model(
     curated_training_set: CuratedSet,
     registry: ModelRegistry,
     settings: Settings,
+    ocr_engine: OcrEngine,
 ) -> dict:
     overrides = {k: v for k, v in config.model_dump().items() if v is not None}
     mv, bundle, report = train_candidate(
@@ -147,6 +150,8 @@ def candidate_model(
         settings.routing_config(),
         registry.store(),
         context.run.run_id,
+        # The deployment's engine read the curated documents' text.
+        ocr_engine.identity(settings),
     )
     context.add_output_metadata(
         {
@@ -157,6 +162,7 @@ def candidate_model(
             "best_epoch": report.best_epoch,
             "train_seconds": report.seconds,
             "thresholds": dg.MetadataValue.json(bundle.thresholds),
+            "ocr_engine": dg.MetadataValue.json(bundle.meta.get(OCR_META) or {}),
         }
     )
     return {

@@ -43,6 +43,17 @@ def test_bench_ocr_prints_throughputs_and_ratio(
     for key in ("raw_pages_per_s", "pipeline_pages_per_s", "ratio", "cpu_ratio", "loadavg"):
         assert key in out
     assert "deskew" in out["preprocessing"]["applied"]  # type: ignore[index]
+    assert len(out["ratios"]) == 1  # type: ignore[arg-type]  # paired, one per repetition
+
+
+def test_bench_ocr_runs_rapidocr_bare_and_in_the_pipeline(
+    receipts_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--images", str(receipts_dir), "--engine", "rapidocr", "--limit", "1"]
+    assert bench_ocr.main([*argv, "--workers", "1", "--repeat", "2"]) == 0
+    out = _json(capsys)
+    assert out["engine"]["engine"] == "rapidocr" and out["pages_by_rapidocr"] == 1  # type: ignore[index]
+    assert len(out["ratios"]) == 2 and out["pipeline_words"] > 0  # type: ignore[arg-type,operator]
 
 
 def test_bench_intake_memory_then_incremental(

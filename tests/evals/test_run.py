@@ -81,3 +81,30 @@ def test_absent_dataset_exits_2(model_dir: Path, tmp_path: Path, capsys) -> None
     )
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_run_trains_and_scores_per_engine_and_refuses_another_engines_cache(
+    dataset: Path, tmp_path: Path, capsys
+) -> None:
+    model, cache = tmp_path / "model", tmp_path / "tess.json"
+    common = ["--dataset", str(dataset), "--model", str(model), "--ocr-cache", str(cache)]
+    train = ["--train-dataset", str(dataset), "--epochs", "3", "--dev-fraction", "0.3"]
+    argv = [*common, "--out", str(tmp_path / "a"), "--ocr-engine", "tesseract", *train]
+    assert run.main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["ocr_engine"] == "tesseract" and summary["ocr_engine_warning"] is None
+    assert summary["ocr_pages_by_engine"] == {"tesseract": 3}
+    assert summary["ocr_cost"]["pages"] == 3 and summary["ocr_cost"]["cpu_s_per_page"] > 0
+    assert 0 <= summary["key_found"] <= 1 and summary["cer"] is None  # no box/ transcripts
+    meta = json.loads((model / "model.json").read_text())
+    assert meta["ocr"]["engine"] == "tesseract" and "tesseract" in meta["ocr"]["versions"]
+    # The Tesseract cache is not RapidOCR text: refused, not silently scored.
+    argv = [*common, "--out", str(tmp_path / "b"), "--ocr-engine", "rapidocr"]
+    assert run.main(argv) == 2
+    assert "holds OCR by tesseract, not rapidocr" in capsys.readouterr().err
+    # The Tesseract-trained model scored on RapidOCR text: scored, with the warning.
+    argv = [*common[:4], "--out", str(tmp_path / "c"), "--ocr-engine", "rapidocr"]
+    assert run.main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["ocr_engine"] == "rapidocr"
+    assert "trained on tesseract text" in summary["ocr_engine_warning"]

@@ -1,39 +1,54 @@
 """OCR and extraction over plain files, outside Dagster (the CLI and the evaluation harness).
 
-The same core functions the assets call: ``inspect_file`` -> ``ocr_documents`` ->
-``document_text`` -> ``predict_documents``; nothing here is a second implementation.
+The same core functions the assets call: ``inspect_file`` -> ``ocr_documents`` (with an
+OCR engine, ``docasset.core.ocr.engine``) -> ``document_text`` -> ``predict_documents``;
+nothing here is a second implementation.
 """
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import spacy
 from spacy.tokens import Doc
 
 from docasset.core.datasets.labelled import IMAGE_SUFFIXES, LabelledDoc
+from docasset.core.extraction.extract import ModelBundle
 from docasset.core.extraction.fields import DocType
 from docasset.core.intake.scans import IntakeLimits, ScanFile, inspect_file
 from docasset.core.isolation import isolated
-from docasset.core.ocr.tesseract import OcrConfig, ocr_documents
+from docasset.core.ocr.engine import OCR_META, Engine, ocr_documents, page_engines
+from docasset.core.ocr.hybrid import default_engine
 from docasset.core.ocr.text import document_text
 from docasset.core.training.align import Alignment
-from docasset.core.training.train import make_training_doc
+from docasset.core.training.train import TrainConfig, TrainReport, make_training_doc, train_model
 from docasset.core.validation.curate import bucket
 from docasset.errors import DocumentError, ScanError
 
 
 @dataclass
 class OcrRun:
-    """OCR texts by key, failures by key, and timing."""
+    """OCR texts by key, failures by key, timing, and the engine that read them (its
+    ``identity()``, and pages per page engine); ``words`` only when asked for.
+
+    ``seconds`` is the wall time of the OCR (intake excluded), ``cpu_seconds`` the CPU time
+    this process and its Tesseract subprocesses spent in it, over ``pages`` pages."""
 
     texts: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     per_doc_seconds: dict[str, float] = field(default_factory=dict)
+    engine: dict[str, Any] = field(default_factory=dict)
+    page_engines: dict[str, int] = field(default_factory=dict)
+    words: dict[str, pl.DataFrame] = field(default_factory=dict)
+    cpu_seconds: float = 0.0
+    pages: int = 0
 
 
 def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
@@ -66,14 +81,17 @@ def input_keys(paths: list[Path]) -> list[tuple[str, Path]]:
 
 def ocr_files(
     items: Iterable[tuple[str, Path]],
-    config: OcrConfig | None = None,
+    engine: Engine | None = None,
     limits: IntakeLimits | None = None,
     workers: int | None = None,
+    keep_words: bool = False,
 ) -> OcrRun:
-    """OCR ``(key, path)`` pairs in parallel; bad files are reported under ``failures``."""
-    config = config or OcrConfig()
+    """OCR ``(key, path)`` pairs in parallel; bad files are reported under ``failures``.
+
+    ``engine`` defaults to the default engine setting (``default_engine``)."""
+    engine = engine or default_engine()
     limits = limits or IntakeLimits()
-    run = OcrRun()
+    run = OcrRun(engine=engine.identity())
     scans: list[tuple[str, ScanFile]] = []
     for key, path in items:
         try:
@@ -86,17 +104,32 @@ def ocr_files(
         else:
             scans.append((key, scan))
     ids = {k: s.doc_id for k, s in scans}
+    run.pages = sum(len(s.pages) for _, s in scans)
+    cpu = process_cpu_seconds()
     started = last = time.perf_counter()
-    for key, out in ocr_documents(scans, config=config, limits=limits, workers=workers):
+    for key, out in ocr_documents(scans, engine, limits=limits, workers=workers):
         now = time.perf_counter()
         run.per_doc_seconds[key] = now - last  # wall time between completions (parallel)
         last = now
         if isinstance(out, Exception):
             run.failures[key] = str(out)
-        else:
-            run.texts[key] = document_text(out, ids[key])
+            continue
+        run.texts[key] = document_text(out, ids[key])
+        for name, n in page_engines(out).items():
+            run.page_engines[name] = run.page_engines.get(name, 0) + n
+        if keep_words:
+            run.words[key] = out
     run.seconds = time.perf_counter() - started
+    run.cpu_seconds = process_cpu_seconds() - cpu
     return run
+
+
+def process_cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its waited-for subprocesses so far."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def training_docs(
@@ -119,3 +152,43 @@ def split_docs(docs: list[Doc], dev_fraction: float) -> tuple[list[Doc], list[Do
     train = [d for d in docs if bucket(d.user_data["doc_id"]) >= dev_fraction]
     dev = [d for d in docs if bucket(d.user_data["doc_id"]) < dev_fraction]
     return train, dev
+
+
+@dataclass
+class TrainedModel:
+    """A model trained from a labelled folder, its report, and the documents whose values
+    were not found in their OCR text (field names per document)."""
+
+    bundle: ModelBundle
+    report: TrainReport
+    unaligned: dict[str, list[str]]
+
+
+def train_labelled(
+    docs: list[LabelledDoc],
+    texts: dict[str, str],
+    doctype: DocType,
+    config: TrainConfig,
+    dev_fraction: float,
+    ocr: dict[str, Any],
+    dataset: str,
+) -> TrainedModel:
+    """Train on the OCR texts of labelled documents (dev split by id hash): what ``docasset
+    train`` and ``evals.run --train-dataset`` run. The model records ``ocr``, the identity of
+    the engine its training text came from (``model.json`` key ``ocr``)."""
+    tdocs, aligns = training_docs(docs, texts, doctype)
+    unaligned = {k: [a.field for a in al if not a.aligned] for k, al in aligns.items()}
+    unaligned = {k: v for k, v in unaligned.items() if v}
+    train, dev = split_docs(tdocs, dev_fraction)
+    bundle, report = train_model(train, dev, doctype, config)
+    bundle.meta[OCR_META] = ocr
+    bundle.meta.update(
+        training={
+            "dataset": dataset,
+            "n_train": report.n_train,
+            "n_dev": report.n_dev,
+            "unaligned": unaligned,
+            "history": report.history,
+        }
+    )
+    return TrainedModel(bundle, report, unaligned)

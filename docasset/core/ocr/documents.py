@@ -1,10 +1,10 @@
 """The document table: one row per accepted document of a batch, computed once.
 
-Every later stage needs a document's OCR text, its mean word confidence, whether it is a bad
-scan and where its image is; they all read it from here (the ``documents`` asset) instead of
-rebuilding text from words or re-deciding what a bad scan is. A document is a bad scan when
-any of its pages has an image problem (``page_problems``) or the OCR evidence says so (no text,
-mean word confidence below the threshold):
+Every later stage needs a document's OCR text, its mean word confidence, the OCR engine that
+read it, whether it is a bad scan and where its image is; they all read it from here (the
+``documents`` asset) instead of rebuilding text from words or re-deciding what a bad scan is.
+A document is a bad scan when any of its pages has an image problem (``page_problems``) or
+the OCR evidence says so (no text, mean word confidence below the threshold):
 :func:`~docasset.core.intake.scan_table.document_problems` is the one definition.
 """
 
@@ -28,6 +28,7 @@ DOCUMENT_COLUMNS: dict[str, pl.DataType] = {
     "text": pl.Utf8(),
     "n_words": pl.Int32(),
     "ocr_conf": pl.Float64(),
+    "ocr_engine": pl.Utf8(),
     "problems": pl.List(pl.Utf8()),
     "bad_scan": pl.Boolean(),
     "ocr_error": pl.Utf8(),  # why OCR failed on the document (None: it did not)
@@ -74,6 +75,7 @@ def documents_frame(
                 "text": document_text(w, d) if w is not None else "",
                 "n_words": w.height if w is not None else 0,
                 "ocr_conf": float(w["conf"].mean()) if w is not None and w.height else None,  # type: ignore[arg-type]
+                "ocr_engine": _engines(w),
                 "problems": problems.get(d, []),
                 "bad_scan": d in problems,
                 "ocr_error": (ocr_failures or {}).get(d),
@@ -85,6 +87,14 @@ def documents_frame(
         else pl.DataFrame(schema=DOCUMENT_COLUMNS)
     )
     return DOCUMENTS_SCHEMA.validate(df)
+
+
+def _engines(words: pl.DataFrame | None) -> str | None:
+    """The engines that read the document's pages ("tesseract", "rapidocr", or both joined
+    with "+" when a hybrid run re-read some of its pages); None without any word."""
+    if words is None or words.is_empty():
+        return None
+    return "+".join(sorted(set(words["engine"].to_list())))
 
 
 def texts_of(documents: pl.DataFrame) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 One row per recognised word, boxes in the coordinates of the page as
 :func:`~docasset.core.intake.scans.iter_pages` yields it, whatever scaling or rotation an
-engine applied; confidence 0-100; block/par/line/word ids from the engine (1-based).
+engine applied; confidence 0-100; block/par/line/word ids from the engine (1-based), in
+reading order; ``engine`` names the engine that read the word's page (one per page).
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+PAGE_ENGINES: tuple[str, ...] = ("tesseract", "rapidocr")  # the engines that read a page
+
 
 class WordsModel(pa.DataFrameModel):
-    """One row per recognised word; ``block/par/line/word`` are Tesseract's 1-based numbers."""
+    """One row per recognised word; ``block/par/line/word`` are the engine's 1-based numbers
+    (Tesseract's own; line engines number visual rows, see ``docasset.core.ocr.rapid``)."""
 
     doc_id: str = pa.Field(str_length={"min_value": 1})
     page: pl.Int32 = pa.Field(ge=0)
@@ -27,6 +31,7 @@ class WordsModel(pa.DataFrameModel):
     conf: pl.Float64 = pa.Field(ge=0.0, le=100.0)
     # No whitespace inside a word: text assembly joins words with single spaces/newlines.
     text: str = pa.Field(str_matches=r"^\S+$")
+    engine: str = pa.Field(isin=list(PAGE_ENGINES))
 
     class Config:
         strict = True

@@ -4,12 +4,14 @@ production-health reference, aliased ``candidate``."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 import spacy
 
 from docasset.core.extraction.extract import ModelBundle, RoutingConfig
 from docasset.core.extraction.fields import DocType
 from docasset.core.monitoring.reference import build_reference, save_reference
+from docasset.core.ocr.engine import OCR_META
 from docasset.core.training.registry import ModelVersion, Registry
 from docasset.core.training.train import TrainConfig, TrainReport, docs_from_bytes, train_model
 from docasset.core.validation.curate import CuratedSet, training_set_record
@@ -22,16 +24,21 @@ def train_candidate(
     routing: RoutingConfig,
     registry: Registry,
     run_id: str,
+    ocr: dict[str, Any] | None = None,
 ) -> tuple[ModelVersion, ModelBundle, TrainReport]:
     """Train on the curated train/dev splits, register the version (training set, config,
-    metrics, run) with its health reference, and point ``candidate`` at it."""
+    metrics, run, and ``ocr``: the identity of the OCR engine its text came from, also in
+    ``model.json``) with its health reference, and point ``candidate`` at it."""
     nlp = spacy.blank("en")
     train = docs_from_bytes(curated.train, nlp)
     dev = docs_from_bytes(curated.dev, nlp)
     bundle, report = train_model(train, dev, doctype, config, routing)
+    if ocr is not None:
+        bundle.meta[OCR_META] = ocr
     mv = registry.register(
         bundle,
         {
+            "ocr": ocr,
             "training_set_version": curated.version,
             "training_set": training_set_record(curated),
             "n_train": report.n_train,

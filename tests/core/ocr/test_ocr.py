@@ -12,11 +12,11 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from docasset.core.intake.scans import IntakeLimits, inspect_file, iter_pages, page_quality
+from docasset.core.ocr.engine import ocr_documents
 from docasset.core.ocr.tesseract import (
     OcrConfig,
+    TesseractEngine,
     map_boxes_back,
-    ocr_document,
-    ocr_documents,
     ocr_page,
     prepare_page,
 )
@@ -68,6 +68,7 @@ def test_ocr_page_reads_words_into_the_schema() -> None:
     assert {"INVOICE", "Acme", "1,234.56", "Harbour"} <= set(words["text"])
     assert (words["left"] + words["width"] <= img.width).all()
     assert words["conf"].min() >= 0 and words["conf"].max() <= 100
+    assert words["engine"].unique().to_list() == ["tesseract"]
 
 
 def test_one_image_to_data_call_per_page(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,7 +167,7 @@ def words_frame(rows: list[tuple]) -> pl.DataFrame:
         df.with_columns(
             left=pl.int_range(n) * 10, top=pl.col("line") * 20, width=pl.lit(8), height=pl.lit(12)
         )
-        .with_columns(conf=pl.lit(90.0))
+        .with_columns(conf=pl.lit(90.0), engine=pl.lit("tesseract"))
         .cast({c: pl.Int32 for c in [*cols[1:6], "left", "top", "width", "height"]})
         .select(list(WORDS_SCHEMA.columns))
     )
@@ -180,6 +181,7 @@ def test_validate_words_rejects_bad_rows() -> None:
         good.with_columns(text=pl.lit("two words")),
         good.with_columns(page=pl.col("page").cast(pl.Int64)),
         good.with_columns(extra=pl.lit(1)),
+        good.with_columns(engine=pl.lit("abbyy")),
     ):
         with pytest.raises((pandera.errors.SchemaError, pandera.errors.SchemaErrors)):
             validate_words(bad)
@@ -253,7 +255,7 @@ def test_ocr_documents_parallel_with_one_failure(tmp_path: Path) -> None:
         scans.append((f"key{i}", inspect_file(pdf, IntakeLimits(pdf_dpi=200))))
     (tmp_path / "doc2.pdf").write_bytes(b"")  # breaks after intake: fails at OCR time
     results = list(
-        ocr_documents(iter(scans), config=OcrConfig(), limits=IntakeLimits(pdf_dpi=200), workers=2)
+        ocr_documents(iter(scans), TesseractEngine(), limits=IntakeLimits(pdf_dpi=200), workers=2)
     )
     assert [key for key, _ in results] == ["key0", "key1", "key2", "key3"]
     assert isinstance(results[2][1], ScanError)
@@ -277,7 +279,7 @@ def test_ocr_documents_can_stop_early(tmp_path: Path, monkeypatch: pytest.Monkey
     path = tmp_path / "one.png"
     text_page(100).save(path)
     scan = inspect_file(path)
-    stream = ocr_documents(((f"k{i}", scan) for i in range(50)), config=PLAIN, workers=2)
+    stream = ocr_documents(((f"k{i}", scan) for i in range(50)), TesseractEngine(PLAIN), workers=2)
     assert next(stream)[0] == "k0"
     stream.close()  # queued documents are dropped, running ones finish
     assert len(calls) <= 4  # at most 2 * workers submitted, never all 50
@@ -291,7 +293,7 @@ def test_a_group4_fax_tiff_is_read(tmp_path: Path) -> None:
     scan = inspect_file(path)
     ((_, page),) = list(iter_pages(scan))
     assert page.mode == "L" and "compression" not in page.info
-    words = ocr_document(scan, config=PLAIN)
+    words = TesseractEngine(PLAIN).read_document(scan, IntakeLimits(), None)
     assert {"INVOICE", "Harbour"} <= set(words["text"])
 
 
@@ -313,7 +315,7 @@ def test_an_unexpected_exception_on_one_document_is_its_outcome(
         return real(img, dpi, quality, config)
 
     monkeypatch.setattr(tess, "prepare_page", fails_on_one)
-    out = dict(ocr_documents(scans, config=PLAIN, workers=2))
+    out = dict(ocr_documents(scans, TesseractEngine(PLAIN), workers=2))
     assert isinstance(out["k1"], DocumentError) and "KeyError" in out["k1"].cause
     assert isinstance(out["k0"], pl.DataFrame) and isinstance(out["k2"], pl.DataFrame)
     assert "three" in set(out["k2"]["text"])
@@ -334,4 +336,4 @@ def test_an_infrastructure_error_is_not_a_document_outcome(
 
     monkeypatch.setattr(tess, "prepare_page", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        list(ocr_documents([("k", inspect_file(path))], config=PLAIN, workers=1))
+        list(ocr_documents([("k", inspect_file(path))], TesseractEngine(PLAIN), workers=1))

@@ -1,0 +1,204 @@
+"""The ``hybrid`` engine: Tesseract first, RapidOCR only for pages the cheap evidence says
+are hard; and :func:`make_engine`, the one place an engine name becomes an engine.
+
+Evidence (:class:`EscalationConfig`), all of it already at hand after the Tesseract pass:
+
+- **page**: the mean Tesseract word confidence of the page is below ``min_page_conf``, or
+  Tesseract found no word on a page that is not blank;
+- **document**: a required field of the document type has no rule/layout candidate in the
+  Tesseract text (or only candidates weaker than ``min_field_strength``): every page of the
+  document not re-read yet is re-read;
+- **review** (off unless a ``review`` predicate is given and ``on_review`` is set): the
+  production model would route the Tesseract text to review.
+
+A re-read page takes RapidOCR's words unless RapidOCR found none (then Tesseract's stay);
+the word table's ``engine`` column records which engine produced each page. The policy was
+chosen on the SROIE training half (``evals/README.md``, *OCR engines*).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+from PIL import Image
+
+from docasset.core.extraction.extract import field_candidates
+from docasset.core.extraction.fields import DocType, load_doctype, normalize
+from docasset.core.intake.scans import IntakeLimits, PageQuality, ScanFile, iter_pages, page_quality
+from docasset.core.ocr.engine import Engine, page_measure
+from docasset.core.ocr.rapid import RapidConfig, RapidEngine
+from docasset.core.ocr.tesseract import OcrConfig, TesseractEngine
+from docasset.core.ocr.text import document_text
+from docasset.core.ocr.words import empty_words
+from docasset.core.tunable import tunable
+from docasset.errors import OcrError
+
+ReviewPredicate = Callable[[str, str], bool]  # (doc_id, text) -> would be routed to review
+
+
+@dataclass(frozen=True)
+class EscalationConfig:
+    """When the hybrid engine re-reads a Tesseract page with RapidOCR.
+
+    Chosen on the SROIE training half (``python -m evals.escalation``, ids 000-099): page
+    confidence below 70 or a required field without a candidate re-reads half the pages
+    (estimated OCR CPU 2.5x Tesseract's) and lifted micro F1 (trained on 60, scored on 40)
+    from 0.615 to 0.696; below 75 scored 0.703 at 2.9x, within noise and too close to the 3x
+    budget; candidate strength thresholds cost more for less. The production model's routing
+    is no evidence yet: it sent every held-out document to review (``on_review`` would re-read
+    everything, 4x).
+    """
+
+    min_page_conf: float = tunable(
+        70.0, "Re-read a page whose mean Tesseract word confidence is below this (0: never)."
+    )
+    min_field_strength: float = tunable(
+        0.0,
+        "Re-read a document when a required field's best rule/layout candidate in the "
+        "Tesseract text is weaker than this (0: only when a required field has none).",
+    )
+    on_missing_fields: bool = tunable(
+        True, "Re-read a document whose Tesseract text lacks a required field's candidate."
+    )
+    on_review: bool = tunable(
+        False,
+        "Re-read a document the production model would route to review (the graph only; "
+        "with no production model every document would be re-read).",
+    )
+
+
+def field_strengths(doctype: DocType, text: str) -> dict[str, float]:
+    """Required field -> strength of its best valid rule/layout candidate (0.0: none)."""
+    out: dict[str, float] = {}
+    for spec in doctype.fields:
+        if not spec.required:
+            continue
+        cands = [
+            c
+            for c in field_candidates(spec, text)
+            if spec.type == "text" or normalize(spec, c.text) is not None
+        ]
+        out[spec.name] = max((c.strength for c in cands), default=0.0)
+    return out
+
+
+def page_is_hard(words: pl.DataFrame, quality: PageQuality, config: EscalationConfig) -> bool:
+    """Page evidence: low mean word confidence, or no words on a page that is not blank."""
+    if quality.blank:
+        return False
+    if words.is_empty():
+        return config.min_page_conf > 0
+    return float(words["conf"].mean()) < config.min_page_conf  # type: ignore[arg-type]
+
+
+def document_is_hard(doctype: DocType, text: str, config: EscalationConfig) -> bool:
+    """Document evidence: a required field without a (strong enough) candidate."""
+    if not config.on_missing_fields:
+        return False
+    return any(
+        s <= 0.0 or s < config.min_field_strength for s in field_strengths(doctype, text).values()
+    )
+
+
+class HybridEngine(Engine):
+    """Tesseract on every page; RapidOCR on the pages the evidence says are hard."""
+
+    name = "hybrid"
+
+    def __init__(
+        self,
+        tesseract: TesseractEngine,
+        rapid: RapidEngine,
+        doctype: DocType,
+        config: EscalationConfig = EscalationConfig(),
+        review: ReviewPredicate | None = None,
+    ) -> None:
+        self.tesseract = tesseract
+        self.rapid = rapid
+        self.doctype = doctype
+        self.config = config
+        self.review = review if config.on_review else None
+
+    def versions(self) -> dict[str, str]:
+        return {**self.tesseract.versions(), **self.rapid.versions()}
+
+    def warm_up(self) -> None:
+        self.rapid.warm_up()
+
+    def _rapid(self, img: Image.Image, doc_id: str, page: int, dpi: float | None) -> pl.DataFrame:
+        return self.rapid.read_page(img, doc_id=doc_id, page=page, dpi=dpi, quality=None)
+
+    def read_document(
+        self, scan: ScanFile, limits: IntakeLimits, qualities: Sequence[PageQuality] | None
+    ) -> pl.DataFrame:
+        tess: dict[int, pl.DataFrame] = {}
+        rapid: dict[int, pl.DataFrame] = {}
+        blank: set[int] = set()
+        last: tuple[int, float | None, Image.Image] | None = None
+        for info, img in iter_pages(scan, limits):  # one page image in memory at a time
+            quality = page_measure(qualities, info.page) or page_quality(img, info.dpi)
+            words = self.tesseract.read_page(
+                img, doc_id=scan.doc_id, page=info.page, dpi=info.dpi, quality=quality
+            )
+            tess[info.page] = words
+            if quality.blank:
+                blank.add(info.page)
+            if page_is_hard(words, quality, self.config):
+                rapid[info.page] = self._rapid(img, scan.doc_id, info.page, info.dpi)
+            last = (info.page, info.dpi, img)
+        text = document_text(combine_pages(tess, rapid), scan.doc_id)
+        rest = [p for p in tess if p not in rapid and p not in blank]
+        if rest and (
+            document_is_hard(self.doctype, text, self.config)
+            or (self.review is not None and self.review(scan.doc_id, text))
+        ):
+            if last is not None and rest == [last[0]]:  # the usual one-page scan: in hand
+                rapid[last[0]] = self._rapid(last[2], scan.doc_id, last[0], last[1])
+            else:
+                for info, img in iter_pages(scan, limits):
+                    if info.page in rest:
+                        rapid[info.page] = self._rapid(img, scan.doc_id, info.page, info.dpi)
+        return combine_pages(tess, rapid)
+
+
+def combine_pages(tess: dict[int, pl.DataFrame], rapid: dict[int, pl.DataFrame]) -> pl.DataFrame:
+    """Per page RapidOCR's words when it re-read the page and found any, else Tesseract's."""
+    frames = [
+        rapid[p] if p in rapid and rapid[p].height else tess[p]
+        for p in sorted(tess)
+        if (rapid.get(p) is not None and rapid[p].height) or tess[p].height
+    ]
+    return pl.concat(frames) if frames else empty_words()
+
+
+def make_engine(
+    name: str,
+    ocr: OcrConfig,
+    rapid: RapidConfig,
+    escalation: EscalationConfig,
+    doctype: DocType,
+    review: ReviewPredicate | None = None,
+) -> Engine:
+    """The engine called ``name`` (``tesseract``, ``rapidocr`` or ``hybrid``)."""
+    if name == "tesseract":
+        return TesseractEngine(ocr)
+    if name == "rapidocr":
+        return RapidEngine(rapid)
+    if name == "hybrid":
+        return HybridEngine(TesseractEngine(ocr), RapidEngine(rapid), doctype, escalation, review)
+    raise OcrError(f"unknown OCR engine {name!r} (tesseract, rapidocr or hybrid)")
+
+
+def default_engine(doctype: DocType | None = None, name: str | None = None) -> Engine:
+    """The engine ``name`` (default: the ``OcrConfig.engine`` setting) with default settings;
+    hybrid escalation checks ``doctype``'s required fields (default: the shipped receipt)."""
+    ocr = OcrConfig()
+    return make_engine(
+        name or ocr.engine,
+        ocr,
+        RapidConfig(),
+        EscalationConfig(),
+        doctype or load_doctype("receipt"),
+    )
