@@ -12,10 +12,10 @@ import time
 import dagster as dg
 import polars as pl
 
+from docasset.core.extraction.extract import predict_text
 from docasset.core.intake.index import OCR_STAGE
 from docasset.core.intake.ledger import document_index
 from docasset.core.intake.quality import failure_severity
-from docasset.core.extraction.extract import predict_text
 from docasset.core.intake.scan_table import page_qualities, scan_file
 from docasset.core.ocr.documents import documents_frame
 from docasset.core.ocr.engine import ocr_documents, page_engines

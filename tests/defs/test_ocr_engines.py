@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from docasset.core.datasets.labelled import read_key
-from docasset.core.intake.ledger import new_batch_id, pending_files, write_manifest
+from docasset.core.intake.inbox import claim_now
 from docasset.core.ocr.text import document_text
 from docasset.core.training.registry import Registry
 from docasset.core.workdir import Workdir
@@ -29,9 +29,8 @@ N_RECEIPTS = 2
 def _batch(wd: Workdir, receipts_dir: Path, instance: dg.DagsterInstance) -> str:
     for p in sorted((receipts_dir / "img").iterdir())[:N_RECEIPTS]:
         shutil.copy(p, wd.inbox / p.name)
-    files = pending_files(wd)
-    bid = new_batch_id(files)
-    write_manifest(wd, bid, files)
+    [claimed] = claim_now(wd)
+    bid = claimed.batch_id
     instance.add_dynamic_partitions("batches", [bid])
     return bid
 

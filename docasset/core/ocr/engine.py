@@ -126,8 +126,9 @@ def ocr_documents(
     Each worker handles one document at a time and holds one page image, and at most
     ``2 * workers`` documents are submitted ahead of the consumer, so memory stays flat however
     long ``items`` is. A failing document yields its :class:`OcrError`/:class:`ScanError`, or
-    a :class:`DocumentError` for any other exception it caused; the others go on. Threads suffice: Tesseract works in a subprocess and ONNX Runtime releases
-    the GIL while it computes. ``qualities`` maps a key to its pages' measures when an earlier
+    a :class:`DocumentError` for any other exception it caused; the others go on. Threads
+    suffice: Tesseract works in a subprocess and ONNX Runtime releases the GIL while it
+    computes. ``qualities`` maps a key to its pages' measures when an earlier
     stage already took them.
     """
     n = workers if workers is not None else (os.cpu_count() or 1)
