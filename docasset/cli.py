@@ -63,7 +63,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     ocr = ocr_files([(d.id, d.image) for d in docs], workers=args.workers)
     for key, why in sorted(ocr.failures.items()):
         print(f"skipped {key}: {why}", file=sys.stderr)
-    tdocs, aligns = training_docs(docs, ocr.texts, doctype)
+    tdocs, aligns = training_docs(docs, ocr.texts, doctype, ocr.word_conf)
     unaligned = {k: [a.field for a in al if not a.aligned] for k, al in aligns.items()}
     unaligned = {k: v for k, v in unaligned.items() if v}
     train, dev = split_docs(tdocs, args.dev_fraction)
@@ -107,7 +107,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
     paths = expand_inputs(Path(p) for p in args.inputs)
     keyed = [(p.stem, p) for p in paths]
     ocr = ocr_files(keyed, workers=args.workers)
-    preds = predict_documents(bundle, bundle.doctype, dict(sorted(ocr.texts.items())))
+    preds = predict_documents(
+        bundle, bundle.doctype, dict(sorted(ocr.texts.items())), words=ocr.word_conf
+    )
     with open(args.out, "w", encoding="utf-8") as fh:
         for p in preds:
             fh.write(json.dumps(to_json(bundle.doctype, p), ensure_ascii=False) + "\n")

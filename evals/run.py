@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,11 @@ import numpy as np
 
 from docasset.core.datasets.labelled import LabelledDoc, read_labelled_folder
 from docasset.core.evaluation.metrics import score
-from docasset.core.extraction.extract import (
-    DocPrediction,
-    ModelBundle,
-    predict_documents,
-    predict_text,
-)
+from docasset.core.extraction.evidence import WordSpans
+from docasset.core.extraction.extract import ModelBundle, predict_documents, predict_text
 from docasset.core.extraction.fields import DocType
 from docasset.core.extraction.prediction_table import to_json
+from docasset.core.extraction.routing import DocPrediction
 from docasset.errors import DocassetError
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -38,22 +36,38 @@ def squash(s: str) -> str:
     return "".join(s.split()).lower()
 
 
-def load_texts(
-    docs: list[LabelledDoc], cache: Path | None, workers: int | None
-) -> tuple[dict[str, str], dict[str, float], dict[str, str], float]:
-    """OCR texts, per-document OCR seconds, failures, and OCR wall seconds.
+@dataclass
+class OcrTexts:
+    """OCR of a labelled folder: texts, word confidences, per-document seconds, failures, and
+    the OCR wall seconds."""
+
+    texts: dict[str, str]
+    word_conf: dict[str, WordSpans]
+    per_doc: dict[str, float]
+    failures: dict[str, str]
+    wall: float
+
+
+def load_texts(docs: list[LabelledDoc], cache: Path | None, workers: int | None) -> OcrTexts:
+    """OCR every document, or reuse an earlier run's OCR.
 
     With ``cache`` an earlier run's OCR is reused (and written when absent) so repeated
     evaluations of models do not repeat the OCR; its timings are the ones measured then.
+    A cache written before word confidences were stored has none (the OCR-evidence features
+    are then absent, as for an engine that reports no confidences).
     """
+    ids = {d.id for d in docs}
     if cache is not None and cache.is_file():
         data = json.loads(cache.read_text("utf-8"))
-        ids = {d.id for d in docs}
-        texts = {k: v for k, v in data["texts"].items() if k in ids}
-        per_doc = {k: v for k, v in data["per_doc"].items() if k in ids}
-        fails = {k: v for k, v in data.get("failures", {}).items() if k in ids}
-        wall = sum(per_doc.values())
-        return texts, per_doc, fails, wall
+
+        def pick(key: str) -> dict[str, Any]:
+            return {k: v for k, v in data.get(key, {}).items() if k in ids}
+
+        per_doc = pick("per_doc")
+        spans = {
+            k: [(int(s), int(e), float(c)) for s, e, c in v] for k, v in pick("word_conf").items()
+        }
+        return OcrTexts(pick("texts"), spans, per_doc, pick("failures"), sum(per_doc.values()))
     from docasset.core.datasets.offline import ocr_files
 
     run = ocr_files([(d.id, d.image) for d in docs], workers=workers)
@@ -61,11 +75,16 @@ def load_texts(
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(
             json.dumps(
-                {"texts": run.texts, "per_doc": run.per_doc_seconds, "failures": run.failures}
+                {
+                    "texts": run.texts,
+                    "word_conf": run.word_conf,
+                    "per_doc": run.per_doc_seconds,
+                    "failures": run.failures,
+                }
             ),
             "utf-8",
         )
-    return run.texts, run.per_doc_seconds, run.failures, run.seconds
+    return OcrTexts(run.texts, run.word_conf, run.per_doc_seconds, run.failures, run.seconds)
 
 
 def ceiling(doctype: DocType, docs: list[LabelledDoc], texts: dict[str, str]) -> dict[str, float]:
@@ -111,6 +130,10 @@ def prediction_row(doctype: DocType, pred: DocPrediction, truth: dict[str, str])
     return row
 
 
+def _fmt(v: float | None, digits: int = 3) -> str:
+    return "n/a (none)" if v is None else f"{v:.{digits}f}"
+
+
 def report_markdown(metrics: dict[str, Any]) -> str:
     """The human-readable report of ``metrics.json``."""
     s = metrics["scores"]
@@ -119,21 +142,28 @@ def report_markdown(metrics: dict[str, Any]) -> str:
         "",
         f"{s['n_docs']} documents scored, {metrics['ocr_failures']} OCR failures.",
         "",
-        "| field | precision | recall | F1 | edit similarity | verbatim in OCR (ceiling) |",
-        "|---|---|---|---|---|---|",
+        "| field | precision | recall | F1 | edit similarity | verbatim in OCR (ceiling) "
+        "| accepted | accepted accuracy |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, f in s["fields"].items():
         lines.append(
             f"| {name} | {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} "
-            f"| {f['similarity']:.3f} | {metrics['ceiling'][name]:.3f} |"
+            f"| {f['similarity']:.3f} | {metrics['ceiling'][name]:.3f} "
+            f"| {f['automation']:.3f} | {_fmt(f['accepted_accuracy'])} |"
         )
     m = s["micro"]
     lines += [
         f"| **micro** | {m['precision']:.3f} | {m['recall']:.3f} | **{m['f1']:.3f}** "
-        f"| {m['similarity']:.3f} | |",
+        f"| {m['similarity']:.3f} | | | |",
         "",
-        f"- automation rate: {s['automation_rate']:.3f} ({s['n_auto']} documents auto)",
-        f"- accuracy of auto documents: {s['auto_accuracy']:.3f}",
+        f"- field automation: {s['field_automation']:.3f} of fields accepted, accepted-field "
+        f"accuracy {_fmt(s['accepted_field_accuracy'])}",
+        f"- touchless documents: {s['touchless_rate']:.3f} ({s['n_auto']} documents), "
+        f"their accuracy {_fmt(s['touchless_accuracy'])}",
+        f"- estimated operator seconds per document: {_fmt(s['operator_seconds_per_doc'], 1)} "
+        f"({s['operator_seconds_convention']})",
+        f"- documents per blocker kind: {json.dumps(s['blocker_docs'])}",
         f"- expected calibration error: {s['ece']:.4f}",
         f"- thresholds: {json.dumps(metrics['thresholds'])}",
         "",
@@ -169,7 +199,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     doctype = bundle.doctype
     docs = read_labelled_folder(Path(args.dataset))
     cache = Path(args.ocr_cache) if args.ocr_cache else None
-    texts, ocr_s, failures, ocr_wall = load_texts(docs, cache, args.workers)
+    ocr = load_texts(docs, cache, args.workers)
+    texts, ocr_s, failures, ocr_wall = ocr.texts, ocr.per_doc, ocr.failures, ocr.wall
     bundle.nlp(" ".join(["warm", "up"] * 10))  # first call allocates; not a document's cost
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -180,7 +211,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             if d.id not in texts:
                 continue
             t0 = time.perf_counter()
-            pred = predict_text(bundle, d.id, texts[d.id])
+            pred = predict_text(bundle, d.id, texts[d.id], words=ocr.word_conf.get(d.id))
             extract_s.append(time.perf_counter() - t0)
             ocr_per.append(ocr_s.get(d.id, 0.0))
             preds.append(pred)
@@ -189,7 +220,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     scores = score(doctype, preds, truths).as_dict()
     # Throughput of the batch path the predictions asset and `docasset extract` use (nlp.pipe).
     t0 = time.perf_counter()
-    predict_documents(bundle, doctype, {k: texts[k] for k in truths if k in texts})
+    predict_documents(
+        bundle, doctype, {k: texts[k] for k in truths if k in texts}, words=ocr.word_conf
+    )
     batch_s = time.perf_counter() - t0
     lat = latency(extract_s, ocr_per, ocr_wall)
     lat["extract_batch_docs_per_s"] = round(len(preds) / batch_s, 2) if batch_s > 0 else 0.0
@@ -203,6 +236,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "ocr_failures": len(failures),
         "ocr_cached": bool(cache and cache.is_file()),
         "thresholds": bundle.thresholds,
+        "doc_threshold": bundle.routing_thresholds().document,
+        "doc_threshold_basis": bundle.meta.get("doc_threshold_basis"),
+        "ocr_word_confidences": bool(ocr.word_conf),
         "training": bundle.meta.get("training", {}),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2), "utf-8")
@@ -218,6 +254,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ocr-cache", help="JSON file reusing/storing the OCR texts and timings")
     p.add_argument("--workers", type=int, default=None, help="parallel OCR workers")
     return p.parse_args(argv)
+
+
+def _round(v: float | None, digits: int = 4) -> float | None:
+    return None if v is None else round(v, digits)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,6 +276,16 @@ def main(argv: list[str] | None = None) -> int:
         "f1": {k: round(v["f1"], 4) for k, v in s["fields"].items()},
         "automation_rate": round(s["automation_rate"], 4),
         "auto_accuracy": round(s["auto_accuracy"], 4),
+        "field_automation": round(s["field_automation"], 4),
+        "accepted_field_accuracy": _round(s["accepted_field_accuracy"]),
+        "field_automation_by_field": {
+            k: [round(v["automation"], 3), _round(v["accepted_accuracy"])]
+            for k, v in s["fields"].items()
+        },
+        "touchless_rate": round(s["touchless_rate"], 4),
+        "touchless_accuracy": _round(s["touchless_accuracy"]),
+        "operator_seconds_per_doc": _round(s["operator_seconds_per_doc"], 2),
+        "blocker_docs": s["blocker_docs"],
         "ece": round(s["ece"], 4),
         "ceiling": metrics["ceiling"],
         "latency": metrics["latency"],

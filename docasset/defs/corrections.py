@@ -135,10 +135,11 @@ def corrections(
     io_manager_key="frames_io",
     group_name="validation",
     kinds={"polars"},
-    description="The batch's documents routed to review, plus a stable QA sample of automated "
+    description="The batch's documents routed to review, plus a stable QA sample of touchless "
     "ones (settings.qa.auto_sample_rate; queue_reason 'qa_sample'): predicted values, "
-    "confidences, blockers and page image. Exported for operators as Label Studio tasks with "
-    "pre-annotations (review/<batch>/label-studio-tasks.json, plus the labelling config) and "
+    "confidences, per-field status (field_status: accepted fields are shown locked, only the "
+    "to_check ones are asked), blockers and page image. Exported for operators as Label "
+    "Studio tasks with pre-annotations (review/<batch>/label-studio-tasks.json, plus the labelling config) and "
     "as the project's own JSONL (review/<batch>/queue.jsonl).",
 )
 def review_queue(
@@ -188,6 +189,8 @@ def review_queue(
         {
             "documents": len(queue),
             "qa_sample": sum(q["queue_reason"] == "qa_sample" for q in queue),
+            "fields_to_check": int((queued["field_status"] == "to_check").sum()),
+            "fields_accepted": int((queued["field_status"] == "accepted").sum()),
             "label_studio_tasks": dg.MetadataValue.path(str(out / "label-studio-tasks.json")),
             "queue_jsonl": dg.MetadataValue.path(str(out / "queue.jsonl")),
             "dagster/row_count": queued.height,

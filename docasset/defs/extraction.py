@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
+from docasset.core.extraction.evidence import word_spans
 from docasset.core.extraction.extract import predict_documents
-from docasset.core.extraction.prediction_table import documents, predictions_frame
+from docasset.core.extraction.prediction_table import blocker_counts, documents, predictions_frame
+from docasset.core.extraction.routing import Blocker
 from docasset.core.intake.scan_table import document_problems
 from docasset.core.ocr.text import document_text
-from docasset.core.validation.memory import CorrectionMemory, recall
+from docasset.core.validation.memory import CorrectionMemory, vendor_history
 from docasset.defs.partitions import batches
 from docasset.defs.resources import DocassetHome
 from docasset.defs.settings import Settings
@@ -24,9 +25,10 @@ from docasset.errors import ModelError
     io_manager_key="frames_io",
     group_name="extraction",
     kinds={"spacy", "polars"},
-    description="Per document and field: value, normalized value, calibrated confidence and "
-    "source, and the document's route (auto/review) with its automation blockers. Uses the "
-    "model the registry's `production` alias points to at run time.",
+    description="Per document and field: value, normalized value, calibrated confidence, "
+    "source, field_status (accepted | to_check) and the correction-memory entry that filled or "
+    "confirmed it; per document the route (auto = touchless, review) with its blockers (text "
+    "and structured). Uses the model the registry's `production` alias points to at run time.",
 )
 def predictions(
     context, raw_scans: pl.DataFrame, ocr_text: pl.DataFrame, home: DocassetHome, settings: Settings
@@ -43,26 +45,37 @@ def predictions(
     texts = {d: document_text(groups[d], d) if d in groups else "" for d in doc_ids}
     conf = dict(ocr_text.group_by("doc_id").agg(pl.col("conf").mean()).iter_rows())
     bad = document_problems(raw_scans, ocr_text, settings.quality_thresholds())
-    extra = {d: [f"bad scan: {', '.join(p)}"] for d, p in bad.items()}
+    extra = {d: [Blocker("bad_scan", None, ", ".join(p))] for d, p in bad.items()}
     entries = CorrectionMemory(home.workdir().memory).entries()
-    hits = {d: {f: h[:3] for f, h in recall(t, entries).items()} for d, t in texts.items()}
-    hits = {d: h for d, h in hits.items() if h}
+    history = {d: h for d, t in texts.items() if (h := vendor_history(t, entries)) is not None}
     preds = predict_documents(
-        bundle, doctype, texts, extra, hits, settings.routing_config().memory_confidence
+        bundle,
+        doctype,
+        texts,
+        extra,
+        history,
+        settings.routing_config(),
+        word_spans(ocr_text.filter(pl.col("doc_id").is_in(doc_ids))),
     )
     info = {d: {"ocr_conf": conf.get(d), "bad_scan": d in bad} for d in doc_ids}
     df = predictions_frame(doctype, preds, context.partition_key, datetime.now(UTC), info)
     docs = documents(df)
-    blockers = Counter(b.split(" (")[0] for bl in docs["blockers"].to_list() for b in bl)
+    n_fields = int(df.height)
+    accepted = int((df["field_status"] == "accepted").sum())
     context.add_output_metadata(
         {
             "model_version": bundle.version if bundle else "(none)",
             "documents": docs.height,
             "auto": int((docs["route"] == "auto").sum()),
             "review": int((docs["route"] == "review").sum()),
+            "touchless_rate": float((docs["route"] == "auto").mean()) if docs.height else 0.0,
             "automation_rate": float((docs["route"] == "auto").mean()) if docs.height else 0.0,
-            "memory_hits": len(hits),
-            "blockers": dg.MetadataValue.json(dict(blockers.most_common(20))),
+            "fields_accepted": accepted,
+            "fields_to_check": n_fields - accepted,
+            "field_automation": accepted / n_fields if n_fields else 0.0,
+            "vendors_recognised": len(history),
+            "memory_fields": int(df["memory_entry"].is_not_null().sum()),
+            **{f"blocked_{k}": n for k, n in blocker_counts(df).items()},
             "dagster/row_count": df.height,
         }
     )

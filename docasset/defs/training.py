@@ -11,6 +11,7 @@ import polars as pl
 import spacy
 from pydantic import Field
 
+from docasset.core.extraction.evidence import WordSpans, word_spans
 from docasset.core.ocr.text import document_text
 from docasset.core.reporting.blocks import md_table
 from docasset.core.training.registry import Registry
@@ -74,13 +75,12 @@ def curated_training_set(
     words = concat_batches(ocr_text)
     wanted = set(corrections["doc_id"].to_list())
     texts: dict[str, str] = {}
+    confs: dict[str, WordSpans] = {}
     if words is not None:
-        for (doc_id,), w in (
-            words.filter(pl.col("doc_id").is_in(list(wanted)))
-            .partition_by("doc_id", as_dict=True)
-            .items()
-        ):
+        mine = words.filter(pl.col("doc_id").is_in(list(wanted)))
+        for (doc_id,), w in mine.partition_by("doc_id", as_dict=True).items():
             texts[str(doc_id)] = document_text(w, str(doc_id))
+        confs = word_spans(mine)
     scans = concat_batches(raw_scans)
     bad = set(scans.filter(pl.col("bad_scan"))["doc_id"].to_list()) if scans is not None else set()
     preds = concat_batches(predictions)
@@ -102,6 +102,7 @@ def curated_training_set(
         wd.curated / "golden.json",
         settings.split_config(),
         routes,
+        confs,
     )
     oof: dict[str, list[str]] = {}
     if preds is not None:

@@ -15,6 +15,7 @@ import spacy
 from spacy.tokens import Doc
 
 from docasset.core.datasets.labelled import IMAGE_SUFFIXES, LabelledDoc
+from docasset.core.extraction.evidence import WordSpans, word_spans
 from docasset.core.extraction.fields import DocType
 from docasset.core.intake.scans import IntakeLimits, ScanFile, inspect_file
 from docasset.core.ocr.tesseract import OcrConfig, ocr_documents
@@ -33,6 +34,7 @@ class OcrRun:
     failures: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     per_doc_seconds: dict[str, float] = field(default_factory=dict)
+    word_conf: dict[str, WordSpans] = field(default_factory=dict)  # key -> word confidences
 
 
 def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
@@ -74,20 +76,27 @@ def ocr_files(
             run.failures[key] = str(out)
         else:
             run.texts[key] = document_text(out, ids[key])
+            run.word_conf[key] = word_spans(out).get(ids[key], [])
     run.seconds = time.perf_counter() - started
     return run
 
 
 def training_docs(
-    docs: list[LabelledDoc], texts: dict[str, str], doctype: DocType
+    docs: list[LabelledDoc],
+    texts: dict[str, str],
+    doctype: DocType,
+    word_conf: dict[str, WordSpans] | None = None,
 ) -> tuple[list[Doc], dict[str, list[Alignment]]]:
-    """spaCy training docs for labelled documents with OCR text, and every alignment."""
+    """spaCy training docs for labelled documents with OCR text (and word confidences), and
+    every alignment."""
     nlp = spacy.blank("en")
     out, aligns = [], {}
     for d in docs:
         if d.id not in texts:
             continue
-        doc, al = make_training_doc(nlp, doctype, d.id, texts[d.id], d.fields)
+        doc, al = make_training_doc(
+            nlp, doctype, d.id, texts[d.id], d.fields, (word_conf or {}).get(d.id)
+        )
         out.append(doc)
         aligns[d.id] = al
     return out, aligns

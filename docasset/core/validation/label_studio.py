@@ -18,9 +18,9 @@ from typing import Any
 import pandera.polars as pa
 import polars as pl
 
-from docasset.core.extraction.extract import DocPrediction
 from docasset.core.extraction.fields import DocType, collapse
 from docasset.core.extraction.prediction_table import PREDICTIONS_SCHEMA
+from docasset.core.extraction.routing import DocPrediction
 
 QUEUE_REASONS = ("review", "qa_sample")
 # The review queue: prediction rows of the queued documents, with why each is queued.
@@ -95,7 +95,8 @@ def review_task(
             "doc_id": pred.doc_id,
             "text": text,
             "image": image,
-            "blockers": pred.blockers,
+            "blockers": pred.blocker_texts,
+            "field_status": pred.statuses(),
             "queue_reason": queue_reason,
         },
         "predictions": [

@@ -18,6 +18,7 @@ from docasset.core.extraction.extract import (
     thresholds_for,
 )
 from docasset.core.extraction.fields import load_doctype
+from docasset.core.extraction.routing import Blocker
 from docasset.core.training.train import (
     TrainConfig,
     cross_fitted,
@@ -102,21 +103,28 @@ def test_trained_model_extracts_and_routes(trained) -> None:
     assert s.auto_accuracy >= 0.98 and s.n_auto >= 1
     for p in preds:
         assert (p.route == "auto") == (not p.blockers)
+        # Touchless means no field to check; a reviewed document may still have accepted
+        # fields, which the operator is not asked about.
+        assert (p.route == "auto") == all(s == "accepted" for s in p.statuses().values())
+    assert s.field_automation >= s.automation_rate and s.accepted_field_accuracy >= 0.98
 
 
 def test_missing_and_invalid_fields_block_automation(trained) -> None:
     bundle, _, _ = trained
-    pred = predict_documents(bundle, RECEIPT, {"empty": ""}, {"empty": ["bad scan: low_dpi"]})[0]
+    bad = Blocker("bad_scan", None, "low_dpi")
+    pred = predict_documents(bundle, RECEIPT, {"empty": ""}, {"empty": [bad]})[0]
     assert pred.route == "review"
-    assert pred.blockers[0] == "bad scan: low_dpi"
-    assert "missing total" in pred.blockers and "no text found" in pred.blockers
+    assert pred.blockers[0] == bad and pred.blocker_texts[0] == "bad scan (low_dpi)"
+    kinds = {(b.kind, b.field) for b in pred.blockers}
+    assert ("missing", "total") in kinds and ("no_text", None) in kinds
+    assert set(pred.statuses().values()) == {"to_check"}
 
 
 def test_thresholds_reach_target_precision() -> None:
     outcomes = (
         [("total", 0.99, True)] * 50 + [("total", 0.6, True)] * 10 + [("total", 0.6, False)] * 10
     )
-    t = thresholds_for(RECEIPT, outcomes, 0.98)
+    t = thresholds_for(RECEIPT, outcomes, 0.98)  # a per-field precision target
     assert t["total"] == 0.99  # 0.6 would drop precision to 60/70
     assert t["company"] == 1.01  # no evidence: never automatic
 
