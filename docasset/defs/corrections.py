@@ -139,8 +139,8 @@ def corrections(
     "ones (settings.qa.auto_sample_rate; queue_reason 'qa_sample'): predicted values, "
     "confidences, per-field status (field_status: accepted fields are shown locked, only the "
     "to_check ones are asked), blockers and page image. Exported for operators as Label "
-    "Studio tasks with pre-annotations (review/<batch>/label-studio-tasks.json, plus the labelling config) and "
-    "as the project's own JSONL (review/<batch>/queue.jsonl).",
+    "Studio tasks with pre-annotations (review/<batch>/label-studio-tasks.json, plus the "
+    "labelling config) and as the project's own JSONL (review/<batch>/queue.jsonl).",
 )
 def review_queue(
     context,
