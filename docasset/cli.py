@@ -27,7 +27,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.fresh:
         import shutil
 
-        for sub in ("work", "fixtures", "dagster_home"):
+        for sub in ("work", "fixtures", "dagster_home", "learning-curve"):
             shutil.rmtree(workdir / sub, ignore_errors=True)
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
@@ -234,9 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="run the end-to-end demo through the Dagster graph")
     d.add_argument("--workdir", default=".docasset")
-    d.add_argument("--n-bootstrap", type=int, default=60)
-    d.add_argument("--n-stream", type=int, default=30)
-    d.add_argument("--epochs", type=int, default=40)
+    d.add_argument("--n-bootstrap", type=int, default=40)
+    d.add_argument("--n-stream", type=int, default=60, help="production documents, over 3 weeks")
+    d.add_argument("--epochs", type=int, default=30)
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--fresh", action="store_true", help="start from an empty working directory")
     d.set_defaults(fn=cmd_demo)

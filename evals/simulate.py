@@ -223,6 +223,21 @@ class Simulation:
         self.train_cfg = {
             "ops": {"candidate_model": {"config": {"epochs": cfg.epochs, "seed": cfg.seed}}}
         }
+        self.runs: list[tuple[str, dg.ExecuteInProcessResult]] = []  # (sensor or job, run)
+        self.reports: list[dict[str, Any]] = []  # every evaluation report, in order
+
+    def _tick(self, sensor: str, run_config: dict | None = None) -> list[dg.ExecuteInProcessResult]:
+        runs = self.driver.tick(sensor, run_config)
+        self._keep(sensor, runs)
+        return runs
+
+    def _keep(self, label: str, runs: list[dg.ExecuteInProcessResult]) -> None:
+        self.runs += [(label, r) for r in runs]
+        for r in runs:
+            try:
+                self.reports.append(r.output_for_node("evaluation_report"))
+            except dg.DagsterInvariantViolationError:
+                continue  # the run stopped before the evaluation
 
     def production(self) -> str | None:
         mv = self.registry.resolve("production")
@@ -231,12 +246,12 @@ class Simulation:
     def _submit(self, name: str, recs: list[dict]) -> None:
         if recs:
             write_corrections(self.wd.corrections_inbox / name, recs)
-            self.driver.tick("corrections_sensor")
+            self._tick("corrections_sensor")
 
     def bootstrap(self, docs: list[LabelledDoc]) -> dict[str, Any]:
         """Week 0: the bootstrap documents through the inbox, typed by operators, first model."""
         names = _drop(docs, "boot-", self.wd)
-        self.driver.tick("inbox_sensor")
+        self._tick("inbox_sensor")
         ids = source_to_doc_ids(self.wd)
         stamp = datetime.now(UTC).isoformat()
         recs = [
@@ -245,9 +260,10 @@ class Simulation:
         self._submit("week00.jsonl", recs)
         # The sensor fires once enough documents are corrected; a bootstrap set smaller than
         # retrain_at gets its first training run launched by hand, as an operator would.
-        runs = self.driver.tick("retrain_sensor", self.train_cfg) or [
-            self.driver.run("retrain_job", None, self.train_cfg)
-        ]
+        runs = self._tick("retrain_sensor", self.train_cfg)
+        if not runs:
+            runs = [self.driver.run("retrain_job", None, self.train_cfg)]
+            self._keep("retrain_job", runs)
         return {
             "week": 0,
             "documents": len(docs),
@@ -258,11 +274,14 @@ class Simulation:
             "production_version": self.production(),
         }
 
-    def week(self, week: int, docs: list[LabelledDoc]) -> dict[str, Any]:
-        """One production week: arrive, predict, work the review queue, maybe retrain."""
+    def week(
+        self, week: int, docs: list[LabelledDoc], train_cfg: dict | None = None
+    ) -> dict[str, Any]:
+        """One production week: arrive, predict, work the review queue, maybe retrain
+        (``train_cfg``: this week's retrain run config, default the simulation's)."""
         model = self.production()
         names = _drop(docs, f"w{week:02d}-", self.wd)
-        intake = self.driver.tick("inbox_sensor")
+        intake = self._tick("inbox_sensor")
         preds, queue = _frame(intake, "predictions"), _frame(intake, "review_queue")
         if preds is None:
             raise DocassetError(f"week {week}: the intake run failed, no predictions")
@@ -281,7 +300,7 @@ class Simulation:
             _correction(d, truth[d], "operator", stamp) for d in sorted(to_correct) if d in truth
         ]
         self._submit(f"week{week:02d}.jsonl", recs)
-        runs = self.driver.tick("retrain_sensor", self.train_cfg)
+        runs = self._tick("retrain_sensor", train_cfg or self.train_cfg)
         return {
             "week": week,
             **figures,

@@ -21,7 +21,7 @@ from docasset.core.extraction.fields import parse_amount
 from docasset.core.extraction.rules import AMOUNT_RE, NOT_TOTAL_RE, TOTAL_KEYWORD_RE
 from docasset.core.ocr.text import lines_with_offsets
 
-TOLERANCE = Decimal("0.011")
+TOLERANCE = Decimal("0.005")  # amounts are in cents: equal to the cent
 SUBTOTAL_RE = re.compile(
     r"sub\s*-?\s*t[o0]tal|total\s*(excl|exclusive|before|w/?o)|t[o0]tal\s*sales?\s*\(?excl"
     r"|nett?\s*amount\s*\(?excl|amount\s*\(?excl",
@@ -120,23 +120,27 @@ def amount_facts(text: str) -> AmountFacts:
 
 def implied_totals(facts: AmountFacts) -> list[tuple[str, Decimal]]:
     """(relation, value) for every total the document's parts add up to: ``sum`` (a subtotal
-    plus tax/service/rounding, minus discount: subsets of the printed parts), ``tender``
-    (cash minus change) and ``items`` (the item amounts, when at least two)."""
+    plus tax/service and rounding, minus discount: subsets of the printed parts; an unsigned
+    rounding either way), ``tender`` (cash minus change) and ``items`` (the item amounts, when
+    at least two and neither subtotal nor tax is printed: the items add up to the subtotal)."""
     out: list[tuple[str, Decimal]] = []
     parts: list[Decimal] = list(facts.taxes[:2]) + [-d for d in facts.discounts[:1]]
+    rounding: list[Decimal] = [Decimal(0)]
     if facts.roundings:
         r = facts.roundings[-1]
-        parts += [r] if facts.rounding_signed else [r, -r]
+        rounding += [r] if facts.rounding_signed else [r, -r]
     for s in facts.subtotals[-2:]:
-        for k in range(1, len(parts) + 1):
+        for k in range(len(parts) + 1):
             for combo in combinations(parts, k):
-                out.append(("sum", s + sum(combo)))
+                for r in rounding:
+                    if combo or r:
+                        out.append(("sum", s + sum(combo) + r))
     for c in facts.cash[-1:]:
         for g in facts.change[-1:]:
             if c > g:
                 out.append(("tender", c - g))
-    if len(facts.items) >= 2:
-        out.append(("items", sum(facts.items)))
+    if len(facts.items) >= 2 and not facts.subtotals and not facts.taxes:
+        out.append(("items", sum(facts.items, Decimal(0))))
     return out
 
 

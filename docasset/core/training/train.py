@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import spacy
 from spacy.tokens import Doc, DocBin, Span
@@ -30,9 +30,11 @@ from docasset.core.extraction.extract import (
     predict_text,
 )
 from docasset.core.extraction.fields import DocType, values_match
+from docasset.core.extraction.history import VendorHistory
 from docasset.core.extraction.routing import NEVER, RoutingConfig, precision_cut, thresholds_for
 from docasset.core.training.align import Alignment, align_document
 from docasset.core.tunable import tunable
+from docasset.core.validation.memory import history_entries, vendor_history
 from docasset.errors import TrainingError
 
 MIN_FOLD_DOCS = 8  # fewer training documents per fold: calibrate on the dev split alone
@@ -220,22 +222,39 @@ def calibrate(
     )
 
 
+def leave_one_out_history(docs: list[Doc]) -> dict[str, VendorHistory]:
+    """Per document, the vendor history the *other* documents' corrections give it: what
+    production sees for a repeat vendor once those documents were corrected."""
+    pool = history_entries([(d.user_data["doc_id"], d.user_data["fields"], d.text) for d in docs])
+    out: dict[str, VendorHistory] = {}
+    for d in docs:
+        me = d.user_data["doc_id"]
+        entries = [replace(e, support=len(ids - {me})) for e, ids in pool if ids - {me}]
+        if (h := vendor_history(d.text, entries)) is not None:
+            out[me] = h
+    return out
+
+
 def doc_threshold(
     bundle: ModelBundle, held_out: list[Doc], routing: RoutingConfig, parsed: Parsed
 ) -> tuple[float, str]:
     """The document-confidence threshold for touchless documents, and its basis.
 
-    Fitted like the field thresholds, on the held-out documents whose every field is accepted:
-    the lowest document confidence at which they are entirely right with
-    ``routing.target_precision`` (basis ``held-out``). With fewer than ``min_support`` such
-    documents the target itself is the threshold, trusting the calibrated confidences
-    (basis ``calibration``: the product of calibrated field confidences is the probability
-    that every field is right, if fields err independently)."""
+    Fitted like the field thresholds, on the held-out documents whose every field is accepted
+    (each with the vendor history the other documents give it, as in production): the lowest
+    document confidence at which they are entirely right with ``routing.target_precision``
+    (basis ``held-out``). With fewer than ``min_support`` such documents the target itself is
+    the threshold, trusting the calibrated confidences (basis ``calibration``: the product of
+    calibrated field confidences is the probability that every field is right, if fields err
+    independently)."""
     bundle.meta[DOC_THRESHOLD_META] = 0.0
+    history = leave_one_out_history(held_out)
     rows: list[tuple[float, bool]] = []
     for d in held_out:
         doc_id = d.user_data["doc_id"]
-        pred = predict_text(bundle, doc_id, d.text, parsed[doc_id], doc_words(d), cfg=routing)
+        pred = predict_text(
+            bundle, doc_id, d.text, parsed[doc_id], doc_words(d), history.get(doc_id), routing
+        )
         if pred.route != "auto":
             continue
         truth = d.user_data["fields"]

@@ -291,3 +291,28 @@ def vendor_history(text: str, entries: list[MemoryEntry]) -> VendorHistory | Non
         if e.kind == "value" and e.field in STABLE_FIELDS:
             known.setdefault(e.field, {})[e.value] = e.support
     return VendorHistory(vendor, hits, known)
+
+
+def history_entries(
+    docs: list[tuple[str, dict[str, str], str]],
+) -> list[tuple[MemoryEntry, frozenset[str]]]:
+    """The entries the memory would hold after correcting ``docs`` (doc id, typed fields, OCR
+    text), each with the ids of the documents that typed it; for fitting routing on held-out
+    documents with the history the other documents give them (leave one out)."""
+    found: dict[tuple[str, str, str, str], set[str]] = {}
+    for doc_id, fields, text in docs:
+        name = next((fields[f] for f in VENDOR_FIELDS if fields.get(f)), None)
+        if not name or not vendor_key(name):
+            continue
+        vendor = vendor_key(name)
+        values = [(f, "value", fields.get(f)) for f in MEMORY_FIELDS]
+        values += [(f, "anchor", total_keyword(text, fields.get(f))) for f in ANCHOR_FIELDS]
+        for f, kind, value in values:
+            if value:
+                found.setdefault((vendor, f, kind, value), set()).add(doc_id)
+    out = []
+    for (vendor, f, kind, value), ids in found.items():
+        ident = hashlib.sha256(json.dumps([vendor, f, kind, value]).encode()).hexdigest()[:12]
+        entry = MemoryEntry(ident, vendor, f, value, "", "", "", kind, len(ids))
+        out.append((entry, frozenset(ids)))
+    return out

@@ -12,8 +12,8 @@ from docasset.core.evaluation.evaluate import (
 )
 from docasset.core.evaluation.metrics import automation_at_precision
 from docasset.core.evaluation.report import build_report, write_report
-from docasset.core.extraction.routing import Blocker, DocPrediction, FieldPrediction
 from docasset.core.extraction.fields import load_doctype
+from docasset.core.extraction.routing import Blocker, DocPrediction, FieldPrediction
 from docasset.core.reporting.blocks import to_markdown
 
 RECEIPT = load_doctype("receipt")

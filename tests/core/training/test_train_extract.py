@@ -15,10 +15,11 @@ from docasset.core.extraction.extract import (
     choose_field,
     field_candidates,
     predict_documents,
+    predict_text,
     thresholds_for,
 )
 from docasset.core.extraction.fields import load_doctype
-from docasset.core.extraction.routing import Blocker
+from docasset.core.extraction.routing import Blocker, RoutingConfig
 from docasset.core.training.train import (
     TrainConfig,
     cross_fitted,
@@ -207,3 +208,32 @@ def test_logistic_calibration_fits_and_scores() -> None:
     assert cal.confidence("company", "model|valid|single", bad) < 0.3
     # Without features the bin table answers (0.5 here: the bin is half right).
     assert cal.confidence("company", "model|valid|single") == pytest.approx(0.5, abs=0.01)
+
+
+def test_vendor_history_confirms_fills_and_contradicts(trained) -> None:
+    from docasset.core.extraction.history import HistoryHit, VendorHistory
+
+    bundle, _, test = trained
+    d = test[0]
+    truth = d.user_data["fields"]
+    k = RoutingConfig().history_min_support
+    start = d.text.index(truth["company"])
+    company = HistoryHit("company", truth["company"], start, start + len(truth["company"]),
+                         "e-company", k, exact=True)  # fmt: skip
+    history = VendorHistory("V", {"company": company}, {"company": {truth["company"]: k}})
+    pred = predict_text(bundle, "x", d.text, history=history)
+    f = pred.fields["company"]
+    assert (f.memory_entry, f.status, f.history) == ("e-company", "accepted", "confirmed")
+    # The vendor was always typed with another address: this one is blocked, however confident.
+    other = VendorHistory("V", {}, {"address": {"SOMEWHERE ELSE 1, 99999 IPOH": k}})
+    pred = predict_text(bundle, "x", d.text, history=other)
+    assert pred.fields["address"].status == "to_check"
+    assert any(b.kind == "history_conflict" and b.field == "address" for b in pred.blockers)
+    # A remembered total keyword's amount is scored by the model, not accepted by the memory.
+    amount = d.text.index(truth["total"])
+    anchor = HistoryHit("total", truth["total"], amount, amount + len(truth["total"]), "e-t",
+                        k, kind="anchor", exact=True)  # fmt: skip
+    pred = predict_text(bundle, "x", d.text, history=VendorHistory("V", {"total": anchor}))
+    f = pred.fields["total"]
+    assert f.history == "confirmed" and f.history_support == 0
+    assert (f.status == "accepted") == (f.confidence >= bundle.thresholds["total"])
