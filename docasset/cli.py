@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="run the end-to-end demo through the Dagster graph")
     d.add_argument("--workdir", default=".docasset")
-    d.add_argument("--n-bootstrap", type=int, default=40)
+    d.add_argument("--n-bootstrap", type=int, default=16)
     d.add_argument("--n-stream", type=int, default=60, help="production documents, over 3 weeks")
     d.add_argument("--epochs", type=int, default=30)
     d.add_argument("--seed", type=int, default=7)

@@ -103,11 +103,11 @@ def run_demo(
     workdir: Path,
     instance: dg.DagsterInstance,
     *,
-    n_bootstrap: int = 40,
+    n_bootstrap: int = 16,
     n_stream: int = 60,
     seed: int = 7,
     epochs: int = 30,
-    retrain_at: int = 10,
+    retrain_at: int = 8,
     weeks: int = 3,
 ) -> DemoResult:
     """Run the whole loop in ``workdir`` on ``instance``; returns what happened."""
@@ -128,7 +128,7 @@ def run_demo(
             degraded=0.15 if w == 1 else 0.0,
             irrelevant=1 if w == 1 else 0,
         )
-    cfg = SimConfig(weeks=weeks, retrain_at=retrain_at, epochs=epochs, seed=0, min_golden=5)
+    cfg = SimConfig(weeks=weeks, retrain_at=retrain_at, epochs=epochs, seed=0, min_golden=3)
     sim = Simulation(workdir, cfg, instance)
     result = DemoResult()
     print("week 0: bootstrap batch -> inbox; no model: operators type every document", flush=True)

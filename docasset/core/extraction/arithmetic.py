@@ -18,9 +18,11 @@ from functools import lru_cache
 from itertools import combinations
 
 from docasset.core.extraction.fields import parse_amount
-from docasset.core.extraction.rules import AMOUNT_RE, NOT_TOTAL_RE, TOTAL_KEYWORD_RE
+from docasset.core.extraction.rules import NOT_TOTAL_RE, TOTAL_KEYWORD_RE
 from docasset.core.ocr.text import lines_with_offsets
 
+# An amount, also with its decimals split off by the OCR ("14. 65", "0. 01").
+LINE_AMOUNT_RE = re.compile(r"(?<![\d.,])\d{1,3}(?:,?\d{3})*[.,] ?\d{2}(?![\d.,]*\d)")
 TOLERANCE = Decimal("0.005")  # amounts are in cents: equal to the cent
 SUBTOTAL_RE = re.compile(
     r"sub\s*-?\s*t[o0]tal|total\s*(excl|exclusive|before|w/?o)|t[o0]tal\s*sales?\s*\(?excl"
@@ -75,7 +77,7 @@ def amount_facts(text: str) -> AmountFacts:
     every: set[Decimal] = set()
     in_items = True
     for _, line in lines_with_offsets(text):
-        matches = list(AMOUNT_RE.finditer(line))
+        matches = list(LINE_AMOUNT_RE.finditer(line))
         if not matches:
             continue
         m = matches[-1]
@@ -147,9 +149,9 @@ def implied_totals(facts: AmountFacts) -> list[tuple[str, Decimal]]:
 def check_total(text: str, value: str | None) -> tuple[int, str | None]:
     """(number of relations agreeing with the total ``value``, contradiction detail or None).
 
-    A contradiction: no relation agrees, yet the cash minus the change, or a subtotal plus its
-    printed tax, equals another amount the document prints on a total line (so a misread or
-    mis-picked total, not a missing part)."""
+    A contradiction: the cash minus the change equals another amount the document prints on a
+    total line (the amount paid), or no relation agrees and a subtotal plus its printed parts
+    does (so a misread or mis-picked total, not a missing part)."""
     total = parse_amount(value) if value else None
     if total is None:
         return 0, None
@@ -158,12 +160,18 @@ def check_total(text: str, value: str | None) -> tuple[int, str | None]:
     agree = {rel for rel, v in implied if abs(v - total) <= TOLERANCE}
     if not agree and not facts.taxes and any(abs(s - total) <= TOLERANCE for s in facts.subtotals):
         agree.add("sum")  # no tax printed: the subtotal is the total
+    # Cash minus change is what was paid: when it is printed on a total line and differs, the
+    # candidate is a pre-rounding or partial amount, whatever else adds up to it.
+    for rel, v in implied:
+        if rel == "tender" and _printed_total(facts, v) and abs(v - total) > TOLERANCE:
+            return 0, f"cash - change gives {v:.2f}, printed on a total line, not {total:.2f}"
     if agree:
         return len(agree), None
     for rel, v in implied:
-        if rel == "items" or v <= 0:
-            continue
-        printed = any(abs(v - t) <= TOLERANCE for t in facts.totals_printed)
-        if printed and abs(v - total) > TOLERANCE:
-            return 0, f"{rel} gives {v:.2f}, printed on a total line, not {total:.2f}"
+        if rel == "sum" and v > 0 and _printed_total(facts, v) and abs(v - total) > TOLERANCE:
+            return 0, f"subtotal + parts give {v:.2f}, printed on a total line, not {total:.2f}"
     return 0, None
+
+
+def _printed_total(facts: AmountFacts, value: Decimal) -> bool:
+    return any(abs(value - t) <= TOLERANCE for t in facts.totals_printed)
