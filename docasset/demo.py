@@ -8,10 +8,10 @@ the router accepts the fields it is sure of (alone, or because the vendor histor
 them) and sends only the others to operators; documents with no field to check are
 touchless. Operators work the review queue and the QA sample (simulated from the fixture
 truth); the corrections feed the correction memory (vendor history) and the retraining
-sensor. In week 2 the retrain is launched misconfigured (one training epoch): the
-``accuracy_regression`` gate must block that candidate, and production stays. In week 3 a
-properly trained candidate is compared with production on the frozen golden set and promoted
-if it does not regress. Finally the daily health job runs.
+sensor. Each candidate is compared with production on the frozen golden set and promoted only
+if it does not regress. In week 2 an engineer launches a retrain by hand, misconfigured (one
+training epoch): the ``accuracy_regression`` gate must block that candidate, and production
+stays. Finally the daily health job runs.
 
 It uses the production simulation of ``evals.simulate`` (the same sensors, runs and simulated
 operators), writes the learning curve and prints where every report is.
@@ -150,14 +150,14 @@ def run_demo(
         train_cfg = None
         if w == 2:
             print(
-                f"  (this week's retrain is launched misconfigured: {MISCONFIGURED_EPOCHS} "
-                "epoch; the accuracy_regression gate must block it)",
+                f"  (this week an engineer launches a retrain by hand, misconfigured: "
+                f"{MISCONFIGURED_EPOCHS} epoch; the accuracy_regression gate must block it)",
                 flush=True,
             )
             train_cfg = {
                 "ops": {"candidate_model": {"config": {"epochs": MISCONFIGURED_EPOCHS, "seed": 0}}}
             }
-        rows.append(sim.week(w, read_labelled_folder(fx / f"week{w}"), train_cfg))
+        rows.append(sim.week(w, read_labelled_folder(fx / f"week{w}"), train_cfg, w == 2))
         print(_week_line(rows[-1]), flush=True)
     curve = pl.DataFrame(rows, infer_schema_length=None)
     result.curve_dir = sim.home.parent / "learning-curve"

@@ -140,8 +140,8 @@ def week_figures(
         if rows["route"][0] == "auto":
             n_auto += 1
             auto_ok += wrong_required == 0
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
     n = preds["doc_id"].n_unique()
     figures = {
         "documents": n,
@@ -153,7 +153,7 @@ def week_figures(
         "touchless_rate": n_auto / n if n else None,
         "touchless_accuracy": auto_ok / n_auto if n_auto else None,
         "operator_seconds_per_doc": round(seconds / n, 2) if n else None,
-        "micro_f1": 2 * p * r / (p + r) if p + r else 0.0,
+        "micro_f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0,
         "memory_fields": int(preds["memory_entry"].is_not_null().sum()),
         "review_docs": n - n_auto,
     }
@@ -219,7 +219,7 @@ class Simulation:
         self.doctype = self.settings.doctype()
         self.defs = build_definitions(str(self.home), self.settings)
         self.driver = LocalDriver(instance, self.defs, self.home)
-        self.registry = self.defs.resources["home"].registry()  # type: ignore[attr-defined]
+        self.registry = self.defs.resources["home"].registry()  # type: ignore[attr-defined,index]
         self.train_cfg = {
             "ops": {"candidate_model": {"config": {"epochs": cfg.epochs, "seed": cfg.seed}}}
         }
@@ -275,10 +275,16 @@ class Simulation:
         }
 
     def week(
-        self, week: int, docs: list[LabelledDoc], train_cfg: dict | None = None
+        self,
+        week: int,
+        docs: list[LabelledDoc],
+        train_cfg: dict | None = None,
+        retrain_by_hand: bool = False,
     ) -> dict[str, Any]:
         """One production week: arrive, predict, work the review queue, maybe retrain
-        (``train_cfg``: this week's retrain run config, default the simulation's)."""
+        (``train_cfg``: this week's retrain run config, default the simulation's;
+        ``retrain_by_hand``: launch the retrain job when the sensor does not, as an engineer
+        would from the launchpad)."""
         model = self.production()
         names = _drop(docs, f"w{week:02d}-", self.wd)
         intake = self._tick("inbox_sensor")
@@ -301,6 +307,9 @@ class Simulation:
         ]
         self._submit(f"week{week:02d}.jsonl", recs)
         runs = self._tick("retrain_sensor", train_cfg or self.train_cfg)
+        if not runs and retrain_by_hand:
+            runs = [self.driver.run("retrain_job", None, train_cfg or self.train_cfg)]
+            self._keep("retrain_job", runs)
         return {
             "week": week,
             **figures,

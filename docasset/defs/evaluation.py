@@ -110,6 +110,8 @@ def evaluation_report(
         "automation_rate": float(cs["automation_rate"]),
         "automation_at_target": float(cs["automation_at_target"]),
         "auto_accuracy": float(cs["auto_accuracy"]),
+        "field_automation": float(cs["field_automation"]),
+        "touchless_rate": float(cs["touchless_rate"]),
         "ece": float(cs["ece"]),
         "latency_p50_s": float(cand.latency_p50),
         "latency_p95_s": float(cand.latency_p95),
@@ -117,6 +119,11 @@ def evaluation_report(
         "n_golden": len(golden),
     }
     meta.update({f"f1_{k}": float(v["f1"]) for k, v in cs["fields"].items()})
+    meta.update({f"accepted_{k}": float(v["automation"]) for k, v in cs["fields"].items()})
+    for key in ("accepted_field_accuracy", "touchless_accuracy", "operator_seconds_per_doc"):
+        if cs.get(key) is not None:  # absent (nothing accepted) stays absent
+            meta[key] = float(cs[key])
+    meta.update({f"blocked_{k}": int(n) for k, n in (cs.get("blocker_docs") or {}).items()})
     context.add_output_metadata(meta)
     return report
 
@@ -132,6 +139,10 @@ def _summary(ev: ModelEvaluation, report: dict) -> dict[str, object]:
         "f1": {k: v["f1"] for k, v in s["fields"].items()},
         "ci": s["ci"],
         "automation_rate": s["automation_rate"],
+        "field_automation": s["field_automation"],
+        "accepted_field_accuracy": s["accepted_field_accuracy"],
+        "touchless_accuracy": s["touchless_accuracy"],
+        "operator_seconds_per_doc": s["operator_seconds_per_doc"],
         "automation_at_target": s["automation_at_target"],
         "auto_accuracy": s["auto_accuracy"],
         "ece": s["ece"],

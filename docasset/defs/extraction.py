@@ -62,14 +62,15 @@ def predictions(
     docs = documents(df)
     n_fields = int(df.height)
     accepted = int((df["field_status"] == "accepted").sum())
+    n_auto = int((docs["route"] == "auto").sum())
     context.add_output_metadata(
         {
             "model_version": bundle.version if bundle else "(none)",
             "documents": docs.height,
-            "auto": int((docs["route"] == "auto").sum()),
-            "review": int((docs["route"] == "review").sum()),
-            "touchless_rate": float((docs["route"] == "auto").mean()) if docs.height else 0.0,
-            "automation_rate": float((docs["route"] == "auto").mean()) if docs.height else 0.0,
+            "auto": n_auto,
+            "review": docs.height - n_auto,
+            "touchless_rate": n_auto / docs.height if docs.height else 0.0,
+            "automation_rate": n_auto / docs.height if docs.height else 0.0,
             "fields_accepted": accepted,
             "fields_to_check": n_fields - accepted,
             "field_automation": accepted / n_fields if n_fields else 0.0,

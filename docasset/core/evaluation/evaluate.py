@@ -174,6 +174,11 @@ def regression_verdict(
         reasons.append(
             f"automation rate dropped {pa:.3f} -> {ca:.3f} (tolerance {cfg.automation_tolerance})"
         )
+    cf, pf = candidate.scores.get("field_automation"), production.scores.get("field_automation")
+    if cf is not None and pf is not None and cf < pf - cfg.automation_tolerance:
+        reasons.append(
+            f"field automation dropped {pf:.3f} -> {cf:.3f} (tolerance {cfg.automation_tolerance})"
+        )
     bound = max(production.latency_p95 * cfg.latency_p95_factor, cfg.latency_floor_s)
     if candidate.latency_p95 > bound:
         reasons.append(f"latency p95 {candidate.latency_p95:.3f}s above {bound:.3f}s")

@@ -223,11 +223,11 @@ def score(
             blocker_docs[kind] = blocker_docs.get(kind, 0) + 1
         for spec in doctype.fields:
             s = fields[spec.name]
-            fp = pred.fields.get(spec.name)
-            p = fp.value if fp is not None else None
+            fpred = pred.fields.get(spec.name)
+            p = fpred.value if fpred is not None else None
             t = truth.get(spec.name) or None
             ok = values_match(spec, p, t)
-            status: FieldStatus = fp.status if fp is not None else "to_check"
+            status: FieldStatus = fpred.status if fpred is not None else "to_check"
             s.n += 1
             if status == "accepted":
                 s.accepted += 1

@@ -137,8 +137,8 @@ class Calibration:
             pf[1] += 1
             if features is not None:
                 rows.setdefault(fname, []).append((features[i], ok))
-        for fname, (ok, n) in per_field.items():
-            cal.base[fname] = (ok + 1) / (n + 2)  # Laplace: never exactly 0 or 1
+        for fname, (n_ok, n) in per_field.items():
+            cal.base[fname] = (n_ok + 1) / (n + 2)  # Laplace: never exactly 0 or 1
         for fname, frows in rows.items():
             model = fit_logistic(frows)
             if model is not None:

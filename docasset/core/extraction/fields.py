@@ -241,11 +241,13 @@ def sum_rule_problems(doctype: DocType, values: dict[str, str | None]) -> list[t
     whose fields are all present."""
     problems: list[tuple[str, str]] = []
     for target, parts in doctype.sum_rules:
-        nums = [parse_amount(values[n]) if values.get(n) else None for n in (target, *parts)]
-        if all(n is not None for n in nums):
-            total, *rest = nums
-            if abs(total - sum(rest)) > Decimal("0.011"):  # type: ignore[operator]
-                problems.append((target, f"{total} != {' + '.join(parts)} ({sum(rest)})"))  # type: ignore[arg-type]
+        nums = [parse_amount(v) if (v := values.get(n)) else None for n in (target, *parts)]
+        present = [x for x in nums if x is not None]
+        if len(present) == len(nums):
+            total, *rest = present
+            added = sum(rest, Decimal(0))
+            if abs(total - added) > Decimal("0.011"):
+                problems.append((target, f"{total} != {' + '.join(parts)} ({added})"))
     return problems
 
 

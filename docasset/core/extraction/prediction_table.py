@@ -19,6 +19,7 @@ from typing import Any
 
 import pandera.polars as pa
 import polars as pl
+from polars._typing import PolarsDataType
 
 from docasset.core.extraction.fields import DocType, normalize
 from docasset.core.extraction.routing import (
@@ -34,7 +35,7 @@ from docasset.core.extraction.routing import (
 
 BLOCKER_STRUCT = pl.Struct({"kind": pl.Utf8, "field": pl.Utf8, "detail": pl.Utf8})
 
-PREDICTION_COLUMNS = {
+PREDICTION_COLUMNS: dict[str, PolarsDataType] = {
     "doc_id": pl.Utf8,
     "batch_id": pl.Utf8,
     "doc_type": pl.Utf8,
