@@ -46,7 +46,12 @@ from docasset.core.extraction.fields import (
     parse_amount,
     sum_rule_problems,
 )
-from docasset.core.extraction.history import STABLE_FIELDS, VendorHistory, contradicts
+from docasset.core.extraction.history import (
+    STABLE_FIELDS,
+    VendorHistory,
+    consistency,
+    contradicts,
+)
 from docasset.core.extraction.layout import (
     address_candidates,
     company_candidates,
@@ -370,10 +375,14 @@ def _with_history(
     stable = hit.kind == "value" and spec.name in STABLE_FIELDS
     surface = hit.value if stable else text[hit.start : hit.end]
     key = _key(spec, surface)
+    consistent = stable and consistency(history, spec.name, surface) >= cfg.field_target
+    support = hit.support if consistent else 0
     if chosen.value is not None and _key(spec, chosen.value) == key:
-        support = hit.support if stable else 0
-        return replace(
-            chosen, memory_entry=hit.entry_id, history="confirmed", history_support=support
+        return _trusted(
+            replace(
+                chosen, memory_entry=hit.entry_id, history="confirmed", history_support=support
+            ),
+            cfg,
         )
     same = [o for o in options if _key(spec, text[o.start : o.end]) == key]
     if same:
@@ -394,18 +403,25 @@ def _with_history(
         )
         o = Option(hit.start, hit.end, "rule", _is_valid(spec, surface), len(options), feats)
     scored = _scored(bundle, spec, text, o, words)
-    # A fuzzy match carries the remembered punctuation: accepted only when the vendor's field
-    # was always typed the same way.
-    single = len(history.known.get(spec.name, {})) <= 1
-    support = hit.support if stable and (hit.exact or single) else 0
-    return replace(
-        scored,
-        value=surface,
-        source="memory",
-        memory_entry=hit.entry_id,
-        history="filled",
-        history_support=support,
+    return _trusted(
+        replace(
+            scored,
+            value=surface,
+            source="memory",
+            memory_entry=hit.entry_id,
+            history="filled",
+            history_support=support,
+        ),
+        cfg,
     )
+
+
+def _trusted(f: FieldPrediction, cfg: RoutingConfig) -> FieldPrediction:
+    """A field the history accepts carries the history's confidence (what production health
+    averages as estimated accuracy), never less than the model's."""
+    if f.history_support >= cfg.history_min_support:
+        return replace(f, confidence=max(f.confidence, cfg.memory_confidence))
+    return f
 
 
 def predict_text(

@@ -6,10 +6,11 @@ this text (``hits``, with the memory entry and how many corrections typed the va
 value the vendor's stable fields were typed with (``known``). Extraction then, per field:
 
 - a remembered stable value found in the text *confirms* the model's value (same value) or
-  *fills* the field (another value); with enough support, and printed exactly as remembered
-  (ignoring case and spacing: operators type a vendor's address with varying punctuation, and
-  a fuzzy match would carry another document's punctuation), it is accepted by the history
-  alone;
+  *fills* the field (another value); it is accepted by the history alone when operators typed
+  it at least ``history_min_support`` times and consistently: among the vendor's typed values
+  with the same letters and digits, this very value (ignoring case and spacing) has a share of
+  at least the field precision target (operators type a vendor's address with varying
+  punctuation, and exact-match accuracy cannot beat that share);
 - a remembered total keyword's amount is scored by the model's confidence model like any
   candidate: it goes through the model's threshold, not a fixed memory confidence;
 - a stable field of a recognised vendor whose value matches none of the values typed for the
@@ -51,6 +52,21 @@ class VendorHistory:
 def squash(value: str) -> str:
     """Case- and whitespace-free form (how history values are compared)."""
     return "".join(value.split()).lower()
+
+
+def alnum(value: str) -> str:
+    """Letters and digits only, lower case (what punctuation variants share)."""
+    return "".join(ch for ch in value.lower() if ch.isalnum())
+
+
+def consistency(history: VendorHistory, name: str, value: str) -> float:
+    """Share of the vendor's corrections typing ``name`` with ``value``'s letters and digits
+    that typed exactly ``value`` (ignoring case and spacing); 0 when none did."""
+    typed = history.known.get(name, {})
+    same = {v: n for v, n in typed.items() if alnum(v) == alnum(value)}
+    total = sum(same.values())
+    exact = sum(n for v, n in same.items() if squash(v) == squash(value))
+    return exact / total if total else 0.0
 
 
 def contradicts(history: VendorHistory, name: str, value: str | None, min_support: int) -> bool:
