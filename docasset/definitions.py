@@ -8,14 +8,14 @@ from pathlib import Path
 import dagster as dg
 
 from docasset.defs import (
-    corrections,
     evaluation,
     extraction,
     health_checks,
-    ingest,
+    intake,
     monitoring,
     ocr,
     training,
+    validation,
 )
 from docasset.defs.jobs import (
     batch_checks_job,
@@ -25,28 +25,34 @@ from docasset.defs.jobs import (
     ingest_job,
     retrain_job,
 )
-from docasset.defs.resources import DEFAULT_HOME, DocassetHome, PolarsParquetIOManager
+from docasset.defs.resources import (
+    DEFAULT_HOME,
+    DocassetHome,
+    MemoryStore,
+    ModelRegistry,
+    PolarsParquetIOManager,
+)
 from docasset.defs.schedules import daily_health, weekly_retrain
 from docasset.defs.sensors import corrections_sensor, inbox_sensor, retrain_sensor
 from docasset.defs.settings import Settings
 
+STAGES = [intake, ocr, extraction, validation, training, evaluation, monitoring]
+
 
 def build_definitions(home: str | None = None, settings: Settings | None = None) -> dg.Definitions:
     """The definitions for a working directory (default: env ``DOCASSET_HOME``)."""
-    root = home or DEFAULT_HOME
-    storage = str(Path(root) / "storage")
+    root = Path(home or DEFAULT_HOME)
+    storage = str(root / "storage")
     return dg.Definitions(
-        assets=dg.load_assets_from_modules(
-            [ingest, ocr, extraction, corrections, training, evaluation, monitoring]
-        ),
-        asset_checks=dg.load_asset_checks_from_modules(
-            [ingest, training, evaluation, health_checks]
-        ),
+        assets=dg.load_assets_from_modules(STAGES),
+        asset_checks=dg.load_asset_checks_from_modules([*STAGES, health_checks]),
         jobs=[ingest_job, corrections_job, retrain_job, health_job, checks_job, batch_checks_job],
         sensors=[inbox_sensor, corrections_sensor, retrain_sensor],
         schedules=[daily_health, weekly_retrain],
         resources={
-            "home": DocassetHome(root=root),
+            "home": DocassetHome(root=str(root)),
+            "registry": ModelRegistry(root=str(root / "models")),
+            "memory": MemoryStore(root=str(root / "memory")),
             "settings": settings or Settings(),
             "io_manager": dg.FilesystemIOManager(base_dir=storage),
             "frames_io": PolarsParquetIOManager(base_dir=storage),

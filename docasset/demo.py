@@ -30,6 +30,7 @@ import dagster as dg
 import polars as pl
 
 from docasset.core.datasets.labelled import read_labelled_folder
+from docasset.core.evaluation.candidate import EvaluationReport
 from docasset.core.workdir import Workdir
 from evals.simulate import SimConfig, Simulation, write_curve
 from fixtures.generate import generate, vendor_catalogue
@@ -42,7 +43,7 @@ class DemoResult:
     """What the demo did, for printing and for tests."""
 
     runs: list[dict[str, Any]] = field(default_factory=list)
-    reports: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[EvaluationReport] = field(default_factory=list)
     curve: list[dict[str, Any]] = field(default_factory=list)
     curve_dir: Path | None = None
     production_version: str | None = None
@@ -56,12 +57,13 @@ class DemoResult:
         return all(r["success"] or r["blocked_by_gate"] for r in self.runs)
 
     @property
-    def blocked(self) -> list[dict[str, Any]]:
-        return [r for r in self.reports if not r["passed"]]
+    def blocked(self) -> list[EvaluationReport]:
+        return [r for r in self.reports if not r.passed]
 
     @property
-    def promoted(self) -> list[dict[str, Any]]:
-        return [r for r in self.reports if r["passed"] and r["production"]]
+    def promoted(self) -> list[EvaluationReport]:
+        """Candidates that replaced a production model (not the first model)."""
+        return [r for r in self.reports if r.passed and r.production]
 
 
 def _record(result: DemoResult, label: str, r: dg.ExecuteInProcessResult) -> None:
@@ -192,12 +194,12 @@ def _scores_line(s: dict[str, Any]) -> str:
 def print_summary(result: DemoResult) -> None:
     """Each candidate against production, why a candidate was blocked, and every report."""
     for rep in result.reports:
-        verdict = "PROMOTED" if rep["passed"] else "BLOCKED by accuracy_regression"
+        verdict = "PROMOTED" if rep.passed else "BLOCKED by accuracy_regression"
         print(
-            f"\ncandidate {rep['candidate']} vs production {rep['production'] or '(none)'} "
-            f"on {rep['n_golden']} golden documents: {verdict}"
+            f"\ncandidate {rep.candidate} vs production {rep.production or '(none)'} "
+            f"on {rep.n_golden} golden documents: {verdict}"
         )
-        cs, ps = rep["candidate_scores"], rep["production_scores"]
+        cs, ps = rep.candidate_scores, rep.production_scores
         for name, s in cs["fields"].items():
             prod = f"  production F1 {ps['fields'][name]['f1']:.3f}" if ps else ""
             print(
@@ -206,10 +208,10 @@ def print_summary(result: DemoResult) -> None:
         print(f"  candidate:  {_scores_line(cs)}")
         if ps:
             print(f"  production: {_scores_line(ps)}")
-        if not rep["passed"]:
-            for why in rep["reasons"]:
+        if not rep.passed:
+            for why in rep.reasons:
                 print(f"  reason: {why}")
-        print(f"  evaluation report: {rep['report_path']}")
+        print(f"  evaluation report: {rep.report_path}")
     if result.curve_dir is not None:
         png, md = result.curve_dir / "learning_curve.png", result.curve_dir / "learning_curve.md"
         print(f"\nlearning curve: {png} (table: {md})")

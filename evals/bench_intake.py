@@ -122,7 +122,7 @@ def stage(root: Path, audit: bool) -> dict[str, Any]:
     )
     from docasset.core.workdir import Workdir
     from docasset.definitions import build_definitions
-    from docasset.defs.ingest import raw_scans
+    from docasset.defs.intake import raw_scans
     from docasset.defs.ocr import ocr_text
     from docasset.defs.settings import Settings
 

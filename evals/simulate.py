@@ -33,6 +33,7 @@ import dagster as dg
 import polars as pl
 
 from docasset.core.datasets.labelled import LabelledDoc, read_labelled_folder
+from docasset.core.evaluation.candidate import EvaluationReport
 from docasset.core.evaluation.metrics import operator_seconds, outcome
 from docasset.core.extraction.fields import DocType
 from docasset.core.reporting import plots
@@ -219,12 +220,12 @@ class Simulation:
         self.doctype = self.settings.doctype()
         self.defs = build_definitions(str(self.home), self.settings)
         self.driver = LocalDriver(instance, self.defs, self.home)
-        self.registry = self.defs.resources["home"].registry()  # type: ignore[attr-defined,index]
+        self.registry = self.defs.resources["registry"].store()  # type: ignore[attr-defined,index]
         self.train_cfg = {
             "ops": {"candidate_model": {"config": {"epochs": cfg.epochs, "seed": cfg.seed}}}
         }
         self.runs: list[tuple[str, dg.ExecuteInProcessResult]] = []  # (sensor or job, run)
-        self.reports: list[dict[str, Any]] = []  # every evaluation report, in order
+        self.reports: list[EvaluationReport] = []  # every evaluation report, in order
 
     def _tick(self, sensor: str, run_config: dict | None = None) -> list[dg.ExecuteInProcessResult]:
         runs = self.driver.tick(sensor, run_config)

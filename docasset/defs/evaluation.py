@@ -3,21 +3,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 import spacy
 
-from docasset.core.evaluation.error_analysis import analyse, analysis_dict
-from docasset.core.evaluation.evaluate import ModelEvaluation, evaluate_model, regression_verdict
-from docasset.core.evaluation.report import build_report, write_report
-from docasset.core.extraction.extract import ModelBundle
+from docasset.core.evaluation.candidate import EvaluationReport, evaluate_candidate
 from docasset.core.reporting.blocks import to_markdown
 from docasset.core.training.train import docs_from_bytes
 from docasset.core.validation.curate import CuratedSet
-from docasset.defs.resources import DocassetHome
+from docasset.defs.resources import DocassetHome, ModelRegistry
 from docasset.defs.settings import Settings
-from docasset.errors import EvaluationError, ModelError
+from docasset.errors import ModelError
 
 
 @dg.asset(
@@ -34,148 +29,94 @@ def evaluation_report(
     candidate_model: dict,
     curated_training_set: CuratedSet,
     home: DocassetHome,
+    registry: ModelRegistry,
     settings: Settings,
-) -> dict:
-    doctype = settings.doctype()
-    registry = home.registry()
-    golden = docs_from_bytes(curated_training_set.golden, spacy.blank("en"))
-    if not golden:
-        raise EvaluationError(
-            "the golden set is empty: no corrected documents fall in the golden split yet"
-        )
-
-    def evaluate(bundle: ModelBundle) -> ModelEvaluation:
-        return evaluate_model(
-            bundle,
-            golden,
-            settings.routing_config().target_precision,
-            settings.report_config().bootstrap_samples,
-        )
-
-    cand_mv = registry.get(candidate_model["version"])
-    cand = evaluate(ModelBundle.load(cand_mv.path, cand_mv.version))
-    prod_bundle = registry.load("production")
-    prod = evaluate(prod_bundle) if prod_bundle else None
-    passed, reasons = regression_verdict(doctype, cand, prod, settings.gate_config())
-    analysis = analyse(
-        doctype,
-        cand.predictions,
-        cand.texts,
-        cand.truths,
-        settings.report_config().worst_documents,
-        settings.report_config().snippet_chars,
+) -> EvaluationReport:
+    report, blocks = evaluate_candidate(
+        settings.doctype(),
+        docs_from_bytes(curated_training_set.golden, spacy.blank("en")),
+        bool(curated_training_set.golden_ids),
+        registry.store(),
+        candidate_model["version"],
+        candidate_model.get("training_set_version"),
+        settings.routing_config().target_precision,
+        settings.report_config(),
+        settings.gate_config(),
+        home.workdir().reports,
     )
-    frozen = bool(curated_training_set.golden_ids)
-    blocks = build_report(doctype, cand, prod, passed, reasons, analysis, frozen)
-    report = {
-        "candidate": cand_mv.version,
-        "production": prod.version if prod else None,
-        "passed": passed,
-        "reasons": reasons,
-        "n_golden": len(golden),
-        "golden_frozen": frozen,
-        "training_set_version": candidate_model.get("training_set_version"),
-        "candidate_scores": cand.scores,
-        "production_scores": prod.scores if prod else None,
-        "latency": {
-            "candidate_p50": cand.latency_p50,
-            "candidate_p95": cand.latency_p95,
-            "candidate_docs_per_second": cand.docs_per_second,
-            "production_p50": prod.latency_p50 if prod else None,
-            "production_p95": prod.latency_p95 if prod else None,
-            "production_docs_per_second": prod.docs_per_second if prod else None,
-        },
-        "error_analysis": analysis_dict(*analysis),
-    }
-    title = f"docasset evaluation {cand_mv.version}"
-    in_version = write_report(Path(cand_mv.path), blocks, report, title)
-    in_reports = write_report(
-        home.workdir().reports / f"evaluation-{cand_mv.version}", blocks, report, title
-    )
-    registry.record_metrics(cand_mv.version, _summary(cand, report))
-    report["report_path"] = str(in_reports["md"])
-    report["html_path"] = str(in_version["html"])
-    cs = cand.scores
-    micro_ci = cs["ci"].get("micro", {}).get("f1") or [0.0, 0.0]
-    meta: dict[str, object] = {
-        "report": dg.MetadataValue.md(to_markdown(blocks)),
-        "report_path": dg.MetadataValue.path(report["report_path"]),
-        "report_html": dg.MetadataValue.path(report["html_path"]),
-        "candidate": cand_mv.version,
-        "production": prod.version if prod else "(none)",
-        "passed": passed,
-        "micro_f1": float(cs["micro"]["f1"]),
-        "micro_f1_ci_low": float(micro_ci[0]),
-        "micro_f1_ci_high": float(micro_ci[1]),
-        "automation_rate": float(cs["automation_rate"]),
-        "automation_at_target": float(cs["automation_at_target"]),
-        "auto_accuracy": float(cs["auto_accuracy"]),
-        "field_automation": float(cs["field_automation"]),
-        "touchless_rate": float(cs["touchless_rate"]),
-        "ece": float(cs["ece"]),
-        "latency_p50_s": float(cand.latency_p50),
-        "latency_p95_s": float(cand.latency_p95),
-        "docs_per_second": float(cand.docs_per_second),
-        "n_golden": len(golden),
-    }
-    meta.update({f"f1_{k}": float(v["f1"]) for k, v in cs["fields"].items()})
-    meta.update({f"accepted_{k}": float(v["automation"]) for k, v in cs["fields"].items()})
-    for key in ("accepted_field_accuracy", "touchless_accuracy", "operator_seconds_per_doc"):
-        if cs.get(key) is not None:  # absent (nothing accepted) stays absent
-            meta[key] = float(cs[key])
-    meta.update({f"blocked_{k}": int(n) for k, n in (cs.get("blocker_docs") or {}).items()})
-    context.add_output_metadata(meta)
+    context.add_output_metadata(report_metadata(report, to_markdown(blocks)))
     return report
 
 
-def _summary(ev: ModelEvaluation, report: dict) -> dict[str, object]:
-    """The golden-set figures the registry keeps with a version."""
-    s = ev.scores
-    return {
-        "evaluated_against": report["production"],
-        "n_golden": report["n_golden"],
-        "gate_passed": report["passed"],
-        "micro_f1": s["micro"]["f1"],
-        "f1": {k: v["f1"] for k, v in s["fields"].items()},
-        "ci": s["ci"],
-        "automation_rate": s["automation_rate"],
-        "field_automation": s["field_automation"],
-        "accepted_field_accuracy": s["accepted_field_accuracy"],
-        "touchless_accuracy": s["touchless_accuracy"],
-        "operator_seconds_per_doc": s["operator_seconds_per_doc"],
-        "automation_at_target": s["automation_at_target"],
-        "auto_accuracy": s["auto_accuracy"],
-        "ece": s["ece"],
-        "latency_p50_s": ev.latency_p50,
-        "latency_p95_s": ev.latency_p95,
-        "docs_per_second": ev.docs_per_second,
+def _scores_metadata(prefix: str, s: dict) -> dict[str, object]:
+    meta: dict[str, object] = {
+        f"{prefix}micro_f1": round(float(s["micro"]["f1"]), 4),
+        f"{prefix}automation_rate": round(float(s["automation_rate"]), 4),
+        f"{prefix}field_automation": round(float(s["field_automation"]), 4),
+        **{f"{prefix}f1_{k}": round(float(v["f1"]), 4) for k, v in s["fields"].items()},
+        **{
+            f"{prefix}accepted_{k}": round(float(v["automation"]), 4)
+            for k, v in s["fields"].items()
+        },
     }
+    for key in ("accepted_field_accuracy", "touchless_accuracy", "operator_seconds_per_doc"):
+        if s.get(key) is not None:  # nothing accepted / no touchless document: absent
+            meta[f"{prefix}{key}"] = round(float(s[key]), 4)
+    meta.update({f"{prefix}blocked_{k}": int(n) for k, n in (s.get("blocker_docs") or {}).items()})
+    return meta
+
+
+def report_metadata(r: EvaluationReport, markdown: str) -> dict[str, object]:
+    """Numeric metadata for trend plots, the report in Markdown and where its files are;
+    production's figures only when there is a production model (absent, never 0)."""
+    cs = r.candidate_scores
+    micro_ci = cs["ci"].get("micro", {}).get("f1")
+    meta: dict[str, object] = {
+        "report": dg.MetadataValue.md(markdown),
+        "report_path": dg.MetadataValue.path(r.report_path),
+        "report_html": dg.MetadataValue.path(r.html_path),
+        "candidate": r.candidate,
+        "passed": r.passed,
+        "n_golden": r.n_golden,
+        **_scores_metadata("", cs),
+        "automation_at_target": round(float(cs["automation_at_target"]), 4),
+        "auto_accuracy": round(float(cs["auto_accuracy"]), 4),
+        "ece": round(float(cs["ece"]), 4),
+        "latency_p50_s": round(r.latency.candidate_p50, 5),
+        "latency_p95_s": round(r.latency.candidate_p95, 5),
+        "docs_per_second": round(r.latency.candidate_docs_per_second, 2),
+    }
+    if micro_ci:
+        meta["micro_f1_ci_low"], meta["micro_f1_ci_high"] = (round(float(x), 4) for x in micro_ci)
+    if r.production is not None:
+        meta["production"] = r.production
+    return meta
 
 
 @dg.asset_check(
     asset=evaluation_report,
     blocking=True,
     description="Fails when a required field's F1 drops beyond tolerance, the "
-    "automation rate drops, or p95 latency regresses (see Settings).",
+    "automation rate or the share of accepted fields drops, or p95 latency regresses (see "
+    "Settings.gate).",
 )
-def accuracy_regression(evaluation_report: dict) -> dg.AssetCheckResult:
-    cand = evaluation_report["candidate_scores"]
-    prod = evaluation_report["production_scores"]
+def accuracy_regression(evaluation_report: EvaluationReport) -> dg.AssetCheckResult:
+    r = evaluation_report
     meta: dict[str, object] = {
-        "candidate_micro_f1": float(cand["micro"]["f1"]),
-        "production_micro_f1": float(prod["micro"]["f1"]) if prod else 0.0,
-        "candidate_automation_rate": float(cand["automation_rate"]),
-        "production_automation_rate": float(prod["automation_rate"]) if prod else 0.0,
-        "candidate_latency_p95_s": float(evaluation_report["latency"]["candidate_p95"]),
-        "reasons": dg.MetadataValue.json(evaluation_report["reasons"]),
+        **_scores_metadata("candidate_", r.candidate_scores),
+        "candidate_latency_p95_s": round(r.latency.candidate_p95, 5),
+        "findings": len(r.verdict.findings),
+        "reasons": dg.MetadataValue.json(r.reasons),
     }
-    for name, s in cand["fields"].items():
-        meta[f"delta_f1_{name}"] = float(s["f1"] - (prod["fields"][name]["f1"] if prod else 0.0))
-    return dg.AssetCheckResult(
-        passed=bool(evaluation_report["passed"]),
-        metadata=meta,
-        description="; ".join(evaluation_report["reasons"]),
-    )
+    prod = r.production_scores
+    if prod is not None:  # no production model: nothing to compare, so no deltas at all
+        meta.update(_scores_metadata("production_", prod))
+        for name, s in r.candidate_scores["fields"].items():
+            meta[f"delta_f1_{name}"] = round(float(s["f1"] - prod["fields"][name]["f1"]), 4)
+    for f in r.verdict.findings:
+        key = f"{f.kind}_{f.field}" if f.field else f.kind
+        meta[f"limit_{key}"] = round(f.limit, 4)
+    return dg.AssetCheckResult(passed=r.passed, metadata=meta, description="; ".join(r.reasons))
 
 
 @dg.asset(
@@ -184,27 +125,23 @@ def accuracy_regression(evaluation_report: dict) -> dg.AssetCheckResult:
     description="The registry's `production` alias. Moves to the candidate only after "
     "accuracy_regression passed (blocking), and refuses a report that did not pass.",
 )
-def production_model(context, evaluation_report: dict, home: DocassetHome) -> dict:
-    if not evaluation_report["passed"]:
-        raise ModelError(
-            f"refusing to promote {evaluation_report['candidate']}: "
-            + "; ".join(evaluation_report["reasons"])
-        )
-    registry = home.registry()
-    version = evaluation_report["candidate"]
-    registry.set_alias(
+def production_model(context, evaluation_report: EvaluationReport, registry: ModelRegistry) -> dict:
+    r = evaluation_report
+    if not r.passed:
+        raise ModelError(f"refusing to promote {r.candidate}: " + "; ".join(r.reasons))
+    registry.store().set_alias(
         "production",
-        version,
+        r.candidate,
         f"accuracy_regression passed (run {context.run.run_id})",
         kind="promote",
     )
-    context.add_output_metadata(
-        {
-            "version": version,
-            "previous": evaluation_report["production"] or "(none)",
-            "micro_f1": float(evaluation_report["candidate_scores"]["micro"]["f1"]),
-            "automation_rate": float(evaluation_report["candidate_scores"]["automation_rate"]),
-            "report_html": dg.MetadataValue.path(evaluation_report.get("html_path", "")),
-        }
-    )
-    return {"version": version, "previous": evaluation_report["production"]}
+    meta: dict[str, object] = {
+        "version": r.candidate,
+        "micro_f1": round(float(r.candidate_scores["micro"]["f1"]), 4),
+        "automation_rate": round(float(r.candidate_scores["automation_rate"]), 4),
+        "report_html": dg.MetadataValue.path(r.html_path),
+    }
+    if r.production is not None:
+        meta["previous"] = r.production
+    context.add_output_metadata(meta)
+    return {"version": r.candidate, "previous": r.production}

@@ -7,15 +7,14 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from docasset.core.extraction.evidence import word_spans
 from docasset.core.extraction.extract import predict_documents
-from docasset.core.extraction.prediction_table import blocker_counts, documents, predictions_frame
+from docasset.core.extraction.prediction_table import blocker_counts, predictions_frame
+from docasset.core.extraction.prediction_table import documents as document_routes
 from docasset.core.extraction.routing import Blocker
-from docasset.core.intake.scan_table import document_problems
-from docasset.core.ocr.text import document_text
-from docasset.core.validation.memory import CorrectionMemory, vendor_history
+from docasset.core.ocr.documents import texts_of, word_confs_of
+from docasset.core.validation.memory import vendor_history
 from docasset.defs.partitions import batches
-from docasset.defs.resources import DocassetHome
+from docasset.defs.resources import MemoryStore, ModelRegistry
 from docasset.defs.settings import Settings
 from docasset.errors import ModelError
 
@@ -31,22 +30,24 @@ from docasset.errors import ModelError
     "and structured). Uses the model the registry's `production` alias points to at run time.",
 )
 def predictions(
-    context, raw_scans: pl.DataFrame, ocr_text: pl.DataFrame, home: DocassetHome, settings: Settings
+    context,
+    documents: pl.DataFrame,
+    registry: ModelRegistry,
+    memory: MemoryStore,
+    settings: Settings,
 ) -> pl.DataFrame:
     doctype = settings.doctype()
-    bundle = home.registry().load("production")
+    bundle = registry.store().load("production")
     if bundle is not None and bundle.doctype.name != doctype.name:
         raise ModelError(
             f"production model is for {bundle.doctype.name!r}, settings say {doctype.name!r}"
         )
-    ok = raw_scans.filter(pl.col("status") == "ok")
-    doc_ids = ok.unique(subset=["doc_id"], keep="first", maintain_order=True)["doc_id"].to_list()
-    groups = {k[0]: v for k, v in ocr_text.partition_by("doc_id", as_dict=True).items()}
-    texts = {d: document_text(groups[d], d) if d in groups else "" for d in doc_ids}
-    conf = dict(ocr_text.group_by("doc_id").agg(pl.col("conf").mean()).iter_rows())
-    bad = document_problems(raw_scans, ocr_text, settings.quality_thresholds())
-    extra = {d: [Blocker("bad_scan", None, ", ".join(p))] for d, p in bad.items()}
-    entries = CorrectionMemory(home.workdir().memory).entries()
+    texts = texts_of(documents)
+    extra = {
+        r["doc_id"]: [Blocker("bad_scan", None, ", ".join(r["problems"]))]
+        for r in documents.filter(pl.col("bad_scan")).iter_rows(named=True)
+    }
+    entries = memory.store().entries()
     history = {d: h for d, t in texts.items() if (h := vendor_history(t, entries)) is not None}
     preds = predict_documents(
         bundle,
@@ -55,11 +56,14 @@ def predictions(
         extra,
         history,
         settings.routing_config(),
-        word_spans(ocr_text.filter(pl.col("doc_id").is_in(doc_ids))),
+        word_confs_of(documents),
     )
-    info = {d: {"ocr_conf": conf.get(d), "bad_scan": d in bad} for d in doc_ids}
+    info = {
+        r["doc_id"]: {"ocr_conf": r["ocr_conf"], "bad_scan": r["bad_scan"]}
+        for r in documents.iter_rows(named=True)
+    }
     df = predictions_frame(doctype, preds, context.partition_key, datetime.now(UTC), info)
-    docs = documents(df)
+    docs = document_routes(df)
     n_fields = int(df.height)
     accepted = int((df["field_status"] == "accepted").sum())
     n_auto = int((docs["route"] == "auto").sum())

@@ -8,15 +8,18 @@ from docasset.defs.partitions import batches, days
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
-    selection=dg.AssetSelection.assets("raw_scans", "ocr_text", "predictions", "review_queue"),
+    selection=dg.AssetSelection.assets(
+        "raw_scans", "ocr_text", "documents", "predictions", "review_queue"
+    ),
     partitions_def=batches,
-    description="One inbox batch: raw scans -> OCR -> predictions -> review queue "
+    description="One inbox batch: raw scans -> OCR -> documents -> predictions -> review queue "
     "(scan_quality gates OCR).",
 )
 corrections_job = dg.define_asset_job(
     "corrections_job",
-    selection=dg.AssetSelection.assets("corrections"),
-    description="Import the corrections inbox into the append-only store.",
+    selection=dg.AssetSelection.assets("corrections", "promotion_status"),
+    description="Import the corrections inbox into the append-only store; recompute which "
+    "corrections would be promoted.",
 )
 retrain_job = dg.define_asset_job(
     "retrain_job",

@@ -31,17 +31,17 @@ from docasset.core.ocr.words import empty_words
 from docasset.core.reporting.blocks import to_html, to_markdown
 from docasset.core.validation.corrections import latest_per_document, read_store
 from docasset.defs.partitions import ALL_BATCHES, concat_batches, days
-from docasset.defs.resources import DocassetHome
+from docasset.defs.resources import DocassetHome, ModelRegistry
 from docasset.defs.settings import Settings
 
 
-def _reference(context, home: DocassetHome, window: pl.DataFrame) -> Reference | None:
+def _reference(context, registry: ModelRegistry, window: pl.DataFrame) -> Reference | None:
     """The reference of the model that predicted most of the window (None: no model, or a
     version trained before references were saved; the report says so)."""
     if window.is_empty():
         return None
     version = Counter(window["model_version"].to_list()).most_common(1)[0][0]
-    mv = home.registry().get(version)
+    mv = registry.store().get(version)
     if not has_reference(mv.path):
         context.log.warning(f"model {version} has no health reference: comparisons skipped")
         return None
@@ -79,6 +79,7 @@ def production_health(
     raw_scans: dict[str, pl.DataFrame],
     ocr_text: dict[str, pl.DataFrame],
     home: DocassetHome,
+    registry: ModelRegistry,
     settings: Settings,
 ) -> dict:
     day = date.fromisoformat(context.partition_key)
@@ -86,7 +87,7 @@ def production_health(
     doctype = settings.doctype()
     preds = concat_batches(predictions)
     window, n_unmodelled = window_frames(preds, day)
-    ref = _reference(context, home, window)
+    ref = _reference(context, registry, window)
     win_ids = window["doc_id"].unique().to_list() if window.height else []
     ref_ids = ref.features["doc_id"].to_list() if ref is not None else []
     words, scans = concat_batches(ocr_text), concat_batches(raw_scans)

@@ -1,4 +1,5 @@
-"""Stage 2: ``ocr_text`` - one Tesseract pass per page of every accepted document in a batch."""
+"""Stage 2: ``ocr_text`` (one OCR pass per page of every accepted document of a batch) and
+``documents`` (one row per document: text, OCR measures, bad-scan verdict, computed once)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dagster as dg
 import polars as pl
 
 from docasset.core.intake.scan_table import page_qualities, scan_file
+from docasset.core.ocr.documents import documents_frame
 from docasset.core.ocr.tesseract import ocr_documents
 from docasset.core.ocr.words import empty_words, validate_words
 from docasset.defs.partitions import batches
@@ -19,7 +21,7 @@ from docasset.defs.settings import Settings
 @dg.asset(
     partitions_def=batches,
     io_manager_key="frames_io",
-    group_name="intake",
+    group_name="ocr",
     kinds={"tesseract", "polars"},
     description="Word-level OCR (text, box, confidence, block/paragraph/line/word ids) of every "
     "accepted document of the batch, validated by the words schema.",
@@ -76,3 +78,27 @@ def _pages(raw_scans: pl.DataFrame, doc_id: str) -> list[dict[str, object]]:
         {"page": r["page"], "width": r["width"], "height": r["height"], "dpi": r["dpi"]}
         for r in rows.iter_rows(named=True)
     ]
+
+
+@dg.asset(
+    partitions_def=batches,
+    io_manager_key="frames_io",
+    group_name="ocr",
+    kinds={"polars"},
+    description="One row per accepted document of the batch: OCR text, word count, mean word "
+    "confidence, scan/OCR problems and the bad-scan verdict (the one definition every stage "
+    "uses), source name and archived image path.",
+)
+def documents(
+    context, raw_scans: pl.DataFrame, ocr_text: pl.DataFrame, settings: Settings
+) -> pl.DataFrame:
+    df = documents_frame(raw_scans, ocr_text, settings.quality_thresholds())
+    context.add_output_metadata(
+        {
+            "documents": df.height,
+            "bad_scans": int(df["bad_scan"].sum()),
+            "without_text": int((df["n_words"] == 0).sum()),
+            "dagster/row_count": df.height,
+        }
+    )
+    return df

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 import polars as pl
 
@@ -11,7 +13,7 @@ batches = dg.DynamicPartitionsDefinition(name="batches")
 days = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_offset=1)
 
 # An input reading every batch partition there is (none yet is fine): {batch: frame}.
-ALL_BATCHES = {
+ALL_BATCHES: dict[str, Any] = {
     "partition_mapping": dg.AllPartitionMapping(),
     "metadata": {"allow_missing_partitions": True, ALL_PARTITIONS: True},
 }

@@ -1,4 +1,5 @@
-"""Resources: the deployment's working directory and the IO managers (settings: ``settings.py``)."""
+"""Resources: the working directory, the model registry, the correction memory and the IO
+managers (the settings are in ``settings.py``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import Field
 from upath import UPath
 
 from docasset.core.training.registry import Registry
+from docasset.core.validation.memory import CorrectionMemory
 from docasset.core.workdir import Workdir
 
 DEFAULT_HOME = os.environ.get("DOCASSET_HOME", str(Path.cwd() / ".docasset" / "work"))
@@ -24,8 +26,26 @@ class DocassetHome(dg.ConfigurableResource):
     def workdir(self) -> Workdir:
         return Workdir(Path(self.root))
 
-    def registry(self) -> Registry:
-        return Registry(self.workdir().models)
+
+class ModelRegistry(dg.ConfigurableResource):
+    """The model registry: versions with their training provenance, and the aliases
+    (``production``, ``candidate``) that training, evaluation, prediction and the retraining
+    sensor read and move."""
+
+    root: str = Field(description="Registry directory (the work dir's models/).")
+
+    def store(self) -> Registry:
+        return Registry(Path(self.root))
+
+
+class MemoryStore(dg.ConfigurableResource):
+    """The correction memory (vendor history): the corrections asset teaches it, predictions
+    recall from it."""
+
+    root: str = Field(description="Memory directory (the work dir's memory/).")
+
+    def store(self) -> CorrectionMemory:
+        return CorrectionMemory(Path(self.root))
 
 
 ALL_PARTITIONS = "docasset/all_partitions"

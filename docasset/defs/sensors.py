@@ -10,15 +10,10 @@ import dagster as dg
 
 from docasset.core.intake.ledger import new_batch_id, pending_files, write_manifest
 from docasset.core.validation.corrections import read_store
-from docasset.core.validation.curate import (
-    PROMOTION_STATUS,
-    new_promotions,
-    read_promotion_status,
-    read_set_manifest,
-)
+from docasset.core.validation.curate import new_promotions, trained_ids
 from docasset.defs.jobs import corrections_job, ingest_job, retrain_job
 from docasset.defs.partitions import batches
-from docasset.defs.resources import DocassetHome
+from docasset.defs.resources import DocassetHome, ModelRegistry
 from docasset.defs.settings import Settings
 
 
@@ -70,6 +65,15 @@ def corrections_sensor(context, home: DocassetHome) -> dg.SensorResult:
     )
 
 
+def _stored_value(context, asset: str, default: dict) -> dict:
+    """The last materialized value of an asset (through its IO manager), ``default`` when it
+    was never materialized."""
+    key = dg.AssetKey(asset)
+    if context.instance.get_latest_materialization_event(key) is None:
+        return default
+    return context.repository_def.load_asset_value(key, instance=context.instance)
+
+
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -87,17 +91,17 @@ IN_FLIGHT = [
     "registry, so a restart or a lost cursor changes nothing); the cursor remembers the count it "
     "fired at, run keys are derived from the state, and no run starts while one is in flight.",
 )
-def retrain_sensor(context, home: DocassetHome, settings: Settings) -> dg.SensorResult:
+def retrain_sensor(
+    context, home: DocassetHome, registry: ModelRegistry, settings: Settings
+) -> dg.SensorResult:
     wd = home.workdir()
-    prod = home.registry().resolve("production")
+    prod = registry.store().resolve("production")
     baseline = prod.version if prod else "none"
-    manifest = read_set_manifest(
-        wd.curated / "sets", prod.info.get("training_set_version") if prod else None
-    )
+    trained = trained_ids(prod.info, wd.curated / "sets", "correction_ids") if prod else None
     new = new_promotions(
         read_store(wd.corrections_store),
-        read_promotion_status(wd.curated / PROMOTION_STATUS),
-        set(manifest["correction_ids"]) if manifest else set(),
+        _stored_value(context, "promotion_status", {}),
+        trained or set(),
         settings.split_config(),
     )
     last = json.loads(context.cursor) if context.cursor else {}

@@ -10,12 +10,12 @@ typed accessors hand the core its own dataclass back. Override in code with
 from __future__ import annotations
 
 import typing
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import dagster as dg
 from pydantic import ConfigDict, Field, create_model
 
-from docasset.core.evaluation.evaluate import GateConfig
+from docasset.core.evaluation.gate import GateConfig
 from docasset.core.evaluation.report import ReportConfig
 from docasset.core.extraction.extract import RoutingConfig
 from docasset.core.extraction.fields import DocType, load_doctype
@@ -66,9 +66,18 @@ SECTIONS: dict[str, type] = {
 }
 
 if TYPE_CHECKING:  # the generated classes are CoreSettings to the type checker
-    InboxSettings = IntakeSettings = QualitySettings = OcrSettings = CoreSettings
-    RoutingSettings = SplitSettings = QaSettings = RetrainSettings = CoreSettings
-    TrainSettings = GateSettings = ReportSettings = HealthSettings = CoreSettings
+    InboxSettings: TypeAlias = CoreSettings
+    IntakeSettings: TypeAlias = CoreSettings
+    QualitySettings: TypeAlias = CoreSettings
+    OcrSettings: TypeAlias = CoreSettings
+    RoutingSettings: TypeAlias = CoreSettings
+    SplitSettings: TypeAlias = CoreSettings
+    QaSettings: TypeAlias = CoreSettings
+    RetrainSettings: TypeAlias = CoreSettings
+    TrainSettings: TypeAlias = CoreSettings
+    GateSettings: TypeAlias = CoreSettings
+    ReportSettings: TypeAlias = CoreSettings
+    HealthSettings: TypeAlias = CoreSettings
 else:
     InboxSettings = section(InboxConfig, "InboxSettings")
     IntakeSettings = section(IntakeLimits, "IntakeSettings")

@@ -3,58 +3,26 @@
 # No ``from __future__ import annotations`` here: Dagster infers run config from the real
 # ``config: TrainingConfig`` annotation and cannot resolve it from a string.
 
-from dataclasses import asdict, replace
-from pathlib import Path
+from dataclasses import replace
 
 import dagster as dg
 import polars as pl
-import spacy
 from pydantic import Field
 
-from docasset.core.extraction.evidence import WordSpans, word_spans
-from docasset.core.ocr.text import document_text
 from docasset.core.reporting.blocks import md_table
-from docasset.core.training.registry import Registry
-from docasset.core.training.train import docs_from_bytes, train_model
-from docasset.core.validation.curate import (
-    EXCLUSION_REASONS,
-    CuratedSet,
-    curate,
-    read_set_manifest,
-    sampled_auto_outcomes,
-    write_set_manifest,
-)
-from docasset.core.validation.qa import (
-    conflict_reasons,
-    consistency_summary,
-    out_of_fold_disagreements,
-    qa_list,
-)
+from docasset.core.training.candidate import train_candidate
+from docasset.core.validation.curate import EXCLUSION_REASONS, CuratedSet
+from docasset.core.validation.promotion import build_curated_set
+from docasset.core.validation.qa import consistency_summary
 from docasset.defs.partitions import ALL_BATCHES, concat_batches
-from docasset.defs.resources import DocassetHome
+from docasset.defs.resources import DocassetHome, ModelRegistry
 from docasset.defs.settings import Settings
-from docasset.errors import ModelError
-
-
-def _trained_on(registry: Registry, sets_dir: Path, versions: list[str]) -> dict[str, set[str]]:
-    """Model version -> document ids its training set held, for the versions whose training
-    set is known (the others are left out: no out-of-fold claim is made about them)."""
-    out: dict[str, set[str]] = {}
-    for v in versions:
-        try:
-            manifest = read_set_manifest(sets_dir, registry.get(v).info.get("training_set_version"))
-        except ModelError:
-            manifest = None
-        if manifest is not None:
-            out[v] = set(manifest["doc_ids"])
-    return out
 
 
 @dg.asset(
     group_name="training",
     ins={
-        "ocr_text": dg.AssetIn(**ALL_BATCHES),
-        "raw_scans": dg.AssetIn(**ALL_BATCHES),
+        "documents": dg.AssetIn(**ALL_BATCHES),
         "predictions": dg.AssetIn(**ALL_BATCHES),
     },
     kinds={"spacy"},
@@ -65,81 +33,51 @@ def _trained_on(registry: Registry, sets_dir: Path, versions: list[str]) -> dict
 def curated_training_set(
     context,
     corrections: pl.DataFrame,
-    ocr_text: dict[str, pl.DataFrame],
-    raw_scans: dict[str, pl.DataFrame],
+    documents: dict[str, pl.DataFrame],
     predictions: dict[str, pl.DataFrame],
     home: DocassetHome,
+    registry: ModelRegistry,
     settings: Settings,
 ) -> CuratedSet:
-    doctype = settings.doctype()
-    words = concat_batches(ocr_text)
-    wanted = set(corrections["doc_id"].to_list())
-    texts: dict[str, str] = {}
-    confs: dict[str, WordSpans] = {}
-    if words is not None:
-        mine = words.filter(pl.col("doc_id").is_in(list(wanted)))
-        for (doc_id,), w in mine.partition_by("doc_id", as_dict=True).items():
-            texts[str(doc_id)] = document_text(w, str(doc_id))
-        confs = word_spans(mine)
-    scans = concat_batches(raw_scans)
-    bad = set(scans.filter(pl.col("bad_scan"))["doc_id"].to_list()) if scans is not None else set()
-    preds = concat_batches(predictions)
-    if preds is not None:  # predictions also carry the OCR evidence (unreadable, no text)
-        bad |= set(preds.filter(pl.col("bad_scan"))["doc_id"].to_list())
-    outcomes = sampled_auto_outcomes(doctype, preds, corrections) if preds is not None else {}
-    routes = (
-        dict(preds.select("doc_id", "route").unique("doc_id").iter_rows())
-        if preds is not None
-        else {}
-    )
-    wd = home.workdir()
-    cur = curate(
-        doctype,
+    cur, n_oof = build_curated_set(
+        settings.doctype(),
         corrections,
-        texts,
-        bad,
-        outcomes,
-        wd.curated / "golden.json",
+        concat_batches(documents),
+        concat_batches(predictions),
+        registry.store(),
+        home.workdir().curated,
         settings.split_config(),
-        routes,
-        confs,
+        settings.qa_config(),
     )
-    oof: dict[str, list[str]] = {}
-    if preds is not None:
-        versions = sorted(v for v in preds["model_version"].unique().to_list() if v)
-        trained = _trained_on(home.registry(), wd.curated / "sets", versions)
-        oof = out_of_fold_disagreements(
-            doctype, preds, corrections, trained, settings.qa_config().min_confidence
-        )
-    cur.qa = qa_list(cur.qa, conflict_reasons(corrections), oof)
-    manifest = write_set_manifest(wd.curated / "sets", cur)
+    context.add_output_metadata(curated_metadata(cur, n_oof))
+    return cur
+
+
+def curated_metadata(cur: CuratedSet, n_oof: int) -> dict[str, object]:
+    """The curated set's counts, exclusion reasons, promotion bases and QA list."""
     excluded = cur.records.filter(pl.col("split") == "excluded")
     reasons = excluded["reason"].value_counts()
     bases = cur.records.filter(pl.col("basis").is_not_null())["basis"].value_counts()
-    context.add_output_metadata(
-        {
-            "training_set_version": cur.version,
-            "manifest": dg.MetadataValue.path(str(manifest)),
-            **{f"n_{k}": v for k, v in cur.counts.items()},
-            "golden_frozen": bool(cur.golden_ids),
-            "excluded_by_reason": dg.MetadataValue.json({r: c for r, c in reasons.iter_rows()}),
-            "promoted_by_basis": dg.MetadataValue.json({b: c for b, c in bases.iter_rows()}),
-            "reason_codes": dg.MetadataValue.json(EXCLUSION_REASONS),
-            "excluded": dg.MetadataValue.md(
-                md_table(excluded.head(500).iter_rows(named=True), ["doc_id", "reason"])
-            ),
-            "n_qa": len(cur.qa),
-            "n_out_of_fold_disagreements": len(oof),
-            "qa_list": dg.MetadataValue.json(dict(list(cur.qa.items())[:100])),
-            "records": dg.MetadataValue.md(
-                md_table(
-                    cur.records.head(200).iter_rows(named=True),
-                    ["doc_id", "split", "reason", "basis", "n_fields", "n_aligned", "issues"],
-                )
-            ),
-        }
-    )
-    return cur
+    return {
+        "training_set_version": cur.version,
+        **{f"n_{k}": v for k, v in cur.counts.items()},
+        "golden_frozen": bool(cur.golden_ids),
+        "excluded_by_reason": dg.MetadataValue.json({r: c for r, c in reasons.iter_rows()}),
+        "promoted_by_basis": dg.MetadataValue.json({b: c for b, c in bases.iter_rows()}),
+        "reason_codes": dg.MetadataValue.json(EXCLUSION_REASONS),
+        "excluded": dg.MetadataValue.md(
+            md_table(excluded.head(500).iter_rows(named=True), ["doc_id", "reason"])
+        ),
+        "n_qa": len(cur.qa),
+        "n_out_of_fold_disagreements": n_oof,
+        "qa_list": dg.MetadataValue.json(dict(list(cur.qa.items())[:100])),
+        "records": dg.MetadataValue.md(
+            md_table(
+                cur.records.head(200).iter_rows(named=True),
+                ["doc_id", "split", "reason", "basis", "n_fields", "n_aligned", "issues"],
+            )
+        ),
+    }
 
 
 @dg.asset_check(
@@ -198,38 +136,18 @@ def candidate_model(
     context,
     config: TrainingConfig,
     curated_training_set: CuratedSet,
-    home: DocassetHome,
+    registry: ModelRegistry,
     settings: Settings,
 ) -> dict:
-    doctype = settings.doctype()
-    nlp = spacy.blank("en")
-    train = docs_from_bytes(curated_training_set.train, nlp)
-    dev = docs_from_bytes(curated_training_set.dev, nlp)
     overrides = {k: v for k, v in config.model_dump().items() if v is not None}
-    cfg = replace(settings.train_config(), **overrides)
-    bundle, report = train_model(train, dev, doctype, cfg, settings.routing_config())
-    registry = home.registry()
-    mv = registry.register(
-        bundle,
-        {
-            "training_set_version": curated_training_set.version,
-            "n_train": report.n_train,
-            "n_dev": report.n_dev,
-            "calibrated_on": report.calibrated_on,
-            "best_epoch": report.best_epoch,
-            "dev_accuracy": report.best_dev_accuracy,
-            "train_seconds": report.seconds,
-            "seed": cfg.seed,
-            "run_id": context.run.run_id,
-            "config": {**asdict(cfg), **asdict(settings.routing_config())},  # for reproduction
-        },
+    mv, bundle, report = train_candidate(
+        curated_training_set,
+        settings.doctype(),
+        replace(settings.train_config(), **overrides),
+        settings.routing_config(),
+        registry.store(),
+        context.run.run_id,
     )
-    # Production health compares every window with what this version was trained on.
-    from docasset.core.monitoring.reference import build_reference, save_reference
-
-    golden = docs_from_bytes(curated_training_set.golden, nlp)
-    save_reference(mv.path, build_reference(bundle, {"train": train, "dev": dev, "golden": golden}))
-    registry.set_alias("candidate", mv.version, f"trained in run {context.run.run_id}")
     context.add_output_metadata(
         {
             "version": mv.version,

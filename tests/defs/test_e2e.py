@@ -38,9 +38,9 @@ def test_corrections_imported_and_retraining_fired_once(loop) -> None:
     assert checks["annotation_consistency"].passed
     assert checks["accuracy_regression"].passed
     report = retrain.output_for_node("evaluation_report")
-    assert report["passed"] and report["production"] is None
-    assert Path(report["report_path"]).read_text().startswith("# Evaluation")
-    assert report["candidate_scores"]["fields"]["date"]["f1"] >= 0.8
+    assert report.passed and report.production is None and report.verdict.first_model
+    assert Path(report.report_path).read_text().startswith("# Evaluation")
+    assert report.candidate_scores["fields"]["date"]["f1"] >= 0.8
     reg = Registry(Workdir(loop.home).models)
     assert reg.aliases() == {"candidate": "v0001", "production": "v0001"}
     assert (

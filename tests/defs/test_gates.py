@@ -12,18 +12,17 @@ import spacy
 from docasset.core.extraction.extract import ModelBundle
 from docasset.core.training.registry import Registry
 from docasset.core.workdir import Workdir
-from docasset.defs.corrections import corrections
+from docasset.definitions import STAGES
 from docasset.defs.evaluation import accuracy_regression, evaluation_report, production_model
-from docasset.defs.extraction import predictions
-from docasset.defs.ingest import raw_scans
-from docasset.defs.ocr import ocr_text
-from docasset.defs.training import annotation_consistency, candidate_model, curated_training_set
+from docasset.defs.training import annotation_consistency
 from fixtures.operators import corrections_from_keys, write_corrections
 from tests.defs.cli import run_dagster
 
 ROOT = Path(__file__).resolve().parents[2]
+ASSETS = dg.load_assets_from_modules(STAGES)
+EVALUATED = {"candidate_model", "evaluation_report", "production_model"}
 # Upstream assets the selection loads from storage (included so the graph resolves; not run).
-UPSTREAM = [curated_training_set, corrections, raw_scans, ocr_text, predictions]
+UPSTREAM = [a for a in ASSETS if not {k.to_user_string() for k in a.keys} & EVALUATED]
 
 
 def _copy_home(loop, tmp_path: Path, instance: dg.DagsterInstance) -> Path:
@@ -66,15 +65,7 @@ def _import_curate_train(
 ) -> dg.ExecuteInProcessResult:
     """Import the corrections inbox, curate (with its gate) and train one epoch."""
     return dg.materialize(
-        [
-            corrections,
-            curated_training_set,
-            annotation_consistency,
-            candidate_model,
-            raw_scans,
-            ocr_text,
-            predictions,
-        ],
+        [*ASSETS, annotation_consistency],
         selection=["corrections", "curated_training_set", "candidate_model"],
         instance=instance,
         resources=defs.resources,

@@ -14,10 +14,10 @@ from docasset.core.extraction.fields import load_doctype
 from docasset.core.intake.ledger import new_batch_id, pending_files, write_manifest
 from docasset.core.validation.corrections import import_file, latest_per_document, read_store
 from docasset.core.workdir import Workdir
-from docasset.defs.corrections import review_queue
 from docasset.defs.extraction import predictions
-from docasset.defs.ingest import raw_scans, scan_quality
-from docasset.defs.ocr import ocr_text
+from docasset.defs.intake import raw_scans, scan_quality
+from docasset.defs.ocr import documents, ocr_text
+from docasset.defs.validation import review_queue
 
 
 def _claim(wd: Workdir, instance: dg.DagsterInstance) -> str:
@@ -40,7 +40,7 @@ def test_mixed_batch_ocrs_good_pages_and_quarantines_bad(
     bid = _claim(wd, instance)
     defs = make_defs(wd.root)
     res = dg.materialize(
-        [raw_scans, scan_quality, ocr_text, predictions],
+        [raw_scans, scan_quality, ocr_text, documents, predictions],
         partition_key=bid,
         instance=instance,
         resources=defs.resources,
@@ -93,7 +93,7 @@ def test_review_queue_round_trips_through_label_studio(
         shutil.copy(p, wd.inbox / p.name)
     bid = _claim(wd, instance)
     res = dg.materialize(
-        [raw_scans, ocr_text, predictions, review_queue],
+        [raw_scans, ocr_text, documents, predictions, review_queue],
         partition_key=bid,
         instance=instance,
         resources=make_defs(wd.root).resources,

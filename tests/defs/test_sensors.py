@@ -11,12 +11,7 @@ from PIL import Image
 
 from docasset.core.extraction.fields import load_doctype
 from docasset.core.validation.corrections import import_file, latest_per_document, read_store
-from docasset.core.validation.curate import (
-    PROMOTION_STATUS,
-    SplitConfig,
-    split_of,
-    write_promotion_status,
-)
+from docasset.core.validation.curate import SplitConfig, split_of
 from docasset.core.workdir import Workdir
 from docasset.defs.sensors import corrections_sensor, inbox_sensor, retrain_sensor
 
@@ -27,6 +22,19 @@ def _ctx(instance, defs, cursor=None):
         cursor=cursor,
         resources=dict(defs.resources),
         instance_ref=instance.get_ref(),
+        definitions=defs,
+    )
+
+
+def _store_promotion_status(instance, defs, status: dict[str, str | None]) -> None:
+    """Materialize ``promotion_status`` with a given value (what a corrections run leaves)."""
+
+    @dg.asset(name="promotion_status")
+    def fixed() -> dict[str, str | None]:
+        return status
+
+    dg.materialize(
+        [fixed], instance=instance, resources={"io_manager": defs.resources["io_manager"]}
     )
 
 
@@ -112,19 +120,17 @@ def _store_corrections(wd: Workdir, ids: list[str], name: str, **extra: object) 
 
 def _promote_model(wd: Workdir, version: str, corrected: list[str]) -> None:
     """Register a production model whose training set held the latest corrections of
-    ``corrected`` (what the retrain run leaves behind: version.json, alias, set manifest)."""
+    ``corrected`` (what the retrain run leaves behind: version.json with its training set,
+    and the alias)."""
     latest = latest_per_document(read_store(wd.corrections_store))
     cids = latest.filter(latest["doc_id"].is_in(corrected))["correction_id"].to_list()
     ts = f"set-{version}"
     d = wd.models / "versions" / version
     d.mkdir(parents=True)
-    (d / "version.json").write_text(json.dumps({"version": version, "training_set_version": ts}))
+    record = {"version": ts, "doc_ids": corrected, "correction_ids": cids}
+    info = {"version": version, "training_set_version": ts, "training_set": record}
+    (d / "version.json").write_text(json.dumps(info))
     (wd.models / "aliases.json").write_text(json.dumps({"production": version}))
-    sets = wd.curated / "sets"
-    sets.mkdir(exist_ok=True)
-    (sets / f"{ts}.json").write_text(
-        json.dumps({"version": ts, "doc_ids": corrected, "correction_ids": cids})
-    )
 
 
 def test_retrain_sensor_counts_promoted_corrections_fires_at_n_and_never_twice(
@@ -140,7 +146,7 @@ def test_retrain_sensor_counts_promoted_corrections_fires_at_n_and_never_twice(
     _store_corrections(wd, [TRAINED[3]], "c4.jsonl")
     latest = latest_per_document(read_store(wd.corrections_store))
     cid = dict(latest.select("doc_id", "correction_id").iter_rows())
-    write_promotion_status(wd.curated / PROMOTION_STATUS, {cid[TRAINED[3]]: "model_correct"})
+    _store_promotion_status(instance, defs, {cid[TRAINED[3]]: "model_correct"})
     skip = retrain_sensor(_ctx(instance, defs))
     assert not skip.run_requests and "2 newly promoted" in skip.skip_reason.skip_message
     _store_corrections(wd, [TRAINED[4]], "c5.jsonl")

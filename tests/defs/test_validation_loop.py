@@ -302,7 +302,7 @@ def test_retraining_fires_promotion_reasons_and_the_gate_catches_planted_annotat
     offending = set(gate.metadata["offending_ids"].value)
     assert set(state.planted) <= offending
     assert state.docs["conflict"] in gate.metadata["qa_list"].value
-    registry = state.defs.resources["home"].registry()  # type: ignore[attr-defined]
+    registry = state.defs.resources["registry"].store()  # type: ignore[attr-defined]
     assert [v.version for v in registry.versions()] == ["v0001"]
 
     cur = run.output_for_node("curated_training_set")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evals import bench_intake, bench_ocr
+from evals import bench_intake, bench_ocr, bench_quality
 
 
 def _json(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
@@ -62,3 +62,13 @@ def test_bench_intake_memory_then_incremental(
     assert inc["ocr_pages_on_base"] == 1 and inc["ocr_only_new_docs"] is True
     assert inc["old_data_files_read_atime"] == [] and inc["old_data_files_opened"] == []
     assert inc["old_files_modified"] == []
+
+
+def test_bench_quality_prints_cpu_time_against_its_budget(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert bench_quality.main(["--reps", "2"]) == 0
+    out = _json(capsys)
+    assert out["reps"] == 2 and out["page_px"] == [1000, 2000]
+    assert 0 < out["cpu_s_median"] <= out["cpu_s_max"]  # type: ignore[operator]
+    assert out["within_budget"] == (out["cpu_s_median"] <= out["budget_s"])  # type: ignore[operator]

@@ -15,11 +15,10 @@ import spacy
 from spacy.tokens import Doc
 
 from docasset.core.datasets.labelled import IMAGE_SUFFIXES, LabelledDoc
-from docasset.core.extraction.evidence import WordSpans, word_spans
 from docasset.core.extraction.fields import DocType
 from docasset.core.intake.scans import IntakeLimits, ScanFile, inspect_file
 from docasset.core.ocr.tesseract import OcrConfig, ocr_documents
-from docasset.core.ocr.text import document_text
+from docasset.core.ocr.text import WordSpans, document_text, word_spans
 from docasset.core.training.align import Alignment
 from docasset.core.training.train import make_training_doc
 from docasset.core.validation.curate import bucket

@@ -1,5 +1,5 @@
-"""Candidate vs production on the golden set: scores with bootstrap intervals, automation at
-the target precision, latency, and the accuracy-regression verdict (the report is rendered by
+"""A model on the golden set: scores with bootstrap intervals, automation at the target
+precision, latency (the gate is ``docasset.core.evaluation.gate``, the report
 ``docasset.core.evaluation.report``)."""
 
 from __future__ import annotations
@@ -21,26 +21,6 @@ from docasset.core.extraction.extract import ModelBundle, predict_text
 from docasset.core.extraction.fields import DocType, values_match
 from docasset.core.extraction.routing import DocPrediction
 from docasset.core.training.train import doc_words
-from docasset.core.tunable import tunable
-
-
-@dataclass(frozen=True)
-class GateConfig:
-    """Accuracy-regression tolerances (absolute, in F1 / rate points / seconds)."""
-
-    f1_tolerance: float = tunable(0.02, "Largest allowed F1 drop of a required field.")
-    automation_tolerance: float = tunable(0.05, "Largest allowed automation-rate drop.")
-    latency_p95_factor: float = tunable(2.0, "Largest allowed p95 latency ratio.")
-    latency_floor_s: float = tunable(
-        0.05,
-        "p95 latency below this never counts as a regression (milliseconds are timer noise).",
-    )
-    # On a small golden set one document moves F1 by several points: one flip is noise.
-    min_net_docs: int = tunable(
-        2,
-        "A field regresses only if at least this many more golden documents went right->wrong "
-        "than wrong->right.",
-    )
 
 
 @dataclass
@@ -147,39 +127,3 @@ def evaluate_predictions(
         texts,
         truths,
     )
-
-
-def regression_verdict(
-    doctype: DocType,
-    candidate: ModelEvaluation,
-    production: ModelEvaluation | None,
-    cfg: GateConfig,
-) -> tuple[bool, list[str]]:
-    """(passed, reasons). With no production model there is nothing to regress from."""
-    if production is None:
-        return True, ["no production model yet: the candidate becomes the first"]
-    reasons: list[str] = []
-    for name in doctype.required:
-        c = candidate.scores["fields"][name]["f1"]
-        p = production.scores["fields"][name]["f1"]
-        lost = production.correct.get(name, set()) - candidate.correct.get(name, set())
-        gained = candidate.correct.get(name, set()) - production.correct.get(name, set())
-        if c < p - cfg.f1_tolerance and len(lost) - len(gained) >= cfg.min_net_docs:
-            reasons.append(
-                f"{name} F1 dropped {p:.3f} -> {c:.3f} (tolerance {cfg.f1_tolerance}); "
-                f"{len(lost)} golden documents newly wrong, {len(gained)} newly right"
-            )
-    ca, pa = candidate.scores["automation_rate"], production.scores["automation_rate"]
-    if ca < pa - cfg.automation_tolerance:
-        reasons.append(
-            f"automation rate dropped {pa:.3f} -> {ca:.3f} (tolerance {cfg.automation_tolerance})"
-        )
-    cf, pf = candidate.scores.get("field_automation"), production.scores.get("field_automation")
-    if cf is not None and pf is not None and cf < pf - cfg.automation_tolerance:
-        reasons.append(
-            f"field automation dropped {pf:.3f} -> {cf:.3f} (tolerance {cfg.automation_tolerance})"
-        )
-    bound = max(production.latency_p95 * cfg.latency_p95_factor, cfg.latency_floor_s)
-    if candidate.latency_p95 > bound:
-        reasons.append(f"latency p95 {candidate.latency_p95:.3f}s above {bound:.3f}s")
-    return not reasons, reasons

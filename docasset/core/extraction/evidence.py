@@ -1,8 +1,8 @@
 """OCR evidence of an extracted span: the engine's word confidences and confusable characters.
 
 Engine-agnostic: any OCR engine's word table (``text``, ``conf`` 0-100, line keys) gives
-:func:`word_spans`, the (start, end, conf) of every word in :func:`document_text` offsets, which
-travels with the document text (``predict_text(..., words=...)``, a training ``Doc``'s
+``docasset.core.ocr.text.word_spans``, the (start, end, conf) of every word in document-text
+offsets, which travels with the document text (the ``documents`` table's ``word_conf``, (``predict_text(..., words=...)``, a training ``Doc``'s
 ``user_data["word_conf"]``, the evaluation OCR cache). :func:`span_ocr` reads the confidences
 of the words under a chosen span; :func:`confusable_chars` counts characters that OCR engines
 commonly swap (0/O, 1/l/I, 5/S, 8/B) standing among characters of the other kind.
@@ -13,26 +13,13 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-import polars as pl
+from docasset.core.ocr.text import WordSpans, word_spans
 
-from docasset.core.ocr.text import word_offsets
-
-WordSpans = list[tuple[int, int, float]]  # (start, end, conf 0-100) in document-text offsets
+__all__ = ["WordSpans", "confusable_chars", "span_ocr", "word_spans"]
 
 # A letter that reads as a digit inside a number, or a digit inside a word.
 _LETTER_IN_NUMBER = re.compile(r"(?<=\d)[OoDlIiSsBZz]|[OoDlIiSsBZz](?=[\d.,]\d)")
 _DIGIT_IN_WORD = re.compile(r"(?<=[A-Za-z])[01589](?=[A-Za-z])")
-
-
-def word_spans(words: pl.DataFrame) -> dict[str, WordSpans]:
-    """Per document id, its words' offsets in the document text and their confidences."""
-    if words.is_empty():
-        return {}
-    off = word_offsets(words).select("doc_id", "start", "end", "conf").sort("doc_id", "start")
-    return {
-        str(d): [(int(s), int(e), float(c)) for s, e, c in g.select("start", "end", "conf").rows()]
-        for (d,), g in off.partition_by("doc_id", as_dict=True, maintain_order=True).items()
-    }
 
 
 def span_ocr(spans: WordSpans | None, start: int, end: int) -> tuple[float, float] | None:

@@ -378,37 +378,29 @@ def curate(
 # --- what the production model was trained on, and what is new since -------------------------
 
 
-def write_set_manifest(sets_dir: Path, cur: CuratedSet) -> Path:
-    """Record which corrections a curated set trains on (``sets/<version>.json``)."""
-    sets_dir.mkdir(parents=True, exist_ok=True)
+def training_set_record(cur: CuratedSet) -> dict[str, object]:
+    """What a model trained on this set trained on (kept in the registry's version info):
+    the set version and the document and correction ids of its train/dev splits."""
     trained = cur.records.filter(pl.col("split").is_in(TRAINED_SPLITS))
-    path = sets_dir / f"{cur.version}.json"
-    manifest = {
+    return {
         "version": cur.version,
         "doc_ids": sorted(trained["doc_id"].to_list()),
         "correction_ids": sorted(trained["correction_id"].to_list()),
     }
-    atomic_write(path, json.dumps(manifest, indent=1).encode())
-    return path
 
 
-def read_set_manifest(sets_dir: Path, version: str | None) -> dict[str, list[str]] | None:
-    """The manifest of a curated set version, or None when unknown."""
+def trained_ids(info: dict[str, object], sets_dir: Path, key: str) -> set[str] | None:
+    """``doc_ids`` or ``correction_ids`` a registered version trained on, from its version
+    info; versions registered before the info carried them are read from the set manifest
+    they wrote (``curated/sets/<version>.json``, read-only). None when unknown."""
+    record = info.get("training_set")
+    if isinstance(record, dict) and key in record:
+        return set(record[key])
+    version = info.get("training_set_version")
     path = sets_dir / f"{version}.json"
-    return json.loads(path.read_text("utf-8")) if version and path.is_file() else None
-
-
-PROMOTION_STATUS = "promotion-status.json"  # under the curated directory
-
-
-def read_promotion_status(path: Path) -> dict[str, str | None]:
-    """Correction id -> exclusion reason (None: promotable), as last written; {} if none."""
-    return json.loads(path.read_text("utf-8")) if path.is_file() else {}
-
-
-def write_promotion_status(path: Path, statuses: dict[str, str | None]) -> None:
-    """Persist correction id -> exclusion reason (None: promotable), for the retrain sensor."""
-    atomic_write(path, json.dumps(statuses, indent=1, sort_keys=True).encode())
+    if version and path.is_file():
+        return set(json.loads(path.read_text("utf-8"))[key])
+    return None
 
 
 def promotion_status(

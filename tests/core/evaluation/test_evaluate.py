@@ -4,12 +4,8 @@ import json
 from pathlib import Path
 
 from docasset.core.evaluation.error_analysis import analyse, find_value
-from docasset.core.evaluation.evaluate import (
-    GateConfig,
-    ModelEvaluation,
-    evaluate_predictions,
-    regression_verdict,
-)
+from docasset.core.evaluation.evaluate import ModelEvaluation, evaluate_predictions
+from docasset.core.evaluation.gate import GateConfig, regression_verdict
 from docasset.core.evaluation.metrics import automation_at_precision
 from docasset.core.evaluation.report import build_report, write_report
 from docasset.core.extraction.fields import load_doctype
@@ -32,43 +28,42 @@ ALL = {k: set(DOCS) for k in RECEIPT.names}
 
 
 def test_first_model_passes() -> None:
-    ok, reasons = regression_verdict(RECEIPT, _eval(BASE, ALL), None, GateConfig())
-    assert ok and "no production model" in reasons[0]
+    v = regression_verdict(RECEIPT, _eval(BASE, ALL), None, GateConfig())
+    assert v.passed and v.first_model and not v.findings
+    assert "no production model" in v.reasons[0]
 
 
 def test_field_regression_blocks_when_several_documents_flip() -> None:
     cand = {**ALL, "total": DOCS - {"d1", "d2", "d3"}}
-    ok, reasons = regression_verdict(
+    v = regression_verdict(
         RECEIPT, _eval({**BASE, "total": 0.7}, cand), _eval(BASE, ALL), GateConfig()
     )
-    assert (
-        not ok
-        and reasons[0].startswith("total F1 dropped")
-        and "3 golden documents newly wrong" in reasons[0]
-    )
+    assert not v.passed and v.reasons[0].startswith("total F1 dropped")
+    assert "3 golden documents newly wrong" in v.reasons[0]
+    [f] = v.findings  # the finding carries its numbers: nothing is parsed from the text
+    assert (f.kind, f.field, f.production, f.candidate) == ("f1_drop", "total", 1.0, 0.7)
+    assert f.limit == 1.0 - GateConfig().f1_tolerance
 
 
 def test_a_single_flip_is_noise() -> None:
     cand = {**ALL, "total": DOCS - {"d1"}}
-    ok, _ = regression_verdict(
+    v = regression_verdict(
         RECEIPT, _eval({**BASE, "total": 0.9}, cand), _eval(BASE, ALL), GateConfig()
     )
-    assert ok
+    assert v.passed and not v.first_model
     strict = GateConfig(min_net_docs=1)
     assert not regression_verdict(
         RECEIPT, _eval({**BASE, "total": 0.9}, cand), _eval(BASE, ALL), strict
-    )[0]
+    ).passed
 
 
 def test_automation_and_latency_regressions_block() -> None:
     prod = _eval(BASE, ALL, auto=0.6, p95=0.04)
-    assert not regression_verdict(
-        RECEIPT, _eval(BASE, ALL, auto=0.4, p95=0.04), prod, GateConfig()
-    )[0]
-    ok, reasons = regression_verdict(
-        RECEIPT, _eval(BASE, ALL, auto=0.6, p95=0.5), prod, GateConfig()
-    )
-    assert not ok and "latency" in reasons[0]
+    auto = regression_verdict(RECEIPT, _eval(BASE, ALL, auto=0.4, p95=0.04), prod, GateConfig())
+    assert not auto.passed and [f.kind for f in auto.findings] == ["automation_drop"]
+    slow = regression_verdict(RECEIPT, _eval(BASE, ALL, auto=0.6, p95=0.5), prod, GateConfig())
+    assert not slow.passed and "latency" in slow.reasons[0]
+    assert [(f.kind, f.candidate) for f in slow.findings] == [("latency", 0.5)]
 
 
 # ---- scores with intervals, automation at target, error analysis, the report -----------------
@@ -156,7 +151,8 @@ def test_report_renders_markdown_with_plots_and_standalone_html(tmp_path: Path) 
     prod = evaluate_predictions(
         RECEIPT, "v1", [_pred(p.doc_id, RIGHT, TEXT) for p in preds], [0.01] * 10, texts, truths
     )
-    passed, reasons = regression_verdict(RECEIPT, cand, prod, GateConfig(min_net_docs=1))
+    v = regression_verdict(RECEIPT, cand, prod, GateConfig(min_net_docs=1))
+    passed, reasons = v.passed, v.reasons
     assert not passed
     analysis = analyse(RECEIPT, cand.predictions, texts, truths)
     blocks = build_report(RECEIPT, cand, prod, passed, reasons, analysis, golden_frozen=True)

@@ -17,10 +17,10 @@ from docasset.core.validation.curate import (
     curate,
     new_promotions,
     promotion_status,
-    read_set_manifest,
     sampled_auto_outcomes,
     split_of,
-    write_set_manifest,
+    trained_ids,
+    training_set_record,
 )
 
 RECEIPT = load_doctype("receipt")
@@ -194,9 +194,18 @@ def test_promotion_status_and_new_promotions_since_a_training_set(tmp_path: Path
         tmp_path / "golden.json",
         CFG,
     )
-    manifest = read_set_manifest(tmp_path / "sets", write_set_manifest(tmp_path / "sets", cur).stem)
-    assert manifest is not None and set(manifest["correction_ids"]) == set(new)
-    assert new_promotions(store, status, set(manifest["correction_ids"]), CFG) == []
+    info = {"training_set_version": cur.version, "training_set": training_set_record(cur)}
+    trained = trained_ids(info, tmp_path / "sets", "correction_ids")
+    assert trained == set(new)
+    assert new_promotions(store, status, trained, CFG) == []
+    # A version registered before the info carried the ids: its legacy set manifest is read.
+    legacy = tmp_path / "sets" / f"{cur.version}.json"
+    legacy.parent.mkdir()
+    legacy.write_text(json.dumps(training_set_record(cur)))
+    assert trained_ids({"training_set_version": cur.version}, legacy.parent, "doc_ids") == set(
+        training_set_record(cur)["doc_ids"]  # type: ignore[arg-type]
+    )
+    assert trained_ids({"training_set_version": "unknown"}, legacy.parent, "doc_ids") is None
     # Corrections not classified yet are judged from the store alone (verdicts, conflicts).
     # + the auto-correct and the bad-scan ones (only the predictions tell those).
     assert len(new_promotions(store, {}, set(), CFG)) == 6

@@ -1,0 +1,104 @@
+"""The document table: one row per accepted document of a batch, computed once.
+
+Every later stage needs a document's OCR text, its mean word confidence, whether it is a bad
+scan and where its image is; they all read it from here (the ``documents`` asset) instead of
+rebuilding text from words or re-deciding what a bad scan is. A document is a bad scan when
+any of its pages has an image problem (``page_problems``) or the OCR evidence says so (no text,
+mean word confidence below the threshold):
+:func:`~docasset.core.intake.scan_table.document_problems` is the one definition.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from docasset.core.intake.quality import QualityThresholds
+from docasset.core.intake.scan_table import document_problems
+from docasset.core.ocr.text import WordSpans, document_text, word_spans
+
+DOCUMENT_COLUMNS: dict[str, pl.DataType] = {
+    "doc_id": pl.Utf8(),
+    "batch_id": pl.Utf8(),
+    "source_name": pl.Utf8(),
+    "stored_path": pl.Utf8(),
+    "n_pages": pl.Int32(),
+    "text": pl.Utf8(),
+    "n_words": pl.Int32(),
+    "ocr_conf": pl.Float64(),
+    "problems": pl.List(pl.Utf8()),
+    "bad_scan": pl.Boolean(),
+    # The OCR evidence under any span of the text: each word's offsets and confidence.
+    "word_conf": pl.List(pl.Struct({"start": pl.Int32(), "end": pl.Int32(), "conf": pl.Float64()})),
+}
+DOCUMENTS_SCHEMA = pa.DataFrameSchema(
+    {
+        "doc_id": pa.Column(pl.Utf8, nullable=False, unique=True),
+        "batch_id": pa.Column(pl.Utf8, nullable=False),
+        "stored_path": pa.Column(pl.Utf8, nullable=False),
+        "text": pa.Column(pl.Utf8, nullable=False),
+        "n_words": pa.Column(pl.Int32, pa.Check.ge(0)),
+        "ocr_conf": pa.Column(pl.Float64, pa.Check.in_range(0.0, 100.0), nullable=True),
+        "bad_scan": pa.Column(pl.Boolean, nullable=False),
+    },
+    strict=False,
+)
+
+
+def documents_frame(
+    scans: pl.DataFrame, words: pl.DataFrame, thresholds: QualityThresholds
+) -> pl.DataFrame:
+    """The validated document table of a batch: its ``ok`` documents (``raw_scans`` rows) with
+    their text and OCR measures from the word table (``ocr_text``). A document OCR could not
+    read (no words) has empty text and ``ocr_conf`` null, and is a bad scan (``no_text``)."""
+    ok = scans.filter(pl.col("status") == "ok")
+    problems = document_problems(scans, words, thresholds)
+    spans = word_spans(words)
+    groups = {str(k[0]): g for k, g in words.partition_by("doc_id", as_dict=True).items()}
+    rows = []
+    for (doc_id,), pages in ok.partition_by("doc_id", as_dict=True, maintain_order=True).items():
+        d = str(doc_id)
+        first = pages.row(0, named=True)
+        w = groups.get(d)
+        rows.append(
+            {
+                "doc_id": d,
+                "batch_id": first["batch_id"],
+                "source_name": first["source_name"],
+                "stored_path": first["stored_path"],
+                "n_pages": pages.height,
+                "text": document_text(w, d) if w is not None else "",
+                "n_words": w.height if w is not None else 0,
+                "ocr_conf": float(w["conf"].mean()) if w is not None and w.height else None,  # type: ignore[arg-type]
+                "problems": problems.get(d, []),
+                "bad_scan": d in problems,
+                "word_conf": [{"start": s, "end": e, "conf": c} for s, e, c in spans.get(d, [])],
+            }
+        )
+    df = (
+        pl.DataFrame(rows, schema=DOCUMENT_COLUMNS)
+        if rows
+        else pl.DataFrame(schema=DOCUMENT_COLUMNS)
+    )
+    return DOCUMENTS_SCHEMA.validate(df)
+
+
+def texts_of(documents: pl.DataFrame) -> dict[str, str]:
+    """Document id -> OCR text."""
+    return dict(documents.select("doc_id", "text").iter_rows())
+
+
+def bad_scans(documents: pl.DataFrame) -> set[str]:
+    """Ids of the bad-scan documents (the one definition: see the module docstring)."""
+    return set(documents.filter(pl.col("bad_scan"))["doc_id"].to_list())
+
+
+def word_confs_of(documents: pl.DataFrame) -> dict[str, WordSpans]:
+    """Document id -> its word confidences (documents tables written before the column
+    existed have none)."""
+    if "word_conf" not in documents.columns:
+        return {}
+    return {
+        str(d): [(int(w["start"]), int(w["end"]), float(w["conf"])) for w in ws or []]
+        for d, ws in documents.select("doc_id", "word_conf").iter_rows()
+    }

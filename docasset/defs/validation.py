@@ -1,0 +1,184 @@
+"""Validation stage: ``review_queue`` (what operators must check, exported for Label Studio),
+``corrections`` (human-validated values imported from the corrections inbox; they teach the
+correction memory) and ``promotion_status`` (which corrections would train the next model)."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from docasset.core.files import atomic_write
+from docasset.core.intake.ledger import known_doc_ids
+from docasset.core.ocr.documents import bad_scans, texts_of
+from docasset.core.validation.corrections import import_file, latest_per_document, read_store
+from docasset.core.validation.curate import promotion_status as compute_promotion_status
+from docasset.core.validation.curate import sampled_auto_outcomes
+from docasset.core.validation.label_studio import review_queue_frame
+from docasset.core.validation.review import export_review
+from docasset.core.workdir import Workdir
+from docasset.defs.partitions import ALL_BATCHES, batches, concat_batches
+from docasset.defs.resources import DocassetHome, MemoryStore
+from docasset.defs.settings import Settings
+from docasset.errors import CorrectionsError
+
+
+def import_inbox(wd: Workdir, settings: Settings, log) -> tuple[list[dict], dict[str, list]]:
+    """Import every file of the corrections inbox: accepted files are archived, rejected ones
+    moved to ``rejected/`` with a ``.reasons.txt`` beside. Returns (imports, rejections)."""
+    doctype = settings.doctype()
+    known = known_doc_ids(wd)
+    imported: list[dict] = []
+    rejected: dict[str, list] = {}
+    for path in sorted(
+        p for p in wd.corrections_inbox.iterdir() if p.is_file() and not p.name.startswith(".")
+    ):
+        try:
+            res = import_file(path, wd.corrections_store, doctype, known)
+        except CorrectionsError as exc:
+            rejected[path.name] = [f"line {n}: {why}" for n, why in exc.problems]
+            log.error(str(exc))
+            shutil.move(path, wd.corrections_rejected / path.name)
+            atomic_write(
+                wd.corrections_rejected / f"{path.name}.reasons.txt",
+                ("\n".join(rejected[path.name]) + "\n").encode(),
+            )
+            continue
+        imported.append(
+            {
+                "file": path.name,
+                "stored": res.stored,
+                "skipped": res.skipped,
+                "already_imported": res.already_imported,
+            }
+        )
+        shutil.move(path, wd.corrections_archive / f"{res.file_sha}-{path.name}")
+    return imported, rejected
+
+
+@dg.asset(
+    partitions_def=batches,
+    io_manager_key="frames_io",
+    group_name="validation",
+    kinds={"polars"},
+    description="The batch's documents routed to review, plus a stable QA sample of touchless "
+    "ones (settings.qa.auto_sample_rate; queue_reason 'qa_sample'): predicted values, "
+    "confidences, per-field status (field_status: accepted fields are shown locked, only the "
+    "to_check ones are asked), blockers and page image. Exported for operators as Label "
+    "Studio tasks with pre-annotations (review/<batch>/label-studio-tasks.json, plus the "
+    "labelling config) and as the project's own JSONL (review/<batch>/queue.jsonl).",
+)
+def review_queue(
+    context,
+    documents: pl.DataFrame,
+    predictions: pl.DataFrame,
+    home: DocassetHome,
+    settings: Settings,
+) -> pl.DataFrame:
+    wd = home.workdir()
+    queued = review_queue_frame(predictions, settings.qa_config().auto_sample_rate)
+    out = review_dir(wd.root, context.partition_key)
+    n = export_review(settings.doctype(), queued, documents, wd.root, out)
+    context.add_output_metadata(
+        {
+            "documents": n["documents"],
+            "qa_sample": n["qa_sample"],
+            "fields_to_check": int((queued["field_status"] == "to_check").sum()),
+            "fields_accepted": int((queued["field_status"] == "accepted").sum()),
+            "label_studio_tasks": dg.MetadataValue.path(str(out / "label-studio-tasks.json")),
+            "queue_jsonl": dg.MetadataValue.path(str(out / "queue.jsonl")),
+            "dagster/row_count": queued.height,
+        }
+    )
+    return queued
+
+
+@dg.asset(
+    io_manager_key="frames_io",
+    group_name="validation",
+    kinds={"polars"},
+    ins={"documents": dg.AssetIn(**ALL_BATCHES)},
+    deps=[dg.AssetDep("review_queue", partition_mapping=dg.AllPartitionMapping())],
+    description="Every stored correction (append-only store). Each run imports the files in "
+    "the corrections inbox (what operators returned for the review queue): valid files are "
+    "stored whole and archived; invalid files are rejected whole with line-level reasons and "
+    "moved to corrections/rejected/. The correction memory then learns the vendors' values "
+    "and total keywords from the corrections it has not seen.",
+)
+def corrections(
+    context,
+    documents: dict[str, pl.DataFrame],
+    home: DocassetHome,
+    memory: MemoryStore,
+    settings: Settings,
+) -> pl.DataFrame:
+    wd = home.workdir()
+    imported, rejected = import_inbox(wd, settings, context.log)
+    store = read_store(wd.corrections_store)
+    mem = memory.store()
+    known = {e.source_correction for e in mem.entries()}
+    latest = latest_per_document(store)
+    # Texts only for corrections the memory has not learned from yet (total keywords).
+    fresh = set(latest.filter(~pl.col("correction_id").is_in(list(known)))["doc_id"].to_list())
+    docs = concat_batches(documents)
+    texts = texts_of(docs.filter(pl.col("doc_id").is_in(list(fresh)))) if docs is not None else {}
+    learned = mem.learn(store, texts)
+    context.add_output_metadata(
+        {
+            "files_imported": len(imported),
+            "files_rejected": len(rejected),
+            "imports": dg.MetadataValue.json(imported),
+            "rejections": dg.MetadataValue.json(rejected),
+            "corrections": store.height,
+            "documents_corrected": latest.height,
+            "conflicts": int(latest["conflict"].sum()) if latest.height else 0,
+            "memory_entries_added": len(learned),
+            "memory_entries": dg.MetadataValue.json(
+                [f"{e.vendor}: {e.field} ({e.kind}) = {e.value}" for e in learned[:50]]
+            ),
+            "dagster/row_count": store.height,
+        }
+    )
+    return store
+
+
+@dg.asset(
+    group_name="validation",
+    ins={
+        "documents": dg.AssetIn(**ALL_BATCHES),
+        "predictions": dg.AssetIn(**ALL_BATCHES),
+    },
+    description="Each document's latest correction id -> why it is not promoted into the "
+    "training set (an exclusion reason code), or null when it is promotable; what the "
+    "retraining sensor counts.",
+)
+def promotion_status(
+    context,
+    corrections: pl.DataFrame,
+    documents: dict[str, pl.DataFrame],
+    predictions: dict[str, pl.DataFrame],
+    settings: Settings,
+) -> dict[str, str | None]:
+    docs, preds = concat_batches(documents), concat_batches(predictions)
+    bad = bad_scans(docs) if docs is not None else set()
+    outcomes = (
+        sampled_auto_outcomes(settings.doctype(), preds, corrections) if preds is not None else {}
+    )
+    status = compute_promotion_status(corrections, bad, outcomes, settings.split_config())
+    reasons = Counter(r for r in status.values() if r)
+    context.add_output_metadata(
+        {
+            "promotable": sum(r is None for r in status.values()),
+            "excluded": sum(reasons.values()),
+            **{f"excluded_{k}": v for k, v in sorted(reasons.items())},
+        }
+    )
+    return status
+
+
+def review_dir(root: Path, batch: str) -> Path:
+    """Where ``review_queue`` exports a batch."""
+    return root / "review" / batch
