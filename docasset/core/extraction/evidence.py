@@ -2,10 +2,11 @@
 
 Engine-agnostic: any OCR engine's word table (``text``, ``conf`` 0-100, line keys) gives
 ``docasset.core.ocr.text.word_spans``, the (start, end, conf) of every word in document-text
-offsets, which travels with the document text (the ``documents`` table's ``word_conf``, (``predict_text(..., words=...)``, a training ``Doc``'s
-``user_data["word_conf"]``, the evaluation OCR cache). :func:`span_ocr` reads the confidences
-of the words under a chosen span; :func:`confusable_chars` counts characters that OCR engines
-commonly swap (0/O, 1/l/I, 5/S, 8/B) standing among characters of the other kind.
+offsets, which travels with the document text (the ``documents`` table's ``word_conf``,
+``predict_text(..., words=...)``, a training ``Doc``'s ``user_data["word_conf"]``, the
+evaluation OCR cache). :func:`span_ocr` reads the confidences of the words under a chosen span;
+:func:`confusable_chars` counts characters that OCR engines commonly swap (0/O, 1/l/I, 5/S,
+8/B) standing among characters of the other kind.
 """
 
 from __future__ import annotations
