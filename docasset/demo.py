@@ -9,9 +9,9 @@ them) and sends only the others to operators; documents with no field to check a
 touchless. Operators work the review queue and the QA sample (simulated from the fixture
 truth); the corrections feed the correction memory (vendor history) and the retraining
 sensor. Each candidate is compared with production on the frozen golden set and promoted only
-if it does not regress. In week 2 an engineer launches a retrain by hand, misconfigured (one
-training epoch): the ``accuracy_regression`` gate must block that candidate, and production
-stays. Finally the daily health job runs.
+if it does not regress. In week 2 an engineer launches a retrain by hand with a typo in its run
+config (``routing.min_support`` 1000): its candidate would accept nothing, the
+``accuracy_regression`` gate must block it, and production stays. Finally the daily health job runs.
 
 It uses the production simulation of ``evals.simulate`` (the same sensors, runs and simulated
 operators), writes the learning curve and prints where every report is.
@@ -35,7 +35,9 @@ from docasset.core.workdir import Workdir
 from evals.simulate import SimConfig, Simulation, write_curve
 from fixtures.generate import generate, vendor_catalogue
 
-MISCONFIGURED_EPOCHS = 1  # the week-2 retrain: too short to learn, the gate must block it
+# The week-2 retrain launched by hand with a typo in its run config (1000 for 10): no
+# threshold can be fitted on so few held-out values, so the candidate would accept nothing.
+MISCONFIGURED = {"resources": {"settings": {"config": {"routing": {"min_support": 1000}}}}}
 
 
 @dataclass
@@ -152,13 +154,11 @@ def run_demo(
         train_cfg = None
         if w == 2:
             print(
-                f"  (this week an engineer launches a retrain by hand, misconfigured: "
-                f"{MISCONFIGURED_EPOCHS} epoch; the accuracy_regression gate must block it)",
+                "  (this week an engineer launches a retrain by hand with a typo in its run "
+                "config: routing.min_support 1000; the accuracy_regression gate must block it)",
                 flush=True,
             )
-            train_cfg = {
-                "ops": {"candidate_model": {"config": {"epochs": MISCONFIGURED_EPOCHS, "seed": 0}}}
-            }
+            train_cfg = {**sim.train_cfg, **MISCONFIGURED}
         rows.append(sim.week(w, read_labelled_folder(fx / f"week{w}"), train_cfg, w == 2))
         print(_week_line(rows[-1]), flush=True)
     curve = pl.DataFrame(rows, infer_schema_length=None)
