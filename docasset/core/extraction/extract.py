@@ -376,7 +376,9 @@ def _with_history(
     surface = hit.value if stable else text[hit.start : hit.end]
     key = _key(spec, surface)
     consistent = stable and consistency(history, spec.name, surface) >= cfg.field_target
-    support = hit.support if consistent else 0
+    # A fuzzy match may be another branch's value: its numbers must be the printed ones.
+    printed = hit.exact or _digits(surface) == _digits(text[hit.start : hit.end])
+    support = hit.support if consistent and printed else 0
     if chosen.value is not None and _key(spec, chosen.value) == key:
         return _trusted(
             replace(
@@ -403,6 +405,10 @@ def _with_history(
         )
         o = Option(hit.start, hit.end, "rule", _is_valid(spec, surface), len(options), feats)
     scored = _scored(bundle, spec, text, o, words)
+    if stable and not hit.exact and not support >= cfg.history_min_support:
+        # The model scored the printed span, not this remembered value: no threshold applies.
+        fuzzy = Blocker("history_fuzzy", spec.name, "the remembered value is printed differently")
+        scored = replace(scored, checks=(*scored.checks, fuzzy))
     return _trusted(
         replace(
             scored,
@@ -414,6 +420,10 @@ def _with_history(
         ),
         cfg,
     )
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
 
 
 def _trusted(f: FieldPrediction, cfg: RoutingConfig) -> FieldPrediction:

@@ -10,7 +10,10 @@ value the vendor's stable fields were typed with (``known``). Extraction then, p
   it at least ``history_min_support`` times and consistently: among the vendor's typed values
   with the same letters and digits, this very value (ignoring case and spacing) has a share of
   at least the field precision target (operators type a vendor's address with varying
-  punctuation, and exact-match accuracy cannot beat that share);
+  punctuation, and exact-match accuracy cannot beat that share), and, when found only fuzzily,
+  with the same digits as the text it matched (another branch's address differs in numbers);
+- a remembered value found only fuzzily that the history does not accept is to check
+  (``history_fuzzy``): the model's confidence scored the printed span, not that value;
 - a remembered total keyword's amount is scored by the model's confidence model like any
   candidate: it goes through the model's threshold, not a fixed memory confidence;
 - a stable field of a recognised vendor whose value matches none of the values typed for the

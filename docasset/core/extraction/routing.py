@@ -32,6 +32,7 @@ BlockerKind = Literal[
     "bad_scan",
     "no_model",
     "history_conflict",
+    "history_fuzzy",
     "total_inconsistent",
     "low_doc_confidence",
 ]
