@@ -55,7 +55,10 @@ def test_mixed_batch_ocrs_good_pages_and_quarantines_bad(
     preds = res.output_for_node("predictions")
     # No production model yet: every document goes to review, saying why.
     assert set(preds["route"]) == {"review"}
-    assert all("no production model" in b for b in preds["blockers"].to_list())
+    assert all(
+        any(b["kind"] == "no_model" for b in bl) for bl in preds["blocker_details"].to_list()
+    )
+    assert set(preds["field_status"]) == {"to_check"}
     [check] = res.get_asset_check_evaluations()
     assert check.passed and check.metadata["bad_files"].value == 1
 
