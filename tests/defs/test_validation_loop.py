@@ -225,7 +225,8 @@ def test_review_queue_is_exported_for_label_studio_and_as_jsonl(state: State) ->
     pre = [p for t in tasks for p in t["predictions"]]
     assert pre and all(p["model_version"] == "v0001" and 0.0 <= p["score"] <= 1.0 for p in pre)
     assert all(
-        {"fields", "confidence", "blockers", "image", "queue_reason"} <= set(q) for q in lines
+        {"fields", "confidence", "field_status", "blockers", "image", "queue_reason"} <= set(q)
+        for q in lines
     )
 
 
