@@ -220,7 +220,7 @@ class Simulation:
         self.doctype = self.settings.doctype()
         self.defs = build_definitions(str(self.home), self.settings)
         self.driver = LocalDriver(instance, self.defs, self.home)
-        self.registry = self.defs.resources["registry"].store()  # type: ignore[attr-defined,index]
+        self.registry = self.defs.resources["registry"].store()  # type: ignore[index]
         self.train_cfg = {
             "ops": {"candidate_model": {"config": {"epochs": cfg.epochs, "seed": cfg.seed}}}
         }
