@@ -14,6 +14,8 @@ command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr tesseract-ocr-e
 [ -f /usr/share/tesseract-ocr/5/tessdata/osd.traineddata ] || ls /usr/share/tesseract-ocr/*/tessdata/osd.traineddata >/dev/null 2>&1 || need_apt+=(tesseract-ocr-osd)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf ] || need_apt+=(fonts-dejavu-extra)
+# Headless Chromium: the tests open the health and drift pages offline.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if ! command -v "$PY" >/dev/null 2>&1; then
   if python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
     PY=python3

@@ -31,6 +31,7 @@ import polars as pl
 
 from docasset.core.datasets.labelled import read_labelled_folder
 from docasset.core.evaluation.candidate import EvaluationReport
+from docasset.core.monitoring.assessment import HealthAssessment
 from docasset.core.workdir import Workdir
 from evals.simulate import SimConfig, Simulation, write_curve
 from fixtures.generate import generate, vendor_catalogue
@@ -49,8 +50,7 @@ class DemoResult:
     curve: list[dict[str, Any]] = field(default_factory=list)
     curve_dir: Path | None = None
     production_version: str | None = None
-    health: dict[str, Any] | None = None
-    health_report: str | None = None
+    health: HealthAssessment | None = None
 
     @property
     def all_runs_ok(self) -> bool:
@@ -175,8 +175,6 @@ def run_demo(
     _record(result, "health", health_run)
     if health_run.success:
         result.health = health_run.output_for_node("production_health")
-        html = sim.wd.reports / f"health-{today}.html"
-        result.health_report = str(html) if html.is_file() else None
     result.production_version = sim.production()
     return result
 
@@ -217,10 +215,15 @@ def print_summary(result: DemoResult) -> None:
         print(f"\nlearning curve: {png} (table: {md})")
     print(f"production model: {result.production_version}")
     if result.health:
-        keys = ("n_docs", "automation_rate", "review_share", "mean_ocr_confidence")
-        print(
-            "production health:",
-            json.dumps({k: result.health[k] for k in keys if k in result.health}),
-        )
-    if result.health_report:
-        print(f"health report: {result.health_report}")
+        h, w = result.health, result.health.signals
+        figures: dict[str, float] = {"n_docs": h.n_docs}
+        if w is not None:
+            figures |= {
+                "automation_rate": round(w.automation_rate, 4),
+                "review_share": round(w.review_share, 4),
+            }
+            if w.mean_ocr_confidence is not None:
+                figures["mean_ocr_confidence"] = round(w.mean_ocr_confidence, 1)
+        print("production health:", json.dumps(figures))
+        if h.files:
+            print(f"  health report: {h.files.path(h.files.html)}")

@@ -9,8 +9,9 @@ reference as ``candidate_model`` does, streams the other half through extraction
 production-health assessment, and compares per field the estimated accuracy (mean calibrated
 confidence of the extracted values; no labels) with the realized accuracy (the same values
 checked against the keys), on every streamed document and on the auto-routed ones.
-Writes ``OUT/health_gap.json``, ``OUT/health.html`` and the deepchecks drift report
-``OUT/drift.html``. Exit codes: 0 ok, 2 dataset missing or unreadable.
+Writes ``OUT/health_gap.json``, the health report ``OUT/health.{html,md,json}``, its drift
+page ``OUT/drift.html`` and deepchecks' page ``OUT/deepchecks.html``. Exit codes: 0 ok, 2
+dataset missing or unreadable.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import hashlib
 import json
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from docasset.core.datasets.offline import split_docs, training_docs
 from docasset.core.extraction.extract import predict_documents
 from docasset.core.extraction.fields import load_doctype
 from docasset.core.extraction.prediction_table import predictions_frame
-from docasset.core.monitoring.checks import evaluate_checks
+from docasset.core.monitoring.assessment import AccuracyGap, ReportFiles
 from docasset.core.monitoring.drift import run_drift
 from docasset.core.monitoring.health import (
     accuracy_gap,
@@ -37,10 +39,9 @@ from docasset.core.monitoring.health import (
     feature_columns,
     window_features,
 )
-from docasset.core.monitoring.health_report import blocks
+from docasset.core.monitoring.monitor import grade, write_report
 from docasset.core.monitoring.reference import build_reference, document_features
 from docasset.core.monitoring.thresholds import HealthThresholds
-from docasset.core.reporting.blocks import to_html
 from docasset.core.training.train import TrainConfig, train_model
 from docasset.errors import DocassetError
 from evals.run import load_texts
@@ -63,32 +64,21 @@ def halves(docs: list[LabelledDoc], how: str) -> tuple[list[LabelledDoc], list[L
     return [d for d in docs if h[d.id] < 0.5], [d for d in docs if h[d.id] >= 0.5]
 
 
-def gap_table(gap: dict[str, Any]) -> dict[str, Any]:
+def gap_table(gap: AccuracyGap) -> dict[str, Any]:
     """Per field and over all extracted values: estimated, realized, gap in points, n."""
     rows: dict[str, Any] = {}
-    tot_n = 0
-    tot_est = tot_real = 0.0
-    for f, g in gap["fields"].items():
-        if not g["n"]:
-            rows[f] = {"n": 0}
+    for f, g in [*gap.fields.items(), ("all_fields", gap.overall())]:
+        if not g.n or g.estimated is None or g.realized is None or g.gap is None:
+            if f != "all_fields":
+                rows[f] = {"n": 0}
             continue
         rows[f] = {
-            "n": g["n"],
-            "estimated": round(g["estimated"], 4),
-            "realized": round(g["realized"], 4),
-            "gap_points": round(100 * g["gap"], 2),
+            "n": g.n,
+            "estimated": round(g.estimated, 4),
+            "realized": round(g.realized, 4),
+            "gap_points": round(100 * g.gap, 2),
         }
-        tot_n += g["n"]
-        tot_est += g["estimated"] * g["n"]
-        tot_real += g["realized"] * g["n"]
-    if tot_n:
-        rows["all_fields"] = {
-            "n": tot_n,
-            "estimated": round(tot_est / tot_n, 4),
-            "realized": round(tot_real / tot_n, 4),
-            "gap_points": round(100 * (tot_real - tot_est) / tot_n, 2),
-        }
-    return {"sample": gap["sample"], "n_docs": gap["n_docs"], "fields": rows}
+    return {"sample": gap.sample, "n_docs": gap.n_docs, "fields": rows}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -116,14 +106,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # The whole label-free assessment on the stream, text features only (no scans here).
     t = HealthThresholds()
     features = window_features(doctype, frame, document_features(stream))
+    ref_rows = ref.held_out() if ref.held_out().height >= t.min_drift_docs else ref.features
     drift = run_drift(
-        ref.held_out() if ref.held_out().height >= t.min_drift_docs else ref.features,
-        features,
-        feature_columns(doctype),
-        out / "drift.html",
-        t.min_drift_docs,
+        ref_rows, features, feature_columns(doctype), out / "deepchecks.html", t.min_drift_docs
     )
-    s = assess(
+    a = assess(
         day=datetime.now(UTC).date(),
         doctype=doctype,
         window=frame,
@@ -133,11 +120,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ref_features=ref.features,
         truths=truths,
         drift=drift,
-        trend=[],
+        trend=(),
         thresholds=t,
     )
-    checks = evaluate_checks(s, t)
-    (out / "health.html").write_text(to_html(blocks(s, checks)), "utf-8")
+    files = ReportFiles(str(out), "health.html", "health.md", "health.json", "drift.html")
+    if drift.skipped is None:
+        files = replace(files, deepchecks="deepchecks.html")
+    day = grade(replace(a, files=files), t)
+    write_report(day, t, out, ref_rows, features)
     result = {
         "dataset": str(args.dataset),
         "split": args.split,
@@ -152,10 +142,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "accuracy": {k: round(v, 4) for k, v in ref.accuracy.items()},
         },
         "all_streamed": gap_table(gap_all),
-        "auto_routed": gap_table(gap_auto) if gap_auto["sample"].startswith("auto") else None,
-        "automation_rate": s["automation_rate"],
-        "checks": {k: {"passed": c.passed, "severity": c.severity} for k, c in checks.items()},
-        "hints": [h["cause"] for h in s["hints"]],
+        "auto_routed": gap_table(gap_auto) if gap_auto.sample.startswith("auto") else None,
+        "automation_rate": round(a.signals.automation_rate, 4) if a.signals else None,
+        "verdict": day.verdict,
+        "checks": {
+            k: {"assessed": c.assessed, "passed": c.passed, "severity": c.severity}
+            for k, c in day.checks.items()
+        },
+        "hints": [h.cause for h in a.hints],
         "target_points": TARGET_POINTS,
     }
     overall = result["all_streamed"]["fields"].get("all_fields", {})

@@ -64,7 +64,9 @@ class _Alias(importlib.abc.Loader):
 class LegacyFinder(importlib.abc.MetaPathFinder):
     """Resolves ``docasset.core.<old>`` to the module that replaced it."""
 
-    def find_spec(self, fullname: str, path: object, target: object = None):  # type: ignore[override]
+    def find_spec(
+        self, fullname: str, path: object, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if not fullname.startswith(_PREFIX):
             return None
         new = OLD_TO_NEW.get(fullname[len(_PREFIX) :])

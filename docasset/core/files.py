@@ -6,11 +6,18 @@ import os
 import tempfile
 from pathlib import Path
 
+# Files the team reads (reports, pages): owner-writable, readable by the group and others.
+REPORT_MODE = 0o644
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file, fsync and rename: all or nothing."""
+
+def atomic_write(path: Path, data: bytes, mode: int = REPORT_MODE) -> None:
+    """Write ``data`` to ``path`` via a temp file, fsync and rename: all or nothing.
+
+    ``mode`` is the file's permission bits (the temp file would otherwise keep
+    ``mkstemp``'s owner-only 0600)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

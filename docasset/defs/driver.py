@@ -72,14 +72,13 @@ class LocalDriver:
             tags = {**(rr.tags or {}), "dagster/sensor_name": sensor_name}
             if rr.run_key:
                 tags["dagster/run_key"] = rr.run_key
-            results.append(
-                self.run(
-                    rr.job_name or sensor.job_name,
-                    rr.partition_key,
-                    rr.run_config or run_config,
-                    tags,
+            job_name = rr.job_name or sensor.job_name
+            if job_name is None:
+                raise dg.DagsterInvariantViolationError(
+                    f"sensor {sensor_name} requested a run without a job"
                 )
-            )
+            config = dict(rr.run_config) if rr.run_config else run_config
+            results.append(self.run(job_name, rr.partition_key, config, tags))
         return results
 
     def run(

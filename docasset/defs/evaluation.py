@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 import spacy
 
@@ -48,8 +50,8 @@ def evaluation_report(
     return report
 
 
-def _scores_metadata(prefix: str, s: dict) -> dict[str, object]:
-    meta: dict[str, object] = {
+def _scores_metadata(prefix: str, s: dict) -> dict[str, Any]:
+    meta: dict[str, Any] = {
         f"{prefix}micro_f1": round(float(s["micro"]["f1"]), 4),
         f"{prefix}automation_rate": round(float(s["automation_rate"]), 4),
         f"{prefix}field_automation": round(float(s["field_automation"]), 4),
@@ -66,12 +68,12 @@ def _scores_metadata(prefix: str, s: dict) -> dict[str, object]:
     return meta
 
 
-def report_metadata(r: EvaluationReport, markdown: str) -> dict[str, object]:
+def report_metadata(r: EvaluationReport, markdown: str) -> dict[str, Any]:
     """Numeric metadata for trend plots, the report in Markdown and where its files are;
     production's figures only when there is a production model (absent, never 0)."""
     cs = r.candidate_scores
     micro_ci = cs["ci"].get("micro", {}).get("f1")
-    meta: dict[str, object] = {
+    meta: dict[str, Any] = {
         "report": dg.MetadataValue.md(markdown),
         "report_path": dg.MetadataValue.path(r.report_path),
         "report_html": dg.MetadataValue.path(r.html_path),
@@ -102,7 +104,7 @@ def report_metadata(r: EvaluationReport, markdown: str) -> dict[str, object]:
 )
 def accuracy_regression(evaluation_report: EvaluationReport) -> dg.AssetCheckResult:
     r = evaluation_report
-    meta: dict[str, object] = {
+    meta: dict[str, Any] = {
         **_scores_metadata("candidate_", r.candidate_scores),
         "candidate_latency_p95_s": round(r.latency.candidate_p95, 5),
         "findings": len(r.verdict.findings),
@@ -135,7 +137,7 @@ def production_model(context, evaluation_report: EvaluationReport, registry: Mod
         f"accuracy_regression passed (run {context.run.run_id})",
         kind="promote",
     )
-    meta: dict[str, object] = {
+    meta: dict[str, Any] = {
         "version": r.candidate,
         "micro_f1": round(float(r.candidate_scores["micro"]["f1"]), 4),
         "automation_rate": round(float(r.candidate_scores["automation_rate"]), 4),

@@ -82,7 +82,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
             corrections_from_keys(wd, state.boot_dir / "key", None, "alice"),
         )
         state.runs["corrections"] = driver.tick("corrections_sensor")
-        train = {"ops": {"candidate_model": {"config": {"epochs": 40, "patience": 15}}}}
+        train = {"ops": {"candidate_model": {"config": {"epochs": 15, "patience": 3}}}}
         state.runs["retrain"] = driver.tick("retrain_sensor", train)
         state.runs["retrain_again"] = driver.tick("retrain_sensor", train)
         for d in generate(state.stream_dir, 8, seed=4, prefix="s-"):

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from docasset.core.datasets.labelled import read_key
 from docasset.core.extraction.fields import load_doctype, values_match
@@ -15,6 +16,8 @@ from docasset.core.training.registry import Registry
 from docasset.core.workdir import Workdir
 from fixtures.operators import source_to_doc_ids
 from tests.defs.cli import run_dagster
+
+pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,6 +40,10 @@ def test_corrections_imported_and_retraining_fired_once(loop) -> None:
     checks = {e.asset_check_key.name: e for e in retrain.get_asset_check_evaluations()}
     assert checks["annotation_consistency"].passed
     assert checks["accuracy_regression"].passed
+    # No production model yet: its figures are absent, not 0 (nor the deltas 1).
+    meta = checks["accuracy_regression"].metadata
+    assert "candidate_micro_f1" in meta
+    assert not any(k.startswith(("production_", "delta_f1")) for k in meta), sorted(meta)
     report = retrain.output_for_node("evaluation_report")
     assert report.passed and report.production is None and report.verdict.first_model
     assert Path(report.report_path).read_text().startswith("# Evaluation")
@@ -68,8 +75,9 @@ def test_health_materialized_for_today(loop) -> None:
     [run] = loop.runs["health"]
     assert run.success
     health = run.output_for_node("production_health")
-    assert health["n_docs"] == 52
-    assert 0.0 <= health["automation_rate"] <= 1.0 and health["mean_ocr_confidence"] > 50
+    assert health.n_docs == 52 and health.signals is not None
+    w = health.signals
+    assert 0.0 <= w.automation_rate <= 1.0 and (w.mean_ocr_confidence or 0) > 50
 
 
 def _dagster(loop, *args: str) -> subprocess.CompletedProcess[str]:

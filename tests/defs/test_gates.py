@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import spacy
 
 from docasset.core.extraction.extract import ModelBundle
@@ -17,6 +18,8 @@ from docasset.defs.evaluation import accuracy_regression, evaluation_report, pro
 from docasset.defs.training import annotation_consistency
 from fixtures.operators import corrections_from_keys, write_corrections
 from tests.defs.cli import run_dagster
+
+pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = dg.load_assets_from_modules(STAGES)

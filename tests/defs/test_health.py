@@ -20,6 +20,7 @@ import dagster as dg
 import pytest
 from PIL import Image
 
+from docasset.core.monitoring.assessment import HealthAssessment
 from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
@@ -27,6 +28,8 @@ from docasset.defs.settings import Settings
 from fixtures import degrade
 from fixtures.generate import generate, vendor_catalogue
 from fixtures.operators import corrections_from_keys, write_corrections
+
+pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
 
 TRAIN_VENDORS = vendor_catalogue()[:10]
 NEW_VENDORS = vendor_catalogue()[10:]
@@ -73,8 +76,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
 
 @dataclass
 class StreamRun:
-    health: dict
+    health: HealthAssessment
     checks: dict[str, dg.AssetCheckEvaluation]
+    meta: dict[str, object]
+    regraded: dict[str, dg.AssetCheckEvaluation] | None = None
+    rematerialized: bool = False
 
 
 def _stream(
@@ -82,9 +88,11 @@ def _stream(
     tmp_path: Path,
     write: Callable[[Path], list[Path]],
     correct: bool = False,
+    regrade: dict[str, object] | None = None,
 ) -> StreamRun:
     """Copy the trained home, drop the stream's scans in its inbox, run intake (and import
-    corrections of the whole stream when ``correct``), then today's health job."""
+    corrections of the whole stream when ``correct``), then today's health job; with
+    ``regrade`` (health settings), run the day's health checks again under those settings."""
     home = tmp_path / "work"
     shutil.copytree(trained.home, home)
     wd = Workdir(home)
@@ -102,10 +110,29 @@ def _stream(
                 corrections_from_keys(wd, src / "key", None, "auditor"),
             )
             assert all(r.success for r in driver.tick("corrections_sensor"))
-        res = driver.run("health_job", datetime.now(UTC).strftime("%Y-%m-%d"))
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        res = driver.run("health_job", today)
         assert res.success
         checks = {e.asset_check_key.name: e for e in res.get_asset_check_evaluations()}
-        return StreamRun(res.output_for_node("production_health"), checks)
+        [mat] = res.get_asset_materialization_events()
+        meta = {k: getattr(v, "value", v) for k, v in mat.materialization.metadata.items()}
+        run = StreamRun(res.output_for_node("production_health"), checks, meta)
+        if regrade is not None:
+            job = dg.define_asset_job(
+                "regrade", selection=dg.AssetSelection.checks_for_assets("production_health")
+            )
+            settings = Settings(**{**SETTINGS, "health": regrade})  # type: ignore[arg-type]
+            defs = dg.Definitions.merge(
+                build_definitions(str(home), settings), dg.Definitions(jobs=[job])
+            )
+            # As CI runs partitioned checks: the partition as a tag (a checks-only job has
+            # no asset to take a partitions definition from).
+            again = defs.resolve_job_def("regrade").execute_in_process(
+                instance=instance, tags={"dagster/partition": today}
+            )
+            run.regraded = {e.asset_check_key.name: e for e in again.get_asset_check_evaluations()}
+            run.rematerialized = bool(again.get_asset_materialization_events())
+        return run
 
 
 def _receipts(n: int, seed: int, **kw: object) -> Callable[[Path], list[Path]]:
@@ -120,8 +147,8 @@ def _failing(run: StreamRun) -> dict[str, str]:
 
 
 def _top_cause(run: StreamRun) -> str | None:
-    hints = run.health["hints"]
-    return hints[0]["cause"] if hints else None
+    hints = run.health.hints
+    return hints[0].cause if hints else None
 
 
 def test_in_distribution_stream_stays_green(trained: Trained, tmp_path: Path) -> None:
@@ -130,6 +157,7 @@ def test_in_distribution_stream_stays_green(trained: Trained, tmp_path: Path) ->
         tmp_path,
         _receipts(12, 31, vendors=TRAIN_VENDORS, months=TRAIN_MONTHS),
         correct=True,
+        regrade={"automation_drop_warn": -1.0, "automation_drop_error": 5.0},
     )
     h = run.health
     assert set(run.checks) == {
@@ -138,24 +166,41 @@ def test_in_distribution_stream_stays_green(trained: Trained, tmp_path: Path) ->
         "health_unseen_values",
         "health_estimated_accuracy_drop",
     }
-    assert _failing(run) == {}, (h["hints"], {k: e.description for k, e in run.checks.items()})
-    assert h["n_modelled"] == 12 and h["drift"]["skipped"] is None
+    assert _failing(run) == {}, (h.hints, {k: e.description for k, e in run.checks.items()})
+    assert h.n_modelled == 12 and h.drift is not None and h.drift.skipped is None
     # Realized accuracy on the human-checked documents, beside the estimate and the gap.
-    gap = h["accuracy_gap"]
-    assert gap["n_docs"] >= 1
-    assert all(g["n"] >= 1 and g["gap"] is not None for g in gap["fields"].values()), gap
-    report = Path(h["report_path"])
-    assert report.read_text().startswith("<!doctype html>")
-    assert "Estimated vs realized accuracy" in report.read_text()
-    assert Path(h["drift"]["html_path"]).stat().st_size > 10_000
+    gap = h.accuracy_gap
+    assert gap is not None and gap.n_docs >= 1
+    assert all(g.n >= 1 and g.gap is not None for g in gap.fields.values()), gap
+    # Every check passed, yet 12 checked documents are fewer than min_checked_docs (30).
+    assert run.meta["verdict"] == "not enough checked documents"
+    assert run.meta["checked_documents"] == gap.n_docs
+    assert not any(str(k).startswith("realized_accuracy") for k in run.meta)
+    files = h.files
+    assert files is not None and files.drift and files.deepchecks
+    report = Path(files.path(files.html)).read_text()
+    assert report.startswith("<!doctype html>") and "Estimated vs realized accuracy" in report
+    assert f'<a href="{files.drift}">drift page</a>' in report
+    saved = json.loads(Path(files.path(files.json)).read_text())
+    assert saved["verdict"] == "NOT_ENOUGH_CHECKED_DOCUMENTS" and saved["n_modelled"] == 12
+    assert saved["n_docs"] == 12 + saved["n_unmodelled"]  # + the bootstrap, before any model
+    assert "text_len" in Path(files.path(files.drift)).read_text()
     meta = run.checks["health_drift"].metadata
     assert "max_drift" in meta and "drift_dpi" in meta
+    assert run.checks["health_automation_drop"].metadata["value"].value == pytest.approx(
+        run.meta["automation_drop"], abs=1e-4
+    )
+    # New thresholds re-grade the stored day without re-materializing it.
+    assert run.regraded is not None and not run.rematerialized
+    assert not run.regraded["health_automation_drop"].passed
+    assert run.regraded["health_automation_drop"].severity == dg.AssetCheckSeverity.WARN
+    assert run.regraded["health_unseen_values"].passed
 
 
 def test_new_vendor_layouts_fire_unseen_values(trained: Trained, tmp_path: Path) -> None:
     run = _stream(trained, tmp_path, _receipts(12, 32, vendors=NEW_VENDORS, months=TRAIN_MONTHS))
-    assert "health_unseen_values" in _failing(run), run.health.get("unseen")
-    assert _top_cause(run) == "new_vendors_or_layouts", run.health["hints"]
+    assert "health_unseen_values" in _failing(run), run.health.comparison
+    assert _top_cause(run) == "new_vendors_or_layouts", run.health.hints
     assert "new vendors or layouts" in run.checks["health_unseen_values"].description
 
 
@@ -173,10 +218,12 @@ def test_low_dpi_scans_fire_automation_drop_with_bad_scan_hint(
         return [d.image_path for d in docs]
 
     run = _stream(trained, tmp_path, write)
-    assert "health_automation_drop" in _failing(run), run.health["automation_rate"]
-    assert _top_cause(run) == "bad_scans", run.health["hints"]
-    assert run.health["scan_problems"]["low_dpi"] == 5
-    assert run.health["dpi"]["p05"] < 150 <= run.health["reference"]["dpi"]["p05"]
+    w, ref = run.health.signals, run.health.reference
+    assert w is not None and ref is not None and w.dpi is not None and ref.dpi is not None
+    assert "health_automation_drop" in _failing(run), w.automation_rate
+    assert _top_cause(run) == "bad_scans", run.health.hints
+    assert w.scan_problems["low_dpi"] == 5
+    assert w.dpi.p05 < 150 <= ref.dpi.p05
     assert "Fix scanning" in run.checks["health_automation_drop"].description
 
 
@@ -186,8 +233,8 @@ def test_irrelevant_pages_fire_automation_drop(trained: Trained, tmp_path: Path)
         tmp_path,
         _receipts(4, 34, vendors=TRAIN_VENDORS, months=TRAIN_MONTHS, irrelevant=8),
     )
-    assert "health_automation_drop" in _failing(run), run.health["automation_rate"]
-    assert _top_cause(run) == "irrelevant_documents", run.health["hints"]
+    assert "health_automation_drop" in _failing(run), run.health.signals
+    assert _top_cause(run) == "irrelevant_documents", run.health.hints
     assert "Filter irrelevant documents" in run.checks["health_automation_drop"].description
 
 
@@ -195,8 +242,11 @@ def test_unseen_months_fire_unseen_values_with_seasonal_hint(
     trained: Trained, tmp_path: Path
 ) -> None:
     run = _stream(trained, tmp_path, _receipts(12, 35, vendors=TRAIN_VENDORS, months=[11, 12]))
-    assert "health_unseen_values" in _failing(run), run.health.get("unseen")
-    assert _top_cause(run) == "seasonal_shift", run.health["hints"]
-    assert run.health["unseen_examples"]["months"] == [11, 12]
-    saved = json.loads(Path(run.health["report_path"]).with_suffix(".json").read_text())
+    assert "health_unseen_values" in _failing(run), run.health.comparison
+    assert _top_cause(run) == "seasonal_shift", run.health.hints
+    assert run.health.comparison is not None and run.health.comparison.unseen.months == (11, 12)
+    files = run.health.files
+    assert files is not None
+    saved = json.loads(Path(files.path(files.json)).read_text())
     assert saved["verdict"] in ("WARN", "ERROR")
+    assert saved["comparison"]["unseen"]["months"] == [11, 12]

@@ -34,11 +34,13 @@ from docasset.defs.settings import Settings
 from fixtures.generate import generate, vendor_catalogue
 from fixtures.operators import corrections_from_keys, source_to_doc_ids, write_corrections
 
+pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
+
 RECEIPT = load_doctype("receipt")
 VENDORS = vendor_catalogue()
 BOOT_VENDORS = VENDORS[:5]
 HELD_OUT = VENDORS[5:8]  # never seen in training: the model cannot know their names
-TRAIN = {"ops": {"candidate_model": {"config": {"epochs": 12, "patience": 6}}}}
+TRAIN = {"ops": {"candidate_model": {"config": {"epochs": 12, "patience": 3}}}}
 STAMP = "2026-11-24T10:00:00Z"
 
 

@@ -26,6 +26,8 @@ from docasset.defs.settings import Settings
 from evals.simulate import COLUMNS, SimConfig, simulate
 from fixtures.generate import generate, vendor_catalogue
 
+pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
+
 WEEKS = 3
 STREAM = 30
 TARGET = Settings().routing_config().target_precision

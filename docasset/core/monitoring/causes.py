@@ -4,11 +4,12 @@ irrelevant documents, vendors/layouts not in training, seasonal shift, new date 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
+from docasset.core.monitoring.assessment import Cause, Comparison, Hint, WindowSignals
+from docasset.core.monitoring.drift import DriftResult
 from docasset.core.monitoring.thresholds import IMAGE_PROBLEMS, MONTHS, HealthThresholds
 
-ACTIONS = {
+ACTIONS: dict[Cause, str] = {
     "bad_scans": "Fix scanning: rescan at 300 DPI (150 at least), check focus, contrast and "
     "feeding; bad scans go to review and never become training data.",
     "irrelevant_documents": "Filter irrelevant documents before intake (inbox rules or a page "
@@ -25,7 +26,7 @@ ACTIONS = {
 }
 
 
-_DRIFT_CAUSE = {
+_DRIFT_CAUSE: dict[str, Cause] = {
     "dpi": "bad_scans",
     "blur": "bad_scans",
     "contrast": "bad_scans",
@@ -34,84 +35,72 @@ _DRIFT_CAUSE = {
 }
 
 
-def root_causes(s: Mapping[str, Any], t: HealthThresholds) -> list[dict[str, Any]]:
-    """Likely causes, most documents explained first: ``cause``, ``share`` of the window's
-    documents, ``evidence`` (what was seen, how much) and the suggested ``action``."""
-    hints: list[dict[str, Any]] = []
-    ref = s.get("reference") or {}
+def root_causes(
+    w: WindowSignals, c: Comparison | None, drift: DriftResult | None, t: HealthThresholds
+) -> tuple[Hint, ...]:
+    """Likely causes, most documents explained first: the share of the window's documents
+    each explains, the evidence (what was seen, how much) and the suggested action."""
+    hints: list[Hint] = []
+    ref = c.reference if c else None
 
-    def add(cause: str, share: float, evidence: str) -> None:
+    def add(cause: Cause, share: float | None, evidence: str) -> None:
         hints.append(
-            {
-                "cause": cause,
-                "share": round(share, 4),
-                "evidence": evidence,
-                "action": ACTIONS[cause],
-            }
+            Hint(cause, None if share is None else round(share, 4), evidence, ACTIONS[cause])
         )
 
-    if s.get("bad_scan_share", 0.0) >= t.hint_share:
-        probs = {k: v for k, v in s.get("scan_problems", {}).items() if k in IMAGE_PROBLEMS}
-        dpi, rdpi = (s.get("dpi") or {}).get("p50"), (ref.get("dpi") or {}).get("p50")
-        ocr, rocr = s.get("mean_ocr_confidence"), ref.get("mean_ocr_confidence")
-        ev = f"{s['bad_scan_share']:.0%} of documents are bad scans ({_fmt_counts(probs)})"
-        if dpi is not None and rdpi is not None:
-            ev += f"; median DPI {dpi:.0f} vs {rdpi:.0f} in training"
+    if w.bad_scan_share >= t.hint_share:
+        probs = {k: v for k, v in w.scan_problems.items() if k in IMAGE_PROBLEMS}
+        ev = f"{w.bad_scan_share:.0%} of documents are bad scans ({_fmt_counts(probs)})"
+        if w.dpi is not None and ref is not None and ref.dpi is not None:
+            ev += f"; median DPI {w.dpi.p50:.0f} vs {ref.dpi.p50:.0f} in training"
+        ocr, rocr = w.mean_ocr_confidence, ref.mean_ocr_confidence if ref else None
         if ocr is not None and rocr is not None:
             ev += f"; OCR word confidence {ocr:.0f} vs {rocr:.0f}"
-        add("bad_scans", s["bad_scan_share"], ev)
-    if s.get("irrelevant_share", 0.0) >= t.hint_share:
+        add("bad_scans", w.bad_scan_share, ev)
+    if w.irrelevant_share >= t.hint_share:
+        in_training = f", {ref.missing_required_share:.0%} in training" if ref else ""
         add(
             "irrelevant_documents",
-            s["irrelevant_share"],
-            f"{s['irrelevant_share']:.0%} of documents are empty pages or carry no receipt "
-            f"fields (missing required fields in {s.get('missing_required_share', 0):.0%}, "
-            f"{ref.get('missing_required_share', 0):.0%} in training)",
+            w.irrelevant_share,
+            f"{w.irrelevant_share:.0%} of documents are empty pages or carry no receipt "
+            f"fields (missing required fields in {w.missing_required_share:.0%}{in_training})",
         )
-    unseen = s.get("unseen") or {}
-    ex = s.get("unseen_examples") or {}
-    if unseen.get("unseen_vendor", 0.0) >= t.hint_share:
-        add(
-            "new_vendors_or_layouts",
-            unseen["unseen_vendor"],
-            f"{unseen['unseen_vendor']:.0%} of usable documents come from vendors not in "
-            f"training ({ref.get('n_vendors', 0)} known), e.g. "
-            + ", ".join(ex.get("vendors", [])[:4]),
-        )
-    if unseen.get("unseen_month", 0.0) >= t.hint_share:
-        seen = ", ".join(MONTHS[m - 1] for m in ref.get("months", []))
-        new = ", ".join(MONTHS[m - 1] for m in ex.get("months", []))
-        add(
-            "seasonal_shift",
-            unseen["unseen_month"],
-            f"{unseen['unseen_month']:.0%} of usable documents are dated in months training "
-            f"never saw ({new}; training: {seen})",
-        )
-    if unseen.get("unseen_date_format", 0.0) >= t.hint_share:
-        add(
-            "new_date_format",
-            unseen["unseen_date_format"],
-            f"{unseen['unseen_date_format']:.0%} of usable documents print dates as "
-            f"{', '.join(ex.get('date_formats', []))} "
-            f"(training: {', '.join(ref.get('date_formats', []))})",
-        )
-    if unseen.get("unseen_label", 0.0) > 0:
-        add("labels_outside_schema", unseen["unseen_label"], "fields outside the model's schema")
-    drift = s.get("drift") or {}
-    if drift.get("max_score", 0.0) >= t.drift_warn:
-        top = sorted((drift.get("scores") or {}).items(), key=lambda kv: -kv[1])[:3]
-        causes = {_DRIFT_CAUSE.get(k) for k, v in top if v >= t.drift_warn}
-        if not (
-            {h["cause"] for h in hints}
-            & (causes | {"irrelevant_documents", "new_vendors_or_layouts"})
-        ):
+    if c is not None and ref is not None:
+        un = c.unseen
+        if un.vendor >= t.hint_share:
             add(
-                "unexplained_drift",
-                0.0,
-                "drifted: " + ", ".join(f"{k} {v:.2f}" for k, v in top),
+                "new_vendors_or_layouts",
+                un.vendor,
+                f"{un.vendor:.0%} of usable documents come from vendors not in training "
+                f"({ref.n_vendors} known), e.g. " + ", ".join(un.vendors[:4]),
             )
-    hints.sort(key=lambda h: -h["share"])
-    return hints
+        if un.month >= t.hint_share:
+            seen = ", ".join(MONTHS[m - 1] for m in ref.months)
+            new = ", ".join(MONTHS[m - 1] for m in un.months)
+            add(
+                "seasonal_shift",
+                un.month,
+                f"{un.month:.0%} of usable documents are dated in months training never saw "
+                f"({new}; training: {seen})",
+            )
+        if un.date_format >= t.hint_share:
+            add(
+                "new_date_format",
+                un.date_format,
+                f"{un.date_format:.0%} of usable documents print dates as "
+                f"{', '.join(un.date_formats)} (training: {', '.join(ref.date_formats)})",
+            )
+        if un.label > 0:
+            add("labels_outside_schema", un.label, "fields outside the model's schema")
+    top_drift = drift.max_score if drift is not None else None
+    if drift is not None and top_drift is not None and top_drift >= t.drift_warn:
+        top = drift.top(3)
+        causes = {_DRIFT_CAUSE.get(k) for k, v in top if v >= t.drift_warn}
+        explained = {h.cause for h in hints}
+        if not explained & (causes | {"irrelevant_documents", "new_vendors_or_layouts"}):
+            add("unexplained_drift", None, "drifted: " + ", ".join(f"{k} {v:.2f}" for k, v in top))
+    hints.sort(key=lambda h: 1.0 if h.share is None else -h.share)  # unknown share last
+    return tuple(hints)
 
 
 def _fmt_counts(c: Mapping[str, int]) -> str:

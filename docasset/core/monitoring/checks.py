@@ -1,28 +1,71 @@
-"""The health checks' verdicts (WARN/ERROR by the thresholds) from one assessment."""
+"""The health checks' verdicts (WARN/ERROR by the thresholds) from one assessment, and the
+day's overall verdict.
+
+Every outcome carries its numbers (``value``, the levels, ``measures``): nothing downstream
+parses them back out of the description. A check that could not be graded (no reference,
+drift not measured) is ``assessed=False`` with the reason, and has no value.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Literal
 
+from docasset.core.monitoring.assessment import HealthAssessment, Hint
 from docasset.core.monitoring.thresholds import HealthThresholds
 
-CHECKS = ("drift", "automation_drop", "unseen_values", "estimated_accuracy_drop")
+CheckName = Literal["drift", "automation_drop", "unseen_values", "estimated_accuracy_drop"]
+CHECKS: tuple[CheckName, ...] = (
+    "drift",
+    "automation_drop",
+    "unseen_values",
+    "estimated_accuracy_drop",
+)
+Severity = Literal["WARN", "ERROR"]
+Verdict = Literal[
+    "OK", "WARN", "ERROR", "NOT_ENOUGH_CHECKED_DOCUMENTS", "INCOMPLETE", "NOT_ASSESSED"
+]
+VERDICT_TEXT: dict[Verdict, str] = {
+    "OK": "OK",
+    "WARN": "WARN",
+    "ERROR": "ERROR",
+    "NOT_ENOUGH_CHECKED_DOCUMENTS": "not enough checked documents",
+    "INCOMPLETE": "incomplete (some checks not assessed)",
+    "NOT_ASSESSED": "not assessed",
+}
 
 
 @dataclass(frozen=True)
 class CheckOutcome:
-    """One health check's verdict: ``severity`` is None when passed, else WARN or ERROR."""
+    """One health check's verdict: ``severity`` None when it passed (or was not assessed),
+    else WARN or ERROR; ``cause`` is the likely cause named when it failed."""
 
-    name: str
-    passed: bool
-    severity: str | None
-    value: float
+    name: CheckName
+    assessed: bool
+    severity: Severity | None
+    value: float | None
     warn_at: float
     error_at: float
-    description: str
-    metadata: dict[str, float]
+    summary: str  # what was seen (or why it was not assessed)
+    measures: dict[str, float] = field(default_factory=dict)
+    cause: Hint | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.severity is None
+
+    @property
+    def description(self) -> str:
+        """The summary, then the likely cause and action when the check failed."""
+        if not self.assessed:
+            return f"not assessed: {self.summary}"
+        text = f"{self.summary}."
+        if self.severity and self.cause:
+            text += (
+                f" Likely cause: {self.cause.title} - {self.cause.evidence}. "
+                f"Suggested action: {self.cause.action}"
+            )
+        return text
 
 
 KS_C_ALPHA = 1.949  # the two-sample KS coefficient c(alpha) at alpha = 0.001
@@ -36,106 +79,127 @@ def ks_critical(n: int, m: int, c_alpha: float = KS_C_ALPHA) -> float:
     return min(1.0, c_alpha * ((n + m) / (n * m)) ** 0.5)
 
 
-def _grade(value: float, warn: float, error: float) -> str | None:
+def _grade(value: float, warn: float, error: float) -> Severity | None:
     if value >= error:
         return "ERROR"
     return "WARN" if value >= warn else None
 
 
-def evaluate_checks(s: Mapping[str, Any], t: HealthThresholds) -> dict[str, CheckOutcome]:
+def evaluate_checks(a: HealthAssessment, t: HealthThresholds) -> dict[CheckName, CheckOutcome]:
     """The verdicts of the four health checks of an assessment (see :data:`CHECKS`)."""
-    hints = s.get("hints") or []
-    top = hints[0] if hints else None
-    cause = (
-        f" Likely cause: {top['cause'].replace('_', ' ')} - {top['evidence']}. "
-        f"Suggested action: {top['action']}"
-        if top
-        else ""
-    )
-    out: dict[str, CheckOutcome] = {}
+    top = a.hints[0] if a.hints else None
+    levels: dict[CheckName, tuple[float, float]] = {
+        "drift": (t.drift_warn, t.drift_error),
+        "automation_drop": (t.automation_drop_warn, t.automation_drop_error),
+        "unseen_values": (t.unseen_warn, t.unseen_error),
+        "estimated_accuracy_drop": (t.accuracy_drop_warn, t.accuracy_drop_error),
+    }
+    out: dict[CheckName, CheckOutcome] = {}
 
-    def put(name: str, value: float, warn: float, error: float, what: str, meta: dict) -> None:
+    def skip(name: CheckName, why: str) -> None:
+        out[name] = CheckOutcome(name, False, None, None, *levels[name], why)
+
+    def put(
+        name: CheckName, value: float, what: str, measures: dict[str, float], warn: float
+    ) -> None:
+        error = max(levels[name][1], warn)
         sev = _grade(value, warn, error)
-        desc = f"{what}." + (cause if sev else "")
-        out[name] = CheckOutcome(name, sev is None, sev, value, warn, error, desc, meta)
-
-    if not s.get("n_modelled") or "reference" not in s:
-        why = s.get("status") or "the model in use has no health reference"
-        for name in CHECKS:
-            out[name] = CheckOutcome(name, True, None, 0.0, 0.0, 0.0, f"not assessed: {why}", {})
-        return out
-    drift = s.get("drift") or {}
-    if drift.get("skipped") or not drift:
-        out["drift"] = CheckOutcome(
-            "drift",
-            True,
-            None,
-            0.0,
-            t.drift_warn,
-            t.drift_error,
-            f"not assessed: {drift.get('skipped') or 'drift not measured'}",
-            {},
+        out[name] = CheckOutcome(
+            name, True, sev, value, warn, error, what, measures, top if sev else None
         )
+
+    c, w = a.comparison, a.signals
+    if c is None or w is None:
+        for name in CHECKS:
+            skip(name, a.not_assessed or "the model in use has no health reference")
+        return out
+    drift = a.drift
+    top_drift = drift.max_score if drift is not None else None
+    if drift is None or drift.skipped or top_drift is None:
+        skip("drift", (drift.skipped if drift else None) or "drift not measured")
     else:
-        top3 = sorted(drift["scores"].items(), key=lambda kv: -kv[1])[:3]
         # A small window drifts by chance: the warn level is never below the KS statistic's
         # critical value at alpha 0.001 for these sample sizes (about 20 features are tested).
-        crit = ks_critical(drift["n_reference"], drift["n_window"])
+        crit = ks_critical(drift.n_reference, drift.n_window)
+        route = "" if drift.prediction_drift is None else f"; route {drift.prediction_drift:.2f}"
+        measures = {"ks_critical_value": crit, "max_drift": top_drift}
+        if drift.prediction_drift is not None:
+            measures["prediction_drift"] = drift.prediction_drift
+        measures |= {f"drift_{k}": v for k, v in drift.scores.items()}
         put(
             "drift",
-            float(drift["max_score"]),
+            top_drift,
+            f"largest drift {top_drift:.2f} ("
+            + ", ".join(f"{k} {v:.2f}" for k, v in drift.top(3))
+            + f"{route})",
+            measures,
             max(t.drift_warn, crit),
-            max(t.drift_error, crit),
-            f"largest drift {drift['max_score']:.2f} ("
-            + ", ".join(f"{k} {v:.2f}" for k, v in top3)
-            + f"; route {drift.get('prediction_drift') or 0:.2f})",
-            {
-                "ks_critical_value": crit,
-                "max_drift": float(drift["max_score"]),
-                "prediction_drift": float(drift.get("prediction_drift") or 0.0),
-                **{f"drift_{k}": float(v) for k, v in drift["scores"].items()},
-            },
         )
-    ref = s["reference"]
+    ref = c.reference
     put(
         "automation_drop",
-        float(s["automation_drop"]),
-        t.automation_drop_warn,
-        t.automation_drop_error,
-        f"automation rate {s['automation_rate']:.0%} vs {ref['automation_rate']:.0%} on the "
-        f"held-out reference (drop {s['automation_drop']:+.0%})",
+        c.automation_drop,
+        f"automation rate {w.automation_rate:.0%} vs {ref.automation_rate:.0%} on the "
+        f"held-out reference (drop {c.automation_drop:+.0%})",
         {
-            "automation_rate": float(s["automation_rate"]),
-            "reference_automation_rate": float(ref["automation_rate"]),
-            "automation_drop": float(s["automation_drop"]),
+            "automation_rate": w.automation_rate,
+            "reference_automation_rate": ref.automation_rate,
+            "automation_drop": c.automation_drop,
         },
+        t.automation_drop_warn,
     )
-    un = s["unseen"]
+    un = c.unseen
     put(
         "unseen_values",
-        float(s["unseen_share"]),
-        t.unseen_warn,
-        t.unseen_error,
-        f"{s['unseen_share']:.0%} of usable documents carry values never seen in training "
-        f"(vendors {un['unseen_vendor']:.0%}, date formats {un['unseen_date_format']:.0%}, "
-        f"months {un['unseen_month']:.0%}, labels {un['unseen_label']:.0%})",
-        {"unseen_share": float(s["unseen_share"]), **{k: float(v) for k, v in un.items()}},
-    )
-    drops = s.get("estimated_accuracy_drop") or {}
-    worst = max(drops.items(), key=lambda kv: kv[1]) if drops else ("-", 0.0)
-    put(
-        "estimated_accuracy_drop",
-        float(worst[1]),
-        t.accuracy_drop_warn,
-        t.accuracy_drop_error,
-        f"largest drop of estimated accuracy: {worst[0]} {worst[1]:+.1%} vs held-out "
-        "reference confidence",
+        un.share,
+        f"{un.share:.0%} of usable documents carry values never seen in training "
+        f"(vendors {un.vendor:.0%}, date formats {un.date_format:.0%}, "
+        f"months {un.month:.0%}, labels {un.label:.0%})",
         {
-            **{
-                f"estimated_accuracy_{k}": float(v)
-                for k, v in s["model_estimated_accuracy"].items()
-            },
-            **{f"estimated_accuracy_drop_{k}": float(v) for k, v in drops.items()},
+            "unseen_share": un.share,
+            "unseen_vendor": un.vendor,
+            "unseen_date_format": un.date_format,
+            "unseen_month": un.month,
+            "unseen_label": un.label,
         },
+        t.unseen_warn,
     )
+    drops = c.estimated_accuracy_drop
+    if not drops:
+        skip("estimated_accuracy_drop", "no required field has a model confidence in the window")
+    else:
+        worst, drop = max(drops.items(), key=lambda kv: kv[1])
+        put(
+            "estimated_accuracy_drop",
+            drop,
+            f"largest drop of estimated accuracy: {worst} {drop:+.1%} vs held-out "
+            "reference confidence",
+            {
+                **{f"estimated_accuracy_{k}": v for k, v in w.model_estimated_accuracy.items()},
+                **{f"estimated_accuracy_drop_{k}": v for k, v in drops.items()},
+            },
+            t.accuracy_drop_warn,
+        )
     return out
+
+
+def verdict(
+    a: HealthAssessment, checks: dict[CheckName, CheckOutcome], t: HealthThresholds
+) -> Verdict:
+    """The day's verdict, never more reassuring than the evidence: ``NOT_ASSESSED`` when
+    nothing could be compared; else the worst failing severity; else
+    ``NOT_ENOUGH_CHECKED_DOCUMENTS`` when realized accuracy rests on fewer than
+    ``min_checked_docs`` human-checked documents; else ``INCOMPLETE`` when a check could not
+    be graded; only then ``OK``."""
+    if a.not_assessed is not None:
+        return "NOT_ASSESSED"
+    sev = {c.severity for c in checks.values()}
+    if "ERROR" in sev:
+        return "ERROR"
+    if "WARN" in sev:
+        return "WARN"
+    if a.n_checked < t.min_checked_docs:
+        return "NOT_ENOUGH_CHECKED_DOCUMENTS"
+    if not all(c.assessed for c in checks.values()):
+        return "INCOMPLETE"
+    return "OK"

@@ -3,56 +3,53 @@
 The only module that imports deepchecks, and only inside :func:`run_drift`: importing it
 takes seconds (it pulls in plotly, sklearn and friends), which nothing else should pay.
 Checks: ``FeatureDrift`` (train-test drift of every per-document feature: Kolmogorov-Smirnov
-for numbers) and ``PredictionDrift`` of the document's route (auto/review, Cramer's V); the
-suite's HTML is written next to the health report.
+for numbers) and ``PredictionDrift`` of the document's route (auto/review, Cramer's V).
+Deepchecks' own interactive page (optional) is saved self-contained next to the health report;
+docasset's drift page (``health_report.drift_blocks``) is the one the report links.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+from docasset.core.files import REPORT_MODE, atomic_write
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PREDICTION = "route"  # the prediction whose drift is measured (a document-level class)
 
 
-@dataclass
+@dataclass(frozen=True)
 class DriftResult:
-    """Per-feature drift scores (0 none .. 1 disjoint), the route's prediction drift, where
-    the deepchecks HTML is, and why drift was not measured (``skipped``) when it was not."""
+    """Per-feature drift scores (0 none .. 1 disjoint) and their methods, the route's
+    prediction drift, the samples' sizes, and why drift was not measured (``skipped``)."""
 
     scores: dict[str, float] = field(default_factory=dict)
     methods: dict[str, str] = field(default_factory=dict)
     prediction_drift: float | None = None
-    html_path: str | None = None
     skipped: str | None = None
     n_reference: int = 0
     n_window: int = 0
 
     @property
-    def max_score(self) -> float:
-        """The largest drift among the features and the prediction (0 when not measured)."""
-        vals = [*self.scores.values(), self.prediction_drift or 0.0]
-        return max(vals) if vals else 0.0
+    def max_score(self) -> float | None:
+        """The largest drift among the features and the prediction (None when not measured)."""
+        vals = [*self.scores.values()]
+        if self.prediction_drift is not None:
+            vals.append(self.prediction_drift)
+        return max(vals) if vals else None
 
     def top(self, n: int = 5) -> list[tuple[str, float]]:
         """The ``n`` most drifted features, largest first."""
         return sorted(self.scores.items(), key=lambda kv: -kv[1])[:n]
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "scores": self.scores,
-            "methods": self.methods,
-            "prediction_drift": self.prediction_drift,
-            "max_score": self.max_score,
-            "html_path": self.html_path,
-            "skipped": self.skipped,
-            "n_reference": self.n_reference,
-            "n_window": self.n_window,
-        }
 
 
 def usable_columns(ref: pl.DataFrame, cur: pl.DataFrame, columns: list[str]) -> list[str]:
@@ -75,22 +72,23 @@ def run_drift(
     min_samples: int = 10,
 ) -> DriftResult:
     """Deepchecks ``FeatureDrift`` over ``columns`` and ``PredictionDrift`` of the ``route``
-    column, reference ``ref`` vs window ``cur``; writes the suite HTML to ``html_path``.
+    column, reference ``ref`` vs window ``cur``. With ``html_path``, deepchecks' interactive
+    page is written there, self-contained (its scripts inlined: it renders with no network).
 
     Fewer than ``min_samples`` documents on either side: nothing is measured and
     ``skipped`` says why (deepchecks would refuse the same way).
     """
-    out = DriftResult(n_reference=ref.height, n_window=cur.height)
-    if ref.height < min_samples or cur.height < min_samples:
-        out.skipped = (
-            f"too few documents for drift (reference {ref.height}, window {cur.height}, "
+    n_ref, n_cur = ref.height, cur.height
+    if n_ref < min_samples or n_cur < min_samples:
+        why = (
+            f"too few documents for drift (reference {n_ref}, window {n_cur}, "
             f"need {min_samples} each)"
         )
-        return out
+        return DriftResult(skipped=why, n_reference=n_ref, n_window=n_cur)
     cols = usable_columns(ref, cur, columns)
     if not cols:
-        out.skipped = "no feature has values on both sides"
-        return out
+        why = "no feature has values on both sides"
+        return DriftResult(skipped=why, n_reference=n_ref, n_window=n_cur)
     # Lazy on purpose: see the module docstring.
     from deepchecks.tabular import Dataset, Suite
     from deepchecks.tabular.checks import FeatureDrift, PredictionDrift
@@ -118,6 +116,9 @@ def run_drift(
             y_pred_test=y_cur,
             model_classes=["auto", "review"],
         )
+    scores: dict[str, float] = {}
+    methods: dict[str, str] = {}
+    prediction_drift: float | None = None
     for r in result.results:
         if getattr(r, "exception", None) is not None:
             # A check deepchecks could not run is reported, not hidden: re-raise its error.
@@ -126,22 +127,32 @@ def run_drift(
         if name == "Feature Drift":
             for col, v in r.value.items():
                 if v["Drift score"] is None:  # fewer than min_samples non-null values
-                    out.methods[str(col)] = "not measured (too few values)"
+                    methods[str(col)] = "not measured (too few values)"
                     continue
-                out.scores[str(col)] = round(float(v["Drift score"]), 4)
-                out.methods[str(col)] = str(v["Method"])
+                scores[str(col)] = round(float(v["Drift score"]), 4)
+                methods[str(col)] = str(v["Method"])
         elif name == "Prediction Drift":
-            out.prediction_drift = round(float(r.value["Drift score"]), 4)
+            prediction_drift = round(float(r.value["Drift score"]), 4)
     if html_path is not None:
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = html_path.with_name(html_path.name + ".tmp")
-        result.save_as_html(str(tmp))
-        tmp.replace(html_path)
-        out.html_path = str(html_path)
-    return out
+        save_page(result, html_path)
+    return DriftResult(scores, methods, prediction_drift, None, n_ref, n_cur)
 
 
-def _pandas(df: pl.DataFrame, cols: list[str], start: int):  # -> pandas.DataFrame
+def save_page(result: Any, path: Path) -> None:
+    """Write a deepchecks result as one self-contained HTML page, atomically.
+
+    Not the widget page (deepchecks' default): that one loads the Jupyter widget manager from
+    a CDN and stays blank offline, and takes seconds to serialize. The plain HTML form with
+    ``connected=False`` inlines plotly and renders anywhere."""
+    buf = io.BytesIO()
+    text = io.TextIOWrapper(buf, encoding="utf-8")
+    result.save_as_html(text, as_widget=False, connected=False)
+    text.flush()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, buf.getvalue(), REPORT_MODE)
+
+
+def _pandas(df: pl.DataFrame, cols: list[str], start: int) -> pd.DataFrame:
     """Numeric columns as a pandas frame (nulls as NaN) without pyarrow, indexed from ``start``."""
     import pandas as pd
 

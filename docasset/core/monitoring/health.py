@@ -7,14 +7,19 @@ trend, feature drift (``docasset.core.monitoring.drift``), estimated accuracy (t
 confidence of the extracted values, CBPE-style) beside realized accuracy on the documents
 humans checked, and root-cause hints (:func:`root_causes`) following the production
 playbook: bad scans, irrelevant documents, vendors/layouts not in training, seasonal shift.
-``docasset.core.monitoring.checks`` turns the assessment into the health checks' verdicts and
-``docasset.core.monitoring.causes`` names the likely causes.
+``docasset.core.monitoring.checks`` turns the assessment into the health checks' verdicts,
+``docasset.core.monitoring.causes`` names the likely causes and
+``docasset.core.monitoring.monitor`` runs one day end to end.
+
+The functions take only the frames they need: the window's predictions and documents and the
+reference documents' measures, never the whole history.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -25,6 +30,19 @@ from rapidfuzz import fuzz, process
 from docasset.core.extraction.fields import DocType, parse_date, values_match
 from docasset.core.extraction.prediction_table import PREDICTION_COLUMNS
 from docasset.core.intake.scan_table import page_qualities
+from docasset.core.monitoring.assessment import (
+    AccuracyGap,
+    CheckedSample,
+    Comparison,
+    FieldGap,
+    FieldRouting,
+    HealthAssessment,
+    Quantiles,
+    ReferenceSummary,
+    TrendPoint,
+    UnseenValues,
+    WindowSignals,
+)
 from docasset.core.monitoring.causes import root_causes
 from docasset.core.monitoring.drift import DriftResult
 from docasset.core.monitoring.reference import (
@@ -162,7 +180,7 @@ def accuracy_gap(
     preds: pl.DataFrame,
     truths: Mapping[str, Mapping[str, str | None]],
     prefer_auto: bool = True,
-) -> dict[str, Any]:
+) -> AccuracyGap:
     """Estimated vs realized accuracy on the documents humans checked (``truths``: doc id ->
     corrected field values). The audited auto-routed documents are the unbiased sample when
     there are any; otherwise every corrected document (biased toward review). Both figures
@@ -170,12 +188,11 @@ def accuracy_gap(
     ``prefer_auto=False`` always uses every checked document."""
     checked = preds.filter(pl.col("doc_id").is_in(list(truths)))
     auto = checked.filter(pl.col("route") == "auto")
-    sample, rows = (
-        ("auto-routed, human-checked", auto)
-        if auto.height and prefer_auto
-        else ("all corrected", checked)
+    sample: CheckedSample = (
+        "auto-routed, human-checked" if auto.height and prefer_auto else "all corrected"
     )
-    per_field: dict[str, dict[str, float | int | None]] = {}
+    rows = auto if sample.startswith("auto") else checked
+    per_field: dict[str, FieldGap] = {}
     for spec in doctype.fields:
         got = rows.filter((pl.col("field") == spec.name) & pl.col("value").is_not_null())
         oks = [
@@ -184,36 +201,76 @@ def accuracy_gap(
         ]
         n = len(oks)
         est = float(got["confidence"].mean()) if n else None  # type: ignore[arg-type]
-        real = float(np.mean(oks)) if n else None
-        per_field[spec.name] = {
-            "n": n,
-            "estimated": est,
-            "realized": real,
-            "gap": (real - est) if est is not None and real is not None else None,
-        }
-    return {"sample": sample, "n_docs": rows["doc_id"].n_unique(), "fields": per_field}
+        per_field[spec.name] = FieldGap(n, est, float(np.mean(oks)) if n else None)
+    return AccuracyGap(sample, rows["doc_id"].n_unique(), per_field)
 
 
-def automation_trend(preds: pl.DataFrame, day: date, days: int) -> list[dict[str, Any]]:
-    """Automation rate of model-predicted documents per day, the ``days`` up to ``day``."""
-    start = day - timedelta(days=days - 1)
-    p = preds.filter(pl.col("model_version").is_not_null())
-    if p.is_empty():
-        return []
-    docs = (
-        p.group_by("doc_id")
-        .agg(pl.col("route").first(), pl.col("predicted_at").first())
-        .with_columns(pl.col("predicted_at").dt.date().alias("day"))
-        .filter((pl.col("day") >= start) & (pl.col("day") <= day))
+FIELD_STATUS = "field_status"  # per document field: "accepted" | "to_check" (issue #13)
+
+
+def field_routing(
+    doctype: DocType,
+    preds: pl.DataFrame,
+    truths: Mapping[str, Mapping[str, str | None]],
+) -> FieldRouting | None:
+    """Field-level routing of the window when predictions carry a ``field_status`` column
+    (None otherwise): the share of document fields accepted, the share of documents with no
+    field to check (touchless), and their realized accuracy on the checked documents."""
+    if FIELD_STATUS not in preds.columns:
+        return None
+    rows = preds.filter(pl.col(FIELD_STATUS).is_not_null())
+    if rows.is_empty():
+        return None
+    accepted = rows.filter(pl.col(FIELD_STATUS) == "accepted")
+    docs = rows.group_by("doc_id").agg((pl.col(FIELD_STATUS) == "accepted").all().alias("t"))
+    touchless = set(docs.filter(pl.col("t"))["doc_id"].to_list())
+
+    def right(r: Mapping[str, Any]) -> bool:
+        spec = doctype.spec(r["field"])
+        return values_match(spec, r["value"], truths[r["doc_id"]].get(spec.name) or None)
+
+    checked = accepted.filter(pl.col("doc_id").is_in(list(truths)))
+    oks = [right(r) for r in checked.iter_rows(named=True)]
+    per_doc: dict[str, bool] = {}
+    for r in rows.filter(pl.col("doc_id").is_in(list(touchless & set(truths)))).iter_rows(
+        named=True
+    ):
+        per_doc[r["doc_id"]] = per_doc.get(r["doc_id"], True) and right(r)
+    return FieldRouting(
+        field_automation=accepted.height / rows.height,
+        touchless_rate=len(touchless) / docs.height,
+        n_fields=rows.height,
+        n_docs=docs.height,
+        accepted_accuracy=float(np.mean(oks)) if oks else None,
+        n_accepted_checked=len(oks),
+        touchless_accuracy=float(np.mean(list(per_doc.values()))) if per_doc else None,
+        n_touchless_checked=len(per_doc),
     )
+
+
+def trend_documents(preds: pl.DataFrame | None, day: date, days: int) -> pl.DataFrame:
+    """One row per document a model predicted in the ``days`` up to ``day``: ``doc_id``,
+    ``day``, ``route`` (what :func:`automation_trend` needs, and all it needs)."""
+    if preds is None or preds.is_empty():
+        return pl.DataFrame(schema={"doc_id": pl.Utf8, "day": pl.Date, "route": pl.Utf8})
+    start = day - timedelta(days=days - 1)
+    return (
+        preds.filter(pl.col("model_version").is_not_null())
+        .group_by("doc_id")
+        .agg(pl.col("route").first(), pl.col("predicted_at").first().dt.date().alias("day"))
+        .filter((pl.col("day") >= start) & (pl.col("day") <= day))
+        .select("doc_id", "day", "route")
+    )
+
+
+def automation_trend(docs: pl.DataFrame) -> tuple[TrendPoint, ...]:
+    """Automation rate per day of :func:`trend_documents` rows."""
     agg = (
         docs.group_by("day")
         .agg((pl.col("route") == "auto").mean().alias("automation_rate"), pl.len().alias("n"))
         .sort("day")
     )
-    return [
-        {"day": d.isoformat(), "automation_rate": float(a), "n": int(n)} for d, a, n in agg.rows()
-    ]
+    return tuple(TrendPoint(d, float(a), int(n)) for d, a, n in agg.rows())
 
 
 def _share(mask: pl.Series | list[bool]) -> float:
@@ -221,8 +278,8 @@ def _share(mask: pl.Series | list[bool]) -> float:
     return float(s.mean()) if len(s) else 0.0  # type: ignore[arg-type]
 
 
-def _histogram(values: list[float], edges: list[float]) -> list[int]:
-    return [int(c) for c in np.histogram(np.asarray(values, dtype=float), bins=edges)[0]]
+def _histogram(values: Sequence[float], edges: Sequence[float]) -> tuple[int, ...]:
+    return tuple(int(c) for c in np.histogram(np.asarray(values, dtype=float), bins=edges)[0])
 
 
 # --- the assessment -----------------------------------------------------------------------------
@@ -234,16 +291,16 @@ def assess(
     doctype: DocType,
     window: pl.DataFrame,
     features: pl.DataFrame,
-    problems: Mapping[str, list[str]],
+    problems: Mapping[str, Sequence[str]],
     ref: Reference | None,
     ref_features: pl.DataFrame | None,
     truths: Mapping[str, Mapping[str, str | None]],
     drift: DriftResult | None,
-    trend: list[dict[str, Any]],
+    trend: tuple[TrendPoint, ...],
     thresholds: HealthThresholds,
     n_unmodelled: int = 0,
-) -> dict[str, Any]:
-    """Every health signal of one window as a JSON-able dict (the asset's value).
+) -> HealthAssessment:
+    """Every health signal of one window.
 
     ``window``: long predictions of the documents a model predicted in the window;
     ``features``: their per-document feature table (:func:`frame_features` joined with
@@ -252,18 +309,15 @@ def assess(
     """
     docs = window.unique(subset=["doc_id"], keep="first", maintain_order=True)
     n = docs.height
-    s: dict[str, Any] = {
-        "day": day.isoformat(),
-        "n_docs": n + n_unmodelled,
-        "n_modelled": n,
-        "n_unmodelled": n_unmodelled,
-        "model_versions": sorted({v for v in docs["model_version"].to_list() if v}),
-        "reference_version": ref.model_version if ref else None,
-        "trend": trend,
-    }
+    base = HealthAssessment(
+        day=day,
+        n_unmodelled=n_unmodelled,
+        model_versions=tuple(sorted({v for v in docs["model_version"].to_list() if v})),
+        n_modelled=n,
+        trend=trend,
+    )
     if n == 0:
-        s["status"] = "no documents predicted by a model in this window"
-        return s
+        return replace(base, not_assessed="no documents predicted by a model in this window")
     ids = docs["doc_id"].to_list()
     codes = [set(problems.get(d, [])) for d in ids]
     image_bad = [bool(c & set(IMAGE_PROBLEMS)) for c in codes]
@@ -278,117 +332,140 @@ def assess(
         e or (not b and missing.get(d, 0) * 2 >= n_req)
         for d, b, e in zip(ids, image_bad, empty, strict=True)
     ]
-    reasons = Counter(p for c in codes for p in c)
     ocr = [v for v in f["ocr_conf"].to_list() if v is not None]
     dpis = [v for v in f["dpi"].to_list() if v is not None]
-    s.update(
-        {
-            "automation_rate": _share([r == "auto" for r in docs["route"].to_list()]),
-            "review_share": _share([r == "review" for r in docs["route"].to_list()]),
-            "predictions_per_doc": float(window["value"].is_not_null().sum()) / n,
-            "missing_required_share": _share([missing.get(d, 0) > 0 for d in ids]),
-            "mean_ocr_confidence": float(np.mean(ocr)) if ocr else None,
-            "bad_scan_share": _share(image_bad),
-            "irrelevant_share": _share(irrelevant),
-            "scan_problems": dict(reasons.most_common()),
-            "dpi": _quantiles(dpis),
-            "dpi_histogram": _histogram(dpis, DPI_EDGES) if dpis else None,
-            "memory_share": _share(
-                window.filter(pl.col("value").is_not_null())["source"].eq("memory").to_list()
-            ),
-        }
-    )
     model = model_view(window)
-    s["estimated_accuracy"] = estimated_accuracy(window)
-    s["model_estimated_accuracy"] = estimated_accuracy(model)
-    s["field_confidence_histogram"] = {
-        fname: _histogram(
-            model.filter((pl.col("field") == fname) & pl.col("confidence").is_not_null())[
-                "confidence"
-            ].to_list(),
-            CONF_EDGES,
-        )
-        for fname in doctype.names
-    }
-    s["accuracy_gap"] = accuracy_gap(doctype, window, truths)
+    routes = docs["route"].to_list()
+    signals = WindowSignals(
+        automation_rate=_share([r == "auto" for r in routes]),
+        review_share=_share([r == "review" for r in routes]),
+        predictions_per_doc=float(window["value"].is_not_null().sum()) / n,
+        missing_required_share=_share([missing.get(d, 0) > 0 for d in ids]),
+        mean_ocr_confidence=float(np.mean(ocr)) if ocr else None,
+        bad_scan_share=_share(image_bad),
+        irrelevant_share=_share(irrelevant),
+        scan_problems=dict(Counter(p for c in codes for p in c).most_common()),
+        dpi=_quantiles(dpis),
+        dpi_histogram=_histogram(dpis, DPI_EDGES) if dpis else None,
+        memory_share=_share(
+            window.filter(pl.col("value").is_not_null())["source"].eq("memory").to_list()
+        ),
+        estimated_accuracy=estimated_accuracy(window),
+        model_estimated_accuracy=estimated_accuracy(model),
+        field_confidence_histogram={
+            name: _histogram(
+                model.filter((pl.col("field") == name) & pl.col("confidence").is_not_null())[
+                    "confidence"
+                ].to_list(),
+                CONF_EDGES,
+            )
+            for name in doctype.names
+        },
+        field_routing=field_routing(doctype, window, truths),
+    )
+    comparison = None
     if ref is not None:
-        nov = novelty(window, ref, doctype, thresholds.vendor_similarity)
         clean = [not b and not i for b, i in zip(image_bad, irrelevant, strict=True)]
-        nov = nov.join(pl.DataFrame({"doc_id": ids, "clean": clean}), on="doc_id")
-        kinds = ("unseen_vendor", "unseen_date_format", "unseen_month", "unseen_label")
-        # Novelty among usable documents only: a bad scan's garbled "vendor" is not new.
-        usable = nov.filter(pl.col("clean"))
-        s["unseen"] = {
-            k: float(usable[k].mean()) if usable.height else 0.0  # type: ignore[arg-type]
-            for k in kinds
-        }
-        any_new = usable.select(pl.any_horizontal(*kinds)).to_series()
-        s["unseen_share"] = float(any_new.mean()) if usable.height else 0.0  # type: ignore[arg-type]
-        s["unseen_examples"] = {
-            "vendors": sorted(
-                {v for v in usable.filter(pl.col("unseen_vendor"))["vendor"].to_list() if v}
-            )[:10],
-            "months": sorted(
-                {m for m in usable.filter(pl.col("unseen_month"))["month"].to_list() if m}
-            ),
-            "date_formats": sorted(
-                {
-                    x
-                    for x in usable.filter(pl.col("unseen_date_format"))["date_format"].to_list()
-                    if x
-                }
-            ),
-        }
-        s["reference"] = {
-            "automation_rate": ref.automation_rate,
-            "predictions_per_doc": ref.predictions_per_doc,
-            "missing_required_share": ref.missing_required_share,
-            "confidence": ref.confidence,
-            "accuracy": ref.accuracy,
-            "n_docs": ref.n_docs,
-            "months": ref.months,
-            "n_vendors": len(ref.vendors),
-            "date_formats": ref.date_formats,
-        }
-        if ref_features is not None:
-            rdpi = [v for v in ref_features["dpi"].to_list() if v is not None]
-            rocr = [v for v in ref_features["ocr_conf"].to_list() if v is not None]
-            s["reference"]["dpi"] = _quantiles(rdpi)
-            s["reference"]["dpi_histogram"] = _histogram(rdpi, DPI_EDGES) if rdpi else None
-            s["reference"]["mean_ocr_confidence"] = float(np.mean(rocr)) if rocr else None
-        s["automation_drop"] = ref.automation_rate - s["automation_rate"]
-        drops = {
-            k: ref.confidence[k] - v
-            for k, v in s["model_estimated_accuracy"].items()
-            if k in ref.confidence and k in doctype.required
-        }
-        s["estimated_accuracy_drop"] = drops
-    if drift is not None:
-        s["drift"] = drift.as_dict()
-    s["hints"] = root_causes(s, thresholds)
-    return s
+        comparison = compare(doctype, window, signals, ref, ref_features, ids, clean, thresholds)
+    return replace(
+        base,
+        not_assessed=None if ref else f"model {_versions(base)} has no health reference",
+        signals=signals,
+        comparison=comparison,
+        accuracy_gap=accuracy_gap(doctype, window, truths),
+        drift=drift,
+        hints=root_causes(signals, comparison, drift, thresholds),
+    )
+
+
+def compare(
+    doctype: DocType,
+    window: pl.DataFrame,
+    signals: WindowSignals,
+    ref: Reference,
+    ref_features: pl.DataFrame | None,
+    ids: list[str],
+    clean: list[bool],
+    thresholds: HealthThresholds,
+) -> Comparison:
+    """The window against the reference: values never seen in training (among the ``clean``
+    documents: a bad scan's garbled "vendor" is not new), automation and confidence drops."""
+    nov = novelty(window, ref, doctype, thresholds.vendor_similarity)
+    nov = nov.join(pl.DataFrame({"doc_id": ids, "clean": clean}), on="doc_id")
+    usable = nov.filter(pl.col("clean"))
+    kinds = ("unseen_vendor", "unseen_date_format", "unseen_month", "unseen_label")
+    share = {k: float(usable[k].mean()) if usable.height else 0.0 for k in kinds}  # type: ignore[arg-type]
+    any_new = usable.select(pl.any_horizontal(*kinds)).to_series()
+
+    def examples(flag: str, col: str) -> list[Any]:
+        return sorted({v for v in usable.filter(pl.col(flag))[col].to_list() if v})
+
+    unseen = UnseenValues(
+        vendor=share["unseen_vendor"],
+        date_format=share["unseen_date_format"],
+        month=share["unseen_month"],
+        label=share["unseen_label"],
+        share=float(any_new.mean()) if usable.height else 0.0,  # type: ignore[arg-type]
+        vendors=tuple(examples("unseen_vendor", "vendor")[:10]),
+        months=tuple(examples("unseen_month", "month")),
+        date_formats=tuple(examples("unseen_date_format", "date_format")),
+    )
+    rdpi = rocr = None
+    if ref_features is not None:
+        rdpi = [v for v in ref_features["dpi"].to_list() if v is not None]
+        rocr = [v for v in ref_features["ocr_conf"].to_list() if v is not None]
+    summary = ReferenceSummary(
+        model_version=ref.model_version,
+        n_docs=dict(ref.n_docs),
+        automation_rate=ref.automation_rate,
+        predictions_per_doc=ref.predictions_per_doc,
+        missing_required_share=ref.missing_required_share,
+        confidence=dict(ref.confidence),
+        accuracy=dict(ref.accuracy),
+        months=tuple(ref.months),
+        n_vendors=len(ref.vendors),
+        date_formats=tuple(ref.date_formats),
+        dpi=_quantiles(rdpi or []),
+        dpi_histogram=_histogram(rdpi, DPI_EDGES) if rdpi else None,
+        mean_ocr_confidence=float(np.mean(rocr)) if rocr else None,
+    )
+    drops = {
+        k: ref.confidence[k] - v
+        for k, v in signals.model_estimated_accuracy.items()
+        if k in ref.confidence and k in doctype.required
+    }
+    return Comparison(summary, unseen, ref.automation_rate - signals.automation_rate, drops)
+
+
+def _versions(a: HealthAssessment) -> str:
+    return ", ".join(a.model_versions) or "-"
 
 
 DPI_EDGES = [0, 100, 150, 200, 250, 300, 400, 600, 10_000]
 CONF_EDGES = [i / 10 for i in range(11)]
 
 
-def _quantiles(values: list[float]) -> dict[str, float] | None:
+def _quantiles(values: Sequence[float]) -> Quantiles | None:
     if not values:
         return None
     q = np.percentile(np.asarray(values, dtype=float), [5, 50, 95])
-    return {"p05": float(q[0]), "p50": float(q[1]), "p95": float(q[2])}
+    return Quantiles(float(q[0]), float(q[1]), float(q[2]))
+
+
+def day_predictions(preds: pl.DataFrame | None, day: date) -> pl.DataFrame:
+    """Every prediction made on ``day`` (UTC), with or without a model."""
+    if preds is None or preds.is_empty():
+        return pl.DataFrame(schema=PREDICTION_COLUMNS)  # type: ignore[arg-type]
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return preds.filter(
+        (pl.col("predicted_at") >= start) & (pl.col("predicted_at") < start + timedelta(days=1))
+    )
 
 
 def window_frames(preds: pl.DataFrame | None, day: date) -> tuple[pl.DataFrame, int]:
     """The predictions of ``day`` made by a model, and how many documents of the day had no
     model (routed to review by construction; they say nothing about a model's health)."""
-    if preds is None or preds.is_empty():
-        return pl.DataFrame(schema=PREDICTION_COLUMNS), 0
-    start = datetime.combine(day, time.min, tzinfo=UTC)
-    w = preds.filter(
-        (pl.col("predicted_at") >= start) & (pl.col("predicted_at") < start + timedelta(days=1))
-    )
+    w = day_predictions(preds, day)
     unmodelled = w.filter(pl.col("model_version").is_null())["doc_id"].n_unique()
     return w.filter(pl.col("model_version").is_not_null()), unmodelled
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from docasset.core.extraction.extract import ModelBundle, predict_text
 from docasset.core.extraction.fields import DocType, parse_date, values_match
 from docasset.core.files import atomic_write
 from docasset.core.intake.scans import PageQuality, effective_dpi
+from docasset.core.training.registry import Registry
 from docasset.errors import ModelError
 
 REFERENCE_DIR = "reference"
@@ -271,11 +273,13 @@ def build_reference(bundle: ModelBundle, splits: Mapping[str, list[Doc]]) -> Ref
         accuracy={k: float(np.mean([ok for _, ok in v])) for k, v in outcomes.items() if v},
         automation_rate=float(np.mean([r == "auto" for r in routes])) if routes else 0.0,
         predictions_per_doc=float(held["n_predicted"].sum()) / n_held if held.height else 0.0,
-        missing_required_share=(
-            float((held["missing_required"] > 0).mean()) if held.height else 0.0
-        ),
+        missing_required_share=(_share(held["missing_required"] > 0) if held.height else 0.0),
         **_vocabulary(doctype, all_docs),
     )
+
+
+def _share(mask: pl.Series) -> float:
+    return float(mask.cast(pl.Float64).mean() or 0.0)  # type: ignore[arg-type]
 
 
 def save_reference(version_dir: Path, ref: Reference) -> Path:
@@ -301,3 +305,14 @@ def load_reference(version_dir: Path) -> Reference:
 def has_reference(version_dir: Path) -> bool:
     """Whether a model version directory holds a health reference."""
     return (version_dir / REFERENCE_DIR / "reference.json").is_file()
+
+
+def window_reference(registry: Registry, model_versions: list[str]) -> Reference | None:
+    """The reference of the version that predicted most of a window's rows (None: no model
+    predicted it, or the version was trained before references were saved; the assessment
+    says so). ``ModelError`` when the version is not in the registry."""
+    if not model_versions:
+        return None
+    version = Counter(model_versions).most_common(1)[0][0]
+    mv = registry.get(version)
+    return load_reference(mv.path) if has_reference(mv.path) else None

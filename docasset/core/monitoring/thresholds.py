@@ -1,4 +1,5 @@
-"""When health checks warn or error and root causes are hinted, and the problem codes they use."""
+"""When health checks warn or error, when root causes are hinted, how much evidence an OK
+needs, and the problem codes they use."""
 
 from __future__ import annotations
 
@@ -58,3 +59,14 @@ class HealthThresholds:
         10, "Drift is measured only with this many documents on each side."
     )
     trend_days: int = tunable(14, "Days of automation-rate trend shown in the health report.")
+    min_checked_docs: int = tunable(
+        30,
+        "Realized accuracy is trusted only when it rests on at least this many human-checked "
+        "documents of the day; below it the verdict is 'not enough checked documents', never "
+        "OK, and realized figures stay out of the metadata.",
+    )
+    deepchecks_page: bool = tunable(
+        True,
+        "Also save deepchecks' interactive drift page (self-contained, about 5 MB a day) beside "
+        "docasset's drift page.",
+    )

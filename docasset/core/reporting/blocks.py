@@ -1,4 +1,4 @@
-"""Report blocks (headings, paragraphs, tables, PNG images) and their two renderings:
+"""Report blocks (headings, paragraphs with links, tables, PNG images) and their two renderings:
 Markdown (the Dagster UI, ``report.md``) and a standalone HTML page (plots embedded)."""
 
 from __future__ import annotations
@@ -83,10 +83,14 @@ code{font-size:12px;background:#f7f7f7;white-space:pre-wrap}img{max-width:100%}"
 
 
 def _inline(text: str) -> str:
-    """``**bold**``, ``*em*`` and ```code``` of our own strings, after escaping."""
+    """``**bold**``, ``*em*``, ```code``` and ``[text](relative-or-http-link)`` of our own
+    strings, after escaping."""
     t = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
     t = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<i>\1</i>", t)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", t)
+    t = re.sub(r"`(.+?)`", r"<code>\1</code>", t)
+    # Links: http(s) or a relative path (no other scheme: a colon-free target).
+    link = r"\[([^\]]+)\]\((https?://[^)\s]+|[\w.-][\w./#-]*)\)"
+    return re.sub(link, r'<a href="\2">\1</a>', t)
 
 
 def to_html(blocks: list[Block], title: str | None = None) -> str:

@@ -1,4 +1,5 @@
-"""PNG plots of the evaluation report and the learning curve (matplotlib, Agg, no pyplot).
+"""PNG plots of the evaluation report, the learning curve and production health (matplotlib,
+Agg, no pyplot).
 
 Each function returns PNG bytes. Figures are built with the object API on an Agg canvas, so
 no global pyplot state or display backend is involved (safe inside Dagster runs).
@@ -8,9 +9,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from itertools import pairwise
 from typing import Any
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -162,81 +163,96 @@ def learning_curve(rows: Sequence[Mapping[str, Any]], target: float | None = Non
     return _png(fig)
 
 
-def health_figures(
-    s: Mapping[str, Any], dpi_edges: Sequence[float], conf_edges: Sequence[float]
-) -> list[tuple[str, bytes]]:
-    """(title, PNG) of the production-health plots that have data: automation trend,
-    estimated vs realized accuracy, feature drift, DPI and confidence distributions."""
-    out: list[tuple[str, bytes]] = []
-    ref = s.get("reference") or {}
+def _small(title: str, size: tuple[float, float] = (5, 2.6)) -> tuple[Figure, Any]:
+    fig = Figure(figsize=size)
+    ax = fig.add_subplot()
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7, axis="both")
+    return fig, ax
 
-    def emit(title: str, fig: Figure) -> None:
-        out.append((title, _png(fig)))
 
-    trend = s.get("trend") or []
-    if trend:
-        fig = Figure(figsize=(5, 2.6))
-        ax = fig.add_subplot()
-        ax.plot([t["day"][5:] for t in trend], [t["automation_rate"] for t in trend], "o-")
-        if "automation_rate" in ref:
-            ax.axhline(ref["automation_rate"], color="grey", ls="--", label="reference")
-            ax.legend(fontsize=7)
-        ax.set_ylim(0, 1.05)
-        ax.set_title("Automation rate per day", fontsize=9)
-        ax.tick_params(labelsize=7, axis="both")
-        emit("Automation rate trend", fig)
-    fields = list((s.get("accuracy_gap") or {}).get("fields") or {})
-    if fields:
-        fig = Figure(figsize=(5, 2.6))
-        ax = fig.add_subplot()
-        est, conf = s.get("estimated_accuracy") or {}, ref.get("confidence") or {}
-        real = {
-            f: g["realized"]
-            for f, g in s["accuracy_gap"]["fields"].items()
-            if g["realized"] is not None
-        }
-        xs = range(len(fields))
-        ax.bar([x - 0.27 for x in xs], [conf.get(f, 0) for f in fields], 0.27, label="reference")
-        ax.bar(list(xs), [est.get(f, 0) for f in fields], 0.27, label="estimated")
-        ax.bar([x + 0.27 for x in xs], [real.get(f, 0) for f in fields], 0.27, label="realized")
-        ax.set_xticks(list(xs), fields, fontsize=7)
-        ax.set_ylim(0, 1.05)
-        ax.legend(fontsize=6, loc="lower right")
-        ax.set_title("Accuracy per field", fontsize=9)
-        emit("Estimated vs realized accuracy", fig)
-    drift = s.get("drift") or {}
-    if drift.get("scores"):
-        top = sorted(drift["scores"].items(), key=lambda kv: kv[1])[-10:]
-        fig = Figure(figsize=(5, 2.8))
-        ax = fig.add_subplot()
-        ax.barh([k for k, _ in top], [v for _, v in top], color="tab:orange")
-        ax.set_xlim(0, 1)
-        ax.tick_params(labelsize=7)
-        ax.set_title("Feature drift (Kolmogorov-Smirnov)", fontsize=9)
-        emit("Feature drift", fig)
-    if s.get("dpi_histogram") and ref.get("dpi_histogram"):
-        fig = Figure(figsize=(5, 2.6))
-        ax = fig.add_subplot()
-        labels = [f"<{e}" for e in dpi_edges[1:]]
-        win, rh = s["dpi_histogram"], ref["dpi_histogram"]
-        nw, nr = max(sum(win), 1), max(sum(rh), 1)
-        xs = range(len(labels))
-        ax.bar([x - 0.2 for x in xs], [v / nr for v in rh], 0.4, label="reference")
-        ax.bar([x + 0.2 for x in xs], [v / nw for v in win], 0.4, label="window")
-        ax.set_xticks(list(xs), labels, fontsize=6)
+def automation_trend(
+    days: Sequence[str], rates: Sequence[float], reference: float | None = None
+) -> bytes:
+    """Production health: the automation rate per day, with the reference's as a line."""
+    fig, ax = _small("Automation rate per day")
+    ax.plot(list(days), list(rates), "o-")
+    if reference is not None:
+        ax.axhline(reference, color="grey", ls="--", label="reference")
         ax.legend(fontsize=7)
-        ax.set_title("DPI distribution (share of documents)", fontsize=9)
-        emit("DPI distribution", fig)
-    hist = s.get("field_confidence_histogram") or {}
-    if hist:
-        fig = Figure(figsize=(5, 2.6))
-        ax = fig.add_subplot()
-        mids = [(a + b) / 2 for a, b in pairwise(conf_edges)]
-        for f, h in hist.items():
-            n = max(sum(h), 1)
-            ax.plot(mids, [v / n for v in h], "o-", label=f, ms=3)
-        ax.legend(fontsize=6)
-        ax.set_title("Model confidence per field (window)", fontsize=9)
-        ax.tick_params(labelsize=7)
-        emit("Confidence distribution", fig)
-    return out
+    ax.set_ylim(0, 1.05)
+    return _png(fig)
+
+
+def accuracy_per_field(bars: Mapping[str, Mapping[str, float | None]]) -> bytes:
+    """Grouped bars per field: ``bars`` maps a series label (reference, estimated, realized)
+    to field -> accuracy; unknown values are left out, not drawn as 0."""
+    fig, ax = _small("Accuracy per field")
+    fields = list(dict.fromkeys(f for series in bars.values() for f in series))
+    width = 0.8 / max(len(bars), 1)
+    for k, (label, series) in enumerate(bars.items()):
+        pts = [(i, series[f]) for i, f in enumerate(fields) if series.get(f) is not None]
+        xs = [i + (k - (len(bars) - 1) / 2) * width for i, _ in pts]
+        ax.bar(xs, [v for _, v in pts], width, label=label)
+    ax.set_xticks(range(len(fields)), fields, fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=6, loc="lower right")
+    return _png(fig)
+
+
+def drift_scores(scores: Mapping[str, float], warn: float | None = None, top: int = 10) -> bytes:
+    """Horizontal bars of the ``top`` largest per-feature drift scores (0..1)."""
+    ranked = sorted(scores.items(), key=lambda kv: kv[1])[-top:]
+    fig, ax = _small("Feature drift (Kolmogorov-Smirnov)", (5, 0.8 + 0.22 * len(ranked)))
+    ax.barh([k for k, _ in ranked], [v for _, v in ranked], color="tab:orange")
+    if warn is not None:
+        ax.axvline(warn, color="grey", ls="--", lw=1, label=f"warn {warn:.2f}")
+        ax.legend(fontsize=7, loc="lower right")
+    ax.set_xlim(0, 1)
+    return _png(fig)
+
+
+def distributions(
+    samples: Mapping[str, tuple[Sequence[float], Sequence[float]]], cols: int = 3
+) -> bytes:
+    """Small multiples: per feature, the reference and window histograms (share of
+    documents), on the same bins."""
+    n = max(len(samples), 1)
+    rows = (n + cols - 1) // cols
+    fig = Figure(figsize=(3 * cols, 2.2 * rows))
+    for i, (name, (ref, cur)) in enumerate(samples.items()):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        both = np.asarray([*ref, *cur], dtype=float)
+        edges = [float(e) for e in np.histogram_bin_edges(both, bins=12)] if both.size else [0, 1]
+        for vals, label, colour in ((ref, "reference", PRODUCTION), (cur, "window", CANDIDATE)):
+            if len(vals):
+                w = np.full(len(vals), 1.0 / len(vals))
+                ax.hist(vals, bins=edges, weights=w, alpha=0.55, color=colour, label=label)
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=6)
+        if i == 0:
+            ax.legend(fontsize=6)
+    return _png(fig)
+
+
+def binned_shares(labels: Sequence[str], series: Mapping[str, Sequence[int]], title: str) -> bytes:
+    """Bars of binned counts as shares of each series' total (e.g. DPI, reference vs window)."""
+    fig, ax = _small(title)
+    width = 0.8 / max(len(series), 1)
+    for k, (label, counts) in enumerate(series.items()):
+        total = max(sum(counts), 1)
+        xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(labels))]
+        ax.bar(xs, [v / total for v in counts], width, label=label)
+    ax.set_xticks(range(len(labels)), list(labels), fontsize=6)
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def binned_lines(mids: Sequence[float], series: Mapping[str, Sequence[int]], title: str) -> bytes:
+    """One line per series of binned counts as shares (e.g. confidence per field)."""
+    fig, ax = _small(title)
+    for label, counts in series.items():
+        total = max(sum(counts), 1)
+        ax.plot(list(mids), [v / total for v in counts], "o-", label=label, ms=3)
+    ax.legend(fontsize=6)
+    return _png(fig)

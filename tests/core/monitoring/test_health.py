@@ -3,17 +3,18 @@ root causes, check grading, the report, and the one module that imports deepchec
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from docasset.core.extraction.fields import load_doctype
-from docasset.core.extraction.prediction_table import PREDICTION_COLUMNS
-from docasset.core.monitoring.checks import evaluate_checks, ks_critical
+from docasset.core.monitoring.assessment import FieldGap, TrendPoint
+from docasset.core.monitoring.checks import evaluate_checks, ks_critical, verdict
 from docasset.core.monitoring.drift import DriftResult, run_drift
 from docasset.core.monitoring.health import (
     accuracy_gap,
@@ -22,12 +23,11 @@ from docasset.core.monitoring.health import (
     estimated_accuracy,
     model_view,
     novelty,
-    window_features,
+    trend_documents,
     window_frames,
 )
 from docasset.core.monitoring.health_report import blocks
 from docasset.core.monitoring.reference import (
-    Reference,
     date_shape,
     document_features,
     has_reference,
@@ -35,103 +35,18 @@ from docasset.core.monitoring.reference import (
     save_reference,
     text_features,
 )
-from docasset.core.monitoring.thresholds import HealthThresholds
 from docasset.core.reporting.blocks import to_html, to_markdown
 from docasset.errors import ModelError
-
-RECEIPT = load_doctype("receipt")
-DAY = date(2026, 3, 4)
-T = HealthThresholds()
-TEXT = "ACME SDN BHD\nNO 1 JALAN SATU\n04/03/2026 10:00\nTOTAL 9.00\n"
-
-
-def _preds(docs: dict[str, dict[str, tuple[str | None, float]]], **kw: object) -> pl.DataFrame:
-    """A long predictions frame: doc id -> field -> (value, confidence)."""
-    rows = []
-    for doc_id, fields in docs.items():
-        conf_ok = all(v is not None and c >= 0.9 for v, c in fields.values())
-        for spec in RECEIPT.fields:
-            value, conf = fields.get(spec.name, (None, 0.0))
-            rows.append(
-                {
-                    "doc_id": doc_id,
-                    "batch_id": "b1",
-                    "doc_type": "receipt",
-                    "model_version": "v0001",
-                    "predicted_at": datetime(2026, 3, 4, 10, tzinfo=UTC),
-                    "route": kw.get("route") or ("auto" if conf_ok else "review"),
-                    "blockers": [],
-                    "field": spec.name,
-                    "required": spec.required,
-                    "value": value,
-                    "normalized": None,
-                    "confidence": conf,
-                    "source": "memory" if kw.get("memory") == spec.name else "model",
-                    "start": 0,
-                    "end": 0,
-                    "ocr_conf": 90.0,
-                    "bad_scan": False,
-                }
-            )
-    return pl.DataFrame(rows, schema=PREDICTION_COLUMNS)
-
-
-def _doc(company: str = "ACME SDN BHD", d: str = "04/03/2026", conf: float = 0.95) -> dict:
-    return {
-        "company": (company, conf),
-        "date": (d, conf),
-        "address": ("NO 1 JALAN SATU", conf),
-        "total": ("9.00", conf),
-    }
-
-
-def _reference(n: int = 12) -> Reference:
-    feats = document_features({f"r{i}": TEXT for i in range(n)}).with_columns(
-        pl.lit(0.95).alias("conf_company"),
-        pl.lit(0.95).alias("conf_date"),
-        pl.lit(0.95).alias("conf_address"),
-        pl.lit(0.95).alias("conf_total"),
-        pl.lit(4.0).alias("n_predicted"),
-        pl.lit(0.0).alias("missing_required"),
-        pl.lit("auto").alias("route"),
-        pl.Series("split", ["dev" if i % 2 else "train" for i in range(n)]),
-    )
-    return Reference(
-        model_version="v0001",
-        doc_type="receipt",
-        fields=RECEIPT.names,
-        required=RECEIPT.required,
-        features=feats,
-        vendors=["acmesdnbhd", "kedairuncitsrimawarsdnbhd"],
-        date_formats=["9/9/9"],
-        months=[1, 2, 3],
-        labels=sorted(RECEIPT.labels),
-        n_docs={"train": n // 2, "dev": n - n // 2},
-        confidence=dict.fromkeys(RECEIPT.names, 0.95),
-        accuracy=dict.fromkeys(RECEIPT.names, 0.95),
-        automation_rate=0.9,
-        predictions_per_doc=4.0,
-    )
-
-
-def _assess(preds: pl.DataFrame, problems: dict | None = None, truths: dict | None = None):
-    ref = _reference()
-    feats = window_features(
-        RECEIPT, preds, document_features(dict.fromkeys(preds["doc_id"].unique(), TEXT))
-    )
-    return assess(
-        day=DAY,
-        doctype=RECEIPT,
-        window=preds,
-        features=feats,
-        problems=problems or {},
-        ref=ref,
-        ref_features=ref.features,
-        truths=truths or {},
-        drift=None,
-        trend=[],
-        thresholds=T,
-    )
+from tests.core.monitoring.frames import (
+    DAY,
+    RECEIPT,
+    TEXT,
+    T,
+    assess_window,
+    doc,
+    long_preds,
+    reference,
+)
 
 
 def test_date_shapes_and_text_features() -> None:
@@ -143,7 +58,7 @@ def test_date_shapes_and_text_features() -> None:
 
 
 def test_reference_round_trip_and_missing_reference(tmp_path: Path) -> None:
-    ref = _reference()
+    ref = reference()
     save_reference(tmp_path, ref)
     assert has_reference(tmp_path)
     back = load_reference(tmp_path)
@@ -154,15 +69,15 @@ def test_reference_round_trip_and_missing_reference(tmp_path: Path) -> None:
 
 
 def test_novelty_flags_new_vendors_months_and_formats() -> None:
-    preds = _preds(
+    preds = long_preds(
         {
-            "known": _doc("ACME SDN. BHD.", "04/03/2026"),  # punctuation differs: still known
-            "new_vendor": _doc("Nordlicht Software GmbH"),
-            "new_month": _doc(d="04/11/2026"),
-            "new_format": _doc(d="2026-03-04"),
+            "known": doc("ACME SDN. BHD.", "04/03/2026"),  # punctuation differs: still known
+            "new_vendor": doc("Nordlicht Software GmbH"),
+            "new_month": doc(d="04/11/2026"),
+            "new_format": doc(d="2026-03-04"),
         }
     )
-    nov = {r["doc_id"]: r for r in novelty(preds, _reference(), RECEIPT, 80).to_dicts()}
+    nov = {r["doc_id"]: r for r in novelty(preds, reference(), RECEIPT, 80).to_dicts()}
     assert not any(nov["known"][k] for k in ("unseen_vendor", "unseen_month", "unseen_date_format"))
     assert nov["new_vendor"]["unseen_vendor"] and not nov["new_vendor"]["unseen_month"]
     assert nov["new_month"]["unseen_month"] and nov["new_month"]["month"] == 11
@@ -170,83 +85,97 @@ def test_novelty_flags_new_vendors_months_and_formats() -> None:
 
 
 def test_estimated_accuracy_leaves_memory_values_out_of_the_model_view() -> None:
-    preds = _preds({"a": _doc(conf=0.8), "b": _doc(conf=0.6)}, memory="company")
+    preds = long_preds({"a": doc(conf=0.8), "b": doc(conf=0.6)}, memory="company")
     assert estimated_accuracy(preds)["total"] == pytest.approx(0.7)
     model = estimated_accuracy(model_view(preds))
     assert "company" not in model and model["date"] == pytest.approx(0.7)
 
 
 def test_accuracy_gap_prefers_audited_auto_documents() -> None:
-    preds = _preds({"a": _doc(conf=0.95), "b": _doc(conf=0.95), "c": _doc(conf=0.5)})
+    preds = long_preds({"a": doc(conf=0.95), "b": doc(conf=0.95), "c": doc(conf=0.5)})
     truths = {
         "a": {"company": "ACME SDN BHD", "date": "04/03/2026", "total": "9.00"},
         "b": {"company": "OTHER", "date": "2026-03-04", "total": "9.00"},
         "c": {"company": "ACME SDN BHD"},
     }
     gap = accuracy_gap(RECEIPT, preds, truths)
-    assert gap["sample"].startswith("auto") and gap["n_docs"] == 2
-    company = gap["fields"]["company"]
-    assert company == {"n": 2, "estimated": 0.95, "realized": 0.5, "gap": pytest.approx(-0.45)}
-    assert gap["fields"]["date"]["realized"] == 1.0  # dates compare normalized
-    assert gap["fields"]["address"]["realized"] == 0.0  # a value where there is none: wrong
+    assert gap.sample.startswith("auto") and gap.n_docs == 2
+    company = gap.fields["company"]
+    assert company == FieldGap(n=2, estimated=0.95, realized=0.5)
+    assert company.gap == pytest.approx(-0.45)
+    assert gap.fields["date"].realized == 1.0  # dates compare normalized
+    assert gap.fields["address"].realized == 0.0  # a value where there is none: wrong
     everyone = accuracy_gap(RECEIPT, preds, truths, prefer_auto=False)
-    assert everyone["n_docs"] == 3 and everyone["fields"]["company"]["n"] == 3
+    assert everyone.n_docs == 3 and everyone.fields["company"].n == 3
 
 
 def test_in_distribution_window_passes_every_check() -> None:
-    s = _assess(_preds({f"d{i}": _doc() for i in range(10)}))
+    s = assess_window(long_preds({f"d{i}": doc() for i in range(10)}))
     checks = evaluate_checks(s, T)
     assert all(c.passed for c in checks.values()), {k: c.description for k, c in checks.items()}
-    assert s["hints"] == [] and s["unseen_share"] == 0.0
-    assert "not assessed" in checks["drift"].description  # no drift measured here
+    assert s.hints == () and s.comparison is not None and s.comparison.unseen.share == 0.0
+    # No drift measured here: the check is not assessed (no value), never a 0 that passed.
+    assert not checks["drift"].assessed and checks["drift"].value is None
+    assert "not assessed" in checks["drift"].description
+    assert checks["automation_drop"].value == pytest.approx(-0.1)  # the number, not text
 
 
 def test_shifted_windows_fire_their_check_with_the_right_hint() -> None:
-    new = _assess(_preds({f"d{i}": _doc(f"NEW VENDOR {i} LTD") for i in range(10)}))
+    new = assess_window(long_preds({f"d{i}": doc(f"NEW VENDOR {i} LTD") for i in range(10)}))
     checks = evaluate_checks(new, T)
-    assert checks["unseen_values"].severity == "ERROR"
-    assert new["hints"][0]["cause"] == "new_vendors_or_layouts"
+    assert checks["unseen_values"].severity == "ERROR" and checks["unseen_values"].value == 1.0
+    assert new.hints[0].cause == "new_vendors_or_layouts"
+    assert checks["unseen_values"].cause == new.hints[0]
     assert "Add recent documents of these vendors" in checks["unseen_values"].description
 
-    season = _assess(_preds({f"d{i}": _doc(d=f"0{i % 9 + 1}/11/2026") for i in range(10)}))
-    assert season["hints"][0]["cause"] == "seasonal_shift"
-    assert "Nov" in season["hints"][0]["evidence"]
+    season = assess_window(long_preds({f"d{i}": doc(d=f"0{i % 9 + 1}/11/2026") for i in range(10)}))
+    assert season.hints[0].cause == "seasonal_shift"
+    assert "Nov" in season.hints[0].evidence
 
-    docs = {f"d{i}": _doc(conf=0.95 if i < 6 else 0.3) for i in range(10)}
-    bad = _assess(_preds(docs), problems={f"d{i}": ["low_dpi"] for i in range(6, 10)})
+    docs = {f"d{i}": doc(conf=0.95 if i < 6 else 0.3) for i in range(10)}
+    bad = assess_window(long_preds(docs), problems={f"d{i}": ["low_dpi"] for i in range(6, 10)})
     checks = evaluate_checks(bad, T)
-    assert bad["hints"][0]["cause"] == "bad_scans"
+    assert bad.hints[0].cause == "bad_scans"
     assert checks["automation_drop"].severity == "WARN"  # 0.9 -> 0.6
+    assert checks["automation_drop"].measures["automation_rate"] == pytest.approx(0.6)
     assert checks["estimated_accuracy_drop"].severity == "ERROR"  # 0.95 -> 0.69
     assert "Fix scanning" in checks["automation_drop"].description
 
-    empty = {f"d{i}": _doc() for i in range(6)} | {f"e{i}": {} for i in range(4)}
-    irr = _assess(_preds(empty), problems={"e0": ["blank"], "e1": ["no_text", "blurred"]})
-    assert irr["hints"][0]["cause"] == "irrelevant_documents"
-    assert irr["irrelevant_share"] == pytest.approx(0.4) and irr["bad_scan_share"] == 0.1
+    empty = {f"d{i}": doc() for i in range(6)} | {f"e{i}": {} for i in range(4)}
+    irr = assess_window(long_preds(empty), problems={"e0": ["blank"], "e1": ["no_text", "blurred"]})
+    assert irr.hints[0].cause == "irrelevant_documents"
+    assert irr.signals is not None
+    assert irr.signals.irrelevant_share == pytest.approx(0.4)
+    assert irr.signals.bad_scan_share == 0.1
 
 
 def test_drift_check_grades_by_threshold_and_sample_size() -> None:
-    s = _assess(_preds({f"d{i}": _doc() for i in range(10)}))
-    s["drift"] = DriftResult({"dpi": 0.8}, {}, 0.0, None, None, 400, 400).as_dict()
-    assert evaluate_checks(s, T)["drift"].severity == "WARN"
-    s["drift"] = DriftResult({"dpi": 0.95}, {}, 0.0, None, None, 400, 400).as_dict()
-    assert evaluate_checks(s, T)["drift"].severity == "ERROR"
+    preds = long_preds({f"d{i}": doc() for i in range(10)})
+
+    def drift(score: float, n: int) -> DriftResult:
+        return DriftResult({"dpi": score}, {"dpi": "KS"}, 0.0, None, n, n)
+
+    warn = evaluate_checks(assess_window(preds, drift=drift(0.8, 400)), T)["drift"]
+    assert warn.severity == "WARN" and warn.value == 0.8 and warn.measures["drift_dpi"] == 0.8
+    assert (
+        evaluate_checks(assess_window(preds, drift=drift(0.95, 400)), T)["drift"].severity
+        == "ERROR"
+    )
     # 0.8 between 8 and 8 documents is within chance: the warn level rises to the critical value.
     assert ks_critical(8, 8) > 0.9
-    s["drift"] = DriftResult({"dpi": 0.8}, {}, 0.0, None, None, 8, 8).as_dict()
-    assert evaluate_checks(s, T)["drift"].passed
+    small = evaluate_checks(assess_window(preds, drift=drift(0.8, 8)), T)["drift"]
+    assert small.passed and small.assessed and small.warn_at == ks_critical(8, 8)
 
 
 def test_windows_trend_and_unmodelled_documents() -> None:
-    preds = _preds({"a": _doc(), "b": _doc(conf=0.2)})
-    unmodelled = _preds({"c": {}}).with_columns(pl.lit(None, pl.Utf8).alias("model_version"))
+    preds = long_preds({"a": doc(), "b": doc(conf=0.2)})
+    unmodelled = long_preds({"c": {}}).with_columns(pl.lit(None, pl.Utf8).alias("model_version"))
     window, n_unmodelled = window_frames(pl.concat([preds, unmodelled]), DAY)
     assert window["doc_id"].n_unique() == 2 and n_unmodelled == 1
     assert window_frames(preds, date(2026, 3, 5))[0].is_empty()
-    assert automation_trend(preds, DAY, 7) == [
-        {"day": "2026-03-04", "automation_rate": 0.5, "n": 2}
-    ]
+    [point] = automation_trend(trend_documents(preds, DAY, 7))
+    assert (point.day, point.automation_rate, point.n) == (DAY, 0.5, 2)
+    assert automation_trend(trend_documents(preds, date(2026, 3, 20), 7)) == ()
     s = assess(
         day=DAY,
         doctype=RECEIPT,
@@ -257,19 +186,23 @@ def test_windows_trend_and_unmodelled_documents() -> None:
         ref_features=None,
         truths={},
         drift=None,
-        trend=[],
+        trend=(),
         thresholds=T,
     )
-    assert s["n_docs"] == 0 and all(c.passed for c in evaluate_checks(s, T).values())
+    checks = evaluate_checks(s, T)
+    assert s.n_docs == 0 and s.signals is None and s.not_assessed
+    assert not any(c.assessed for c in checks.values())
+    assert verdict(s, checks, T) == "NOT_ASSESSED"
 
 
 def test_report_markdown_and_html_say_what_changed_and_what_to_do() -> None:
-    s = _assess(
-        _preds({f"d{i}": _doc(f"NEW VENDOR {i} LTD") for i in range(10)}),
+    s = assess_window(
+        long_preds({f"d{i}": doc(f"NEW VENDOR {i} LTD") for i in range(10)}),
         truths={"d0": {"company": "NEW VENDOR 0 LTD"}},
     )
-    s["trend"] = [{"day": "2026-03-03", "automation_rate": 0.9, "n": 5}]
-    bl = blocks(s, evaluate_checks(s, T))
+    s = replace(s, trend=(TrendPoint(date(2026, 3, 3), 0.9, 5),))
+    checks = evaluate_checks(s, T)
+    bl = blocks(s, checks, verdict(s, checks, T), T)
     md = to_markdown(bl)
     assert md.startswith("# Production health 2026-03-04: ERROR")
     assert "## What changed" in md and "`unseen_values`" in md
@@ -307,6 +240,8 @@ def test_drift_finds_the_shifted_feature_and_writes_html(tmp_path: Path) -> None
     assert res.skipped is None and res.scores["dpi"] == 1.0 and res.scores["text_len"] < 0.3
     assert "ocr_conf" not in res.scores  # all null: not comparable
     assert res.prediction_drift is not None and res.prediction_drift > 0.9
-    assert (tmp_path / "d.html").stat().st_size > 10_000
+    page = (tmp_path / "d.html").read_text()
+    assert "Feature Drift" in page and not re.search(r"<script[^>]*\ssrc=", page)  # inlined
+    assert (tmp_path / "d.html").stat().st_mode & 0o777 == 0o644
     few = run_drift(ref, cur.head(5), ["dpi"], None, 10)
-    assert few.skipped and "too few" in few.skipped and few.max_score == 0.0
+    assert few.skipped and "too few" in few.skipped and few.max_score is None

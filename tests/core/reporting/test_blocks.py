@@ -43,3 +43,13 @@ def test_html_escapes_text_it_did_not_write() -> None:
 def test_md_table_formats_floats_and_blanks() -> None:
     out = md_table([{"a": 0.12345, "b": None}, {"a": "x\ny", "b": 3}], ["a", "b"])
     assert out.splitlines() == ["| a | b |", "|---|---|", "| 0.123 |  |", "| x y | 3 |"]
+
+
+def test_links_to_relative_pages_render_and_other_schemes_do_not() -> None:
+    page = to_html([Para("see the [drift page](health-2026-03-04-drift.html)")], "t")
+    assert '<a href="health-2026-03-04-drift.html">drift page</a>' in page
+    assert "[drift page](health-2026-03-04-drift.html)" in to_markdown(
+        [Para("see the [drift page](health-2026-03-04-drift.html)")]
+    )
+    bad = to_html([Para("[x](javascript:alert(1))")], "t")
+    assert "<a " not in bad

@@ -66,7 +66,7 @@ def trained():
     nlp = spacy.blank("en")
     docs = [make_training_doc(nlp, RECEIPT, f"d{i}", *synth(i))[0] for i in range(60)]
     train, dev, test = docs[:30], docs[30:45], docs[45:]
-    bundle, report = train_model(train, dev, RECEIPT, TrainConfig(epochs=25, patience=25, seed=1))
+    bundle, report = train_model(train, dev, RECEIPT, TrainConfig(epochs=25, patience=4, seed=1))
     return bundle, report, test
 
 
