@@ -4,10 +4,14 @@
 #   ./run.sh test   set up, then run the whole test suite
 #   ./run.sh setup  set up only
 #   ./run.sh ui     set up, then open the Dagster UI on the demo's instance
+#   ./run.sh stack | stack-stop | stack-status   the production stack (deploy/stack.sh:
+#                   Postgres, Redis, code server, daemon, webserver, two Celery workers)
+#   ./run.sh labelstudio [stop|status]  Label Studio for operators (own venv, data in .docasset/)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
 PY=${PYTHON:-python3.11}
+CMD=${1:-demo}
 
 need_apt=()
 command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr tesseract-ocr-eng)
@@ -24,6 +28,12 @@ if ! command -v "$PY" >/dev/null 2>&1; then
   fi
 fi
 "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3.11-venv)
+# The stack and its integration test need PostgreSQL and Redis servers.
+case "$CMD" in
+  test|stack)
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+    command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server);;
+esac
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -44,14 +54,30 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.docasset-stamp 2>/dev/null)" != 
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   log=.venv/pip-install.log
   { .venv/bin/python -m pip install --upgrade pip &&
-    .venv/bin/python -m pip install -c constraints.txt -e ".[dev]"; } > "$log" 2>&1 \
+    .venv/bin/python -m pip install -c constraints.txt -e ".[dev,stack]"; } > "$log" 2>&1 \
     || { tail -40 "$log" >&2; echo "pip install failed; full log: $log" >&2; exit 1; }
   echo "$stamp_now" > .venv/.docasset-stamp
 fi
 
+# Label Studio lives in its own venv (its SDK 2.1 needs numpy 2; ours must stay below 2), pinned
+# by constraints-labelstudio.txt; rebuilt only when that file changes.
+ensure_labelstudio() {
+  local stamp
+  stamp=$(sha256sum constraints-labelstudio.txt | cut -c1-16)
+  if [ ! -x .venv-labelstudio/bin/label-studio ] || [ "$(cat .venv-labelstudio/.docasset-stamp 2>/dev/null)" != "$stamp" ]; then
+    echo "setting up .venv-labelstudio (label-studio $(grep -m1 '^label-studio==' constraints-labelstudio.txt | cut -d= -f3), about a minute)"
+    [ -x .venv-labelstudio/bin/python ] || "$PY" -m venv .venv-labelstudio
+    local log=.venv-labelstudio/pip-install.log
+    { .venv-labelstudio/bin/python -m pip install --upgrade pip &&
+      .venv-labelstudio/bin/python -m pip install -c constraints-labelstudio.txt label-studio; } > "$log" 2>&1 \
+      || { tail -40 "$log" >&2; echo "Label Studio install failed; full log: $log" >&2; exit 1; }
+    echo "$stamp" > .venv-labelstudio/.docasset-stamp
+  fi
+}
+
 export OMP_THREAD_LIMIT=1
 export DOCASSET_STATE="$ROOT/.docasset"
-case "${1:-demo}" in
+case "$CMD" in
   setup) echo "set up: .venv ready, tesseract $(tesseract --version 2>&1 | head -1)";;
   demo)
     shift || true
@@ -59,11 +85,20 @@ case "${1:-demo}" in
     exec .venv/bin/docasset demo --workdir "$DOCASSET_STATE" --fresh "$@";;
   test)
     shift || true
+    ensure_labelstudio  # tests/integration/test_label_studio.py runs a real server
     exec .venv/bin/python -m pytest "$@";;
+  labelstudio)
+    shift || true
+    ensure_labelstudio
+    export DOCASSET_HOME="$DOCASSET_STATE/work"
+    exec .venv/bin/docasset labelstudio "${@:-start}" --state "$DOCASSET_STATE/labelstudio";;
   ui)
     export DAGSTER_HOME="$DOCASSET_STATE/dagster_home" DOCASSET_HOME="$DOCASSET_STATE/work"
     mkdir -p "$DAGSTER_HOME"
     [ -s "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
     exec .venv/bin/dagster dev -w workspace.yaml;;
-  *) echo "usage: ./run.sh [setup|demo|test|ui]" >&2; exit 2;;
+  stack) exec deploy/stack.sh up;;
+  stack-stop) exec deploy/stack.sh down;;
+  stack-status) exec deploy/stack.sh status;;
+  *) echo "usage: ./run.sh [setup|demo|test|ui|stack|stack-stop|stack-status|labelstudio [start|stop|status]]" >&2; exit 2;;
 esac

@@ -1,4 +1,5 @@
-"""The ``docasset`` command line: demo, train, extract, corrections import, model registry."""
+"""The ``docasset`` command line: demo, train, extract, corrections import, model registry,
+correction memory, a local Label Studio."""
 
 from __future__ import annotations
 
@@ -227,6 +228,91 @@ def cmd_memory(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+ADMIN_EMAIL = "admin@docasset.local"
+
+
+def cmd_labelstudio(args: argparse.Namespace) -> int:
+    """Start, stop or show the local Label Studio of ``./run.sh labelstudio`` (state: data
+    dir, log, pid and credentials under ``--state``)."""
+    import secrets
+
+    import httpx
+
+    from docasset.core.extraction.fields import load_doctype
+    from docasset.core.files import atomic_write
+    from docasset.core.validation import ls_server
+    from docasset.core.validation.ls_client import LabelStudioClient
+    from docasset.core.validation.ls_config import LabelStudioConfig, labelling_config
+    from docasset.core.validation.ls_tasks import served_dirs
+    from docasset.core.workdir import Workdir
+
+    state = Path(args.state).resolve()
+    pidfile, creds_file = state / "label-studio.pid", state / "credentials.json"
+    pid = int(pidfile.read_text()) if pidfile.is_file() else None
+    running = pid is not None and ls_server.is_running(pid)
+    if args.action == "stop":
+        if running:
+            ls_server.stop(pid)  # type: ignore[arg-type]
+            print(f"stopped Label Studio (pid {pid})")
+        else:
+            print("Label Studio is not running")
+        pidfile.unlink(missing_ok=True)
+        return EXIT_OK
+    creds = json.loads(creds_file.read_text("utf-8")) if creds_file.is_file() else {}
+    if args.action == "status":
+        print(f"running at {creds.get('url')} (pid {pid})" if running else "not running")
+        return EXIT_OK if running else EXIT_ERROR
+    state.mkdir(parents=True, exist_ok=True)
+    home = _home(args).resolve()
+    wd = Workdir(home)
+    if not creds:
+        creds = {"admin_email": ADMIN_EMAIL, "admin_password": secrets.token_urlsafe(12)}
+    if not running:
+        print("starting Label Studio (the first start migrates its database: about a minute)")
+        server = ls_server.start(
+            state / "data",
+            home,
+            args.port,
+            creds["admin_email"],
+            creds["admin_password"],
+            state / "label-studio.log",
+        )
+        atomic_write(pidfile, f"{server.pid}\n".encode())
+        creds["url"], pid = server.url, server.pid
+    url = creds["url"]
+    session = ls_server.login(url, creds["admin_email"], creds["admin_password"])
+    if not creds.get("token"):
+        creds["token"] = ls_server.personal_token(session)
+    atomic_write(creds_file, json.dumps(creds, indent=1).encode())
+    creds_file.chmod(0o600)
+    client = LabelStudioClient(url, creds["token"], f"the token in {creds_file}")
+    doctype = load_doctype(args.doc_type)
+    project = client.ensure_project(
+        args.project, labelling_config(doctype), LabelStudioConfig().annotations_per_task
+    )
+    client.ensure_local_storage(project, served_dirs(wd))
+    env = (
+        f"export DOCASSET_LABEL_STUDIO_URL={url}\n"
+        f"export DOCASSET_LABEL_STUDIO_TOKEN={creds['token']}\n"
+    )
+    atomic_write(state / "docasset.env", env.encode())
+    (state / "docasset.env").chmod(0o600)
+    release = httpx.get(f"{url}/api/version", timeout=10).json().get("release", "?")
+    print(
+        f"Label Studio {release} is running at {url} (pid {pid}; data {state / 'data'}, "
+        f"log {state / 'label-studio.log'})\n"
+        f"  admin login   {creds['admin_email']} / {creds['admin_password']}\n"
+        f"  project       {args.project!r}: {url}/projects/{project}\n"
+        f"  page images   served from {home} (local-files storages: archive/, review/)\n"
+        f"  operators     sign up at {ls_server.invite_url(session)}\n"
+        f"  token         {creds['token']}\n"
+        "For docasset to push review batches and pull annotations (e.g. before ./run.sh ui):\n"
+        f"  . {state / 'docasset.env'}\n"
+        "Stop it with ./run.sh labelstudio stop"
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="docasset", description=__doc__)
     p.add_argument("--home", help="working directory (default: $DOCASSET_HOME or .docasset/work)")
@@ -286,6 +372,15 @@ def build_parser() -> argparse.ArgumentParser:
     mrm.add_argument("entry")
     mrm.add_argument("--reason", required=True)
     mrm.set_defaults(fn=cmd_memory)
+    ls = sub.add_parser(
+        "labelstudio", help="a local Label Studio for operators (start | stop | status)"
+    )
+    ls.add_argument("action", choices=["start", "stop", "status"], nargs="?", default="start")
+    ls.add_argument("--state", default=".docasset/labelstudio", help="data, log, credentials")
+    ls.add_argument("--port", type=int, default=8080)
+    ls.add_argument("--project", default="docasset review")
+    ls.add_argument("--doc-type", default="receipt")
+    ls.set_defaults(fn=cmd_labelstudio)
     return p
 
 

@@ -11,7 +11,9 @@ The tree (httpx's ``_exceptions.py`` is the model)::
     ├── OcrError                  an OCR engine failed on a page it was given
     ├── ModelError                a model version is missing, unreadable, or an alias points nowhere
     ├── TrainingError             training could not run (no examples, invalid data)
-    └── EvaluationError           a model cannot be evaluated (no golden documents yet)
+    ├── EvaluationError           a model cannot be evaluated (no golden documents yet)
+    └── LabelStudioError          Label Studio is unreachable, misconfigured or refused a request
+        └── LabelStudioAuthError  it refused the token (401); the message names the setting
 
 ``InputError`` subclasses are outcomes, not failures: a stage records them per document (or
 per file) and carries on. The others stop the step that raised them, with the message as
@@ -76,3 +78,12 @@ class TrainingError(DocassetError):
 
 class EvaluationError(DocassetError):
     """A model cannot be evaluated (for example: no golden documents yet)."""
+
+
+class LabelStudioError(DocassetError):
+    """Label Studio is unreachable, misconfigured, or refused a request (the message says
+    which server, what was asked and what to fix)."""
+
+
+class LabelStudioAuthError(LabelStudioError):
+    """Label Studio refused the token (HTTP 401); the message names the setting to fix."""

@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from docasset.defs.partitions import batches, days
 
+# Every run carries its kind, so the queued run coordinator can bound each kind
+# (deploy/dagster.yaml: one retraining and one corrections import at a time, ingest bounded).
+RUN_KIND = "docasset/run_kind"
+
 ingest_job = dg.define_asset_job(
     "ingest_job",
+    tags={RUN_KIND: "ingest"},
     selection=dg.AssetSelection.assets(
-        "raw_scans", "ocr_text", "documents", "predictions", "review_queue"
+        "raw_scans", "ocr_text", "documents", "predictions", "review_queue", "label_studio_tasks"
     ),
     partitions_def=batches,
     description="One inbox batch: raw scans -> OCR -> documents -> predictions -> review queue "
-    "(scan_quality gates OCR).",
+    "-> Label Studio tasks (scan_quality gates OCR).",
 )
 corrections_job = dg.define_asset_job(
     "corrections_job",
+    tags={RUN_KIND: "corrections"},
     selection=dg.AssetSelection.assets("corrections", "promotion_status"),
     description="Import the corrections inbox into the append-only store; recompute which "
     "corrections would be promoted.",
 )
 retrain_job = dg.define_asset_job(
     "retrain_job",
+    tags={RUN_KIND: "retrain"},
     selection=dg.AssetSelection.assets(
         "curated_training_set", "candidate_model", "evaluation_report", "production_model"
     ),
@@ -30,6 +39,7 @@ retrain_job = dg.define_asset_job(
 )
 health_job = dg.define_asset_job(
     "health_job",
+    tags={RUN_KIND: "health"},
     selection=dg.AssetSelection.assets("production_health"),
     partitions_def=days,
     description="Label-free production health of one day, with its health checks "
@@ -37,13 +47,34 @@ health_job = dg.define_asset_job(
 )
 checks_job = dg.define_asset_job(
     "checks_job",
+    tags={RUN_KIND: "checks"},
     selection=dg.AssetSelection.all_asset_checks()
     - dg.AssetSelection.checks_for_assets("raw_scans", "production_health"),
     description="Every unpartitioned asset check on what is materialized (CI runs this).",
 )
 batch_checks_job = dg.define_asset_job(
     "batch_checks_job",
+    tags={RUN_KIND: "checks"},
     selection=dg.AssetSelection.checks_for_assets("raw_scans"),
     partitions_def=batches,
     description="The per-batch scan_quality gate on what is materialized (CI runs this per batch).",
 )
+
+
+# Launched runs use Dagster's default (multiprocess) executor unless the deployment says
+# otherwise: the Celery run launcher runs each run inside a worker's pool process, which is
+# daemonic and may not start child processes, so the stack sets DOCASSET_RUN_EXECUTOR=in_process.
+RUN_EXECUTORS: dict[str, dg.ExecutorDefinition | None] = {
+    "default": None,
+    "in_process": dg.in_process_executor,
+    "multiprocess": dg.multiprocess_executor,
+}
+
+
+def run_executor(name: str | None = None) -> dg.ExecutorDefinition | None:
+    """The executor of launched runs named by ``name`` (default: env ``DOCASSET_RUN_EXECUTOR``,
+    else Dagster's default); ``execute_in_process`` always runs in process whatever this is."""
+    key = name or os.environ.get("DOCASSET_RUN_EXECUTOR") or "default"
+    if key not in RUN_EXECUTORS:
+        raise ValueError(f"DOCASSET_RUN_EXECUTOR={key!r}: expected one of {sorted(RUN_EXECUTORS)}")
+    return RUN_EXECUTORS[key]

@@ -27,6 +27,7 @@ from docasset.core.ocr.tesseract import OcrConfig
 from docasset.core.training.train import RetrainConfig, TrainConfig
 from docasset.core.tunable import tunables
 from docasset.core.validation.curate import SplitConfig
+from docasset.core.validation.ls_config import LabelStudioConfig
 from docasset.core.validation.qa import QaConfig
 
 
@@ -63,6 +64,7 @@ SECTIONS: dict[str, type] = {
     "gate": GateConfig,
     "report": ReportConfig,
     "health": HealthThresholds,
+    "label_studio": LabelStudioConfig,
 }
 
 if TYPE_CHECKING:  # the generated classes are CoreSettings to the type checker
@@ -78,6 +80,7 @@ if TYPE_CHECKING:  # the generated classes are CoreSettings to the type checker
     GateSettings: TypeAlias = CoreSettings
     ReportSettings: TypeAlias = CoreSettings
     HealthSettings: TypeAlias = CoreSettings
+    LabelStudioSettings: TypeAlias = CoreSettings
 else:
     InboxSettings = section(InboxConfig, "InboxSettings")
     IntakeSettings = section(IntakeLimits, "IntakeSettings")
@@ -91,6 +94,7 @@ else:
     GateSettings = section(GateConfig, "GateSettings")
     ReportSettings = section(ReportConfig, "ReportSettings")
     HealthSettings = section(HealthThresholds, "HealthSettings")
+    LabelStudioSettings = section(LabelStudioConfig, "LabelStudioSettings")
 
 
 class Settings(dg.ConfigurableResource):
@@ -128,6 +132,9 @@ class Settings(dg.ConfigurableResource):
     )
     health: HealthSettings = Field(
         default_factory=HealthSettings, description="Production-health checks and hints."
+    )
+    label_studio: LabelStudioSettings = Field(
+        default_factory=LabelStudioSettings, description="Label Studio review tasks."
     )
 
     def doctype(self) -> DocType:
@@ -168,6 +175,9 @@ class Settings(dg.ConfigurableResource):
 
     def health_thresholds(self) -> HealthThresholds:
         return cast(HealthThresholds, self.health.core())
+
+    def label_studio_config(self) -> LabelStudioConfig:
+        return cast(LabelStudioConfig, self.label_studio.core())
 
 
 def section_types() -> dict[str, type]:

@@ -67,9 +67,8 @@ def import_inbox(wd: Workdir, settings: Settings, log) -> tuple[list[dict], dict
     description="The batch's documents routed to review, plus a stable QA sample of touchless "
     "ones (settings.qa.auto_sample_rate; queue_reason 'qa_sample'): predicted values, "
     "confidences, per-field status (field_status: accepted fields are shown locked, only the "
-    "to_check ones are asked), blockers and page image. Exported for operators as Label "
-    "Studio tasks with pre-annotations (review/<batch>/label-studio-tasks.json, plus the "
-    "labelling config) and as the project's own JSONL (review/<batch>/queue.jsonl).",
+    "to_check ones are asked), blockers and page image, exported as the project's own JSONL "
+    "(review/<batch>/queue.jsonl); label_studio_tasks turns it into Label Studio tasks.",
 )
 def review_queue(
     context,
@@ -88,7 +87,6 @@ def review_queue(
             "qa_sample": n["qa_sample"],
             "fields_to_check": int((queued["field_status"] == "to_check").sum()),
             "fields_accepted": int((queued["field_status"] == "accepted").sum()),
-            "label_studio_tasks": dg.MetadataValue.path(str(out / "label-studio-tasks.json")),
             "queue_jsonl": dg.MetadataValue.path(str(out / "queue.jsonl")),
             "dagster/row_count": queued.height,
         }

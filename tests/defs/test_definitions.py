@@ -27,6 +27,7 @@ def test_lineage_runs_from_raw_scans_to_production_health() -> None:
     assert up["candidate_model"] == {"curated_training_set"}
     assert up["evaluation_report"] == {"candidate_model", "curated_training_set"}
     assert up["production_model"] == {"evaluation_report"}
+    assert up["label_studio_tasks"] == {"review_queue", "ocr_text", "raw_scans"}
     assert "predictions" in up["production_health"]
 
 
@@ -67,6 +68,7 @@ def test_jobs_and_automation_are_defined() -> None:
         "inbox_sensor",
         "corrections_sensor",
         "retrain_sensor",
+        "label_studio_sensor",
     }  # type: ignore[union-attr]
     assert {s.name for s in defs.schedules} == {"health_job_schedule", "weekly_retrain"}  # type: ignore[union-attr]
     assert isinstance(defs.resolve_job_def("checks_job"), dg.JobDefinition)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from urllib.parse import unquote
 
 import dagster as dg
 import polars as pl
@@ -16,6 +17,7 @@ from docasset.core.validation.corrections import import_file, latest_per_documen
 from docasset.core.workdir import Workdir
 from docasset.defs.extraction import predictions
 from docasset.defs.intake import raw_scans, scan_quality
+from docasset.defs.label_studio import label_studio_tasks
 from docasset.defs.ocr import documents, ocr_text
 from docasset.defs.validation import review_queue
 
@@ -96,40 +98,57 @@ def test_review_queue_round_trips_through_label_studio(
         shutil.copy(p, wd.inbox / p.name)
     bid = _claim(wd, instance)
     res = dg.materialize(
-        [raw_scans, ocr_text, documents, predictions, review_queue],
+        [raw_scans, ocr_text, documents, predictions, review_queue, label_studio_tasks],
         partition_key=bid,
         instance=instance,
         resources=make_defs(wd.root).resources,
     )
     assert res.success
+    # No Label Studio configured: nothing pushed, and the metadata says so.
+    assert res.output_for_node("label_studio_tasks").is_empty()
+    [mat] = res.asset_materializations_for_node("label_studio_tasks")
+    assert "not configured" in mat.metadata["label_studio"].value  # type: ignore[operator]
     out = wd.root / "review" / bid
     tasks = json.loads((out / "label-studio-tasks.json").read_text())
     queue = [json.loads(x) for x in (out / "queue.jsonl").read_text().splitlines()]
     assert len(tasks) == len(queue) == 2
-    assert '<Labels name="label"' in (out / "label-studio-config.xml").read_text()
+    config = (out / "label-studio-config.xml").read_text()
+    assert '<RectangleLabels name="field"' in config and 'perRegion="true"' in config
     for t in tasks:
-        assert t["data"]["text"] and Path(t["data"]["image"]).is_file()
-        assert t["predictions"][0]["model_version"] == "none"
-    # An operator labels the first task in Label Studio; its JSON export comes back.
+        # The page as Label Studio's local-files storage serves it from docasset's archive.
+        [page] = t["data"]["pages"]
+        assert page.startswith("/data/local-files/?d=archive/")
+        assert (wd.root / unquote(page.split("?d=", 1)[1])).is_file()
+        assert t["predictions"] == []  # no model yet: nothing is pre-annotated
+        assert "no production model" in t["data"]["review_note"]
+    # An operator boxes the company, types it, marks the total absent; the JSON export returns.
     task = tasks[0]
-    text = task["data"]["text"]
-    first_line = text.split("\n")[0]
+    geometry = {"x": 5.0, "y": 4.0, "width": 60.0, "height": 3.0, "rotation": 0}
+    region = {"id": "r1", "to_name": "page", "original_width": 1000, "original_height": 1400}
     task["annotations"] = [
         {
-            "completed_by": {"email": "op@example.com"},
+            "completed_by": {"id": 2, "email": "op@example.com"},
             "updated_at": "2026-11-24T12:00:00Z",
             "result": [
                 {
-                    "from_name": "label",
-                    "to_name": "text",
-                    "type": "labels",
-                    "value": {
-                        "start": 0,
-                        "end": len(first_line),
-                        "text": first_line,
-                        "labels": ["COMPANY"],
-                    },
-                }
+                    **region,
+                    "from_name": "field",
+                    "type": "rectanglelabels",
+                    "value": {**geometry, "rectanglelabels": ["COMPANY"]},
+                },
+                {
+                    **region,
+                    "from_name": "value",
+                    "type": "textarea",
+                    "value": {**geometry, "text": ["ACME  TRADING SDN BHD"]},
+                },
+                {
+                    "id": "a1",
+                    "from_name": "absent",
+                    "to_name": "page",
+                    "type": "choices",
+                    "value": {"choices": ["TOTAL"]},
+                },
             ],
         }
     ]
@@ -140,5 +159,5 @@ def test_review_queue_round_trips_through_label_studio(
     assert result.stored == 1
     row = latest_per_document(read_store(wd.corrections_store)).row(0, named=True)
     assert row["annotator"] == "op@example.com" and row["doc_id"] == task["data"]["doc_id"]
-    assert json.loads(row["fields_json"])["company"] == " ".join(first_line.split())
-    assert json.loads(row["spans_json"]) == {"company": [0, len(first_line)]}
+    # Typed value as typed (whitespace collapsed); absent is null; untouched fields left out.
+    assert json.loads(row["fields_json"]) == {"company": "ACME TRADING SDN BHD", "total": None}

@@ -213,3 +213,14 @@ def test_schedules_target_the_days_health_partition_and_weekly_retrain() -> None
     assert req.partition_key == "2026-11-24"
     weekly = defs.resolve_schedule_def("weekly_retrain")
     assert weekly.cron_schedule == "0 3 * * 1" and weekly.job_name == "retrain_job"
+
+
+def test_label_studio_sensor_skips_until_label_studio_is_configured(
+    tmp_path: Path, instance, make_defs
+) -> None:
+    from docasset.defs.label_studio import label_studio_sensor
+
+    wd = Workdir(tmp_path / "work")
+    res = label_studio_sensor(_ctx(instance, make_defs(wd.root)))
+    assert res.skip_reason and "DOCASSET_LABEL_STUDIO_URL" in res.skip_reason.skip_message
+    assert not res.run_requests and not list(wd.corrections_inbox.iterdir())

@@ -11,7 +11,6 @@ blocking ``annotation_consistency`` gate catches the planted inconsistent annota
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -68,23 +67,33 @@ def _ids(wd: Workdir) -> dict[str, str]:
 
 
 def _label_studio_export(tasks: list[dict], truth: dict[str, dict[str, str]]) -> list[dict]:
-    """What Label Studio exports after a reviewer labelled the given tasks' values."""
+    """What Label Studio exports after a reviewer boxed and typed the given tasks' values."""
     out = []
     for task in tasks:
-        doc_id, text = task["data"]["doc_id"], task["data"]["text"]
+        doc_id = task["data"]["doc_id"]
         if doc_id not in truth:
             continue
         result = []
-        for name, value in truth[doc_id].items():
-            pattern = r"\s+".join(re.escape(t) for t in value.split())
-            m = re.search(pattern, text, re.IGNORECASE)
-            if m is None:  # not readable in the OCR text: the reviewer cannot mark it
-                continue
+        for i, (name, value) in enumerate(truth[doc_id].items()):
+            geometry = {"x": 5.0, "y": 5.0 + 10 * i, "width": 50.0, "height": 4.0, "rotation": 0}
+            region = {"id": name, "to_name": "page", "original_width": 1000}
             label = RECEIPT.spec(name).label
-            v = {"start": m.start(), "end": m.end(), "text": m.group(0), "labels": [label]}
-            result.append({"from_name": "label", "to_name": "text", "type": "labels", "value": v})
+            result += [
+                {
+                    **region,
+                    "from_name": "field",
+                    "type": "rectanglelabels",
+                    "value": {**geometry, "rectanglelabels": [label]},
+                },
+                {
+                    **region,
+                    "from_name": "value",
+                    "type": "textarea",
+                    "value": {**geometry, "text": [value]},
+                },
+            ]
         ann = {
-            "completed_by": {"email": "carol@example.com"},
+            "completed_by": {"id": 3, "email": "carol@example.com"},
             "updated_at": STAMP,
             "result": result,
         }
@@ -223,7 +232,7 @@ def test_review_queue_is_exported_for_label_studio_and_as_jsonl(state: State) ->
     assert (
         {t["data"]["doc_id"] for t in tasks} == set(queue["doc_id"]) == {q["doc_id"] for q in lines}
     )
-    assert "<Labels" in (out / "label-studio-config.xml").read_text()
+    assert "<RectangleLabels" in (out / "label-studio-config.xml").read_text()
     pre = [p for t in tasks for p in t["predictions"]]
     assert pre and all(p["model_version"] == "v0001" and 0.0 <= p["score"] <= 1.0 for p in pre)
     assert all(

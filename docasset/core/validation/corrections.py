@@ -10,9 +10,9 @@ field names to the final value as printed, or ``null`` when the document does no
 field. ``verdict`` is optional: ``"irrelevant"`` or ``"bad_scan"``. ``spans`` is optional:
 field -> ``[start, end]`` character offsets in the document's OCR text.
 
-Label Studio's JSON export (a list of tasks, see ``docasset.core.validation.label_studio``) is
+Label Studio's JSON export (a list of tasks, see ``docasset.core.validation.ls_annotations``) is
 accepted too: each (task, annotation) becomes one correction, with the same all-or-nothing
-validation.
+validation (its JSON-MIN and CSV exports are refused with a message saying to export JSON).
 
 A file is validated whole: any problem rejects the whole file with line-level reasons and
 nothing from it is stored. Accepted files become one immutable segment written to a temp file
@@ -34,7 +34,7 @@ import polars as pl
 
 from docasset.core.extraction.fields import DocType
 from docasset.core.files import atomic_write
-from docasset.core.validation.label_studio import corrections_from_export
+from docasset.core.validation.ls_annotations import corrections_from_export, non_json_export
 from docasset.errors import CorrectionsError
 
 VERDICTS = ("irrelevant", "bad_scan")
@@ -161,6 +161,9 @@ def parse_file(path: Path, doctype: DocType, known_ids: set[str] | None) -> list
             problems += [(n, f"{where}: {e}") for e in errs + more]
             if rec is not None and not errs:
                 records.append(rec)
+    hint = None if is_label_studio else non_json_export(text)
+    if hint is not None:
+        raise CorrectionsError(str(path), [(1, hint)])
     for n, line in enumerate([] if is_label_studio else text.splitlines(), start=1):
         if not line.strip():
             continue

@@ -1,0 +1,308 @@
+"""Label Studio review tasks out: page images and pre-annotated boxes holding values (the
+annotations come back through ``ls_annotations``).
+
+A task (``review_task``): ``data.pages`` are the page images as Label Studio loads them
+(``/data/local-files/?d=<path under its document root>``); ``data.doc_id`` keys the task to
+the document; ``data.review_note`` says why it is queued and what is not asked;
+``data.docasset`` carries the batch, queue reason, blockers, model version and the values
+field-level routing accepted. The one prediction (``model_version``; ``score`` = lowest field
+confidence) has, per predicted field, a box from the OCR word boxes of the value's span (a
+``rectanglelabels`` result with the field's label) and the value docasset shows (a
+``textarea`` result with the same region id), each scored with the calibrated confidence;
+accepted fields add the per-region choice ``accepted`` (see ``ls_config``).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import polars as pl
+
+from docasset.core.extraction.fields import DocType
+from docasset.core.extraction.prediction_table import from_frame
+from docasset.core.extraction.routing import DocPrediction
+from docasset.core.files import atomic_write
+from docasset.core.intake.scan_table import scan_file
+from docasset.core.intake.scans import IntakeLimits, ScanFile, iter_pages
+from docasset.core.ocr.text import word_offsets
+from docasset.core.ocr.words import empty_words
+from docasset.core.validation.ls_config import (
+    ACCEPTED,
+    FIELD,
+    IMAGE,
+    STATUS,
+    VALUE,
+    LabelStudioConfig,
+)
+from docasset.core.workdir import Workdir
+from docasset.errors import LabelStudioError, ScanError
+
+BROWSER_FORMATS = ("jpeg", "png")  # shown as archived; other formats get a PNG per page
+LOCAL_FILES = "/data/local-files/?d="
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """One page as Label Studio shows it: the image URL and its size in pixels."""
+
+    url: str
+    width: int
+    height: int
+
+
+def local_files_url(path: Path, document_root: Path) -> str:
+    """The URL Label Studio serves ``path`` at through local-files storage."""
+    try:
+        rel = path.resolve().relative_to(document_root.resolve())
+    except ValueError as exc:
+        raise LabelStudioError(
+            f"{path} is outside Label Studio's document root {document_root}: start Label "
+            "Studio with LOCAL_FILES_DOCUMENT_ROOT set to docasset's home (or a parent) and "
+            "set resources.label_studio.config.document_root to the same directory"
+        ) from exc
+    return LOCAL_FILES + quote(rel.as_posix(), safe="/")
+
+
+def served_dirs(wd: Workdir) -> list[Path]:
+    """What Label Studio's local-files storages serve: the archived scans and the rendered
+    pages of review tasks (nothing else of docasset's home)."""
+    review = wd.root / "review"
+    review.mkdir(parents=True, exist_ok=True)
+    return [wd.archive, review]
+
+
+def page_files(scan: ScanFile, render_dir: Path, limits: IntakeLimits) -> list[Path]:
+    """The image files of a scan's pages: the archived file when a browser shows it as is (a
+    one-page JPEG or PNG), else one grayscale PNG per page, rendered once into ``render_dir``
+    (the coordinates OCR word boxes are in)."""
+    if scan.format in BROWSER_FORMATS and len(scan.pages) == 1:
+        return [scan.path]
+    targets = [render_dir / f"{scan.doc_id}-p{p.page}.png" for p in scan.pages]
+    if not all(t.is_file() for t in targets):
+        render_dir.mkdir(parents=True, exist_ok=True)
+        for info, img in iter_pages(scan, limits):
+            buf = io.BytesIO()
+            img.save(buf, "PNG")
+            atomic_write(render_dir / f"{scan.doc_id}-p{info.page}.png", buf.getvalue())
+    return targets
+
+
+def value_box(words: pl.DataFrame, start: int, end: int) -> tuple[int, int, int, int, int] | None:
+    """``(page, left, top, right, bottom)`` in page pixels of the OCR words covering the text
+    span ``[start, end)`` (``words``: ``word_offsets`` of one document); a span running over
+    a page break keeps its first page. None when no word covers it."""
+    hit = words.filter((pl.col("start") < end) & (pl.col("end") > start)).sort("start")
+    if hit.is_empty():
+        return None
+    on = hit.filter(pl.col("page") == hit["page"][0])
+    return (
+        int(hit["page"][0]),
+        int(on["left"].min()),  # type: ignore[arg-type]
+        int(on["top"].min()),  # type: ignore[arg-type]
+        int((on["left"] + on["width"]).max()),  # type: ignore[arg-type]
+        int((on["top"] + on["height"]).max()),  # type: ignore[arg-type]
+    )
+
+
+def _region(
+    rid: str, page: int, size: TaskPage, box: tuple[int, int, int, int], score: float
+) -> tuple[dict[str, Any], dict[str, float]]:
+    left, top, right, bottom = box
+    geometry = {
+        "x": round(100 * left / size.width, 4),
+        "y": round(100 * top / size.height, 4),
+        "width": round(100 * (right - left) / size.width, 4),
+        "height": round(100 * (bottom - top) / size.height, 4),
+        "rotation": 0,
+    }
+    base = {
+        "id": rid,
+        "to_name": IMAGE,
+        "original_width": size.width,
+        "original_height": size.height,
+        "image_rotation": 0,
+        "item_index": page,
+        "score": score,
+    }
+    return base, geometry
+
+
+def review_note(
+    pred: DocPrediction, queue_reason: str, accepted: list[str], unplaced: list[str]
+) -> str:
+    """Why the document is queued and what the operator is not asked, in one line."""
+    if queue_reason == "qa_sample":
+        parts = ["QA sample of an automated document: check every field."]
+    else:
+        parts = [f"To check: {'; '.join(pred.blocker_texts) or 'review'}."]
+    if accepted:
+        parts.append(f"Accepted by the model, not asked: {', '.join(accepted)}.")
+    if unplaced:
+        parts.append(f"Predicted but not found on the page: {'; '.join(unplaced)}.")
+    parts.append(f"Model {pred.model_version or 'none'}.")
+    return " ".join(parts)
+
+
+def review_task(
+    doctype: DocType,
+    pred: DocPrediction,
+    pages: list[TaskPage],
+    words: pl.DataFrame,
+    batch: str,
+    queue_reason: str = "review",
+    field_status: dict[str, str] | None = None,
+    cfg: LabelStudioConfig | None = None,
+) -> dict[str, Any]:
+    """One Label Studio task with the model's pre-annotations (see the module docstring).
+
+    ``words``: the document's ``word_offsets``; ``field_status``: field -> ``accepted`` |
+    ``to_check`` from field-level routing (absent: every field is to check)."""
+    status = field_status or {}
+    pad = (cfg or LabelStudioConfig()).box_padding
+    result: list[dict[str, Any]] = []
+    accepted: dict[str, str] = {}
+    unplaced: list[str] = []
+    scores = []
+    for spec in doctype.fields:
+        f = pred.fields[spec.name]
+        if f.value is None:
+            continue
+        found = value_box(words, f.start, f.end) if f.end > f.start else None
+        if found is None or not 0 <= found[0] < len(pages):
+            unplaced.append(f"{spec.label} = {f.value}")
+            continue
+        page, *box = found
+        size = pages[page]
+        padded = (
+            max(0, box[0] - pad),
+            max(0, box[1] - pad),
+            min(size.width, box[2] + pad),
+            min(size.height, box[3] + pad),
+        )
+        base, geometry = _region(spec.name, page, size, padded, f.confidence)
+        result.append(
+            {
+                **base,
+                "from_name": FIELD,
+                "type": "rectanglelabels",
+                "value": {**geometry, "rectanglelabels": [spec.label]},
+            }
+        )
+        result.append(
+            {
+                **base,
+                "from_name": VALUE,
+                "type": "textarea",
+                "value": {**geometry, "text": [f.value]},
+            }
+        )
+        if status.get(spec.name) == "accepted":
+            accepted[spec.name] = f.value
+            result.append(
+                {
+                    **base,
+                    "from_name": STATUS,
+                    "type": "choices",
+                    "value": {**geometry, "choices": [ACCEPTED]},
+                }
+            )
+        scores.append(f.confidence)
+    labels = [doctype.spec(n).label for n in accepted]
+    task: dict[str, Any] = {
+        "data": {
+            "pages": [p.url for p in pages],
+            "doc_id": pred.doc_id,
+            "review_note": review_note(pred, queue_reason, labels, unplaced),
+            "docasset": {
+                "batch": batch,
+                "queue_reason": queue_reason,
+                "blockers": pred.blocker_texts,
+                "blocker_details": [b.as_dict() for b in pred.blockers],
+                "model_version": pred.model_version,
+                "accepted": accepted,
+            },
+        },
+        "predictions": [],
+    }
+    if result:
+        task["predictions"] = [
+            {
+                "model_version": pred.model_version or "none",
+                "score": min(scores),
+                "result": result,
+            }
+        ]
+    return task
+
+
+def batch_tasks(
+    wd: Workdir,
+    document_root: Path,
+    doctype: DocType,
+    queued: pl.DataFrame,
+    raw_scans: pl.DataFrame,
+    words: pl.DataFrame,
+    batch: str,
+    limits: IntakeLimits,
+    cfg: LabelStudioConfig,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The Label Studio tasks of a batch's review queue (``queued``: the ``review_queue``
+    frame, with a ``field_status`` column when field-level routing provides one), and the
+    documents left out with the reason (a page that can no longer be read)."""
+    reasons = dict(queued.select("doc_id", "queue_reason").unique("doc_id").iter_rows())
+    status: dict[str, dict[str, str]] = {}
+    if "field_status" in queued.columns:
+        for d, f, s in queued.select("doc_id", "field", "field_status").iter_rows():
+            status.setdefault(str(d), {})[str(f)] = str(s or "to_check")
+    pages = {
+        str(k[0]): v.sort("page")
+        for k, v in raw_scans.filter(pl.col("status") == "ok")
+        .partition_by("doc_id", as_dict=True)
+        .items()
+    }
+    offsets = {
+        str(k[0]): v
+        for k, v in word_offsets(words.filter(pl.col("doc_id").is_in(list(reasons))))
+        .partition_by("doc_id", as_dict=True)
+        .items()
+    }
+    render_dir = wd.root / "review" / batch / "pages"
+    tasks, skipped = [], {}
+    for pred in from_frame(queued):
+        rows = pages.get(pred.doc_id)
+        if rows is None:
+            skipped[pred.doc_id] = "no accepted page in raw_scans"
+            continue
+        first = rows.row(0, named=True)
+        info = [
+            {"page": r["page"], "width": r["width"], "height": r["height"], "dpi": r["dpi"]}
+            for r in rows.iter_rows(named=True)
+        ]
+        scan = scan_file(wd, {**first, "pages": info})
+        try:
+            files = page_files(scan, render_dir, limits)
+        except ScanError as exc:
+            skipped[pred.doc_id] = str(exc)
+            continue
+        shown = [
+            TaskPage(local_files_url(f, document_root), int(p["width"]), int(p["height"]))
+            for f, p in zip(files, info, strict=True)
+        ]
+        doc_words = offsets.get(pred.doc_id, word_offsets(empty_words()))
+        tasks.append(
+            review_task(
+                doctype,
+                pred,
+                shown,
+                doc_words,
+                batch,
+                reasons[pred.doc_id],
+                status.get(pred.doc_id),
+                cfg,
+            )
+        )
+    return tasks, skipped

@@ -1,0 +1,209 @@
+"""Label Studio: the ``LabelStudio`` resource, ``label_studio_tasks`` (each batch's review
+documents pushed as tasks, one per document) and ``label_studio_sensor`` (new and updated
+annotations pulled by cursor into the corrections inbox, which ``corrections_sensor``
+imports with the same all-or-nothing validation as any corrections file)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import pandera.polars as pa
+import polars as pl
+from pydantic import Field
+
+from docasset.core.files import atomic_write
+from docasset.core.validation.ls_client import LabelStudioClient, parse_time
+from docasset.core.validation.ls_config import labelling_config
+from docasset.core.validation.ls_tasks import batch_tasks, served_dirs
+from docasset.defs.partitions import batches
+from docasset.defs.resources import DocassetHome
+from docasset.defs.settings import Settings
+from docasset.defs.validation import review_dir
+
+URL_ENV, TOKEN_ENV = "DOCASSET_LABEL_STUDIO_URL", "DOCASSET_LABEL_STUDIO_TOKEN"
+PUSHED_SCHEMA = pa.DataFrameSchema(
+    {
+        "doc_id": pa.Column(pl.Utf8, nullable=False, unique=True),
+        "project_id": pa.Column(pl.Int64, nullable=False),
+        "task_id": pa.Column(pl.Int64, nullable=False),
+        "action": pa.Column(pl.Utf8, pa.Check.isin(["created", "updated", "unchanged"])),
+    },
+    strict=True,
+)
+PUSHED_COLUMNS = {"doc_id": pl.Utf8, "project_id": pl.Int64, "task_id": pl.Int64, "action": pl.Utf8}
+
+
+class LabelStudio(dg.ConfigurableResource):
+    """The Label Studio server operators validate in (empty ``url``: not configured; the
+    review tasks are then only written as files for offline import)."""
+
+    url: str = Field(
+        default="", description=f"Base URL, e.g. http://127.0.0.1:8080 (env {URL_ENV})."
+    )
+    token: str = Field(
+        default="",
+        description=f"Personal Access Token (or legacy token); empty: read env {TOKEN_ENV} "
+        "when used, so it never shows in run config.",
+    )
+    project_title: str = Field(
+        default="docasset review", description="The project review tasks go to."
+    )
+    document_root: str = Field(
+        default="",
+        description="Label Studio's LOCAL_FILES_DOCUMENT_ROOT as a path here; empty: "
+        "docasset's home (what `./run.sh labelstudio` starts it with).",
+    )
+
+    @classmethod
+    def from_env(cls) -> LabelStudio:
+        """Configured from ``DOCASSET_LABEL_STUDIO_URL`` (the token is read when used)."""
+        return cls(url=os.environ.get(URL_ENV, ""))
+
+    def configured(self) -> bool:
+        return bool(self.url)
+
+    def client(self) -> LabelStudioClient:
+        if self.token:
+            return LabelStudioClient(self.url, self.token, "resources.label_studio.config.token")
+        return LabelStudioClient(
+            self.url,
+            os.environ.get(TOKEN_ENV, ""),
+            f"the environment variable {TOKEN_ENV} (or resources.label_studio.config.token)",
+        )
+
+    def root(self, home: Path) -> Path:
+        return Path(self.document_root) if self.document_root else home
+
+
+@dg.asset(
+    partitions_def=batches,
+    io_manager_key="frames_io",
+    group_name="validation",
+    kinds={"labelstudio", "polars"},
+    description="The batch's review queue as Label Studio tasks, one per document keyed by "
+    "doc_id: the page images (served by Label Studio's local-files storage from docasset's own "
+    "store) with the predicted values as pre-annotated boxes. Written for offline import "
+    "(review/<batch>/label-studio-tasks.json + label-studio-config.xml) and, when "
+    "resources.label_studio is configured, pushed into its project: a re-run updates the tasks "
+    "whose content changed, never duplicates. One row per pushed document.",
+)
+def label_studio_tasks(
+    context,
+    review_queue: pl.DataFrame,
+    raw_scans: pl.DataFrame,
+    ocr_text: pl.DataFrame,
+    home: DocassetHome,
+    settings: Settings,
+    label_studio: LabelStudio,
+) -> pl.DataFrame:
+    wd = home.workdir()
+    cfg = settings.label_studio_config()
+    doctype = settings.doctype()
+    tasks, skipped = batch_tasks(
+        wd,
+        label_studio.root(wd.root),
+        doctype,
+        review_queue,
+        raw_scans,
+        ocr_text,
+        context.partition_key,
+        settings.intake_limits(),
+        cfg,
+    )
+    for doc_id, why in skipped.items():
+        context.log.error(f"no Label Studio task for {doc_id}: {why}")
+    out = review_dir(wd.root, context.partition_key)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(
+        out / "label-studio-tasks.json", json.dumps(tasks, indent=1, ensure_ascii=False).encode()
+    )
+    atomic_write(out / "label-studio-config.xml", labelling_config(doctype).encode())
+    meta: dict[str, object] = {
+        "tasks": len(tasks),
+        "without_task": dg.MetadataValue.json(skipped),
+        "tasks_file": dg.MetadataValue.path(str(out / "label-studio-tasks.json")),
+    }
+    if not label_studio.configured():
+        context.add_output_metadata(
+            {**meta, "pushed": 0, "label_studio": f"not configured ({URL_ENV} unset)"}
+        )
+        return PUSHED_SCHEMA.validate(pl.DataFrame(schema=PUSHED_COLUMNS))
+    client = label_studio.client()
+    project = client.ensure_project(
+        label_studio.project_title, labelling_config(doctype), cfg.annotations_per_task
+    )
+    client.ensure_local_storage(project, served_dirs(wd))
+    pushed = client.push(project, tasks, cfg.page_size)
+    frame = pl.DataFrame(
+        [{"project_id": project, **p.__dict__} for p in pushed], schema=PUSHED_COLUMNS
+    )
+    actions = {a: sum(p.action == a for p in pushed) for a in ("created", "updated", "unchanged")}
+    context.add_output_metadata(
+        {
+            **meta,
+            "pushed": frame.height,
+            **actions,
+            "project": dg.MetadataValue.url(f"{client.url}/projects/{project}"),
+            "dagster/row_count": frame.height,
+        }
+    )
+    return PUSHED_SCHEMA.validate(frame)
+
+
+def _pulled_name(project: int, task: dict) -> str:
+    digest = hashlib.sha256(json.dumps(task, sort_keys=True).encode()).hexdigest()[:12]
+    return f"label-studio-p{project}-{task['data'].get('doc_id')}-{digest}.json"
+
+
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Pulls new and updated annotations of the Label Studio project (cursor: the "
+    "latest annotation updated_at seen) into the corrections inbox as Label Studio JSON "
+    "exports, one file per document, annotators resolved to their emails; "
+    "corrections_sensor then imports them all or nothing, like any corrections file.",
+)
+def label_studio_sensor(
+    context, home: DocassetHome, settings: Settings, label_studio: LabelStudio
+) -> dg.SensorResult:
+    if not label_studio.configured():
+        return dg.SensorResult(skip_reason=f"Label Studio is not configured ({URL_ENV} unset)")
+    client = label_studio.client()
+    project = client.find_project(label_studio.project_title)
+    if project is None:
+        return dg.SensorResult(
+            skip_reason=f"no Label Studio project {label_studio.project_title!r} yet "
+            "(label_studio_tasks creates it with the first review batch)"
+        )
+    last = json.loads(context.cursor) if context.cursor else {}
+    if last.get("project") != project:  # another project (recreated): everything is new
+        last = {}
+    after = parse_time(last["updated_at"]) if last.get("updated_at") else None
+    tasks = client.annotated_since(
+        project, after, set(last.get("seen", [])), settings.label_studio_config().page_size
+    )
+    if not tasks:
+        return dg.SensorResult(
+            skip_reason=f"no annotation updated after {last.get('updated_at') or 'the start'}"
+        )
+    inbox = home.workdir().corrections_inbox
+    for task in tasks:
+        atomic_write(
+            inbox / _pulled_name(project, task),
+            json.dumps([task], indent=1, sort_keys=True, ensure_ascii=False).encode(),
+        )
+    anns = [a for t in tasks for a in t["annotations"]]
+    newest = max(parse_time(a["updated_at"]) for a in anns)
+    seen = sorted(int(a["id"]) for a in anns if parse_time(a["updated_at"]) == newest)
+    if after is not None and newest == after:
+        seen = sorted(set(seen) | set(last.get("seen", [])))
+    cursor = {"project": project, "updated_at": newest.isoformat(), "seen": seen}
+    return dg.SensorResult(
+        skip_reason=f"pulled {len(anns)} annotation(s) of {len(tasks)} document(s) into "
+        "corrections/inbox; corrections_sensor imports them",
+        cursor=json.dumps(cursor),
+    )

@@ -1,0 +1,148 @@
+"""Label Studio tasks out: boxes from OCR words, the values docasset shows, page images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from PIL import Image
+
+from docasset.core.extraction.extract import DocPrediction, FieldPrediction
+from docasset.core.extraction.fields import load_doctype
+from docasset.core.intake.scans import IntakeLimits, inspect_file
+from docasset.core.ocr.text import document_text, word_offsets
+from docasset.core.validation.ls_tasks import (
+    TaskPage,
+    local_files_url,
+    page_files,
+    review_task,
+)
+from docasset.errors import LabelStudioError
+
+RECEIPT = load_doctype("receipt")
+DOC = "aaaa000000000001"
+
+
+def _words() -> pl.DataFrame:
+    rows = [  # two lines: "ACME SDN BHD" / "TOTAL 9.00", boxes in page pixels
+        (1, 1, "ACME", 100, 50, 80, 20),
+        (1, 2, "SDN", 190, 50, 50, 20),
+        (1, 3, "BHD", 250, 52, 50, 20),
+        (2, 1, "TOTAL", 100, 900, 90, 22),
+        (2, 2, "9.00", 600, 898, 60, 24),
+    ]
+    return pl.DataFrame(
+        [
+            {
+                "doc_id": DOC,
+                "page": 0,
+                "block": 1,
+                "par": 1,
+                "line": line,
+                "word": w,
+                "left": x,
+                "top": y,
+                "width": wd,
+                "height": h,
+                "conf": 90.0,
+                "text": t,
+            }
+            for line, w, t, x, y, wd, h in rows
+        ],
+        schema_overrides={
+            k: pl.Int32 for k in ("page", "block", "par", "line", "word", "left", "top")
+        }
+        | {"width": pl.Int32, "height": pl.Int32},
+    )
+
+
+def _pred(**fields: FieldPrediction) -> DocPrediction:
+    none = FieldPrediction(None, 0, 0, "none", "none", 0.0)
+    return DocPrediction(
+        DOC,
+        {s.name: fields.get(s.name, none) for s in RECEIPT.fields},
+        "review",
+        ["low confidence total (0.81 < 0.95)"],
+        "v0007",
+    )
+
+
+def test_review_task_boxes_each_value_from_its_ocr_words_and_shows_docassets_value() -> None:
+    words = _words()
+    text = document_text(words, DOC)
+    assert text == "ACME SDN BHD\nTOTAL 9.00"
+    pred = _pred(
+        # The value docasset shows differs from the raw span (a repaired legal form).
+        company=FieldPrediction("ACME SDN. BHD.", 0, 12, "rule", "b", 0.55),
+        total=FieldPrediction("9.00", 19, 23, "both", "b", 0.81),
+        date=FieldPrediction("01/02/2024", 0, 0, "model", "b", 0.4),  # no span: not placed
+    )
+    page = TaskPage("/data/local-files/?d=archive/a.png", 1000, 2000)
+    task = review_task(
+        RECEIPT, pred, [page], word_offsets(words), "b1", field_status={"company": "accepted"}
+    )
+    data = task["data"]
+    assert data["pages"] == [page.url] and data["doc_id"] == DOC
+    assert data["docasset"]["accepted"] == {"company": "ACME SDN. BHD."}
+    note = data["review_note"]
+    assert "low confidence total" in note and "not asked: COMPANY" in note
+    assert "not found on the page: DATE = 01/02/2024" in note and "v0007" in note
+    [p] = task["predictions"]
+    assert p["model_version"] == "v0007" and p["score"] == 0.55
+    by = {(r["id"], r["from_name"]): r for r in p["result"]}
+    assert set(by) == {
+        ("company", "field"),
+        ("company", "value"),
+        ("company", "status"),
+        ("total", "field"),
+        ("total", "value"),
+    }
+    assert by[("company", "value")]["value"]["text"] == ["ACME SDN. BHD."]
+    assert by[("company", "status")]["value"]["choices"] == ["accepted"]
+    total = by[("total", "field")]
+    assert total["value"]["rectanglelabels"] == ["TOTAL"] and total["score"] == 0.81
+    # "9.00": left 600, top 898, 60 x 24 px, plus 4 px padding, in percent of 1000 x 2000.
+    assert {k: total["value"][k] for k in ("x", "y", "width", "height")} == {
+        "x": 59.6,
+        "y": 44.7,
+        "width": 6.8,
+        "height": 1.6,
+    }
+    assert (total["original_width"], total["original_height"], total["item_index"]) == (
+        1000,
+        2000,
+        0,
+    )
+    company = by[("company", "field")]["value"]  # three words: their union
+    assert (company["x"], company["width"]) == (9.6, 20.8)
+
+
+def test_review_task_without_values_has_no_prediction() -> None:
+    task = review_task(RECEIPT, _pred(), [TaskPage("/u", 10, 10)], word_offsets(_words()), "b1")
+    assert task["predictions"] == [] and "Model v0007" in task["data"]["review_note"]
+
+
+def test_local_files_urls_are_relative_to_the_document_root(tmp_path: Path) -> None:
+    f = tmp_path / "archive" / "a b.png"
+    f.parent.mkdir()
+    f.touch()
+    assert local_files_url(f, tmp_path) == "/data/local-files/?d=archive/a%20b.png"
+    with pytest.raises(LabelStudioError, match="document_root"):
+        local_files_url(f, tmp_path / "elsewhere")
+
+
+def test_pages_a_browser_cannot_show_are_rendered_once(tmp_path: Path) -> None:
+    png = tmp_path / "one.png"
+    Image.new("L", (300, 400), 255).save(png)
+    tif = tmp_path / "two.tif"
+    first, second = Image.new("L", (300, 400), 255), Image.new("L", (300, 400), 0)
+    first.save(tif, save_all=True, append_images=[second])
+    assert page_files(inspect_file(png), tmp_path / "pages", IntakeLimits()) == [png]
+    scan = inspect_file(tif)
+    files = page_files(scan, tmp_path / "pages", IntakeLimits())
+    assert [f.name for f in files] == [f"{scan.doc_id}-p0.png", f"{scan.doc_id}-p1.png"]
+    assert [Image.open(f).getpixel((5, 5)) for f in files] == [255, 0]
+    stamps = [f.stat().st_mtime_ns for f in files]
+    page_files(scan, tmp_path / "pages", IntakeLimits())
+    assert [f.stat().st_mtime_ns for f in files] == stamps  # not rendered again
