@@ -62,7 +62,7 @@ def _demo(args: argparse.Namespace, workdir: Path) -> int:
     if args.fresh:
         import shutil
 
-        for sub in ("work", "fixtures", "dagster_home"):
+        for sub in ("work", "fixtures", "dagster_home", "learning-curve"):
             shutil.rmtree(workdir / sub, ignore_errors=True)
     dagster_home = _use_instance(workdir / "dagster_home")
     with dg.DagsterInstance.get() as instance:
@@ -134,6 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.dev_fraction,
         ocr.engine,
         str(args.dataset),
+        ocr.word_conf,
     )
     bundle, report = trained.bundle, trained.report
     bundle.save(Path(args.out))
@@ -173,11 +174,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
     for key, _ in keyed:  # every input is accounted for: written, or failed with a reason
         if key not in ocr.texts and key not in failures:
             failures[key] = "no OCR result"
-    preds = predict_documents(bundle, bundle.doctype, dict(sorted(ocr.texts.items())))
+    preds = predict_documents(
+        bundle, bundle.doctype, dict(sorted(ocr.texts.items())), words=ocr.word_conf
+    )
     written = 0
     with open(args.out, "w", encoding="utf-8") as fh:
         for p in preds:
-            failed = [b for b in p.blockers if b.startswith(EXTRACTION_FAILED)]
+            failed = [b.text for b in p.blockers if b.kind == EXTRACTION_FAILED]
             if failed:
                 failures[p.doc_id] = failed[0]
                 continue
@@ -414,9 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="run the end-to-end demo through the Dagster graph")
     d.add_argument("--workdir", default=".docasset")
-    d.add_argument("--n-bootstrap", type=int, default=60)
-    d.add_argument("--n-stream", type=int, default=30)
-    d.add_argument("--epochs", type=int, default=40)
+    d.add_argument("--n-bootstrap", type=int, default=16)
+    d.add_argument("--n-stream", type=int, default=60, help="production documents, over 3 weeks")
+    d.add_argument("--epochs", type=int, default=30)
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--fresh", action="store_true", help="start from an empty working directory")
     d.set_defaults(fn=cmd_demo)

@@ -1,14 +1,20 @@
-"""The end-to-end demo: the whole document loop through the real Dagster graph, from nothing.
+"""The end-to-end demo: weeks of production through the real Dagster graph, from nothing.
 
-1. A bootstrap batch of synthetic receipts lands in the inbox; the inbox sensor claims it and
-   the intake run ingests, OCRs and predicts it (no model yet: everything goes to review).
-2. Simulated operators correct the review documents from the fixture ground truth; the
-   corrections sensor imports them; the retraining sensor fires; the retrain run curates,
-   trains the first candidate, evaluates it on the golden set and promotes it through the gate.
-3. A production batch (with degraded scans, an irrelevant page, a corrupt file and a duplicate)
-   arrives and is predicted by the production model; its review documents are corrected; the
-   retraining sensor fires again and the new candidate must beat production to be promoted.
-4. The daily health job materializes today's production health.
+Week 0: a bootstrap batch of synthetic receipts lands in the inbox; there is no model yet, so
+operators type every document; the retraining sensor trains, evaluates and promotes v0001.
+Weeks 1-3: production batches arrive, new vendors among them, plus in week 1 degraded scans,
+an irrelevant page, a corrupt file and a re-sent duplicate. The production model extracts,
+the router accepts the fields it is sure of (alone, or because the vendor history confirms
+them) and sends only the others to operators; documents with no field to check are
+touchless. Operators work the review queue and the QA sample (simulated from the fixture
+truth); the corrections feed the correction memory (vendor history) and the retraining
+sensor. Each candidate is compared with production on the frozen golden set and promoted only
+if it does not regress. In week 2 an engineer launches a retrain by hand with a typo in its run
+config (``routing.min_support`` 1000): its candidate would accept nothing, the
+``accuracy_regression`` gate must block it, and production stays. Finally the daily health job runs.
+
+It uses the production simulation of ``evals.simulate`` (the same sensors, runs and simulated
+operators), writes the learning curve and prints where every report is.
 """
 
 from __future__ import annotations
@@ -23,14 +29,16 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from docasset.core.datasets.labelled import read_labelled_folder
 from docasset.core.evaluation.candidate import EvaluationReport
 from docasset.core.monitoring.assessment import HealthAssessment
 from docasset.core.workdir import Workdir
-from docasset.definitions import build_definitions
-from docasset.defs.driver import LocalDriver
-from docasset.defs.settings import Settings
-from fixtures.generate import generate
-from fixtures.operators import corrections_from_keys, write_corrections
+from evals.simulate import SimConfig, Simulation, write_curve
+from fixtures.generate import generate, vendor_catalogue
+
+# The week-2 retrain launched by hand with a typo in its run config (1000 for 10): no
+# threshold can be fitted on so few held-out values, so the candidate would accept nothing.
+MISCONFIGURED = {"resources": {"settings": {"config": {"routing": {"min_support": 1000}}}}}
 
 
 @dataclass
@@ -39,6 +47,8 @@ class DemoResult:
 
     runs: list[dict[str, Any]] = field(default_factory=list)
     reports: list[EvaluationReport] = field(default_factory=list)
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    curve_dir: Path | None = None
     production_version: str | None = None
     health: HealthAssessment | None = None
 
@@ -48,142 +58,162 @@ class DemoResult:
         outcome: e.g. a candidate that regressed is not promoted)."""
         return all(r["success"] or r["blocked_by_gate"] for r in self.runs)
 
+    @property
+    def blocked(self) -> list[EvaluationReport]:
+        return [r for r in self.reports if not r.passed]
 
-def _record(result: DemoResult, label: str, runs: list[dg.ExecuteInProcessResult]) -> None:
-    for r in runs:
-        failed_checks = [
-            e.asset_check_key.name for e in r.get_asset_check_evaluations() if not e.passed
-        ]
-        failures = [e for e in r.all_events if e.is_step_failure]
-        # A run stopped only by a failing blocking check is the gate working, not an error.
-        blocked = bool(failed_checks) and all(
-            "DagsterAssetCheckFailedError" in str(e.event_specific_data) for e in failures
-        )
-        result.runs.append(
-            {
-                "step": label,
-                "job": r.job_def.name,
-                "run_id": r.run_id,
-                "success": r.success,
-                "failed_checks": failed_checks,
-                "blocked_by_gate": blocked,
-            }
-        )
-        status = "ok" if r.success else ("BLOCKED by gate" if blocked else "FAILED")
-        extra = f" (failed checks: {', '.join(failed_checks)})" if failed_checks else ""
-        print(f"  [{label}] {r.job_def.name} run {r.run_id[:8]}: {status}{extra}", flush=True)
+    @property
+    def promoted(self) -> list[EvaluationReport]:
+        """Candidates that replaced a production model (not the first model)."""
+        return [r for r in self.reports if r.passed and r.production]
 
 
-def _drop_into_inbox(src_dir: Path, wd: Workdir) -> int:
-    n = 0
-    for img in sorted((src_dir / "img").iterdir()):
-        shutil.copy2(img, wd.inbox / img.name)
-        n += 1
-    return n
+def _record(result: DemoResult, label: str, r: dg.ExecuteInProcessResult) -> None:
+    failed_checks = [
+        e.asset_check_key.name for e in r.get_asset_check_evaluations() if not e.passed
+    ]
+    failures = [e for e in r.all_events if e.is_step_failure]
+    # A run stopped only by a failing blocking check is the gate working, not an error.
+    blocked = bool(failed_checks) and all(
+        "DagsterAssetCheckFailedError" in str(e.event_specific_data) for e in failures
+    )
+    result.runs.append(
+        {
+            "step": label,
+            "job": r.job_def.name,
+            "run_id": r.run_id,
+            "success": r.success,
+            "failed_checks": failed_checks,
+            "blocked_by_gate": blocked,
+        }
+    )
 
 
-def _review_doc_ids(instance: dg.DagsterInstance, storage: Path) -> set[str]:
-    out: set[str] = set()
-    for p in (storage / "predictions").glob("*.parquet"):
-        df = pl.read_parquet(p)
-        out |= set(df.filter(pl.col("route") == "review")["doc_id"].to_list())
-    return out
+def _week_line(row: dict[str, Any]) -> str:
+    def pct(v: float | None) -> str:
+        return "  n/a" if v is None else f"{v:5.0%}"
+
+    gate = row.get("gate") or "-"
+    return (
+        f"  week {row['week']}: {row['documents']:>3} docs | fields accepted "
+        f"{pct(row.get('field_automation'))} (accuracy {pct(row.get('accepted_field_accuracy'))})"
+        f" | touchless {pct(row.get('automation_rate'))} (accuracy "
+        f"{pct(row.get('auto_accuracy'))}) | {row.get('operator_seconds_per_doc', '-')} s/doc"
+        f" | retrain: {row['retrain']}, gate {gate} -> production {row['production_version']}"
+    )
 
 
 def run_demo(
     workdir: Path,
     instance: dg.DagsterInstance,
     *,
-    n_bootstrap: int = 40,
-    n_stream: int = 30,
+    n_bootstrap: int = 16,
+    n_stream: int = 60,
     seed: int = 7,
     epochs: int = 30,
-    retrain_at: int = 10,
+    retrain_at: int = 8,
+    weeks: int = 3,
 ) -> DemoResult:
     """Run the whole loop in ``workdir`` on ``instance``; returns what happened."""
-    home = workdir / "work"
-    wd = Workdir(home)
-    settings = Settings(inbox={"settle_seconds": 0.0}, retrain={"min_corrections": retrain_at})
-    defs = build_definitions(str(home), settings)
-    driver = LocalDriver(instance, defs, home)
+    vendors = vendor_catalogue()
+    known, new = vendors[:6], vendors[6:]
+    fx = workdir / "fixtures"
+    print("generating synthetic receipts (fixtures.generate)", flush=True)
+    generate(fx / "bootstrap", n_bootstrap, seed=seed, vendors=known, prefix="boot-")
+    per_week = max(1, n_stream // weeks)
+    mixes = [known, [*known[:3], *new[:3]], [*known[:2], *new[:5]]]
+    for w in range(1, weeks + 1):
+        generate(
+            fx / f"week{w}",
+            per_week,
+            seed=seed + w,
+            vendors=mixes[min(w, len(mixes)) - 1],
+            prefix=f"w{w}-",
+            degraded=0.15 if w == 1 else 0.0,
+            irrelevant=1 if w == 1 else 0,
+        )
+    cfg = SimConfig(weeks=weeks, retrain_at=retrain_at, epochs=epochs, seed=0, min_golden=3)
+    sim = Simulation(workdir, cfg, instance)
     result = DemoResult()
-    train_cfg = {"ops": {"candidate_model": {"config": {"epochs": epochs}}}}
+    print("week 0: bootstrap batch -> inbox; no model: operators type every document", flush=True)
+    rows = [sim.bootstrap(read_labelled_folder(fx / "bootstrap"))]
+    print(_week_line(rows[-1]), flush=True)
+    for w in range(1, weeks + 1):
+        wd = Workdir(sim.home)
+        if w == 1:
+            print(
+                "week 1: production batch with degraded scans, an irrelevant page, a corrupt "
+                "file and a re-sent duplicate",
+                flush=True,
+            )
+            (wd.inbox / "truncated-scan.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 64)
+            boot_img = sorted((fx / "bootstrap" / "img").iterdir())[0]
+            shutil.copy2(boot_img, wd.inbox / f"resent-copy{boot_img.suffix}")
+        else:
+            print(f"week {w}: production batch, new vendors arriving", flush=True)
+        train_cfg = None
+        if w == 2:
+            print(
+                "  (this week an engineer launches a retrain by hand with a typo in its run "
+                "config: routing.min_support 1000; the accuracy_regression gate must block it)",
+                flush=True,
+            )
+            train_cfg = {**sim.train_cfg, **MISCONFIGURED}
+        rows.append(sim.week(w, read_labelled_folder(fx / f"week{w}"), train_cfg, w == 2))
+        print(_week_line(rows[-1]), flush=True)
+    curve = pl.DataFrame(rows, infer_schema_length=None)
+    result.curve_dir = sim.home.parent / "learning-curve"
+    write_curve(curve, result.curve_dir, sim.settings.routing_config().target_precision)
+    result.curve = rows
+    for label, run in sim.runs:
+        _record(result, label, run)
+    result.reports = sim.reports
 
-    print("1. bootstrap batch -> inbox", flush=True)
-    boot = generate(workdir / "fixtures" / "bootstrap", n_bootstrap, seed=seed, prefix="boot-")
-    _drop_into_inbox(boot[0].image_path.parent.parent, wd)
-    _record(result, "intake", driver.tick("inbox_sensor"))
-
-    print(
-        "2. operators correct the review queue; corrections sensor; retraining sensor", flush=True
-    )
-    review = _review_doc_ids(instance, home / "storage")
-    write_corrections(
-        wd.corrections_inbox / "bootstrap-review.jsonl",
-        corrections_from_keys(wd, boot[0].key_path.parent, review, "alice"),
-    )
-    _record(result, "corrections", driver.tick("corrections_sensor"))
-    _retrain(driver, result, train_cfg)
-
-    print("3. production batch (degraded, irrelevant, corrupt, duplicate) -> inbox", flush=True)
-    stream = generate(
-        workdir / "fixtures" / "stream",
-        n_stream,
-        seed=seed + 1,
-        prefix="prod-",
-        degraded=0.15,
-        irrelevant=1,
-    )
-    _drop_into_inbox(stream[0].image_path.parent.parent, wd)
-    (wd.inbox / "truncated-scan.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 64)
-    shutil.copy2(boot[0].image_path, wd.inbox / "resent-copy.png")
-    _record(result, "intake", driver.tick("inbox_sensor"))
-    review = _review_doc_ids(instance, home / "storage")
-    write_corrections(
-        wd.corrections_inbox / "production-review.jsonl",
-        corrections_from_keys(wd, stream[0].key_path.parent, review, "bob"),
-    )
-    _record(result, "corrections", driver.tick("corrections_sensor"))
-    _retrain(driver, result, train_cfg)
-
-    print("4. daily production health", flush=True)
+    print("daily production health", flush=True)
     today = datetime.now(UTC).strftime("%Y-%m-%d")
-    health_run = driver.run("health_job", partition_key=today)
-    _record(result, "health", [health_run])
-    result.health = health_run.output_for_node("production_health") if health_run.success else None
-    mv = defs.resources["registry"].store().resolve("production")  # type: ignore[attr-defined]
-    result.production_version = mv.version if mv else None
+    health_run = sim.driver.run("health_job", partition_key=today)
+    _record(result, "health", health_run)
+    if health_run.success:
+        result.health = health_run.output_for_node("production_health")
+    result.production_version = sim.production()
     return result
 
 
-def _retrain(driver: LocalDriver, result: DemoResult, run_config: dict[str, Any]) -> None:
-    runs = driver.tick("retrain_sensor", run_config)
-    if not runs:
-        print("  retraining sensor did not fire (not enough new corrections)", flush=True)
-    _record(result, "retrain", runs)
-    for r in runs:
-        if r.success or r.get_asset_materialization_events():
-            try:
-                report = r.output_for_node("evaluation_report")
-            except dg.DagsterInvariantViolationError:
-                continue
-            result.reports.append(report)
+def _scores_line(s: dict[str, Any]) -> str:
+    faa = s.get("accepted_field_accuracy")
+    ta = s.get("touchless_accuracy")
+    return (
+        f"micro F1 {s['micro']['f1']:.3f}; fields accepted {s.get('field_automation', 0):.2f} "
+        f"(accuracy {'n/a' if faa is None else f'{faa:.3f}'}); touchless "
+        f"{s['automation_rate']:.2f} (accuracy {'n/a' if ta is None else f'{ta:.3f}'})"
+    )
 
 
 def print_summary(result: DemoResult) -> None:
-    """The per-field F1 and where the report is."""
+    """Each candidate against production, why a candidate was blocked, and every report."""
     for rep in result.reports:
-        scores = rep.candidate_scores
-        verdict = "PROMOTED" if rep.passed else "BLOCKED"
-        print(f"\ncandidate {rep.candidate} vs production {rep.production or '(none)'}: {verdict}")
-        for name, s in scores["fields"].items():
-            print(f"  {name:<16} F1 {s['f1']:.3f}  (P {s['precision']:.3f} R {s['recall']:.3f})")
+        verdict = "PROMOTED" if rep.passed else "BLOCKED by accuracy_regression"
         print(
-            f"  {'micro':<16} F1 {scores['micro']['f1']:.3f}; automation rate "
-            f"{scores['automation_rate']:.2f}, auto accuracy {scores['auto_accuracy']:.3f}"
+            f"\ncandidate {rep.candidate} vs production {rep.production or '(none)'} "
+            f"on {rep.n_golden} golden documents: {verdict}"
         )
+        cs, ps = rep.candidate_scores, rep.production_scores
+        for name, s in cs["fields"].items():
+            prod = f"  production F1 {ps['fields'][name]['f1']:.3f}" if ps else ""
+            print(
+                f"  {name:<10} F1 {s['f1']:.3f} (P {s['precision']:.3f} R {s['recall']:.3f}){prod}"
+            )
+        print(f"  candidate:  {_scores_line(cs)}")
+        if ps:
+            print(f"  production: {_scores_line(ps)}")
+        if not rep.passed:
+            for why in rep.reasons:
+                print(f"  reason: {why}")
         print(f"  evaluation report: {rep.report_path}")
-    print(f"\nproduction model: {result.production_version}")
+    if result.curve_dir is not None:
+        png, md = result.curve_dir / "learning_curve.png", result.curve_dir / "learning_curve.md"
+        print(f"\nlearning curve: {png} (table: {md})")
+    print(f"production model: {result.production_version}")
     if result.health:
         h, w = result.health, result.health.signals
         figures: dict[str, float] = {"n_docs": h.n_docs}

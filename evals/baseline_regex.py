@@ -16,8 +16,8 @@ from pathlib import Path
 
 from docasset.core.datasets.labelled import read_labelled_folder
 from docasset.core.evaluation.metrics import score
-from docasset.core.extraction.extract import DocPrediction, FieldPrediction
 from docasset.core.extraction.fields import load_doctype, parse_amount
+from docasset.core.extraction.routing import Blocker, DocPrediction, FieldPrediction
 from docasset.core.extraction.rules import find_amounts, find_dates, find_totals
 from evals.run import EXIT_OK, EXIT_USAGE, ceiling, load_texts
 
@@ -58,13 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     doctype = load_doctype("receipt")
     docs = read_labelled_folder(Path(args.dataset))
     cache = Path(args.ocr_cache) if args.ocr_cache else None
-    texts, _, _, _ = load_texts(docs, cache, None)
+    texts = load_texts(docs, cache, None).texts
     preds = [
         DocPrediction(
             d.id,
             {k: _field(v) for k, v in baseline_fields(texts[d.id]).items()},
             "review",
-            ["baseline"],
+            [Blocker("no_model", None, "regex baseline")],
             None,
         )
         for d in docs

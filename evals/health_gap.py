@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     docs = read_labelled_folder(Path(args.dataset))
     train_half, stream_half = halves(docs, args.split)
     cache = Path(args.ocr_cache) if args.ocr_cache else None
-    texts, _, failures, _ = load_texts(docs, cache, args.workers)
+    ocr = load_texts(docs, cache, args.workers)
+    texts, failures = ocr.texts, ocr.failures
     tdocs, _ = training_docs(train_half, texts, doctype)
     train, dev = split_docs(tdocs, args.dev_fraction)
     bundle, report = train_model(

@@ -29,7 +29,7 @@ from docasset.core.extraction.extract import predict_documents
 from docasset.core.extraction.fields import load_doctype, values_match
 from docasset.core.training.train import TrainConfig, train_model
 from docasset.core.validation.corrections import import_file, read_store
-from docasset.core.validation.memory import CorrectionMemory, recall
+from docasset.core.validation.memory import CorrectionMemory, vendor_history
 from fixtures.generate import generate, vendor_catalogue
 
 FIELDS = ("company", "address", "total")
@@ -95,10 +95,11 @@ def measure(
         import_file(corr, root / "store", doctype, {a.id})
         memory = CorrectionMemory(root / "memory")
         memory.learn(read_store(root / "store"), {a.id: texts[a.id]})
-        hits = {f: h[:3] for f, h in recall(texts[b.id], memory.entries()).items()}
+        history = vendor_history(texts[b.id], memory.entries())
+        hits = {f: (h.value, h.start, h.end) for f, h in (history.hits if history else {}).items()}
         [before] = predict_documents(bundle, doctype, {b.id: texts[b.id]})
         [after] = predict_documents(
-            bundle, doctype, {b.id: texts[b.id]}, None, {b.id: hits} if hits else None
+            bundle, doctype, {b.id: texts[b.id]}, None, {b.id: history} if history else None
         )
         v = per_vendor.setdefault(vendor, {"pairs": 0, "fields_fixed": 0, "fields_wrong_after": 0})
         v["pairs"] += 1

@@ -25,14 +25,11 @@ import polars as pl
 
 from docasset.core.datasets.labelled import LabelledDoc, read_labelled_folder
 from docasset.core.evaluation.metrics import score
-from docasset.core.extraction.extract import (
-    DocPrediction,
-    ModelBundle,
-    predict_documents,
-    predict_text,
-)
+from docasset.core.extraction.evidence import WordSpans
+from docasset.core.extraction.extract import ModelBundle, predict_documents, predict_text
 from docasset.core.extraction.fields import DocType, load_doctype
 from docasset.core.extraction.prediction_table import to_json
+from docasset.core.extraction.routing import DocPrediction
 from docasset.core.ocr.engine import ENGINE_NAMES, OCR_META, Engine, engine_mismatch
 from docasset.core.ocr.tesseract import OcrConfig
 from docasset.errors import DocassetError, EvaluationError
@@ -52,7 +49,9 @@ def squash(s: str) -> str:
 class OcrTexts:
     """OCR of a labelled folder: texts, per-document seconds, failures, the wall seconds, the
     engine that read them (its ``identity()``), pages per page engine, and what the OCR cost
-    when it was measured (``cost``: CPU per page, peak RSS, wall time, workers)."""
+    when it was measured (``cost``: CPU per page, peak RSS, wall time, workers), and the word
+    confidences (``word_conf``; a cache written before they were stored has none, so the
+    OCR-evidence features are absent, as for an engine that reports no confidences)."""
 
     texts: dict[str, str]
     per_doc: dict[str, float]
@@ -61,6 +60,7 @@ class OcrTexts:
     engine: dict[str, Any]
     page_engines: dict[str, int] = field(default_factory=dict)
     cost: dict[str, Any] = field(default_factory=dict)
+    word_conf: dict[str, WordSpans] = field(default_factory=dict)
 
 
 class PeakRss:
@@ -119,6 +119,7 @@ def write_cache(path: Path, run: OcrRun, cost: dict[str, Any]) -> None:
         "texts": run.texts,
         "per_doc": run.per_doc_seconds,
         "failures": run.failures,
+        "word_conf": run.word_conf,
     }
     path.write_text(json.dumps(data), "utf-8")
     if run.words:
@@ -161,6 +162,10 @@ def load_ocr(
             data["engine"],
             data.get("page_engines", {}),
             data.get("cost", {}),
+            {
+                k: [(int(s), int(e), float(c)) for s, e, c in v]
+                for k, v in pick("word_conf").items()
+            },
         )
     from docasset.core.datasets.offline import ocr_files
 
@@ -179,16 +184,13 @@ def load_ocr(
         run.engine,
         run.page_engines,
         cost,
+        run.word_conf,
     )
 
 
-def load_texts(
-    docs: list[LabelledDoc], cache: Path | None, workers: int | None
-) -> tuple[dict[str, str], dict[str, float], dict[str, str], float]:
-    """OCR texts, per-document OCR seconds, failures, and OCR wall seconds (:func:`load_ocr`
-    with the default engine)."""
-    ocr = load_ocr(docs, cache, workers)
-    return ocr.texts, ocr.per_doc, ocr.failures, ocr.wall
+def load_texts(docs: list[LabelledDoc], cache: Path | None, workers: int | None) -> OcrTexts:
+    """OCR of ``docs`` with the default engine (:func:`load_ocr`)."""
+    return load_ocr(docs, cache, workers)
 
 
 def ceiling(doctype: DocType, docs: list[LabelledDoc], texts: dict[str, str]) -> dict[str, float]:
@@ -234,6 +236,10 @@ def prediction_row(doctype: DocType, pred: DocPrediction, truth: dict[str, str])
     return row
 
 
+def _fmt(v: float | None, digits: int = 3) -> str:
+    return "n/a (none)" if v is None else f"{v:.{digits}f}"
+
+
 def report_markdown(metrics: dict[str, Any]) -> str:
     """The human-readable report of ``metrics.json``."""
     s = metrics["scores"]
@@ -242,21 +248,28 @@ def report_markdown(metrics: dict[str, Any]) -> str:
         "",
         f"{s['n_docs']} documents scored, {metrics['ocr_failures']} OCR failures.",
         "",
-        "| field | precision | recall | F1 | edit similarity | verbatim in OCR (ceiling) |",
-        "|---|---|---|---|---|---|",
+        "| field | precision | recall | F1 | edit similarity | verbatim in OCR (ceiling) "
+        "| accepted | accepted accuracy |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, f in s["fields"].items():
         lines.append(
             f"| {name} | {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} "
-            f"| {f['similarity']:.3f} | {metrics['ceiling'][name]:.3f} |"
+            f"| {f['similarity']:.3f} | {metrics['ceiling'][name]:.3f} "
+            f"| {f['automation']:.3f} | {_fmt(f['accepted_accuracy'])} |"
         )
     m = s["micro"]
     lines += [
         f"| **micro** | {m['precision']:.3f} | {m['recall']:.3f} | **{m['f1']:.3f}** "
-        f"| {m['similarity']:.3f} | |",
+        f"| {m['similarity']:.3f} | | | |",
         "",
-        f"- automation rate: {s['automation_rate']:.3f} ({s['n_auto']} documents auto)",
-        f"- accuracy of auto documents: {s['auto_accuracy']:.3f}",
+        f"- field automation: {s['field_automation']:.3f} of fields accepted, accepted-field "
+        f"accuracy {_fmt(s['accepted_field_accuracy'])}",
+        f"- touchless documents: {s['touchless_rate']:.3f} ({s['n_auto']} documents), "
+        f"their accuracy {_fmt(s['touchless_accuracy'])}",
+        f"- estimated operator seconds per document: {_fmt(s['operator_seconds_per_doc'], 1)} "
+        f"({s['operator_seconds_convention']})",
+        f"- documents per blocker kind: {json.dumps(s['blocker_docs'])}",
         f"- expected calibration error: {s['ece']:.4f}",
         f"- thresholds: {json.dumps(metrics['thresholds'])}",
         "",
@@ -308,7 +321,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             if d.id not in texts:
                 continue
             t0 = time.perf_counter()
-            pred = predict_text(bundle, d.id, texts[d.id])
+            pred = predict_text(bundle, d.id, texts[d.id], words=ocr.word_conf.get(d.id))
             extract_s.append(time.perf_counter() - t0)
             ocr_per.append(ocr_s.get(d.id, 0.0))
             preds.append(pred)
@@ -317,7 +330,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     scores = score(doctype, preds, truths).as_dict()
     # Throughput of the batch path the predictions asset and `docasset extract` use (nlp.pipe).
     t0 = time.perf_counter()
-    predict_documents(bundle, doctype, {k: texts[k] for k in truths if k in texts})
+    predict_documents(
+        bundle, doctype, {k: texts[k] for k in truths if k in texts}, words=ocr.word_conf
+    )
     batch_s = time.perf_counter() - t0
     lat = latency(extract_s, ocr_per, ocr_wall)
     lat["extract_batch_docs_per_s"] = round(len(preds) / batch_s, 2) if batch_s > 0 else 0.0
@@ -337,6 +352,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "key_found": key_found(doctype, docs, texts),
         "cer": cer_of(Path(args.dataset), texts),
         "thresholds": bundle.thresholds,
+        "doc_threshold": bundle.routing_thresholds().document,
+        "doc_threshold_basis": bundle.meta.get("doc_threshold_basis"),
+        "ocr_word_confidences": bool(ocr.word_conf),
         "training": bundle.meta.get("training", {}),
         "trained_here": training,
     }
@@ -368,6 +386,7 @@ def train_for(args: argparse.Namespace, cache: Path | None) -> dict[str, Any]:
         args.dev_fraction,
         ocr.engine,
         str(args.train_dataset),
+        ocr.word_conf,
     )
     trained.bundle.save(Path(args.model))
     r = trained.report
@@ -433,6 +452,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _round(v: float | None, digits: int = 4) -> float | None:
+    return None if v is None else round(v, digits)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not Path(args.dataset).is_dir():
@@ -449,6 +472,16 @@ def main(argv: list[str] | None = None) -> int:
         "f1": {k: round(v["f1"], 4) for k, v in s["fields"].items()},
         "automation_rate": round(s["automation_rate"], 4),
         "auto_accuracy": round(s["auto_accuracy"], 4),
+        "field_automation": round(s["field_automation"], 4),
+        "accepted_field_accuracy": _round(s["accepted_field_accuracy"]),
+        "field_automation_by_field": {
+            k: [round(v["automation"], 3), _round(v["accepted_accuracy"])]
+            for k, v in s["fields"].items()
+        },
+        "touchless_rate": round(s["touchless_rate"], 4),
+        "touchless_accuracy": _round(s["touchless_accuracy"]),
+        "operator_seconds_per_doc": _round(s["operator_seconds_per_doc"], 2),
+        "blocker_docs": s["blocker_docs"],
         "ece": round(s["ece"], 4),
         "ceiling": metrics["ceiling"],
         "key_found": metrics["key_found"],

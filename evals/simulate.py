@@ -33,7 +33,8 @@ import dagster as dg
 import polars as pl
 
 from docasset.core.datasets.labelled import LabelledDoc, read_labelled_folder
-from docasset.core.evaluation.metrics import outcome
+from docasset.core.evaluation.candidate import EvaluationReport
+from docasset.core.evaluation.metrics import operator_seconds, outcome
 from docasset.core.extraction.fields import DocType
 from docasset.core.reporting import plots
 from docasset.core.reporting.blocks import md_table
@@ -47,8 +48,16 @@ from fixtures.operators import source_to_doc_ids, write_corrections
 COLUMNS = {
     "week": "0 = bootstrap (the first model), then one row per production week",
     "documents": "documents that arrived that week",
-    "automation_rate": "share of the week's documents routed auto",
+    "automation_rate": "share of the week's documents routed auto (touchless)",
     "auto_accuracy": "share of auto documents with every required field right",
+    "field_automation": "share of the week's fields accepted (no operator check)",
+    "accepted_field_accuracy": "share of accepted fields that are right (None: none accepted)",
+    "accepted_errors": "accepted fields that are wrong (silent errors unless QA-sampled)",
+    "touchless_rate": "share of documents with no field to check (= automation_rate)",
+    "touchless_accuracy": "share of touchless documents with every required field right",
+    "operator_seconds_per_doc": "estimated operator seconds per document: 10 s per field to "
+    "check that is wrong or missing (keyed), 2 s per field to check that is right (confirmed), "
+    "0 s per accepted field; QA-sampled touchless documents have every field checked",
     "micro_f1": "exact-match micro F1 of the week's predictions, before any correction",
     "memory_fields": "fields filled from the correction memory",
     "review_docs": "documents routed to review",
@@ -99,15 +108,22 @@ def _frame(runs: list[dg.ExecuteInProcessResult], node: str) -> pl.DataFrame | N
 
 
 def week_figures(
-    doctype: DocType, preds: pl.DataFrame, truth: dict[str, dict[str, str]]
+    doctype: DocType,
+    preds: pl.DataFrame,
+    truth: dict[str, dict[str, str]],
+    sampled: set[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, int]]:
-    """Automation, auto accuracy, micro F1 and memory use of one week's predictions (before
-    correction, SROIE protocol); and per document the number of wrong fields."""
-    tp = fp = fn = n_auto = auto_ok = 0
+    """Field and document automation with their accuracy, micro F1, memory use and operator
+    seconds of one week's predictions (before correction, SROIE protocol; ``sampled``: the
+    touchless documents of the QA sample, which operators check whole); and per document the
+    number of wrong fields."""
+    tp = fp = fn = n_auto = auto_ok = n_fields = accepted = accepted_ok = 0
+    seconds = 0.0
     wrong_fields: dict[str, int] = {}
     for (doc_id,), rows in preds.partition_by("doc_id", as_dict=True).items():
         t = truth.get(str(doc_id), {})
         wrong = wrong_required = 0
+        checked_whole = str(doc_id) in (sampled or set())
         for r in rows.iter_rows(named=True):
             spec = doctype.spec(r["field"])
             c = outcome(spec, r["value"], t.get(r["field"]) or None)
@@ -115,19 +131,31 @@ def week_figures(
             bad = c[1] + c[2] > 0
             wrong += bad
             wrong_required += bad and spec.required
+            n_fields += 1
+            status = r["field_status"]
+            if status == "accepted":
+                accepted += 1
+                accepted_ok += not bad
+            seconds += operator_seconds("to_check" if checked_whole else status, not bad)
         wrong_fields[str(doc_id)] = wrong
         if rows["route"][0] == "auto":
             n_auto += 1
             auto_ok += wrong_required == 0
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
     n = preds["doc_id"].n_unique()
     figures = {
         "documents": n,
-        "automation_rate": n_auto / n if n else 0.0,
+        "automation_rate": n_auto / n if n else None,
         "auto_accuracy": auto_ok / n_auto if n_auto else None,
-        "micro_f1": 2 * p * r / (p + r) if p + r else 0.0,
-        "memory_fields": int((preds["source"] == "memory").sum()),
+        "field_automation": accepted / n_fields if n_fields else None,
+        "accepted_field_accuracy": accepted_ok / accepted if accepted else None,
+        "accepted_errors": accepted - accepted_ok,
+        "touchless_rate": n_auto / n if n else None,
+        "touchless_accuracy": auto_ok / n_auto if n_auto else None,
+        "operator_seconds_per_doc": round(seconds / n, 2) if n else None,
+        "micro_f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0,
+        "memory_fields": int(preds["memory_entry"].is_not_null().sum()),
         "review_docs": n - n_auto,
     }
     return figures, wrong_fields
@@ -192,10 +220,25 @@ class Simulation:
         self.doctype = self.settings.doctype()
         self.defs = build_definitions(str(self.home), self.settings)
         self.driver = LocalDriver(instance, self.defs, self.home)
-        self.registry = self.defs.resources["registry"].store()  # type: ignore[attr-defined]
+        self.registry = self.defs.resources["registry"].store()  # type: ignore[index]
         self.train_cfg = {
             "ops": {"candidate_model": {"config": {"epochs": cfg.epochs, "seed": cfg.seed}}}
         }
+        self.runs: list[tuple[str, dg.ExecuteInProcessResult]] = []  # (sensor or job, run)
+        self.reports: list[EvaluationReport] = []  # every evaluation report, in order
+
+    def _tick(self, sensor: str, run_config: dict | None = None) -> list[dg.ExecuteInProcessResult]:
+        runs = self.driver.tick(sensor, run_config)
+        self._keep(sensor, runs)
+        return runs
+
+    def _keep(self, label: str, runs: list[dg.ExecuteInProcessResult]) -> None:
+        self.runs += [(label, r) for r in runs]
+        for r in runs:
+            try:
+                self.reports.append(r.output_for_node("evaluation_report"))
+            except dg.DagsterInvariantViolationError:
+                continue  # the run stopped before the evaluation
 
     def production(self) -> str | None:
         mv = self.registry.resolve("production")
@@ -204,12 +247,12 @@ class Simulation:
     def _submit(self, name: str, recs: list[dict]) -> None:
         if recs:
             write_corrections(self.wd.corrections_inbox / name, recs)
-            self.driver.tick("corrections_sensor")
+            self._tick("corrections_sensor")
 
     def bootstrap(self, docs: list[LabelledDoc]) -> dict[str, Any]:
         """Week 0: the bootstrap documents through the inbox, typed by operators, first model."""
         names = _drop(docs, "boot-", self.wd)
-        self.driver.tick("inbox_sensor")
+        self._tick("inbox_sensor")
         ids = source_to_doc_ids(self.wd)
         stamp = datetime.now(UTC).isoformat()
         recs = [
@@ -218,9 +261,10 @@ class Simulation:
         self._submit("week00.jsonl", recs)
         # The sensor fires once enough documents are corrected; a bootstrap set smaller than
         # retrain_at gets its first training run launched by hand, as an operator would.
-        runs = self.driver.tick("retrain_sensor", self.train_cfg) or [
-            self.driver.run("retrain_job", None, self.train_cfg)
-        ]
+        runs = self._tick("retrain_sensor", self.train_cfg)
+        if not runs:
+            runs = [self.driver.run("retrain_job", None, self.train_cfg)]
+            self._keep("retrain_job", runs)
         return {
             "week": 0,
             "documents": len(docs),
@@ -231,22 +275,31 @@ class Simulation:
             "production_version": self.production(),
         }
 
-    def week(self, week: int, docs: list[LabelledDoc]) -> dict[str, Any]:
-        """One production week: arrive, predict, work the review queue, maybe retrain."""
+    def week(
+        self,
+        week: int,
+        docs: list[LabelledDoc],
+        train_cfg: dict | None = None,
+        retrain_by_hand: bool = False,
+    ) -> dict[str, Any]:
+        """One production week: arrive, predict, work the review queue, maybe retrain
+        (``train_cfg``: this week's retrain run config, default the simulation's;
+        ``retrain_by_hand``: launch the retrain job when the sensor does not, as an engineer
+        would from the launchpad)."""
         model = self.production()
         names = _drop(docs, f"w{week:02d}-", self.wd)
-        intake = self.driver.tick("inbox_sensor")
+        intake = self._tick("inbox_sensor")
         preds, queue = _frame(intake, "predictions"), _frame(intake, "review_queue")
         if preds is None:
             raise DocassetError(f"week {week}: the intake run failed, no predictions")
         ids = source_to_doc_ids(self.wd)
         truth = {ids[s]: d.fields for s, d in names.items() if s in ids}
-        figures, wrong = week_figures(self.doctype, preds, truth)
         routes = dict(preds.select("doc_id", "route").unique("doc_id").iter_rows())
         queued = {d: "review" for d, r in routes.items() if r == "review"}
         if queue is not None and "queue_reason" in queue.columns:  # plus the QA sample
             queued |= dict(queue.select("doc_id", "queue_reason").unique("doc_id").iter_rows())
         sampled = {d for d, why in queued.items() if why != "review"}
+        figures, wrong = week_figures(self.doctype, preds, truth, sampled)
         errors_found = {d for d in sampled if wrong.get(d, 0)}
         to_correct = {d for d, why in queued.items() if why == "review"} | errors_found
         stamp = datetime.now(UTC).isoformat()
@@ -254,7 +307,10 @@ class Simulation:
             _correction(d, truth[d], "operator", stamp) for d in sorted(to_correct) if d in truth
         ]
         self._submit(f"week{week:02d}.jsonl", recs)
-        runs = self.driver.tick("retrain_sensor", self.train_cfg)
+        runs = self._tick("retrain_sensor", train_cfg or self.train_cfg)
+        if not runs and retrain_by_hand:
+            runs = [self.driver.run("retrain_job", None, train_cfg or self.train_cfg)]
+            self._keep("retrain_job", runs)
         return {
             "week": week,
             **figures,
@@ -291,6 +347,10 @@ def simulate(
     return curve
 
 
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
+
+
 def write_curve(curve: pl.DataFrame, out: Path, target: float) -> None:
     """``learning_curve.csv``, ``.png`` and ``.md`` (table, plot, reading notes)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -303,8 +363,13 @@ def write_curve(curve: pl.DataFrame, out: Path, target: float) -> None:
         first, last = weeks[0], weeks[-1]
         accs = [r["auto_accuracy"] for r in weeks if r["auto_accuracy"] is not None]
         notes = [
+            f"- field automation: week {first['week']} {_pct(first['field_automation'])} -> "
+            f"week {last['week']} {_pct(last['field_automation'])}, accepted-field accuracy "
+            + ", ".join(_pct(r["accepted_field_accuracy"]) for r in weeks),
             f"- automation rate: week {first['week']} {first['automation_rate']:.2f} -> "
             f"week {last['week']} {last['automation_rate']:.2f}",
+            "- operator seconds per document: "
+            + ", ".join(str(r["operator_seconds_per_doc"]) for r in weeks),
             f"- lowest weekly accuracy of auto documents: {min(accs):.3f} (target {target:.2f})"
             if accs
             else "- no document was automated",

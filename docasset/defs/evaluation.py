@@ -51,11 +51,21 @@ def evaluation_report(
 
 
 def _scores_metadata(prefix: str, s: dict) -> dict[str, Any]:
-    return {
+    meta: dict[str, Any] = {
         f"{prefix}micro_f1": round(float(s["micro"]["f1"]), 4),
         f"{prefix}automation_rate": round(float(s["automation_rate"]), 4),
+        f"{prefix}field_automation": round(float(s["field_automation"]), 4),
         **{f"{prefix}f1_{k}": round(float(v["f1"]), 4) for k, v in s["fields"].items()},
+        **{
+            f"{prefix}accepted_{k}": round(float(v["automation"]), 4)
+            for k, v in s["fields"].items()
+        },
     }
+    for key in ("accepted_field_accuracy", "touchless_accuracy", "operator_seconds_per_doc"):
+        if s.get(key) is not None:  # nothing accepted / no touchless document: absent
+            meta[f"{prefix}{key}"] = round(float(s[key]), 4)
+    meta.update({f"{prefix}blocked_{k}": int(n) for k, n in (s.get("blocker_docs") or {}).items()})
+    return meta
 
 
 def report_metadata(r: EvaluationReport, markdown: str) -> dict[str, Any]:
@@ -89,7 +99,8 @@ def report_metadata(r: EvaluationReport, markdown: str) -> dict[str, Any]:
     asset=evaluation_report,
     blocking=True,
     description="Fails when a required field's F1 drops beyond tolerance, the "
-    "automation rate drops, or p95 latency regresses (see Settings.gate).",
+    "automation rate or the share of accepted fields drops, or p95 latency regresses (see "
+    "Settings.gate).",
 )
 def accuracy_regression(evaluation_report: EvaluationReport) -> dg.AssetCheckResult:
     r = evaluation_report

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
 from docasset.core.extraction.extract import EXTRACTION_FAILED, ModelBundle, predict_documents
+from docasset.core.extraction.prediction_table import blocker_counts, predictions_frame
 from docasset.core.extraction.prediction_table import documents as document_routes
-from docasset.core.extraction.prediction_table import predictions_frame
-from docasset.core.ocr.documents import ocr_errors, texts_of
+from docasset.core.extraction.routing import Blocker
+from docasset.core.ocr.documents import ocr_errors, texts_of, word_confs_of
 from docasset.core.ocr.engine import OCR_META, engine_mismatch
-from docasset.core.validation.memory import recall
+from docasset.core.validation.memory import vendor_history
 from docasset.defs.ocr_engines import OcrEngine
 from docasset.defs.partitions import batches
 from docasset.defs.resources import MemoryStore, ModelRegistry
@@ -26,9 +26,10 @@ from docasset.errors import ModelError
     io_manager_key="frames_io",
     group_name="extraction",
     kinds={"spacy", "polars"},
-    description="Per document and field: value, normalized value, calibrated confidence and "
-    "source, and the document's route (auto/review) with its automation blockers. Uses the "
-    "model the registry's `production` alias points to at run time.",
+    description="Per document and field: value, normalized value, calibrated confidence, "
+    "source, field_status (accepted | to_check) and the correction-memory entry that filled or "
+    "confirmed it; per document the route (auto = touchless, review) with its blockers (text "
+    "and structured). Uses the model the registry's `production` alias points to at run time.",
 )
 def predictions(
     context,
@@ -46,18 +47,23 @@ def predictions(
         )
     texts = texts_of(documents)
     extra = {
-        r["doc_id"]: [f"bad scan: {', '.join(r['problems'])}"]
+        r["doc_id"]: [Blocker("bad_scan", None, ", ".join(r["problems"]))]
         for r in documents.filter(pl.col("bad_scan")).iter_rows(named=True)
     }
     # A document OCR failed on is predicted from no text; review must say why.
     ocr_failed = ocr_errors(documents)
     for d, why in ocr_failed.items():
-        extra.setdefault(d, []).insert(0, f"OCR failed: {why}")
+        extra.setdefault(d, []).insert(0, Blocker("ocr_failed", None, why))
     entries = memory.store().entries()
-    hits = {d: {f: h[:3] for f, h in recall(t, entries).items()} for d, t in texts.items()}
-    hits = {d: h for d, h in hits.items() if h}
+    history = {d: h for d, t in texts.items() if (h := vendor_history(t, entries)) is not None}
     preds = predict_documents(
-        bundle, doctype, texts, extra, hits, settings.routing_config().memory_confidence
+        bundle,
+        doctype,
+        texts,
+        extra,
+        history,
+        settings.routing_config(),
+        word_confs_of(documents),
     )
     info = {
         r["doc_id"]: {"ocr_conf": r["ocr_conf"], "bad_scan": r["bad_scan"]}
@@ -65,21 +71,28 @@ def predictions(
     }
     df = predictions_frame(doctype, preds, context.partition_key, datetime.now(UTC), info)
     docs = document_routes(df)
-    blockers = Counter(b.split(" (")[0] for bl in docs["blockers"].to_list() for b in bl)
-    failed = {p.doc_id: b for p in preds for b in p.blockers if b.startswith(EXTRACTION_FAILED)}
+    n_fields = int(df.height)
+    accepted = int((df["field_status"] == "accepted").sum())
+    n_auto = int((docs["route"] == "auto").sum())
+    failed = {p.doc_id: b.text for p in preds for b in p.blockers if b.kind == EXTRACTION_FAILED}
     context.add_output_metadata(
         {
             "model_version": bundle.version if bundle else "(none)",
             "documents": docs.height,
-            "auto": int((docs["route"] == "auto").sum()),
-            "review": int((docs["route"] == "review").sum()),
-            "automation_rate": float((docs["route"] == "auto").mean()) if docs.height else 0.0,
-            "memory_hits": len(hits),
+            "auto": n_auto,
+            "review": docs.height - n_auto,
+            "touchless_rate": n_auto / docs.height if docs.height else 0.0,
+            "automation_rate": n_auto / docs.height if docs.height else 0.0,
+            "fields_accepted": accepted,
+            "fields_to_check": n_fields - accepted,
+            "field_automation": accepted / n_fields if n_fields else 0.0,
+            "vendors_recognised": len(history),
+            "memory_fields": int(df["memory_entry"].is_not_null().sum()),
+            **{f"blocked_{k}": n for k, n in blocker_counts(df).items()},
             "ocr_failures": len(ocr_failed),
             "extraction_failures": len(failed),
             "failures": dg.MetadataValue.json(dict(sorted(failed.items())[:50])),
             **_ocr_warning(context, bundle, ocr_engine, settings),
-            "blockers": dg.MetadataValue.json(dict(blockers.most_common(20))),
             "dagster/row_count": df.height,
         }
     )

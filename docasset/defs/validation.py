@@ -28,9 +28,10 @@ from docasset.defs.settings import Settings
     io_manager_key="frames_io",
     group_name="validation",
     kinds={"polars"},
-    description="The batch's documents routed to review, plus a stable QA sample of automated "
+    description="The batch's documents routed to review, plus a stable QA sample of touchless "
     "ones (settings.qa.auto_sample_rate; queue_reason 'qa_sample'): predicted values, "
-    "confidences, blockers and page image, exported as the project's own JSONL "
+    "confidences, per-field status (field_status: accepted fields are shown locked, only the "
+    "to_check ones are asked), blockers and page image, exported as the project's own JSONL "
     "(review/<batch>/queue.jsonl); label_studio_tasks turns it into Label Studio tasks.",
 )
 def review_queue(
@@ -48,6 +49,8 @@ def review_queue(
         {
             "documents": n["documents"],
             "qa_sample": n["qa_sample"],
+            "fields_to_check": int((queued["field_status"] == "to_check").sum()),
+            "fields_accepted": int((queued["field_status"] == "accepted").sum()),
             "queue_jsonl": dg.MetadataValue.path(str(out / "queue.jsonl")),
             "dagster/row_count": queued.height,
         }

@@ -56,7 +56,10 @@ def test_mixed_batch_ocrs_good_pages_and_quarantines_bad(
     preds = res.output_for_node("predictions")
     # No production model yet: every document goes to review, saying why.
     assert set(preds["route"]) == {"review"}
-    assert all("no production model" in b for b in preds["blockers"].to_list())
+    assert all(
+        any(b["kind"] == "no_model" for b in bl) for bl in preds["blocker_details"].to_list()
+    )
+    assert set(preds["field_status"]) == {"to_check"}
     [check] = res.get_asset_check_evaluations()
     assert check.passed and check.metadata["bad_files"].value == 1
 
@@ -230,7 +233,7 @@ def test_one_document_failing_ocr_is_its_outcome_and_the_check_warns(
     assert "IndexError: a bug only this page triggers" in str(mats["ocr_text"]["failures"].value)
     preds = res.output_for_node("predictions")
     blockers = preds.filter(pl.col("doc_id") == victim[0])["blockers"].to_list()[0]
-    assert blockers[0].startswith("OCR failed: DocumentError") and "IndexError" in blockers[0]
+    assert blockers[0].startswith("ocr failed (DocumentError") and "IndexError" in blockers[0]
     assert preds["doc_id"].n_unique() == 3
     [check] = [c for c in res.get_asset_check_evaluations() if c.check_name == "ocr_failures"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR  # 1/3 > 0.2

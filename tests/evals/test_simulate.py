@@ -6,8 +6,9 @@ reaches the target precision, so every document goes to review. Each week operat
 the review queue; the corrections feed the correction memory and the retraining sensor; each
 retrained model is calibrated on a larger dev split and promoted only through the
 accuracy_regression gate. The stream mixes three known vendors with three new ones. Automation
-must end higher than it starts, and every week's automated documents must be right at the
-target precision.
+(of fields and of whole documents) must end higher than it starts, every week's accepted
+fields and touchless documents must be right at their targets, and operators must spend less
+time per document at the end than at the start.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
 WEEKS = 3
 STREAM = 30
 TARGET = Settings().routing_config().target_precision
+FIELD_TARGET = Settings().routing_config().field_target
 
 
 @dataclass
@@ -60,9 +62,16 @@ def test_automation_rises_while_automated_documents_stay_right(sim: SimRun) -> N
     print(weeks)  # the curve, for a failing run's log
     rates = weeks["automation_rate"].to_list()
     assert rates[-1] > rates[0], rates
+    fields = weeks["field_automation"].to_list()
+    assert fields[-1] > fields[0] and all(f >= r for f, r in zip(fields, rates, strict=True))
+    seconds = weeks["operator_seconds_per_doc"].to_list()
+    assert seconds[-1] < seconds[0], seconds
     for row in weeks.iter_rows(named=True):
         if row["auto_accuracy"] is not None:
             assert row["auto_accuracy"] >= TARGET, row
+        if row["accepted_field_accuracy"] is not None:
+            assert row["accepted_field_accuracy"] >= FIELD_TARGET, row
+        assert row["touchless_rate"] == row["automation_rate"]
 
 
 def test_every_week_went_through_sensors_runs_and_the_gate(sim: SimRun) -> None:
@@ -92,4 +101,4 @@ def test_learning_curve_files(sim: SimRun) -> None:
     assert (sim.out / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (sim.out / "learning_curve.md").read_text()
     assert "![learning curve](learning_curve.png)" in md and "| week | documents |" in md
-    assert "- automation rate: week 1" in md
+    assert "- automation rate: week 1" in md and "- field automation: week 1" in md

@@ -25,7 +25,7 @@ from docasset.core.intake.scans import IntakeLimits, ScanFile, inspect_file
 from docasset.core.isolation import isolated
 from docasset.core.ocr.engine import OCR_META, Engine, ocr_documents, page_engines
 from docasset.core.ocr.hybrid import default_engine
-from docasset.core.ocr.text import document_text
+from docasset.core.ocr.text import WordSpans, document_text, word_spans
 from docasset.core.training.align import Alignment
 from docasset.core.training.train import TrainConfig, TrainReport, make_training_doc, train_model
 from docasset.core.validation.curate import bucket
@@ -49,6 +49,7 @@ class OcrRun:
     words: dict[str, pl.DataFrame] = field(default_factory=dict)
     cpu_seconds: float = 0.0
     pages: int = 0
+    word_conf: dict[str, WordSpans] = field(default_factory=dict)  # key -> word confidences
 
 
 def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
@@ -119,6 +120,7 @@ def ocr_files(
             run.page_engines[name] = run.page_engines.get(name, 0) + n
         if keep_words:
             run.words[key] = out
+        run.word_conf[key] = word_spans(out).get(ids[key], [])
     run.seconds = time.perf_counter() - started
     run.cpu_seconds = process_cpu_seconds() - cpu
     return run
@@ -133,15 +135,21 @@ def process_cpu_seconds() -> float:
 
 
 def training_docs(
-    docs: list[LabelledDoc], texts: dict[str, str], doctype: DocType
+    docs: list[LabelledDoc],
+    texts: dict[str, str],
+    doctype: DocType,
+    word_conf: dict[str, WordSpans] | None = None,
 ) -> tuple[list[Doc], dict[str, list[Alignment]]]:
-    """spaCy training docs for labelled documents with OCR text, and every alignment."""
+    """spaCy training docs for labelled documents with OCR text (and word confidences), and
+    every alignment."""
     nlp = spacy.blank("en")
     out, aligns = [], {}
     for d in docs:
         if d.id not in texts:
             continue
-        doc, al = make_training_doc(nlp, doctype, d.id, texts[d.id], d.fields)
+        doc, al = make_training_doc(
+            nlp, doctype, d.id, texts[d.id], d.fields, (word_conf or {}).get(d.id)
+        )
         out.append(doc)
         aligns[d.id] = al
     return out, aligns
@@ -172,11 +180,13 @@ def train_labelled(
     dev_fraction: float,
     ocr: dict[str, Any],
     dataset: str,
+    word_conf: dict[str, WordSpans] | None = None,
 ) -> TrainedModel:
     """Train on the OCR texts of labelled documents (dev split by id hash): what ``docasset
     train`` and ``evals.run --train-dataset`` run. The model records ``ocr``, the identity of
-    the engine its training text came from (``model.json`` key ``ocr``)."""
-    tdocs, aligns = training_docs(docs, texts, doctype)
+    the engine its training text came from (``model.json`` key ``ocr``); ``word_conf`` the
+    OCR word confidences (the OCR-evidence features)."""
+    tdocs, aligns = training_docs(docs, texts, doctype, word_conf)
     unaligned = {k: [a.field for a in al if not a.aligned] for k, al in aligns.items()}
     unaligned = {k: v for k, v in unaligned.items() if v}
     train, dev = split_docs(tdocs, dev_fraction)

@@ -17,8 +17,10 @@ from docasset.core.evaluation.metrics import (
     outcome_matrix,
     score,
 )
-from docasset.core.extraction.extract import DocPrediction, ModelBundle, predict_text
+from docasset.core.extraction.extract import ModelBundle, predict_text
 from docasset.core.extraction.fields import DocType, values_match
+from docasset.core.extraction.routing import DocPrediction
+from docasset.core.training.train import doc_words
 
 
 @dataclass
@@ -43,7 +45,7 @@ class ModelEvaluation:
 def doc_confidence(doctype: DocType, pred: DocPrediction) -> float:
     """How sure the model is of a whole document: its least confident required field; 0 when
     a required field is missing or a validator fails (such a document can never be automated)."""
-    if any("validator failed" in b or "no text" in b for b in pred.blockers):
+    if pred.has("validator_failed", "no_text", "no_model"):
         return 0.0
     confs = [pred.fields[n].confidence if pred.fields[n].value else 0.0 for n in doctype.required]
     return min(confs, default=0.0)
@@ -68,7 +70,7 @@ def evaluate_model(
     preds, times = [], []
     for d in golden:
         t = time.perf_counter()
-        preds.append(predict_text(bundle, d.user_data["doc_id"], d.text))
+        preds.append(predict_text(bundle, d.user_data["doc_id"], d.text, words=doc_words(d)))
         times.append(time.perf_counter() - t)
     return evaluate_predictions(
         bundle.doctype,

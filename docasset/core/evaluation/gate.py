@@ -10,7 +10,7 @@ from docasset.core.evaluation.evaluate import ModelEvaluation
 from docasset.core.extraction.fields import DocType
 from docasset.core.tunable import tunable
 
-FindingKind = Literal["f1_drop", "automation_drop", "latency"]
+FindingKind = Literal["f1_drop", "automation_drop", "field_automation_drop", "latency"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,19 @@ def regression_verdict(
                 ca,
                 pa - cfg.automation_tolerance,
                 f"automation rate dropped {pa:.3f} -> {ca:.3f} "
+                f"(tolerance {cfg.automation_tolerance})",
+            )
+        )
+    cf, pf = candidate.scores.get("field_automation"), production.scores.get("field_automation")
+    if cf is not None and pf is not None and cf < pf - cfg.automation_tolerance:
+        out.append(
+            GateFinding(
+                "field_automation_drop",
+                None,
+                pf,
+                cf,
+                pf - cfg.automation_tolerance,
+                f"fields accepted dropped {pf:.3f} -> {cf:.3f} "
                 f"(tolerance {cfg.automation_tolerance})",
             )
         )

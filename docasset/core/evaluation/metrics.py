@@ -2,6 +2,14 @@
 
 A wrong prediction counts as a false positive and a false negative (the SROIE protocol).
 Text fields match ignoring case and whitespace; dates and amounts match normalized.
+
+Automation is measured twice: per field (``field_automation``: the share of fields accepted,
+with ``accepted_field_accuracy``: the share of accepted fields that are right) and per
+document (``touchless_rate``: documents with no field to check, with ``touchless_accuracy``:
+the share of them with every required field right). Operator effort follows one stated
+convention (:func:`operator_seconds`): a field to check costs ``KEY_SECONDS`` when its value is
+wrong or missing (the operator types it) and ``CONFIRM_SECONDS`` when it is right (the
+operator confirms it); an accepted field costs nothing.
 """
 
 from __future__ import annotations
@@ -11,8 +19,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from docasset.core.extraction.extract import DocPrediction
 from docasset.core.extraction.fields import DocType, FieldSpec, values_match
+from docasset.core.extraction.routing import DocPrediction, FieldStatus
+
+KEY_SECONDS = 10.0  # a field to check whose value is wrong or missing: typed by the operator
+CONFIRM_SECONDS = 2.0  # a field to check whose value is right: confirmed by the operator
+
+
+def operator_seconds(status: FieldStatus, right: bool) -> float:
+    """Estimated operator seconds for one field (the convention of this module)."""
+    if status == "accepted":
+        return 0.0
+    return CONFIRM_SECONDS if right else KEY_SECONDS
 
 
 @dataclass
@@ -24,6 +42,19 @@ class FieldScore:
     fn: int = 0
     similarity_sum: float = 0.0
     n_truth: int = 0
+    n: int = 0  # documents scored
+    accepted: int = 0  # ... whose value was accepted (no check)
+    accepted_right: int = 0
+
+    @property
+    def automation(self) -> float:
+        """Share of the documents whose value of this field was accepted."""
+        return self.accepted / self.n if self.n else 0.0
+
+    @property
+    def accepted_accuracy(self) -> float | None:
+        """Share of accepted values that are right (None: nothing accepted)."""
+        return self.accepted_right / self.accepted if self.accepted else None
 
     @property
     def precision(self) -> float:
@@ -54,6 +85,8 @@ class Scores:
     ece: float
     reliability: list[dict[str, float]] = field(default_factory=list)
     worst: list[dict[str, object]] = field(default_factory=list)
+    operator_seconds: float = 0.0
+    blocker_docs: dict[str, int] = field(default_factory=dict)  # kind -> documents
 
     @property
     def micro(self) -> FieldScore:
@@ -62,7 +95,29 @@ class Scores:
             out.tp, out.fp, out.fn = out.tp + s.tp, out.fp + s.fp, out.fn + s.fn
             out.similarity_sum += s.similarity_sum
             out.n_truth += s.n_truth
+            out.n += s.n
+            out.accepted += s.accepted
+            out.accepted_right += s.accepted_right
         return out
+
+    @property
+    def field_automation(self) -> float:
+        """Share of all fields accepted without a check."""
+        return self.micro.automation
+
+    @property
+    def accepted_field_accuracy(self) -> float | None:
+        """Share of accepted fields that are right (None: none accepted)."""
+        return self.micro.accepted_accuracy
+
+    @property
+    def touchless_accuracy(self) -> float | None:
+        """Share of touchless documents with every required field right (None: none)."""
+        return self.n_auto_correct / self.n_auto if self.n_auto else None
+
+    @property
+    def operator_seconds_per_doc(self) -> float | None:
+        return self.operator_seconds / self.n_docs if self.n_docs else None
 
     @property
     def automation_rate(self) -> float:
@@ -82,6 +137,14 @@ class Scores:
                 "f1": m.f1,
                 "similarity": m.similarity,
             },
+            "automation_rate": self.automation_rate,
+            "auto_accuracy": self.auto_accuracy,
+            "n_auto": self.n_auto,
+            "touchless_rate": self.automation_rate,
+            "touchless_accuracy": self.touchless_accuracy,
+            "field_automation": self.field_automation,
+            "accepted_field_accuracy": self.accepted_field_accuracy,
+            "fields_accepted": m.accepted,
             "fields": {
                 k: {
                     "precision": s.precision,
@@ -91,12 +154,19 @@ class Scores:
                     "tp": s.tp,
                     "fp": s.fp,
                     "fn": s.fn,
+                    "automation": s.automation,
+                    "accepted": s.accepted,
+                    "accepted_accuracy": s.accepted_accuracy,
                 }
                 for k, s in self.fields.items()
             },
-            "automation_rate": self.automation_rate,
-            "auto_accuracy": self.auto_accuracy,
-            "n_auto": self.n_auto,
+            "operator_seconds_per_doc": self.operator_seconds_per_doc,
+            "operator_seconds_convention": (
+                f"{KEY_SECONDS:g} s per field to check that is wrong or missing (keyed), "
+                f"{CONFIRM_SECONDS:g} s per field to check that is right (confirmed), "
+                "0 s per accepted field"
+            ),
+            "blocker_docs": self.blocker_docs,
             "ece": self.ece,
             "reliability": self.reliability,
         }
@@ -142,16 +212,27 @@ def score(
     """Score predictions against truth (doc id -> field -> printed value)."""
     fields = {n: FieldScore() for n in doctype.names}
     n_auto = n_auto_ok = 0
+    seconds = 0.0
+    blocker_docs: dict[str, int] = {}
     pairs: list[tuple[float, bool]] = []
     worst: list[dict[str, object]] = []
     for pred in predictions:
         truth = truths.get(pred.doc_id, {})
         wrong: list[str] = []
+        for kind in {b.kind for b in pred.blockers}:
+            blocker_docs[kind] = blocker_docs.get(kind, 0) + 1
         for spec in doctype.fields:
             s = fields[spec.name]
-            p = pred.fields[spec.name].value if spec.name in pred.fields else None
+            fpred = pred.fields.get(spec.name)
+            p = fpred.value if fpred is not None else None
             t = truth.get(spec.name) or None
             ok = values_match(spec, p, t)
+            status: FieldStatus = fpred.status if fpred is not None else "to_check"
+            s.n += 1
+            if status == "accepted":
+                s.accepted += 1
+                s.accepted_right += ok
+            seconds += operator_seconds(status, ok)
             if t is not None:
                 s.n_truth += 1
                 s.similarity_sum += Levenshtein.normalized_similarity(
@@ -170,7 +251,17 @@ def score(
             worst.append({"doc_id": pred.doc_id, "wrong": wrong, "route": pred.route})
     ece, table = expected_calibration_error(pairs)
     worst.sort(key=lambda w: -len(w["wrong"]))  # type: ignore[arg-type]
-    return Scores(fields, len(predictions), n_auto, n_auto_ok, ece, table, worst[:20])
+    return Scores(
+        fields,
+        len(predictions),
+        n_auto,
+        n_auto_ok,
+        ece,
+        table,
+        worst[:20],
+        seconds,
+        dict(sorted(blocker_docs.items())),
+    )
 
 
 def outcome_matrix(

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
+from docasset.core.extraction.evidence import confusable_chars
 from docasset.core.extraction.fields import parse_amount
 from docasset.core.extraction.layout import LEGAL_RE, POSTCODE_RE, STATE_RE
 from docasset.core.extraction.rules import AMOUNT_RE
@@ -37,6 +38,11 @@ FEATURES = (
     "top_rule",
     "repeat",
     "is_max_amount",
+    "ocr_low",
+    "ocr_mean_low",
+    "confusable",
+    "arith_agree",
+    "arith_conflict",
 )
 MIN_FIT = 12  # fewer held-out outcomes (or one class only): fall back to the bin table
 
@@ -51,11 +57,17 @@ def span_features(
     top_rule: tuple[str, float],
     agree_strength: float,
     is_top_rule: bool,
+    ocr: tuple[float, float] | None = None,
+    arith: tuple[int, bool] = (0, False),
 ) -> dict[str, float]:
     """The evidence vector of one candidate value.
 
     ``top_rule`` = (text, strength) of the best rule candidate, ``agree_strength`` the strength
     of the rule candidate with this value (0 if none), ``is_top_rule`` whether it is the best's.
+    OCR evidence: ``ocr`` = (lowest, mean) word confidence 0-1 under the span (None: the engine
+    gave none, which counts as no evidence of a misread), and the OCR-confusable characters of
+    the value. ``arith`` = (relations agreeing with an amount, contradicted?) from
+    ``docasset.core.extraction.arithmetic``.
     """
     idx = line_index(text, start)
     sim = fuzz.ratio(_squash(value), _squash(top_rule[0])) / 100 if top_rule[0] else 0.0
@@ -80,6 +92,11 @@ def span_features(
         "top_rule": float(is_top_rule),
         "repeat": min(repeat, 4) / 4,
         "is_max_amount": float(amount is not None and doc_max is not None and amount == doc_max),
+        "ocr_low": 1.0 - ocr[0] if ocr else 0.0,
+        "ocr_mean_low": 1.0 - ocr[1] if ocr else 0.0,
+        "confusable": min(confusable_chars(value), 3) / 3,
+        "arith_agree": min(arith[0], 2) / 2,
+        "arith_conflict": float(arith[1]),
     }
 
 

@@ -15,15 +15,20 @@ The evidence of the chosen value (source, validity, line position, suffix/postco
 with the rule candidate, ...; see ``docasset.core.extraction.confidence``) is mapped to a
 confidence by a per-field logistic model fitted on held-out outcomes; the evidence-pattern bin
 table is the fallback when too little held-out data exists.
-A document is routed ``auto`` only if every required field is present, valid and at or above
-its threshold; otherwise ``review`` with the reasons ("automation blockers").
+Beside the model's evidence, each candidate carries OCR evidence (word confidences under the
+span, OCR-confusable characters; ``docasset.core.extraction.evidence``) and, for the total,
+arithmetic evidence (``docasset.core.extraction.arithmetic``); the vendor history of a
+recognised vendor confirms, fills or contradicts fields (``docasset.core.extraction.history``).
+Routing is per field (``docasset.core.extraction.routing``): each field is ``accepted`` or
+``to_check``; a document is ``auto`` (touchless) only when no field is to be checked and its
+document confidence reaches the document threshold; otherwise ``review`` with its blockers.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +36,50 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from docasset.core.extraction.arithmetic import check_total
 from docasset.core.extraction.confidence import fit_logistic, logistic, span_features
+from docasset.core.extraction.evidence import WordSpans, span_ocr
 from docasset.core.extraction.fields import (
     DocType,
     FieldSpec,
     load_doctype,
     normalize,
     parse_amount,
-    validate_document,
+    sum_rule_problems,
+)
+from docasset.core.extraction.history import (
+    STABLE_FIELDS,
+    VendorHistory,
+    consistency,
+    contradicts,
 )
 from docasset.core.extraction.layout import (
     address_candidates,
     company_candidates,
     repair_legal_form,
 )
+from docasset.core.extraction.routing import (
+    NEVER,
+    Blocker,
+    BlockerKind,
+    DocPrediction,
+    FieldPrediction,
+    RoutingConfig,
+    Thresholds,
+    route_document,
+    thresholds_for,
+)
 from docasset.core.extraction.rules import Candidate, rule_candidates, untendered_amounts
 from docasset.core.isolation import isolated, isolating
-from docasset.core.tunable import tunable
 from docasset.errors import DocumentError, ModelError
+
+__all__ = [  # routing types re-exported: callers predating routing.py import them from here
+    "NEVER",
+    "DocPrediction",
+    "FieldPrediction",
+    "RoutingConfig",
+    "thresholds_for",
+]
 
 MODEL_META = "model.json"
 PIPELINE_DIR = "pipeline"
@@ -58,56 +89,10 @@ PIPELINE_DIR = "pipeline"
 # hand-built bundles) extract with NER + regex rules only.
 LAYOUT_META = "layout_candidates"
 PIPE_BATCH = 64
-EXTRACTION_FAILED = "extraction failed"  # the blocker of a document extraction failed on
-NEVER = 1.01  # a threshold no confidence reaches: the field is never accepted alone
+EXTRACTION_FAILED: BlockerKind = "extraction_failed"  # the blocker of a failed document
 SELLER_FIELDS = ("company", "vendor")  # names whose OCR-garbled legal form is repaired
-
-
-@dataclass(frozen=True)
-class RoutingConfig:
-    """How routing thresholds are fitted and what the correction memory's values weigh."""
-
-    target_precision: float = tunable(
-        0.98, "Routing thresholds aim at this precision of automated documents."
-    )
-    memory_confidence: float = tunable(
-        0.99,
-        "Confidence given to a field filled from the correction memory (the vendor's "
-        "operator-typed value found again in the text).",
-    )
-    min_support: int = tunable(
-        8, "A field may be accepted alone only with this many held-out values above threshold."
-    )
-
-
-@dataclass(frozen=True)
-class FieldPrediction:
-    """One extracted field with its evidence and calibrated confidence."""
-
-    value: str | None
-    start: int
-    end: int
-    source: str  # model | rule | both | none
-    bin: str
-    confidence: float
-    features: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
-
-
-@dataclass
-class DocPrediction:
-    """Everything extracted from one document, and where it goes next."""
-
-    doc_id: str
-    fields: dict[str, FieldPrediction]
-    route: str  # auto | review
-    blockers: list[str]
-    model_version: str | None
-
-    def values(self) -> dict[str, str | None]:
-        return {k: f.value for k, f in self.fields.items()}
-
-    def confidences(self) -> dict[str, float]:
-        return {k: f.confidence for k, f in self.fields.items()}
+TOTAL_FIELD = "total"  # the amount the arithmetic checks test
+DOC_THRESHOLD_META = "doc_threshold"  # model.json: the document-confidence threshold
 
 
 @dataclass
@@ -161,8 +146,8 @@ class Calibration:
             pf[1] += 1
             if features is not None:
                 rows.setdefault(fname, []).append((features[i], ok))
-        for fname, (ok, n) in per_field.items():
-            cal.base[fname] = (ok + 1) / (n + 2)  # Laplace: never exactly 0 or 1
+        for fname, (n_ok, n) in per_field.items():
+            cal.base[fname] = (n_ok + 1) / (n + 2)  # Laplace: never exactly 0 or 1
         for fname, frows in rows.items():
             model = fit_logistic(frows)
             if model is not None:
@@ -180,6 +165,12 @@ class ModelBundle:
     thresholds: dict[str, float]
     version: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def routing_thresholds(self) -> Thresholds:
+        """Per-field thresholds and the document threshold (0 for models fitted before
+        field-level routing: their per-field thresholds were already set for the document
+        target)."""
+        return Thresholds(self.thresholds, float(self.meta.get(DOC_THRESHOLD_META, 0.0)))
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -234,12 +225,6 @@ def _is_valid(spec: FieldSpec, value: str) -> bool:
     return spec.type == "text" or normalize(spec, value) is not None
 
 
-def _agrees(spec: FieldSpec, value: str, rule_keys: set[str]) -> bool:
-    if spec.type == "text":
-        return "".join(value.split()).lower() in rule_keys
-    return normalize(spec, value) in rule_keys
-
-
 @dataclass(frozen=True)
 class Option:
     """One candidate value of a field, where it came from, and its evidence features."""
@@ -257,12 +242,24 @@ def _key(spec: FieldSpec, value: str) -> str | None:
     return "".join(value.split()).lower() if spec.type == "text" else normalize(spec, value)
 
 
+def _arith(spec: FieldSpec, text: str, value: str) -> tuple[int, bool]:
+    if spec.name != TOTAL_FIELD or spec.type != "amount":
+        return 0, False
+    agree, conflict = check_total(text, value)
+    return agree, conflict is not None
+
+
 def field_options(
-    spec: FieldSpec, text: str, ents: list[tuple[int, int, str]], layout: bool = True
+    spec: FieldSpec,
+    text: str,
+    ents: list[tuple[int, int, str]],
+    layout: bool = True,
+    words: WordSpans | None = None,
 ) -> list[Option]:
     """Every candidate of a field, in the documented combination order (module docstring):
     model spans confirmed by a rule, valid model spans, rule candidates, invalid model spans.
-    A rule candidate with the same value as a model span is merged into it (source ``both``)."""
+    A rule candidate with the same value as a model span is merged into it (source ``both``).
+    ``words``: the OCR word confidences, for the OCR-evidence features."""
     spans = [(s, e) for s, e, label in ents if label == spec.label]
     rules = field_candidates(spec, text, layout)[:4]
     rule_keys = [_key(spec, c.text) for c in rules]
@@ -285,6 +282,8 @@ def field_options(
             top,
             max(agree, default=0.0),
             k == rule_keys[0] if rules else False,
+            span_ocr(words, s, e),
+            _arith(spec, text, text[s:e]),
         )
         ranked.append((0 if agree else (1 if valid else 3), Option(s, e, source, valid, n, feats)))
         seen.add(k)
@@ -294,7 +293,17 @@ def field_options(
         seen.add(rk)
         valid = _is_valid(spec, c.text)
         feats = span_features(
-            text, c.text, c.start, "rule", valid, n, top, c.strength, rk == rule_keys[0]
+            text,
+            c.text,
+            c.start,
+            "rule",
+            valid,
+            n,
+            top,
+            c.strength,
+            rk == rule_keys[0],
+            span_ocr(words, c.start, c.end),
+            _arith(spec, text, c.text),
         )
         ranked.append((2, Option(c.start, c.end, "rule", valid, n, feats)))
     ranked.sort(key=lambda r: r[0])  # stable: the model's / rules' own order within a rank
@@ -321,122 +330,173 @@ def select_option(spec: FieldSpec, options: list[Option], calibration: Calibrati
     return max(options, key=lambda o: (o.valid, logistic(model, o.features)))
 
 
-def route(
-    doctype: DocType, fields: dict[str, FieldPrediction], thresholds: dict[str, float]
-) -> list[str]:
-    """Automation blockers; an empty list means the document can be automated."""
-    blockers: list[str] = []
-    values = {k: f.value for k, f in fields.items()}
-    for name in doctype.required:
-        f = fields[name]
-        if f.value is None:
-            blockers.append(f"missing {name}")
-        elif f.confidence < thresholds.get(name, NEVER):
-            blockers.append(
-                f"low confidence {name} ({f.confidence:.2f} < {thresholds.get(name, NEVER):.2f})"
-            )
-    blockers += [f"validator failed: {p}" for p in validate_document(doctype, values)]
-    return blockers
+def _scored(
+    bundle: ModelBundle, spec: FieldSpec, text: str, o: Option, words: WordSpans | None
+) -> FieldPrediction:
+    """The field prediction of one option, scored by the model's confidence model."""
+    bin_key = _bin(o.source, o.valid, o.n_spans)
+    conf = bundle.calibration.confidence(spec.name, bin_key, o.features)
+    value = text[o.start : o.end]
+    if spec.name in SELLER_FIELDS:
+        value = repair_legal_form(value)
+    checks: tuple[Blocker, ...] = ()
+    if spec.type == "amount" and spec.name == TOTAL_FIELD:
+        _, conflict = check_total(text, value)
+        if conflict:
+            checks = (Blocker("total_inconsistent", spec.name, conflict),)
+    ocr = span_ocr(words, o.start, o.end)
+    return FieldPrediction(
+        value,
+        o.start,
+        o.end,
+        o.source,
+        bin_key,
+        round(conf, 4),
+        o.features,
+        checks=checks,
+        ocr_conf=round(ocr[0], 4) if ocr else None,
+    )
+
+
+def _with_history(
+    bundle: ModelBundle,
+    spec: FieldSpec,
+    text: str,
+    chosen: FieldPrediction,
+    options: list[Option],
+    history: VendorHistory,
+    words: WordSpans | None,
+    cfg: RoutingConfig,
+) -> FieldPrediction:
+    """The field after the vendor history (see ``docasset.core.extraction.history``)."""
+    hit = history.hits.get(spec.name)
+    if hit is None:
+        if contradicts(history, spec.name, chosen.value, cfg.history_min_support):
+            typed = ", ".join(sorted(history.known.get(spec.name, {})))[:120]
+            block = Blocker("history_conflict", spec.name, f"vendor {history.vendor}: {typed}")
+            return replace(chosen, checks=(*chosen.checks, block))
+        return chosen
+    stable = hit.kind == "value" and spec.name in STABLE_FIELDS
+    surface = hit.value if stable else text[hit.start : hit.end]
+    key = _key(spec, surface)
+    consistent = stable and consistency(history, spec.name, surface) >= cfg.field_target
+    # A fuzzy match may be another branch's value: its numbers must be the printed ones.
+    printed = hit.exact or _digits(surface) == _digits(text[hit.start : hit.end])
+    support = hit.support if consistent and printed else 0
+    if chosen.value is not None and _key(spec, chosen.value) == key:
+        return _trusted(
+            replace(
+                chosen, memory_entry=hit.entry_id, history="confirmed", history_support=support
+            ),
+            cfg,
+        )
+    same = [o for o in options if _key(spec, text[o.start : o.end]) == key]
+    if same:
+        o = same[0]
+    else:  # a span no candidate proposed: its evidence as a rule candidate's
+        feats = span_features(
+            text,
+            text[hit.start : hit.end],
+            hit.start,
+            "rule",
+            _is_valid(spec, surface),
+            len(options),
+            ("", 0.0),
+            0.5,
+            False,
+            span_ocr(words, hit.start, hit.end),
+            _arith(spec, text, surface),
+        )
+        o = Option(hit.start, hit.end, "rule", _is_valid(spec, surface), len(options), feats)
+    scored = _scored(bundle, spec, text, o, words)
+    if stable and not hit.exact and not support >= cfg.history_min_support:
+        # The model scored the printed span, not this remembered value: no threshold applies.
+        fuzzy = Blocker("history_fuzzy", spec.name, "the remembered value is printed differently")
+        scored = replace(scored, checks=(*scored.checks, fuzzy))
+    return _trusted(
+        replace(
+            scored,
+            value=surface,
+            source="memory",
+            memory_entry=hit.entry_id,
+            history="filled",
+            history_support=support,
+        ),
+        cfg,
+    )
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+def _trusted(f: FieldPrediction, cfg: RoutingConfig) -> FieldPrediction:
+    """A field the history accepts carries the history's confidence (what production health
+    averages as estimated accuracy), never less than the model's."""
+    if f.history_support >= cfg.history_min_support:
+        return replace(f, confidence=max(f.confidence, cfg.memory_confidence))
+    return f
 
 
 def predict_text(
-    bundle: ModelBundle, doc_id: str, text: str, doc: Doc | None = None
+    bundle: ModelBundle,
+    doc_id: str,
+    text: str,
+    doc: Doc | None = None,
+    words: WordSpans | None = None,
+    history: VendorHistory | None = None,
+    cfg: RoutingConfig | None = None,
+    doc_blockers: list[Blocker] | None = None,
 ) -> DocPrediction:
-    """Extract every field of ``bundle.doctype`` from one document's OCR text (``doc``: the
-    pipeline's output for it, when the caller ran the pipeline over a batch)."""
+    """Extract and route every field of ``bundle.doctype`` from one document's OCR text.
+
+    ``doc``: the pipeline's output for it, when the caller ran the pipeline over a batch;
+    ``words``: the OCR word confidences (``docasset.core.extraction.evidence``); ``history``:
+    the recognised vendor's history; ``doc_blockers``: document-level reasons for review
+    (a bad scan)."""
+    cfg = cfg or RoutingConfig()
     doc = doc if doc is not None else bundle.nlp(text)
     ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+    layout = bool(bundle.meta.get(LAYOUT_META))
     fields: dict[str, FieldPrediction] = {}
     for spec in bundle.doctype.fields:
-        opts = field_options(spec, text, ents, bool(bundle.meta.get(LAYOUT_META)))
-        if not opts:
-            fields[spec.name] = FieldPrediction(None, 0, 0, "none", _bin("none", False, 0), 0.0)
-            continue
-        o = select_option(spec, opts, bundle.calibration)
-        bin_key = _bin(o.source, o.valid, o.n_spans)
-        conf = bundle.calibration.confidence(spec.name, bin_key, o.features)
-        value = text[o.start : o.end]
-        if spec.name in SELLER_FIELDS:
-            value = repair_legal_form(value)
-        fields[spec.name] = FieldPrediction(
-            value, o.start, o.end, o.source, bin_key, round(conf, 4), o.features
+        opts = field_options(spec, text, ents, layout, words)
+        f = (
+            _scored(bundle, spec, text, select_option(spec, opts, bundle.calibration), words)
+            if opts
+            else FieldPrediction(None, 0, 0, "none", _bin("none", False, 0), 0.0)
         )
-    blockers = route(bundle.doctype, fields, bundle.thresholds)
+        if history is not None:
+            f = _with_history(bundle, spec, text, f, opts, history, words, cfg)
+        fields[spec.name] = f
+    blockers = list(doc_blockers or [])
     if not text.strip():
-        blockers.insert(0, "no text found")
-    return DocPrediction(doc_id, fields, "review" if blockers else "auto", blockers, bundle.version)
+        blockers.append(Blocker("no_text", None, "the OCR found no text"))
+    values = {k: f.value for k, f in fields.items()}
+    fields, route, blockers, conf = route_document(
+        bundle.doctype,
+        fields,
+        bundle.routing_thresholds(),
+        cfg,
+        blockers,
+        sum_rule_problems(bundle.doctype, values),
+    )
+    return DocPrediction(doc_id, fields, route, blockers, bundle.version, conf)
 
 
 def predict_unmodelled(doctype: DocType, doc_id: str) -> DocPrediction:
     """The prediction when no production model exists yet: everything goes to review."""
     fields = {s.name: FieldPrediction(None, 0, 0, "none", "none", 0.0) for s in doctype.fields}
-    return DocPrediction(doc_id, fields, "review", ["no production model"], None)
-
-
-def thresholds_for(
-    doctype: DocType,
-    outcomes: list[tuple[str, float, bool]],
-    target: float,
-    min_support: int = RoutingConfig.min_support,
-) -> dict[str, float]:
-    """Per-field confidence thresholds reaching ``target`` precision on held-out outcomes.
-
-    Each required field must reach ``target ** (1 / n_required)`` so that, if fields err
-    independently, a document with all fields above threshold is right with ``target``
-    probability. The threshold is the lowest confidence at which held-out precision of the
-    accepted values (at least ``min_support`` of them) reaches that level; :data:`NEVER` if none.
-    """
-    per_field_target = target ** (1 / max(1, len(doctype.required)))
-    out: dict[str, float] = {}
-    for spec in doctype.fields:
-        rows = sorted(((c, ok) for f, c, ok in outcomes if f == spec.name and c > 0), reverse=True)
-        best = NEVER
-        ok_count = 0
-        for i, (conf, ok) in enumerate(rows, start=1):
-            ok_count += int(ok)
-            nxt = rows[i][0] if i < len(rows) else None
-            if nxt == conf:
-                continue  # only cut between distinct confidence values
-            if i >= min_support and ok_count / i >= per_field_target:
-                best = conf
-        out[spec.name] = best
-    return out
-
-
-MemoryHits = dict[str, dict[str, tuple[str, int, int]]]  # doc id -> field -> (value, start, end)
-
-
-def apply_memory(
-    bundle: ModelBundle,
-    pred: DocPrediction,
-    text: str,
-    hits: dict[str, tuple[str, int, int]],
-    confidence: float,
-) -> None:
-    """Overwrite fields with correction-memory values (source ``memory``) and re-route.
-
-    The memory holds values an operator typed for this very vendor, found again in this
-    document's text, so they take precedence over the model; ``confidence`` is what the
-    routing thresholds see for them.
-    """
-    thresholds = dict(bundle.thresholds)
-    for name, (value, start, end) in hits.items():
-        if name in bundle.doctype.names:
-            pred.fields[name] = FieldPrediction(value, start, end, "memory", "memory", confidence)
-            # The model's threshold measures the model's evidence; a remembered operator value
-            # is its own evidence, accepted at the memory's confidence.
-            thresholds[name] = min(thresholds.get(name, NEVER), confidence)
-    pred.blockers = route(bundle.doctype, pred.fields, thresholds)
-    if not text.strip():
-        pred.blockers.insert(0, "no text found")
-    pred.route = "review" if pred.blockers else "auto"
+    return DocPrediction(
+        doc_id, fields, "review", [Blocker("no_model", None, "no production model yet")], None
+    )
 
 
 def predict_failed(doctype: DocType, doc_id: str, why: str, version: str | None) -> DocPrediction:
     """The prediction of a document extraction failed on: nothing extracted, routed to review
     with the failure as its blocker (its outcome, not the batch's)."""
     fields = {s.name: FieldPrediction(None, 0, 0, "none", "none", 0.0) for s in doctype.fields}
-    return DocPrediction(doc_id, fields, "review", [f"{EXTRACTION_FAILED}: {why}"], version)
+    return DocPrediction(doc_id, fields, "review", [Blocker(EXTRACTION_FAILED, None, why)], version)
 
 
 def _parsed(bundle: ModelBundle, texts: dict[str, str]) -> Iterator[Doc | DocumentError]:
@@ -462,51 +522,46 @@ def predict_documents(
     bundle: ModelBundle | None,
     doctype: DocType,
     texts: dict[str, str],
-    extra_blockers: dict[str, list[str]] | None = None,
-    memory: MemoryHits | None = None,
-    memory_confidence: float = 0.99,
+    extra_blockers: dict[str, list[Blocker]] | None = None,
+    history: dict[str, VendorHistory] | None = None,
+    cfg: RoutingConfig | None = None,
+    words: dict[str, WordSpans] | None = None,
 ) -> list[DocPrediction]:
     """Predict a batch of documents (id -> OCR text): the one code path of the ``predictions``
-    asset and ``docasset extract``. ``memory`` (correction-memory hits per document) comes
-    before the model; ``extra_blockers`` (for example a bad scan) force review. A document
-    extraction fails on gets :func:`predict_failed` (review, the reason as blocker); the
-    others go on."""
+    asset and ``docasset extract``. ``history``: the vendor history per document (from the
+    correction memory); ``extra_blockers`` (for example a bad scan) force review; ``words``:
+    the OCR word confidences per document. A document extraction fails on gets
+    :func:`predict_failed` (review, the reason as blocker); the others go on."""
     out = []
     # nlp.pipe batches documents through the network: larger matrix products, ~2x faster.
     docs = _parsed(bundle, texts) if bundle else None
     for doc_id, text in texts.items():
-        parsed = next(docs) if docs is not None else None
-        if isinstance(parsed, DocumentError):
-            pred = predict_failed(doctype, doc_id, parsed.cause, bundle.version if bundle else None)
-        else:
-            hits = (memory or {}).get(doc_id)
-            args = (bundle, doctype, doc_id, text, parsed, hits, memory_confidence)
-            got = isolated(doc_id, _predict_one, *args)
-            pred = (
-                predict_failed(doctype, doc_id, got.cause, bundle.version if bundle else None)
-                if isinstance(got, DocumentError)
-                else got
-            )
         extra = (extra_blockers or {}).get(doc_id, [])
-        if extra:
-            pred.blockers = [*extra, *pred.blockers]
-            pred.route = "review"
+        if bundle is None or docs is None:
+            pred = predict_unmodelled(doctype, doc_id)
+            pred.blockers += extra
+        else:
+            parsed = next(docs)
+            got = (
+                parsed
+                if isinstance(parsed, DocumentError)
+                else isolated(
+                    doc_id,
+                    predict_text,
+                    bundle,
+                    doc_id,
+                    text,
+                    parsed,
+                    (words or {}).get(doc_id),
+                    (history or {}).get(doc_id),
+                    cfg,
+                    extra,
+                )
+            )
+            if isinstance(got, DocumentError):
+                pred = predict_failed(doctype, doc_id, got.cause, bundle.version)
+                pred.blockers += extra
+            else:
+                pred = got
         out.append(pred)
     return out
-
-
-def _predict_one(
-    bundle: ModelBundle | None,
-    doctype: DocType,
-    doc_id: str,
-    text: str,
-    doc: Doc | None,
-    hits: dict[str, tuple[str, int, int]] | None,
-    memory_confidence: float,
-) -> DocPrediction:
-    if bundle is None:
-        return predict_unmodelled(doctype, doc_id)
-    pred = predict_text(bundle, doc_id, text, doc)
-    if hits:
-        apply_memory(bundle, pred, text, hits, memory_confidence)
-    return pred

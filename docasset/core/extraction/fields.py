@@ -236,18 +236,27 @@ def validate_field(spec: FieldSpec, value: str | None) -> list[str]:
     return []
 
 
+def sum_rule_problems(doctype: DocType, values: dict[str, str | None]) -> list[tuple[str, str]]:
+    """(target field, detail) of every failed cross-field sum rule (``total = subtotal + tax``)
+    whose fields are all present."""
+    problems: list[tuple[str, str]] = []
+    for target, parts in doctype.sum_rules:
+        nums = [parse_amount(v) if (v := values.get(n)) else None for n in (target, *parts)]
+        present = [x for x in nums if x is not None]
+        if len(present) == len(nums):
+            total, *rest = present
+            added = sum(rest, Decimal(0))
+            if abs(total - added) > Decimal("0.011"):
+                problems.append((target, f"{total} != {' + '.join(parts)} ({added})"))
+    return problems
+
+
 def validate_document(doctype: DocType, values: dict[str, str | None]) -> list[str]:
     """Per-field problems plus cross-field sum rules (``total = subtotal + tax``)."""
     problems: list[str] = []
     for spec in doctype.fields:
         problems += validate_field(spec, values.get(spec.name))
-    for target, parts in doctype.sum_rules:
-        nums = [parse_amount(values[n]) if values.get(n) else None for n in (target, *parts)]
-        if all(n is not None for n in nums):
-            total, *rest = nums
-            if abs(total - sum(rest)) > Decimal("0.011"):  # type: ignore[operator]
-                problems.append(f"{target}: {total} != {' + '.join(parts)} ({sum(rest)})")  # type: ignore[arg-type]
-    return problems
+    return problems + [f"{t}: {d}" for t, d in sum_rule_problems(doctype, values)]
 
 
 def values_match(spec: FieldSpec, predicted: str | None, truth: str | None) -> bool:

@@ -1,7 +1,15 @@
 """Predictions as a long polars frame (one row per document and field) and as JSON lines.
 
 The frame is what the ``predictions`` asset stores; the JSON object is what
-``docasset extract`` writes: ``{"doc", "fields", "normalized", "confidence", "route", "blockers"}``.
+``docasset extract`` writes: ``{"doc", "fields", "normalized", "confidence", "field_status",
+"route", "blockers", "blocker_details", ...}``.
+
+Per document (repeated on its rows): ``route`` (``auto`` = touchless), ``blockers`` (the
+human-readable reasons) and ``blocker_details`` (the same as structs ``{kind, field, detail}``:
+count and filter by ``kind``, never parse the text), ``doc_confidence``. Per field:
+``field_status`` (``accepted`` | ``to_check``: what Label Studio locks or asks), the value and
+its evidence, ``memory_entry``/``history`` (the correction-memory entry that ``filled`` or
+``confirmed`` it) and ``span_ocr_conf`` (lowest OCR word confidence 0-1 under the value).
 """
 
 from __future__ import annotations
@@ -11,11 +19,23 @@ from typing import Any
 
 import pandera.polars as pa
 import polars as pl
+from polars._typing import PolarsDataType
 
-from docasset.core.extraction.extract import DocPrediction, FieldPrediction
 from docasset.core.extraction.fields import DocType, normalize
+from docasset.core.extraction.routing import (
+    BLOCKER_KINDS,
+    FIELD_STATUSES,
+    HISTORY_USES,
+    ROUTES,
+    SOURCES,
+    Blocker,
+    DocPrediction,
+    FieldPrediction,
+)
 
-PREDICTION_COLUMNS = {
+BLOCKER_STRUCT = pl.Struct({"kind": pl.Utf8, "field": pl.Utf8, "detail": pl.Utf8})
+
+PREDICTION_COLUMNS: dict[str, PolarsDataType] = {
     "doc_id": pl.Utf8,
     "batch_id": pl.Utf8,
     "doc_type": pl.Utf8,
@@ -23,6 +43,8 @@ PREDICTION_COLUMNS = {
     "predicted_at": pl.Datetime("us", "UTC"),
     "route": pl.Utf8,
     "blockers": pl.List(pl.Utf8),
+    "blocker_details": pl.List(BLOCKER_STRUCT),
+    "doc_confidence": pl.Float64,
     "field": pl.Utf8,
     "required": pl.Boolean,
     "value": pl.Utf8,
@@ -33,6 +55,10 @@ PREDICTION_COLUMNS = {
     "end": pl.Int32,
     "ocr_conf": pl.Float64,
     "bad_scan": pl.Boolean,
+    "field_status": pl.Utf8,
+    "memory_entry": pl.Utf8,
+    "history": pl.Utf8,
+    "span_ocr_conf": pl.Float64,
 }
 
 PREDICTIONS_SCHEMA = pa.DataFrameSchema(
@@ -42,18 +68,24 @@ PREDICTIONS_SCHEMA = pa.DataFrameSchema(
         "doc_type": pa.Column(pl.Utf8, nullable=False),
         "model_version": pa.Column(pl.Utf8, nullable=True),
         "predicted_at": pa.Column(pl.Datetime("us", "UTC"), nullable=False),
-        "route": pa.Column(pl.Utf8, pa.Check.isin(["auto", "review"])),
+        "route": pa.Column(pl.Utf8, pa.Check.isin(list(ROUTES))),
         "blockers": pa.Column(pl.List(pl.Utf8)),
+        "blocker_details": pa.Column(pl.List(BLOCKER_STRUCT)),
+        "doc_confidence": pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0)),
         "field": pa.Column(pl.Utf8, nullable=False),
         "required": pa.Column(pl.Boolean),
         "value": pa.Column(pl.Utf8, nullable=True),
         "normalized": pa.Column(pl.Utf8, nullable=True),
         "confidence": pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0)),
-        "source": pa.Column(pl.Utf8, pa.Check.isin(["model", "rule", "both", "none", "memory"])),
+        "source": pa.Column(pl.Utf8, pa.Check.isin(list(SOURCES))),
         "start": pa.Column(pl.Int32, pa.Check.ge(0)),
         "end": pa.Column(pl.Int32, pa.Check.ge(0)),
         "ocr_conf": pa.Column(pl.Float64, nullable=True),
         "bad_scan": pa.Column(pl.Boolean, nullable=False),
+        "field_status": pa.Column(pl.Utf8, pa.Check.isin(list(FIELD_STATUSES)), nullable=False),
+        "memory_entry": pa.Column(pl.Utf8, nullable=True),
+        "history": pa.Column(pl.Utf8, pa.Check.isin(list(HISTORY_USES)), nullable=True),
+        "span_ocr_conf": pa.Column(pl.Float64, nullable=True),
     },
     strict=True,
     unique=["doc_id", "field"],
@@ -81,7 +113,9 @@ def predictions_frame(
                     "model_version": p.model_version,
                     "predicted_at": predicted_at,
                     "route": p.route,
-                    "blockers": p.blockers,
+                    "blockers": p.blocker_texts,
+                    "blocker_details": [b.as_dict() for b in p.blockers],
+                    "doc_confidence": float(p.doc_confidence),
                     "field": spec.name,
                     "required": spec.required,
                     "value": f.value,
@@ -92,6 +126,10 @@ def predictions_frame(
                     "end": f.end,
                     "ocr_conf": info.get("ocr_conf"),
                     "bad_scan": bool(info.get("bad_scan", False)),
+                    "field_status": f.status,
+                    "memory_entry": f.memory_entry,
+                    "history": f.history,
+                    "span_ocr_conf": f.ocr_conf,
                 }
             )
     df = (
@@ -109,21 +147,39 @@ def to_json(doctype: DocType, p: DocPrediction, doc_name: str | None = None) -> 
         "fields": {s.name: p.fields[s.name].value for s in doctype.fields},
         "normalized": {s.name: normalize(s, p.fields[s.name].value) for s in doctype.fields},
         "confidence": {s.name: p.fields[s.name].confidence for s in doctype.fields},
+        "field_status": {s.name: p.fields[s.name].status for s in doctype.fields},
+        "memory_entry": {
+            s.name: p.fields[s.name].memory_entry
+            for s in doctype.fields
+            if p.fields[s.name].memory_entry
+        },
         "route": p.route,
-        "blockers": p.blockers,
+        "blockers": p.blocker_texts,
+        "blocker_details": [b.as_dict() for b in p.blockers],
+        "doc_confidence": p.doc_confidence,
         "model_version": p.model_version,
     }
 
 
 def documents(preds: pl.DataFrame) -> pl.DataFrame:
-    """One row per document: route, blockers, model version, time."""
+    """One row per document: route, blockers (text and structs), model version, time, and the
+    number of fields accepted and to check."""
     return preds.group_by("doc_id", maintain_order=True).agg(
         pl.col("batch_id").first(),
         pl.col("route").first(),
         pl.col("blockers").first(),
+        pl.col("blocker_details").first(),
         pl.col("model_version").first(),
         pl.col("predicted_at").first(),
+        (pl.col("field_status") == "accepted").sum().alias("fields_accepted"),
+        (pl.col("field_status") == "to_check").sum().alias("fields_to_check"),
     )
+
+
+def blocker_counts(preds: pl.DataFrame) -> dict[str, int]:
+    """Documents per blocker kind (a document counts once per kind), every kind listed."""
+    per_doc = documents(preds)["blocker_details"].to_list()
+    return {k: sum(any(b["kind"] == k for b in bl) for bl in per_doc) for k in BLOCKER_KINDS}
 
 
 def from_frame(preds: pl.DataFrame) -> list[DocPrediction]:
@@ -133,13 +189,30 @@ def from_frame(preds: pl.DataFrame) -> list[DocPrediction]:
         first = rows.row(0, named=True)
         fields = {
             r["field"]: FieldPrediction(
-                r["value"], r["start"], r["end"], r["source"], "", r["confidence"]
+                r["value"],
+                r["start"],
+                r["end"],
+                r["source"],
+                "",
+                r["confidence"],
+                status=r["field_status"],
+                memory_entry=r["memory_entry"],
+                history=r["history"],
+                ocr_conf=r["span_ocr_conf"],
             )
             for r in rows.iter_rows(named=True)
         }
+        blockers = [
+            Blocker(b["kind"], b["field"], b["detail"] or "") for b in first["blocker_details"]
+        ]
         out.append(
             DocPrediction(
-                str(doc_id), fields, first["route"], list(first["blockers"]), first["model_version"]
+                str(doc_id),
+                fields,
+                first["route"],
+                blockers,
+                first["model_version"],
+                first["doc_confidence"],
             )
         )
     return out

@@ -17,7 +17,7 @@ import polars as pl
 
 from docasset.core.intake.quality import QualityThresholds
 from docasset.core.intake.scan_table import document_problems
-from docasset.core.ocr.text import document_text
+from docasset.core.ocr.text import WordSpans, document_text, word_spans
 
 DOCUMENT_COLUMNS: dict[str, pl.DataType] = {
     "doc_id": pl.Utf8(),
@@ -32,6 +32,8 @@ DOCUMENT_COLUMNS: dict[str, pl.DataType] = {
     "problems": pl.List(pl.Utf8()),
     "bad_scan": pl.Boolean(),
     "ocr_error": pl.Utf8(),  # why OCR failed on the document (None: it did not)
+    # The OCR evidence under any span of the text: each word's offsets and confidence.
+    "word_conf": pl.List(pl.Struct({"start": pl.Int32(), "end": pl.Int32(), "conf": pl.Float64()})),
 }
 DOCUMENTS_SCHEMA = pa.DataFrameSchema(
     {
@@ -59,6 +61,7 @@ def documents_frame(
     ``ocr_failures`` (doc id -> reason) says when OCR failed on it (``ocr_error``)."""
     ok = scans.filter(pl.col("status") == "ok")
     problems = document_problems(scans, words, thresholds)
+    spans = word_spans(words)
     groups = {str(k[0]): g for k, g in words.partition_by("doc_id", as_dict=True).items()}
     rows = []
     for (doc_id,), pages in ok.partition_by("doc_id", as_dict=True, maintain_order=True).items():
@@ -79,6 +82,7 @@ def documents_frame(
                 "problems": problems.get(d, []),
                 "bad_scan": d in problems,
                 "ocr_error": (ocr_failures or {}).get(d),
+                "word_conf": [{"start": s, "end": e, "conf": c} for s, e, c in spans.get(d, [])],
             }
         )
     df = (
@@ -113,3 +117,14 @@ def ocr_errors(documents: pl.DataFrame) -> dict[str, str]:
 def bad_scans(documents: pl.DataFrame) -> set[str]:
     """Ids of the bad-scan documents (the one definition: see the module docstring)."""
     return set(documents.filter(pl.col("bad_scan"))["doc_id"].to_list())
+
+
+def word_confs_of(documents: pl.DataFrame) -> dict[str, WordSpans]:
+    """Document id -> its word confidences (documents tables written before the column
+    existed have none)."""
+    if "word_conf" not in documents.columns:
+        return {}
+    return {
+        str(d): [(int(w["start"]), int(w["end"]), float(w["conf"])) for w in ws or []]
+        for d, ws in documents.select("doc_id", "word_conf").iter_rows()
+    }

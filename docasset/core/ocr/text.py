@@ -65,6 +65,22 @@ def word_offsets(words: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+WordSpans = list[tuple[int, int, float]]  # (start, end, conf 0-100) in document-text offsets
+
+
+def word_spans(words: pl.DataFrame) -> dict[str, WordSpans]:
+    """Per document id, its words' offsets in :func:`document_text` and their engine
+    confidences (the word table's ``conf``, 0-100), in text order: the OCR evidence that
+    travels with a document's text, whatever the engine."""
+    if words.is_empty():
+        return {}
+    off = word_offsets(words).select("doc_id", "start", "end", "conf").sort("doc_id", "start")
+    return {
+        str(d): [(int(s), int(e), float(c)) for s, e, c in g.select("start", "end", "conf").rows()]
+        for (d,), g in off.partition_by("doc_id", as_dict=True, maintain_order=True).items()
+    }
+
+
 def lines_with_offsets(text: str) -> list[tuple[int, str]]:
     """(start offset, line) pairs of the text."""
     out, pos = [], 0

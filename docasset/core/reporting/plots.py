@@ -123,18 +123,32 @@ def automation_tradeoff(
 
 
 def learning_curve(rows: Sequence[Mapping[str, Any]], target: float | None = None) -> bytes:
-    """The production simulation's weekly automation rate, auto accuracy and micro F1."""
-    fig = Figure(figsize=(7, 4))
+    """The production simulation's weekly field automation and accepted-field accuracy,
+    touchless documents and their accuracy, micro F1 and (right axis) operator seconds."""
+    fig = Figure(figsize=(7.5, 4.2))
     ax = fig.add_subplot()
     weeks = [r for r in rows if r["week"] > 0]
-    for col, label in (
-        ("automation_rate", "automation rate"),
-        ("auto_accuracy", "accuracy of auto documents"),
-        ("micro_f1", "micro F1 before correction"),
+    for col, label, style in (
+        ("field_automation", "fields accepted", "o-"),
+        ("accepted_field_accuracy", "accuracy of accepted fields", "o--"),
+        ("automation_rate", "touchless documents", "s-"),
+        ("auto_accuracy", "accuracy of touchless documents", "s--"),
+        ("micro_f1", "micro F1 before correction", "^:"),
     ):
         pts = [(r["week"], r[col]) for r in weeks if r.get(col) is not None]
         if pts:
-            ax.plot(*zip(*pts, strict=True), marker="o", label=label)
+            ax.plot(*zip(*pts, strict=True), style, label=label)
+    secs = [
+        (r["week"], r["operator_seconds_per_doc"])
+        for r in weeks
+        if r.get("operator_seconds_per_doc") is not None
+    ]
+    if secs:
+        ax2 = ax.twinx()
+        ax2.bar(*zip(*secs, strict=True), width=0.3, alpha=0.15, color="black")
+        ax2.set_ylabel("operator seconds / document (bars)", fontsize=8)
+        ax.set_zorder(ax2.get_zorder() + 1)  # the lines above the bars
+        ax.patch.set_visible(False)
     if target is not None:
         ax.axhline(target, color="grey", linestyle="--", linewidth=1, label=f"target {target:.2f}")
     for r in weeks:

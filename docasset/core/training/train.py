@@ -1,8 +1,9 @@
 """Training: labelled documents -> spaCy ``Doc`` examples -> a calibrated :class:`ModelBundle`.
 
 A training document is a spaCy ``Doc`` over the OCR text whose entities are the aligned field
-values and whose ``user_data`` holds ``doc_id`` and the typed truth ``fields``; that is what the
-curated training set stores in its ``DocBin``s. Training is CPU-only, from a blank ``en``
+values and whose ``user_data`` holds ``doc_id``, the typed truth ``fields`` and, when the OCR
+gave them, the word confidences ``word_conf`` (``docasset.core.extraction.evidence``); that is
+what the curated training set stores in its ``DocBin``s. Training is CPU-only, from a blank ``en``
 pipeline (no downloads), seeded, and keeps the epoch with the best held-out field accuracy.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import spacy
 from spacy.tokens import Doc, DocBin, Span
@@ -19,18 +20,21 @@ from spacy.training import Example
 from spacy.util import compounding, filter_spans, fix_random_seed, minibatch
 
 from docasset.core.extraction.confidence import fit_logistic
+from docasset.core.extraction.evidence import WordSpans
 from docasset.core.extraction.extract import (
+    DOC_THRESHOLD_META,
     LAYOUT_META,
     Calibration,
     ModelBundle,
-    RoutingConfig,
     field_options,
     predict_text,
-    thresholds_for,
 )
 from docasset.core.extraction.fields import DocType, values_match
+from docasset.core.extraction.history import VendorHistory
+from docasset.core.extraction.routing import NEVER, RoutingConfig, precision_cut, thresholds_for
 from docasset.core.training.align import Alignment, align_document
 from docasset.core.tunable import tunable
+from docasset.core.validation.memory import history_entries, vendor_history
 from docasset.errors import TrainingError
 
 MIN_FOLD_DOCS = 8  # fewer training documents per fold: calibrate on the dev split alone
@@ -88,8 +92,10 @@ def make_training_doc(
     doc_id: str,
     text: str,
     values: dict[str, str],
+    word_conf: WordSpans | None = None,
 ) -> tuple[Doc, list[Alignment]]:
-    """A ``Doc`` with aligned field spans as entities, and the alignments (incl. failures)."""
+    """A ``Doc`` with aligned field spans as entities, and the alignments (incl. failures);
+    ``word_conf``: the OCR word confidences of the text (the OCR-evidence features)."""
     doc = vocab_nlp.make_doc(text)
     alignments = align_document(doctype, values, text)
     spans: list[Span] = []
@@ -104,7 +110,15 @@ def make_training_doc(
     doc.ents = filter_spans(spans)
     doc.user_data["doc_id"] = doc_id
     doc.user_data["fields"] = {k: v for k, v in values.items() if k in doctype.names}
+    if word_conf:
+        doc.user_data["word_conf"] = [list(w) for w in word_conf]
     return doc, alignments
+
+
+def doc_words(doc: Doc) -> WordSpans | None:
+    """The OCR word confidences a training ``Doc`` carries, if any."""
+    raw = doc.user_data.get("word_conf")
+    return [(int(s), int(e), float(c)) for s, e, c in raw] if raw else None
 
 
 def docs_from_bytes(data: bytes, nlp: spacy.language.Language) -> list[Doc]:
@@ -146,7 +160,7 @@ def field_evidence(
     out = []
     for d in docs:
         doc_id = d.user_data["doc_id"]
-        pred = predict_text(bundle, doc_id, d.text, parsed[doc_id])
+        pred = predict_text(bundle, doc_id, d.text, parsed[doc_id], doc_words(d))
         truth = d.user_data["fields"]
         for spec in bundle.doctype.fields:
             f = pred.fields[spec.name]
@@ -167,7 +181,8 @@ def option_rows(
         ents = [(e.start_char, e.end_char, e.label_) for e in parsed[d.user_data["doc_id"]].ents]
         truth = d.user_data["fields"]
         for spec in bundle.doctype.fields:
-            for o in field_options(spec, d.text, ents, bool(bundle.meta.get(LAYOUT_META))):
+            layout = bool(bundle.meta.get(LAYOUT_META))
+            for o in field_options(spec, d.text, ents, layout, doc_words(d)):
                 ok = values_match(spec, d.text[o.start : o.end], truth.get(spec.name) or None)
                 out.setdefault(spec.name, []).append((o.features, ok))
     return out
@@ -199,9 +214,60 @@ def calibrate(
     bundle.thresholds = thresholds_for(
         bundle.doctype,
         [(f, c, ok) for f, _, c, ok in scored],
-        routing.target_precision,
+        routing.field_target,
         routing.min_support,
     )
+    bundle.meta[DOC_THRESHOLD_META], bundle.meta["doc_threshold_basis"] = doc_threshold(
+        bundle, held_out, routing, parsed
+    )
+
+
+def leave_one_out_history(docs: list[Doc]) -> dict[str, VendorHistory]:
+    """Per document, the vendor history the *other* documents' corrections give it: what
+    production sees for a repeat vendor once those documents were corrected."""
+    pool = history_entries([(d.user_data["doc_id"], d.user_data["fields"], d.text) for d in docs])
+    out: dict[str, VendorHistory] = {}
+    for d in docs:
+        me = d.user_data["doc_id"]
+        entries = [replace(e, support=len(ids - {me})) for e, ids in pool if ids - {me}]
+        if (h := vendor_history(d.text, entries)) is not None:
+            out[me] = h
+    return out
+
+
+def doc_threshold(
+    bundle: ModelBundle, held_out: list[Doc], routing: RoutingConfig, parsed: Parsed
+) -> tuple[float, str]:
+    """The document-confidence threshold for touchless documents, and its basis.
+
+    Fitted like the field thresholds, on the held-out documents whose every field is accepted
+    (each with the vendor history the other documents give it, as in production): the lowest
+    document confidence at which they are entirely right with ``routing.target_precision``
+    (basis ``held-out``). With fewer than ``min_support`` such documents the target itself is
+    the threshold, trusting the calibrated confidences (basis ``calibration``: the product of
+    calibrated field confidences is the probability that every field is right, if fields err
+    independently)."""
+    bundle.meta[DOC_THRESHOLD_META] = 0.0
+    history = leave_one_out_history(held_out)
+    rows: list[tuple[float, bool]] = []
+    for d in held_out:
+        doc_id = d.user_data["doc_id"]
+        pred = predict_text(
+            bundle, doc_id, d.text, parsed[doc_id], doc_words(d), history.get(doc_id), routing
+        )
+        if pred.route != "auto":
+            continue
+        truth = d.user_data["fields"]
+        right = all(
+            values_match(s, pred.fields[s.name].value, truth.get(s.name) or None)
+            for s in bundle.doctype.fields
+            if s.required
+        )
+        rows.append((pred.doc_confidence, right))
+    if len(rows) < routing.min_support:
+        return routing.target_precision, "calibration"
+    cut = precision_cut(rows, routing.target_precision, routing.min_support)
+    return (cut if cut < NEVER else NEVER), "held-out"
 
 
 def _fully_aligned(doc: Doc, doctype: DocType) -> bool:
@@ -219,7 +285,9 @@ def _accuracy(bundle: ModelBundle, docs: list[Doc]) -> float:
     right = total = 0
     parsed = _parse(bundle.nlp, docs)
     for d in docs:
-        pred = predict_text(bundle, d.user_data["doc_id"], d.text, parsed[d.user_data["doc_id"]])
+        pred = predict_text(
+            bundle, d.user_data["doc_id"], d.text, parsed[d.user_data["doc_id"]], doc_words(d)
+        )
         for spec in bundle.doctype.fields:
             t = d.user_data["fields"].get(spec.name) or None
             if t is None and pred.fields[spec.name].value is None:

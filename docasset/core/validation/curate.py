@@ -31,6 +31,7 @@ import spacy
 from spacy.tokens import Doc
 from spacy.util import filter_spans
 
+from docasset.core.extraction.evidence import WordSpans
 from docasset.core.extraction.fields import DocType, FieldSpec, collapse, normalize, values_match
 from docasset.core.extraction.rules import find_dates, find_totals
 from docasset.core.files import atomic_write
@@ -271,12 +272,15 @@ def curate(
     golden_path: Path,
     cfg: SplitConfig,
     routes: dict[str, str] | None = None,
+    word_confs: dict[str, WordSpans] | None = None,
 ) -> CuratedSet:
     """Build the curated set from the corrections store.
 
     ``texts``: OCR text per document id; ``bad_scans``: ids flagged by scan quality;
     ``auto_outcomes``: ``sampled_auto_outcomes`` of the automated documents; ``routes``:
-    document id -> route it was predicted with (for the promotion basis).
+    document id -> route it was predicted with (for the promotion basis); ``word_confs``: OCR
+    word confidences per document id (kept with the training documents for the OCR-evidence
+    features).
     """
     nlp = spacy.blank("en")
     routes = routes or {}
@@ -299,7 +303,9 @@ def curate(
         notes: list[str] = []
         n_aligned = 0
         if reason is None:
-            doc, aligns = make_training_doc(nlp, doctype, doc_id, texts[doc_id], values)
+            doc, aligns = make_training_doc(
+                nlp, doctype, doc_id, texts[doc_id], values, (word_confs or {}).get(doc_id)
+            )
             alignment = [
                 {
                     "field": a.field,

@@ -22,9 +22,9 @@ from urllib.parse import quote
 
 import polars as pl
 
-from docasset.core.extraction.extract import DocPrediction
 from docasset.core.extraction.fields import DocType
 from docasset.core.extraction.prediction_table import from_frame
+from docasset.core.extraction.routing import DocPrediction
 from docasset.core.files import atomic_write
 from docasset.core.intake.scan_table import scan_file
 from docasset.core.intake.scans import IntakeLimits, ScanFile, iter_pages
@@ -138,7 +138,7 @@ def review_note(
     if queue_reason == "qa_sample":
         parts = ["QA sample of an automated document: check every field."]
     else:
-        parts = [f"To check: {'; '.join(pred.blockers) or 'review'}."]
+        parts = [f"To check: {'; '.join(pred.blocker_texts) or 'review'}."]
     if accepted:
         parts.append(f"Accepted by the model, not asked: {', '.join(accepted)}.")
     if unplaced:
@@ -220,7 +220,8 @@ def review_task(
             "docasset": {
                 "batch": batch,
                 "queue_reason": queue_reason,
-                "blockers": list(pred.blockers),
+                "blockers": pred.blocker_texts,
+                "blocker_details": [b.as_dict() for b in pred.blockers],
                 "model_version": pred.model_version,
                 "accepted": accepted,
             },

@@ -4,10 +4,15 @@ When an operator corrects a document, the vendor's exact company name and addres
 remembered, scoped to that vendor (keyed by the corrected company name), and so is the keyword
 its documents print before the total (``kind="anchor"``: the label of the line that carries the
 corrected total, e.g. ``TOTAL RM`` or ``GRAND TOTAL``; learned when the corrected document's
-OCR text is given). The next document whose top lines show that vendor gets those fields from
-memory, provided the remembered value (or, for an anchor, an amount on the keyword's line) is
-actually present in its OCR text. Entries are append-only records in ``entries.jsonl`` (who,
-which correction, when); removing an entry appends a tombstone, so the log stays an audit.
+OCR text is given). The memory is the vendor history of extraction
+(``docasset.core.extraction.history``): :func:`vendor_history` recognises a document's vendor
+from its top lines and returns the remembered values present in its OCR text (or, for an
+anchor, the amount on the keyword's line), with how many corrections typed each (``support``),
+plus every value the vendor's stable fields were typed with, so that extraction can accept a
+field the history confirms and block one that contradicts it. Entries are append-only records
+in ``entries.jsonl`` (who, which correction, when); a later correction typing the same value
+appends a ``seen`` record (its support); removing an entry appends a tombstone, so the log
+stays an audit.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,13 +28,14 @@ import polars as pl
 from rapidfuzz import fuzz
 
 from docasset.core.extraction.fields import parse_amount
+from docasset.core.extraction.history import STABLE_FIELDS, HistoryHit, VendorHistory
 from docasset.core.extraction.rules import AMOUNT_RE, NOT_TOTAL_RE
 from docasset.core.files import append_line
 from docasset.core.ocr.text import lines_with_offsets
 from docasset.core.validation.corrections import latest_per_document
 from docasset.errors import DocassetError
 
-MEMORY_FIELDS = ("company", "address", "vendor")
+MEMORY_FIELDS = STABLE_FIELDS
 VENDOR_FIELDS = ("company", "vendor")
 HEADER_LINES = 8  # where a vendor's name is printed
 MATCH_SCORE = 90.0
@@ -53,6 +59,7 @@ class MemoryEntry:
     annotator: str
     created_at: str
     kind: str = "value"  # value: the field's exact value | anchor: the label before it
+    support: int = 1  # corrections that typed this value (the first one and later "seen")
 
 
 def vendor_key(name: str) -> str:
@@ -76,14 +83,19 @@ class CorrectionMemory:
     def entries(self) -> list[MemoryEntry]:
         """Live entries (added and not removed), newest last."""
         live: dict[str, MemoryEntry] = {}
+        seen: dict[str, set[str]] = {}
         for rec in self._log():
+            ident = str(rec["id"])
             if rec["op"] == "add":
-                live[str(rec["id"])] = MemoryEntry(
-                    **{k: rec[k] for k in MemoryEntry.__annotations__ if k in rec}
-                )  # type: ignore[arg-type]
+                fields = {k: rec[k] for k in MemoryEntry.__annotations__ if k in rec}
+                fields.pop("support", None)
+                live[ident] = MemoryEntry(**fields)  # type: ignore[arg-type]
+                seen[ident] = {str(rec["source_correction"])}
+            elif rec["op"] == "seen":
+                seen.setdefault(ident, set()).add(str(rec["correction"]))
             else:
-                live.pop(str(rec["id"]), None)
-        return list(live.values())
+                live.pop(ident, None)
+        return [replace(e, support=len(seen.get(e.id, ()))) for e in live.values()]
 
     def remove(self, entry_id: str, reason: str, actor: str = "docasset") -> None:
         """Remove an entry (a tombstone is appended; the log keeps the history)."""
@@ -103,8 +115,12 @@ class CorrectionMemory:
     ) -> list[MemoryEntry]:
         """Add entries from the latest, unconflicted corrections (total keywords only for
         documents whose OCR text is in ``texts``); returns the new entries."""
-        known = {(e.vendor, e.field, e.kind, e.value) for e in self.entries()}
-        removed = {str(r["id"]) for r in self._log() if r["op"] == "remove"}
+        live = self.entries()
+        known = {(e.vendor, e.field, e.kind, e.value): e.id for e in live}
+        log = self._log()
+        removed = {str(r["id"]) for r in log if r["op"] == "remove"}
+        counted = {(str(r["id"]), str(r["source_correction"])) for r in log if r["op"] == "add"}
+        counted |= {(str(r["id"]), str(r["correction"])) for r in log if r["op"] == "seen"}
         added = []
         for row in latest_per_document(corrections).iter_rows(named=True):
             if row["conflict"] or row["verdict"]:
@@ -119,7 +135,13 @@ class CorrectionMemory:
                 found += [(f, "anchor", total_keyword(text, fields.get(f))) for f in ANCHOR_FIELDS]
             for f, kind, value in found:
                 key = (vendor_key(name), f, kind, value)
-                if not value or key in known:
+                if not value:
+                    continue
+                if key in known:  # typed again by another correction: one more support
+                    if (known[key], row["correction_id"]) not in counted:
+                        rec = {"op": "seen", "id": known[key], "correction": row["correction_id"]}
+                        append_line(self.path, json.dumps(rec))
+                        counted.add((known[key], row["correction_id"]))
                     continue
                 # Value entries keep their historical id (no kind in the hash).
                 ident = json.dumps(key if kind != "value" else (key[0], f, value))
@@ -136,8 +158,10 @@ class CorrectionMemory:
                     datetime.now(UTC).isoformat(),
                     kind,
                 )
-                append_line(self.path, json.dumps({"op": "add", **entry.__dict__}))
-                known.add(key)
+                rec = {"op": "add", **{k: v for k, v in asdict(entry).items() if k != "support"}}
+                append_line(self.path, json.dumps(rec))
+                known[key] = entry_id
+                counted.add((entry_id, row["correction_id"]))
                 added.append(entry)
         return added
 
@@ -240,4 +264,55 @@ def recall(text: str, entries: list[MemoryEntry]) -> dict[str, tuple[str, int, i
         if hit is not None and score > scores.get(e.field, 0.0):
             out[e.field] = (*hit, e.id)
             scores[e.field] = score
+    return out
+
+
+def _squash(s: str) -> str:
+    return "".join(s.split()).lower()
+
+
+def vendor_history(text: str, entries: list[MemoryEntry]) -> VendorHistory | None:
+    """The document's vendor history: its recalled values (with their entries' support) and
+    every value typed for the vendor's stable fields; None when no remembered vendor shows."""
+    vendor = find_vendor(text, entries)
+    if vendor is None:
+        return None
+    mine = [e for e in entries if e.vendor == vendor]
+    by_id = {e.id: e for e in mine}
+    flat = _squash(text)
+    hits = {
+        f: HistoryHit(
+            f, v, s, e, ident, by_id[ident].support, by_id[ident].kind, _squash(v) in flat
+        )
+        for f, (v, s, e, ident) in recall(text, mine).items()
+    }
+    known: dict[str, dict[str, int]] = {}
+    for e in mine:
+        if e.kind == "value" and e.field in STABLE_FIELDS:
+            known.setdefault(e.field, {})[e.value] = e.support
+    return VendorHistory(vendor, hits, known)
+
+
+def history_entries(
+    docs: list[tuple[str, dict[str, str], str]],
+) -> list[tuple[MemoryEntry, frozenset[str]]]:
+    """The entries the memory would hold after correcting ``docs`` (doc id, typed fields, OCR
+    text), each with the ids of the documents that typed it; for fitting routing on held-out
+    documents with the history the other documents give them (leave one out)."""
+    found: dict[tuple[str, str, str, str], set[str]] = {}
+    for doc_id, fields, text in docs:
+        name = next((fields[f] for f in VENDOR_FIELDS if fields.get(f)), None)
+        if not name or not vendor_key(name):
+            continue
+        vendor = vendor_key(name)
+        values = [(f, "value", fields.get(f)) for f in MEMORY_FIELDS]
+        values += [(f, "anchor", total_keyword(text, fields.get(f))) for f in ANCHOR_FIELDS]
+        for f, kind, value in values:
+            if value:
+                found.setdefault((vendor, f, kind, value), set()).add(doc_id)
+    out = []
+    for (vendor, f, kind, value), ids in found.items():
+        ident = hashlib.sha256(json.dumps([vendor, f, kind, value]).encode()).hexdigest()[:12]
+        entry = MemoryEntry(ident, vendor, f, value, "", "", "", kind, len(ids))
+        out.append((entry, frozenset(ids)))
     return out

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from docasset.core.extraction.fields import DocType
-from docasset.core.ocr.documents import bad_scans, texts_of
+from docasset.core.ocr.documents import bad_scans, texts_of, word_confs_of
 from docasset.core.training.registry import Registry
 from docasset.core.validation.curate import (
     CuratedSet,
@@ -69,8 +69,17 @@ def build_curated_set(
         if preds is not None
         else {}
     )
+    confs = word_confs_of(docs) if docs is not None else {}
     cur = curate(
-        doctype, corrections, texts, bad, outcomes, curated_dir / "golden.json", split, routes
+        doctype,
+        corrections,
+        texts,
+        bad,
+        outcomes,
+        curated_dir / "golden.json",
+        split,
+        routes,
+        confs,
     )
     oof: dict[str, list[str]] = {}
     if preds is not None:

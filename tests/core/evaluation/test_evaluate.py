@@ -8,8 +8,8 @@ from docasset.core.evaluation.evaluate import ModelEvaluation, evaluate_predicti
 from docasset.core.evaluation.gate import GateConfig, regression_verdict
 from docasset.core.evaluation.metrics import automation_at_precision
 from docasset.core.evaluation.report import build_report, write_report
-from docasset.core.extraction.extract import DocPrediction, FieldPrediction
 from docasset.core.extraction.fields import load_doctype
+from docasset.core.extraction.routing import Blocker, DocPrediction, FieldPrediction
 from docasset.core.reporting.blocks import to_markdown
 
 RECEIPT = load_doctype("receipt")
@@ -77,7 +77,7 @@ def _pred(doc_id: str, values: dict[str, tuple[str | None, float]], text: str) -
         fields[name] = FieldPrediction(
             value, max(start, 0), max(start, 0) + len(value or ""), "model", "b", conf
         )
-    blockers = [f"missing {n}" for n in RECEIPT.required if fields[n].value is None]
+    blockers = [Blocker("missing", n) for n in RECEIPT.required if fields[n].value is None]
     return DocPrediction(doc_id, fields, "review" if blockers else "auto", blockers, "v1")
 
 

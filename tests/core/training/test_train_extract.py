@@ -16,9 +16,11 @@ from docasset.core.extraction.extract import (
     choose_field,
     field_candidates,
     predict_documents,
+    predict_text,
     thresholds_for,
 )
 from docasset.core.extraction.fields import load_doctype
+from docasset.core.extraction.routing import Blocker, RoutingConfig
 from docasset.core.training.train import (
     TrainConfig,
     cross_fitted,
@@ -103,21 +105,28 @@ def test_trained_model_extracts_and_routes(trained) -> None:
     assert s.auto_accuracy >= 0.98 and s.n_auto >= 1
     for p in preds:
         assert (p.route == "auto") == (not p.blockers)
+        # Touchless means no field to check; a reviewed document may still have accepted
+        # fields, which the operator is not asked about.
+        assert (p.route == "auto") == all(s == "accepted" for s in p.statuses().values())
+    assert s.field_automation >= s.automation_rate and s.accepted_field_accuracy >= 0.98
 
 
 def test_missing_and_invalid_fields_block_automation(trained) -> None:
     bundle, _, _ = trained
-    pred = predict_documents(bundle, RECEIPT, {"empty": ""}, {"empty": ["bad scan: low_dpi"]})[0]
+    bad = Blocker("bad_scan", None, "low_dpi")
+    pred = predict_documents(bundle, RECEIPT, {"empty": ""}, {"empty": [bad]})[0]
     assert pred.route == "review"
-    assert pred.blockers[0] == "bad scan: low_dpi"
-    assert "missing total" in pred.blockers and "no text found" in pred.blockers
+    assert pred.blockers[0] == bad and pred.blocker_texts[0] == "bad scan (low_dpi)"
+    kinds = {(b.kind, b.field) for b in pred.blockers}
+    assert ("missing", "total") in kinds and ("no_text", None) in kinds
+    assert set(pred.statuses().values()) == {"to_check"}
 
 
 def test_thresholds_reach_target_precision() -> None:
     outcomes = (
         [("total", 0.99, True)] * 50 + [("total", 0.6, True)] * 10 + [("total", 0.6, False)] * 10
     )
-    t = thresholds_for(RECEIPT, outcomes, 0.98)
+    t = thresholds_for(RECEIPT, outcomes, 0.98)  # a per-field precision target
     assert t["total"] == 0.99  # 0.6 would drop precision to 60/70
     assert t["company"] == 1.01  # no evidence: never automatic
 
@@ -222,10 +231,39 @@ def test_a_document_the_pipeline_fails_on_is_its_outcome(trained) -> None:
     finally:
         bundle.nlp.remove_pipe("explode_on_marker")
     assert [p.doc_id for p in preds] == list(texts)
-    failed = {p.doc_id: p for p in preds if p.blockers and p.blockers[0].startswith("extraction")}
+    failed = {p.doc_id: p for p in preds if p.has("extraction_failed")}
     assert list(failed) == [bad_id] and failed[bad_id].route == "review"
-    assert "ValueError: a pipeline component failed" in failed[bad_id].blockers[0]
+    assert "ValueError: a pipeline component failed" in failed[bad_id].blockers[0].text
     clean = predict_documents(bundle, RECEIPT, {k: v for k, v in texts.items() if k != bad_id})
     by_id = {p.doc_id: p for p in preds}
     for p in clean:  # the others are predicted exactly as without the failing one
         assert by_id[p.doc_id].values() == p.values() and by_id[p.doc_id].route == p.route
+
+
+def test_vendor_history_confirms_fills_and_contradicts(trained) -> None:
+    from docasset.core.extraction.history import HistoryHit, VendorHistory
+
+    bundle, _, test = trained
+    d = test[0]
+    truth = d.user_data["fields"]
+    k = RoutingConfig().history_min_support
+    start = d.text.index(truth["company"])
+    company = HistoryHit("company", truth["company"], start, start + len(truth["company"]),
+                         "e-company", k, exact=True)  # fmt: skip
+    history = VendorHistory("V", {"company": company}, {"company": {truth["company"]: k}})
+    pred = predict_text(bundle, "x", d.text, history=history)
+    f = pred.fields["company"]
+    assert (f.memory_entry, f.status, f.history) == ("e-company", "accepted", "confirmed")
+    # The vendor was always typed with another address: this one is blocked, however confident.
+    other = VendorHistory("V", {}, {"address": {"SOMEWHERE ELSE 1, 99999 IPOH": k}})
+    pred = predict_text(bundle, "x", d.text, history=other)
+    assert pred.fields["address"].status == "to_check"
+    assert any(b.kind == "history_conflict" and b.field == "address" for b in pred.blockers)
+    # A remembered total keyword's amount is scored by the model, not accepted by the memory.
+    amount = d.text.index(truth["total"])
+    anchor = HistoryHit("total", truth["total"], amount, amount + len(truth["total"]), "e-t",
+                        k, kind="anchor", exact=True)  # fmt: skip
+    pred = predict_text(bundle, "x", d.text, history=VendorHistory("V", {"total": anchor}))
+    f = pred.fields["total"]
+    assert f.history == "confirmed" and f.history_support == 0
+    assert (f.status == "accepted") == (f.confidence >= bundle.thresholds["total"])

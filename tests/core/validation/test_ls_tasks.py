@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from docasset.core.extraction.extract import DocPrediction, FieldPrediction
 from docasset.core.extraction.fields import load_doctype
+from docasset.core.extraction.routing import Blocker, DocPrediction, FieldPrediction
 from docasset.core.intake.scans import IntakeLimits, inspect_file
 from docasset.core.ocr.text import document_text, word_offsets
 from docasset.core.validation.ls_tasks import (
@@ -63,7 +63,7 @@ def _pred(**fields: FieldPrediction) -> DocPrediction:
         DOC,
         {s.name: fields.get(s.name, none) for s in RECEIPT.fields},
         "review",
-        ["low confidence total (0.81 < 0.95)"],
+        [Blocker("low_confidence", "total", "0.81 < 0.95")],
         "v0007",
     )
 

@@ -116,3 +116,31 @@ def test_a_value_that_goes_on_in_the_text_is_another_branch_not_recalled(tmp_pat
     assert recall(same, entries)["address"][0] == addr
     got = recall(other, entries)
     assert "address" not in got and got["company"][0] == "99 SPEED MART S/B"
+
+
+def test_repeated_corrections_raise_support_and_make_the_vendor_history(tmp_path: Path) -> None:
+    from docasset.core.validation.memory import vendor_history
+
+    receipt = load_doctype("receipt")
+    company = "BOOK TA .K (TAMAN DAYA) SDN BHD"
+    mem = CorrectionMemory(tmp_path / "memory")
+    for i, address in enumerate([ADDRESS, ADDRESS, ADDRESS.replace(", JOHOR.", " JOHOR.")]):
+        f = tmp_path / f"c{i}.jsonl"
+        rec = {"doc_id": f"d{i}", "annotator": "alice", "timestamp": "2026-11-24T10:00:00Z",
+               "fields": {"company": company, "address": address}}  # fmt: skip
+        f.write_text(json.dumps(rec) + "\n")
+        import_file(f, tmp_path / "store", receipt, {f"d{i}"})
+        mem.learn(read_store(tmp_path / "store"))
+        mem.learn(read_store(tmp_path / "store"))  # re-learning counts nobody twice
+    support = {(e.field, e.value): e.support for e in mem.entries()}
+    assert support[("company", company)] == 3 and support[("address", ADDRESS)] == 2
+    history = vendor_history(NEXT_SCAN, mem.entries())
+    assert history is not None and history.vendor == "BOOK TA K TAMAN DAYA SDN BHD"
+    hit = history.hits["company"]
+    assert (hit.support, hit.exact, hit.kind) == (3, True, "value")
+    assert NEXT_SCAN[hit.start : hit.end].upper().startswith("BOOK TA")
+    assert history.known["address"] == {ADDRESS: 2, ADDRESS.replace(", JOHOR.", " JOHOR."): 1}
+    assert history.hits["address"].value == ADDRESS and history.hits["address"].exact
+    misread = vendor_history(NEXT_SCAN.replace("SAGU 18", "SAGU 1B"), mem.entries())
+    assert misread is not None and not misread.hits["address"].exact  # found fuzzily only
+    assert vendor_history(OTHER_VENDOR, mem.entries()) is None

@@ -1,0 +1,33 @@
+"""Arithmetic checks of a total: the parts of a receipt add up to it, or contradict it."""
+
+from __future__ import annotations
+
+from docasset.core.extraction.arithmetic import amount_facts, check_total, implied_totals
+
+RECEIPT = (
+    "KEDAI MAWAR SDN BHD\nNASI LEMAK 5.00\nTEH TARIK 3.48\nSUB TOTAL 8.48\nGST 6% 0.51\n"
+    "ROUNDING ADJ 0.01\nTOTAL 9.00\nCASH 10.00\nCHANGE 1.00\n"
+)
+
+
+def test_subtotal_tax_rounding_and_tender_agree_with_the_total() -> None:
+    facts = amount_facts(RECEIPT)
+    assert facts.subtotals and facts.taxes and facts.cash and facts.change
+    agree, conflict = check_total(RECEIPT, "9.00")
+    assert agree == 2 and conflict is None  # sum (8.48 + 0.51 + 0.01) and tender (10 - 1)
+    assert [rel for rel, _ in implied_totals(facts)].count("items") == 0  # they give the subtotal
+    plain = "ACME\nTEA 2.00\nBUN 1.50\nTOTAL 3.50\n"
+    assert check_total(plain, "3.50") == (1, None)
+
+
+def test_a_total_the_parts_contradict_is_reported_with_the_amount_they_give() -> None:
+    agree, conflict = check_total(RECEIPT, "8.48")  # the subtotal taken for the total
+    assert agree == 0 and conflict is not None and "9.00" in conflict
+    # OCR misread the printed total: nothing on a total line matches the parts: no verdict.
+    misread = RECEIPT.replace("TOTAL 9.00", "TOTAL 8.00")
+    assert check_total(misread, "8.00") == (0, None)
+
+
+def test_no_parts_no_evidence() -> None:
+    assert check_total("ACME\nTOTAL 3.00\n", "3.00") == (0, None)
+    assert check_total(RECEIPT, None) == (0, None)
