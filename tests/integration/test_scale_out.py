@@ -281,7 +281,9 @@ def test_blocking_gate_stops_ocr_of_the_unusable_batch(stack: Stack) -> None:
     assert batch not in materialized["ocr_text"] and batch not in materialized["predictions"]
     assert {stack.batch_of(p) for p in GOOD} <= materialized["ocr_text"]
     # The unusable files are kept with their reason, not lost.
-    reasons = sorted(p.name for p in (stack.home / "quarantine" / batch).glob("*.reason.json"))
+    # Quarantined under their batch entry names ("<n>-<file name>").
+    found = (stack.home / "quarantine" / batch).glob("*.reason.json")
+    reasons = sorted(p.name.split("-", 1)[1] for p in found)
     assert reasons == [f"{BAD}-1-truncated.png.reason.json", f"{BAD}-2-empty.png.reason.json"]
 
 
