@@ -9,6 +9,8 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
+from docasset.core.batches import BatchFrames
+from docasset.core.intake.ledger import document_index
 from docasset.core.monitoring.assessment import HealthAssessment
 from docasset.core.monitoring.monitor import (
     checked_values,
@@ -17,9 +19,8 @@ from docasset.core.monitoring.monitor import (
     monitor_day,
     report_paths,
 )
-from docasset.core.validation.corrections import read_store
-from docasset.defs.partitions import ALL_BATCHES, concat_batches, days
-from docasset.defs.resources import DocassetHome, ModelRegistry
+from docasset.defs.partitions import ALL_BATCHES, days
+from docasset.defs.resources import OPTIONAL, DocassetHome, ModelRegistry
 from docasset.defs.settings import Settings
 
 
@@ -30,6 +31,8 @@ from docasset.defs.settings import Settings
         "predictions": dg.AssetIn(**ALL_BATCHES),
         "raw_scans": dg.AssetIn(**ALL_BATCHES),
         "ocr_text": dg.AssetIn(**ALL_BATCHES),
+        # The operators' answers (realized accuracy); absent until a first import.
+        "corrections": dg.AssetIn(metadata={OPTIONAL: True}),
     },
     kinds={"deepchecks"},
     description="Per day, for the documents a model predicted: OCR and scan quality, prediction "
@@ -40,9 +43,10 @@ from docasset.defs.settings import Settings
 )
 def production_health(
     context,
-    predictions: dict[str, pl.DataFrame],
-    raw_scans: dict[str, pl.DataFrame],
-    ocr_text: dict[str, pl.DataFrame],
+    predictions: BatchFrames,
+    raw_scans: BatchFrames,
+    ocr_text: BatchFrames,
+    corrections: pl.DataFrame | None,
     home: DocassetHome,
     registry: ModelRegistry,
     settings: Settings,
@@ -52,13 +56,14 @@ def production_health(
     inputs = day_inputs(
         date.fromisoformat(context.partition_key),
         t.trend_days,
-        concat_batches(predictions),
-        concat_batches(raw_scans),
-        concat_batches(ocr_text),
+        predictions,
+        raw_scans,
+        ocr_text,
         registry.store(),
+        document_index(wd).batches_of,
     )
     ids = inputs.predictions["doc_id"].unique().to_list()
-    truths = checked_values(read_store(wd.corrections_store), ids)
+    truths = checked_values(corrections, ids) if corrections is not None else {}
     report = monitor_day(
         inputs, settings.doctype(), truths, t, settings.quality_thresholds(), wd.reports
     )

@@ -11,6 +11,7 @@ import polars as pl
 from pydantic import Field
 from upath import UPath
 
+from docasset.core.batches import BatchFrames
 from docasset.core.training.registry import Registry
 from docasset.core.validation.memory import CorrectionMemory
 from docasset.core.workdir import Workdir
@@ -49,10 +50,17 @@ class MemoryStore(dg.ConfigurableResource):
 
 
 ALL_PARTITIONS = "docasset/all_partitions"
+# Input metadata: an unpartitioned input that may not exist yet loads as None (absent, not
+# empty: the consumer says what it cannot assess).
+OPTIONAL = "docasset/optional"
 
 
 class _PolarsParquet(dg.UPathIOManager):
     extension: str = ".parquet"
+
+    def __init__(self, root: UPath) -> None:
+        super().__init__(base_path=root)
+        self.root = root
 
     def dump_to_path(self, context: dg.OutputContext, obj: pl.DataFrame, path: UPath) -> None:
         if not isinstance(obj, pl.DataFrame):
@@ -68,20 +76,26 @@ class _PolarsParquet(dg.UPathIOManager):
         return pl.read_parquet(str(path))
 
     def load_partitions(self, context: dg.InputContext):
-        # Inputs mapped to all partitions always get a {partition: frame} dict, even when only
-        # one partition exists yet (Dagster's default would hand over the bare frame then).
-        out = super().load_partitions(context)
-        if (context.definition_metadata or {}).get(ALL_PARTITIONS) and isinstance(
-            out, pl.DataFrame
-        ):
-            return {context.asset_partition_keys[0]: out}
-        return out
+        # Inputs mapped to every batch get a lazy {batch: frame} mapping (BatchFrames): the
+        # asset reads only the batches it needs, so its cost does not grow with the history.
+        if (context.definition_metadata or {}).get(ALL_PARTITIONS):
+            base = self.root / self.get_asset_relative_path(context)
+            keys = context.asset_partition_keys
+            return BatchFrames(
+                {k: Path(f"{self.make_safe_partition_path(base, k)}{self.extension}") for k in keys}
+            )
+        return super().load_partitions(context)
 
     def load_input(self, context: dg.InputContext):
-        out = super().load_input(context)
-        if out is None and (context.definition_metadata or {}).get(ALL_PARTITIONS):
-            return {}  # no partition exists yet: an empty mapping, not None
-        return out
+        if (context.definition_metadata or {}).get(ALL_PARTITIONS) and not (
+            context.has_asset_partitions and context.asset_partition_keys
+        ):
+            return BatchFrames({})  # no partition exists yet: an empty mapping, not None
+        if (context.definition_metadata or {}).get(OPTIONAL) and not context.has_asset_partitions:
+            path = self.root / self.get_asset_relative_path(context)
+            if not self.path_exists(path.with_name(path.name + self.extension)):
+                return None
+        return super().load_input(context)
 
 
 class PolarsParquetIOManager(dg.ConfigurableIOManagerFactory):
@@ -90,4 +104,4 @@ class PolarsParquetIOManager(dg.ConfigurableIOManagerFactory):
     base_dir: str = Field(description="Directory of the stored frames.")
 
     def create_io_manager(self, context: dg.InitResourceContext) -> _PolarsParquet:
-        return _PolarsParquet(base_path=UPath(self.base_dir))
+        return _PolarsParquet(UPath(self.base_dir))

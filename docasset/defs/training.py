@@ -9,6 +9,8 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from docasset.core.batches import BatchFrames, rows_of
+from docasset.core.intake.ledger import document_index
 from docasset.core.ocr.engine import OCR_META
 from docasset.core.reporting.blocks import md_table
 from docasset.core.training.candidate import train_candidate
@@ -16,7 +18,7 @@ from docasset.core.validation.curate import EXCLUSION_REASONS, CuratedSet
 from docasset.core.validation.promotion import build_curated_set
 from docasset.core.validation.qa import consistency_summary
 from docasset.defs.ocr_engines import OcrEngine
-from docasset.defs.partitions import ALL_BATCHES, concat_batches
+from docasset.defs.partitions import ALL_BATCHES
 from docasset.defs.resources import DocassetHome, ModelRegistry
 from docasset.defs.settings import Settings
 
@@ -35,17 +37,20 @@ from docasset.defs.settings import Settings
 def curated_training_set(
     context,
     corrections: pl.DataFrame,
-    documents: dict[str, pl.DataFrame],
-    predictions: dict[str, pl.DataFrame],
+    documents: BatchFrames,
+    predictions: BatchFrames,
     home: DocassetHome,
     registry: ModelRegistry,
     settings: Settings,
 ) -> CuratedSet:
+    # Only the batches of the corrected documents are read (the documents index says which).
+    corrected = corrections["doc_id"].unique().to_list()
+    batches_of = document_index(home.workdir()).batches_of
     cur, n_oof = build_curated_set(
         settings.doctype(),
         corrections,
-        concat_batches(documents),
-        concat_batches(predictions),
+        rows_of(documents, corrected, batches_of),
+        rows_of(predictions, corrected, batches_of),
         registry.store(),
         home.workdir().curated,
         settings.split_config(),

@@ -10,7 +10,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from docasset.core.intake.ledger import known_doc_ids
+from docasset.core.batches import BatchFrames, rows_of
+from docasset.core.intake.ledger import document_index, known_doc_ids
 from docasset.core.ocr.documents import bad_scans, texts_of
 from docasset.core.validation.corrections import latest_per_document, read_store
 from docasset.core.validation.corrections_inbox import import_inbox
@@ -18,7 +19,7 @@ from docasset.core.validation.curate import promotion_status as compute_promotio
 from docasset.core.validation.curate import sampled_auto_outcomes
 from docasset.core.validation.label_studio import review_queue_frame
 from docasset.core.validation.review import export_review
-from docasset.defs.partitions import ALL_BATCHES, batches, concat_batches
+from docasset.defs.partitions import ALL_BATCHES, batches
 from docasset.defs.resources import DocassetHome, MemoryStore
 from docasset.defs.settings import Settings
 
@@ -72,7 +73,7 @@ def review_queue(
 )
 def corrections(
     context,
-    documents: dict[str, pl.DataFrame],
+    documents: BatchFrames,
     home: DocassetHome,
     memory: MemoryStore,
     settings: Settings,
@@ -90,8 +91,8 @@ def corrections(
     latest = latest_per_document(store)
     # Texts only for corrections the memory has not learned from yet (total keywords).
     fresh = set(latest.filter(~pl.col("correction_id").is_in(list(known)))["doc_id"].to_list())
-    docs = concat_batches(documents)
-    texts = texts_of(docs.filter(pl.col("doc_id").is_in(list(fresh)))) if docs is not None else {}
+    docs = rows_of(documents, fresh, document_index(wd).batches_of)  # their batches only
+    texts = texts_of(docs) if docs is not None else {}
     learned = mem.learn(store, texts)
     context.add_output_metadata(
         {
@@ -131,11 +132,16 @@ def corrections(
 def promotion_status(
     context,
     corrections: pl.DataFrame,
-    documents: dict[str, pl.DataFrame],
-    predictions: dict[str, pl.DataFrame],
+    documents: BatchFrames,
+    predictions: BatchFrames,
+    home: DocassetHome,
     settings: Settings,
 ) -> dict[str, str | None]:
-    docs, preds = concat_batches(documents), concat_batches(predictions)
+    # Only the batches of the corrected documents are read (the documents index says which).
+    corrected = corrections["doc_id"].unique().to_list()
+    batches_of = document_index(home.workdir()).batches_of
+    docs = rows_of(documents, corrected, batches_of)
+    preds = rows_of(predictions, corrected, batches_of)
     bad = bad_scans(docs) if docs is not None else set()
     outcomes = (
         sampled_auto_outcomes(settings.doctype(), preds, corrections) if preds is not None else {}

@@ -20,6 +20,7 @@ processes)::
     doc_id in ix                            # accepted (status ok)?
     ix.get(doc_id) -> IndexedDoc | None
     ix.accepted_ids() -> set[str]
+    ix.batches_of(doc_ids) -> {doc_id: batch_id}
     ix.record_failure(doc_id, stage, batch_id, reason) / ix.clear_failures(stage, batch_id, ids)
     ix.failures(batch_id, stage) -> {doc_id: reason}
 """
@@ -194,6 +195,21 @@ class DocumentIndex:
                 "SELECT 1 FROM documents WHERE doc_id = ? AND status = 'ok'", (doc_id,)
             ).fetchone()
         return row is not None
+
+    def batches_of(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """Doc id -> the batch that holds it, for the ids the index knows (one query per 500
+        ids: what lets a stage read only the batches its documents are in)."""
+        ids = list(dict.fromkeys(doc_ids))
+        out: dict[str, str] = {}
+        with self._connect() as db:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT doc_id, batch_id FROM documents WHERE doc_id IN ({marks})", chunk
+                )
+                out.update(dict(rows.fetchall()))
+        return out
 
     def accepted_ids(self) -> set[str]:
         with self._connect() as db:

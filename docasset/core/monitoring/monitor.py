@@ -4,8 +4,10 @@ optionally, deepchecks' ``-deepchecks.html``).
 
 :func:`monitor_day` takes only what the day needs (:class:`DayInputs`): the day's predictions
 and documents, the trend window's routes and the reference documents' measures.
-:func:`day_inputs` cuts those out of whole-history frames (today's batch inputs of
-``production_health``); a per-document catalog can build :class:`DayInputs` directly.
+:func:`day_inputs` reads them from the batches (``production_health``'s lazy batch inputs,
+``docasset.core.batches``): the trend window's predictions by a row filter pushed down to each
+batch's file, the scans and words of only the window's and the reference's documents, from the
+batches the documents index names. Its cost follows the day, not the history.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from docasset.core.batches import BatchesOf, rows_of, where
 from docasset.core.extraction.fields import DocType
 from docasset.core.files import atomic_write
 from docasset.core.intake.quality import QualityThresholds
@@ -99,22 +102,23 @@ def checked_values(store: pl.DataFrame, doc_ids: list[str]) -> dict[str, dict[st
     }
 
 
-def _rows(frame: pl.DataFrame | None, doc_ids: list[str]) -> pl.DataFrame | None:
-    return frame.filter(pl.col("doc_id").is_in(doc_ids)) if frame is not None else None
-
-
 def day_inputs(
     day: date,
     trend_days: int,
-    predictions: pl.DataFrame | None,
-    scans: pl.DataFrame | None,
-    words: pl.DataFrame | None,
+    predictions: Mapping[str, pl.DataFrame],
+    scans: Mapping[str, pl.DataFrame],
+    words: Mapping[str, pl.DataFrame],
     registry: Registry,
+    batches_of: BatchesOf,
 ) -> DayInputs:
-    """:class:`DayInputs` cut out of frames holding every batch (the only function here that
-    reads history; a per-document catalog replaces it)."""
-    trend = trend_documents(predictions, day, trend_days)
-    today = day_predictions(predictions, day)
+    """:class:`DayInputs` read from ``{batch: frame}`` mappings: only the rows of the trend
+    window's predictions, and the scans and words of the documents the day needs (the window's
+    and the reference's), from their batches (``batches_of``: the documents index)."""
+    start = datetime.combine(day - timedelta(days=max(trend_days, 1) - 1), time.min, tzinfo=UTC)
+    end = datetime.combine(day, time.min, tzinfo=UTC) + timedelta(days=1)
+    recent = where(predictions, (pl.col("predicted_at") >= start) & (pl.col("predicted_at") < end))
+    trend = trend_documents(recent, day, trend_days)
+    today = day_predictions(recent, day)
     window, _ = window_frames(today, day)
     ids = window["doc_id"].unique().to_list()
     ref = window_reference(registry, window["model_version"].to_list())
@@ -122,12 +126,16 @@ def day_inputs(
     return DayInputs(
         day=day,
         predictions=today,
-        scans=_rows(scans, ids),
-        words=_rows(words, ids),
+        scans=rows_of(scans, ids, batches_of),
+        words=rows_of(words, ids, batches_of),
         trend=trend,
         reference=ref,
         reference_measures=(
-            frame_features(ref_ids, _rows(words, ref_ids), _rows(scans, ref_ids)) if ref else None
+            frame_features(
+                ref_ids, rows_of(words, ref_ids, batches_of), rows_of(scans, ref_ids, batches_of)
+            )
+            if ref
+            else None
         ),
     )
 

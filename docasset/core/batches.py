@@ -1,0 +1,83 @@
+"""Every batch's stored frame of one asset, read only on demand.
+
+A stage that needs "the history" rarely needs all of it: the corrections refer to a few
+documents, a health day to the documents predicted that day. :class:`BatchFrames` is what an
+input mapped to every batch partition receives (``docasset.defs.partitions.ALL_BATCHES``): a
+``Mapping`` of batch id to frame whose values are read from their Parquet files when asked for,
+plus two reads whose cost follows the question, not the number of batches:
+
+- :meth:`BatchFrames.rows_of` reads only the batches that hold the wanted documents, found in
+  the documents index (``docasset.core.intake.index``: doc id -> batch);
+- :meth:`BatchFrames.where` scans every batch's file with a row filter pushed down to the
+  Parquet reader (footers and statistics only for the batches whose rows do not match).
+
+Iterating the mapping (``concat_batches``) still reads everything, for the rare full view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+
+import polars as pl
+
+# doc ids -> the batch of each the index knows (a bulk lookup: one query, not one per id)
+BatchesOf = Callable[[list[str]], Mapping[str, str]]
+
+
+class BatchFrames(Mapping[str, pl.DataFrame]):
+    """Batch id -> that batch's frame, read from ``paths`` on access (missing files skipped)."""
+
+    def __init__(self, paths: Mapping[str, Path]) -> None:
+        self._paths = {k: Path(p) for k, p in paths.items() if Path(p).is_file()}
+
+    def __getitem__(self, batch: str) -> pl.DataFrame:
+        return pl.read_parquet(self._paths[batch])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def rows_of(self, doc_ids: Iterable[str], batches_of: BatchesOf) -> pl.DataFrame | None:
+        """The rows of ``doc_ids`` (None when no batch holds any): only the batches the index
+        names are read; ids the index does not know make every batch be scanned for them
+        (a working directory older than the index), so nothing is silently missed."""
+        wanted = sorted(set(doc_ids))
+        if not wanted:
+            return None
+        found = batches_of(wanted)
+        known = all(found.get(d) in self._paths for d in wanted)
+        keys = sorted({found[d] for d in wanted}) if known else list(self._paths)
+        return self._scan(keys, pl.col("doc_id").is_in(wanted))
+
+    def where(self, predicate: pl.Expr) -> pl.DataFrame | None:
+        """The rows of every batch matching ``predicate`` (None when none does)."""
+        return self._scan(list(self._paths), predicate)
+
+    def _scan(self, keys: list[str], predicate: pl.Expr) -> pl.DataFrame | None:
+        frames = [pl.scan_parquet(self._paths[k]).filter(predicate).collect() for k in keys]
+        frames = [f for f in frames if f.height]
+        return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
+def rows_of(
+    parts: Mapping[str, pl.DataFrame], doc_ids: Iterable[str], batches_of: BatchesOf
+) -> pl.DataFrame | None:
+    """:meth:`BatchFrames.rows_of` for any mapping (a plain dict is filtered in memory)."""
+    if isinstance(parts, BatchFrames):
+        return parts.rows_of(doc_ids, batches_of)
+    wanted = list(set(doc_ids))
+    frames = [f.filter(pl.col("doc_id").is_in(wanted)) for f in parts.values() if f.height]
+    frames = [f for f in frames if f.height]
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
+def where(parts: Mapping[str, pl.DataFrame], predicate: pl.Expr) -> pl.DataFrame | None:
+    """:meth:`BatchFrames.where` for any mapping."""
+    if isinstance(parts, BatchFrames):
+        return parts.where(predicate)
+    frames = [f.filter(predicate) for f in parts.values() if f.height]
+    frames = [f for f in frames if f.height]
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
