@@ -86,6 +86,8 @@ case "$CMD" in
   test)
     shift || true
     ensure_labelstudio  # tests/integration/test_label_studio.py runs a real server
+    # Static checks first: lint, format and types are part of the suite.
+    .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy || exit 1
     exec .venv/bin/python -m pytest "$@";;
   labelstudio)
     shift || true

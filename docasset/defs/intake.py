@@ -3,6 +3,8 @@ measures) and its blocking ``scan_quality`` gate."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 import polars as pl
 
@@ -55,7 +57,7 @@ def scan_quality(raw_scans: pl.DataFrame, settings: Settings) -> dg.AssetCheckRe
     files = max(s["files"] - s["duplicate"], 1)
     bad = s["quarantined"] + s["bad_scan_docs"]
     share = bad / files
-    meta: dict[str, object] = {
+    meta: dict[str, Any] = {
         "bad_share": float(share),
         "threshold": settings.quality_thresholds().max_bad_scan_share,
         "files": s["files"],

@@ -85,7 +85,7 @@ def ocr_text(
             "ocr_failures": len(failures),
             "failures": dg.MetadataValue.json(failures),
             "words": words.height,
-            "mean_word_confidence": float(words["conf"].mean()) if words.height else 0.0,
+            "mean_word_confidence": float(words["conf"].mean()) if words.height else 0.0,  # type: ignore[arg-type]
             "ocr_engine": engine.name,
             "ocr_versions": dg.MetadataValue.json(engine.versions()),
             # Which engine produced each page's text (hybrid: re-read pages are rapidocr's).

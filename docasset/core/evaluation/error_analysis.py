@@ -3,9 +3,10 @@ its OCR context, and the fields most often confused (with each other, missed or 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from docasset.core.extraction.extract import DocPrediction
 from docasset.core.extraction.fields import DocType, values_match
@@ -46,7 +47,7 @@ class FieldConfusion:
     wrong: int = 0
     missed: int = 0
     spurious: int = 0
-    took_value_of: Counter[str] = field(default_factory=Counter)  # other field -> count
+    took_value_of: Counter[str] = dataclasses.field(default_factory=Counter)  # other field -> count
 
     @property
     def errors(self) -> int:

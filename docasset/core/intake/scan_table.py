@@ -23,7 +23,7 @@ from docasset.core.reporting.blocks import Table, to_markdown
 from docasset.core.workdir import Workdir
 from docasset.errors import DocumentError, ScanError
 
-SCAN_COLUMNS = {
+SCAN_COLUMNS: dict[str, Any] = {
     "batch_id": pl.Utf8,
     "entry": pl.Utf8,  # the batch entry (unique in the batch; names are not)
     "source_name": pl.Utf8,  # the name as found, as text (undecodable bytes escaped)

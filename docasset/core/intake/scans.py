@@ -193,7 +193,7 @@ def inspect_file(path: str | os.PathLike[str], limits: IntakeLimits = IntakeLimi
 def _meta_dpi(im: Image.Image) -> float | None:
     dpi = im.info.get("dpi")
     try:
-        value = float(dpi[0]) if isinstance(dpi, tuple) else float(dpi)
+        value = float(dpi[0]) if isinstance(dpi, tuple) else float(dpi)  # type: ignore[arg-type]
     except (TypeError, ValueError, IndexError):
         return None
     if not math.isfinite(value) or value < _MIN_META_DPI:
@@ -448,9 +448,10 @@ def _estimate_skew(dark: np.ndarray) -> float:
         return float(np.dot(counts, counts))
 
     coarse = np.arange(-_SKEW_MAX_DEG, _SKEW_MAX_DEG + 1e-9, 0.5)
-    best = max(coarse, key=score)
+    best = max(coarse.tolist(), key=score)
     fine = np.arange(best - 0.5, best + 0.5 + 1e-9, 0.05)
-    return float(np.clip(round(max(fine, key=score), 2), -_SKEW_MAX_DEG, _SKEW_MAX_DEG))
+    angle: float = max(fine.tolist(), key=score)
+    return float(np.clip(round(angle, 2), -_SKEW_MAX_DEG, _SKEW_MAX_DEG))
 
 
 def _line_heights(dark: np.ndarray, skew_deg: float) -> np.ndarray:

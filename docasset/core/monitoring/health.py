@@ -455,7 +455,7 @@ def _quantiles(values: Sequence[float]) -> Quantiles | None:
 def day_predictions(preds: pl.DataFrame | None, day: date) -> pl.DataFrame:
     """Every prediction made on ``day`` (UTC), with or without a model."""
     if preds is None or preds.is_empty():
-        return pl.DataFrame(schema=PREDICTION_COLUMNS)  # type: ignore[arg-type]
+        return pl.DataFrame(schema=PREDICTION_COLUMNS)
     start = datetime.combine(day, time.min, tzinfo=UTC)
     return preds.filter(
         (pl.col("predicted_at") >= start) & (pl.col("predicted_at") < start + timedelta(days=1))

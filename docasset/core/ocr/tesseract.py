@@ -255,7 +255,7 @@ def _words_frame(
             "text": ["_".join(texts[i].split()) for i in keep],
             "engine": ["tesseract"] * keep.size,
         }
-    ).cast(WORD_DTYPES)
+    ).cast(WORD_DTYPES)  # type: ignore[arg-type]
     return validate_words(frame)
 
 

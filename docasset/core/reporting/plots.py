@@ -145,7 +145,8 @@ def learning_curve(rows: Sequence[Mapping[str, Any]], target: float | None = Non
     ]
     if secs:
         ax2 = ax.twinx()
-        ax2.bar(*zip(*secs, strict=True), width=0.3, alpha=0.15, color="black")
+        weeks_x, seconds = zip(*secs, strict=True)
+        ax2.bar(weeks_x, seconds, width=0.3, alpha=0.15, color="black")
         ax2.set_ylabel("operator seconds / document (bars)", fontsize=8)
         ax.set_zorder(ax2.get_zorder() + 1)  # the lines above the bars
         ax.patch.set_visible(False)

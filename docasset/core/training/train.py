@@ -13,6 +13,7 @@ import hashlib
 import random
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import spacy
 from spacy.tokens import Doc, DocBin, Span
@@ -310,7 +311,7 @@ def _fit_ner(
     fix_random_seed(config.seed)
     rng = random.Random(config.seed)
     nlp = spacy.blank("en")
-    ner = nlp.add_pipe("ner")
+    ner: Any = nlp.add_pipe("ner")  # spaCy types add_pipe as a bare callable
     for spec in doctype.fields:
         ner.add_label(spec.label)
     examples = [Example(nlp.make_doc(d.text), d) for d in train_docs if _fully_aligned(d, doctype)]
