@@ -162,10 +162,7 @@ def load_ocr(
             data["engine"],
             data.get("page_engines", {}),
             data.get("cost", {}),
-            {
-                k: [(int(s), int(e), float(c)) for s, e, c in v]
-                for k, v in pick("word_conf").items()
-            },
+            _cached_word_conf(data, cache, ids),
         )
     from docasset.core.datasets.offline import ocr_files
 
@@ -186,6 +183,27 @@ def load_ocr(
         cost,
         run.word_conf,
     )
+
+
+def _cached_word_conf(data: dict[str, Any], cache: Path, ids: set[str]) -> dict[str, WordSpans]:
+    """The word confidences of a cache: stored, or computed from its word tables
+    (``<cache>.words.parquet``) when the cache predates them; none when neither exists."""
+    if "word_conf" in data:
+        return {
+            k: [(int(a), int(b), float(c)) for a, b, c in v]
+            for k, v in data["word_conf"].items()
+            if k in ids
+        }
+    words = cache.with_name(cache.name + ".words.parquet")
+    if not words.is_file():
+        return {}
+    from docasset.core.ocr.text import word_spans
+
+    out: dict[str, WordSpans] = {}
+    for (key,), w in pl.read_parquet(words).partition_by("key", as_dict=True).items():
+        if key in ids:
+            out[str(key)] = word_spans(w.drop("key")).get(str(w["doc_id"][0]), [])
+    return out
 
 
 def load_texts(docs: list[LabelledDoc], cache: Path | None, workers: int | None) -> OcrTexts:
