@@ -7,11 +7,9 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from docasset.core.extraction.extract import EXTRACTION_FAILED, ModelBundle, predict_documents
-from docasset.core.extraction.prediction_table import blocker_counts, predictions_frame
-from docasset.core.extraction.prediction_table import documents as document_routes
-from docasset.core.extraction.routing import Blocker
-from docasset.core.ocr.documents import ocr_errors, texts_of, word_confs_of
+from docasset.core.extraction.batch import batch_summary, predict_batch
+from docasset.core.extraction.extract import ModelBundle
+from docasset.core.ocr.documents import texts_of
 from docasset.core.ocr.engine import OCR_META, engine_mismatch
 from docasset.core.validation.memory import vendor_history
 from docasset.defs.ocr_engines import OcrEngine
@@ -45,58 +43,32 @@ def predictions(
         raise ModelError(
             f"production model is for {bundle.doctype.name!r}, settings say {doctype.name!r}"
         )
-    texts = texts_of(documents)
-    extra = {
-        r["doc_id"]: [Blocker("bad_scan", None, ", ".join(r["problems"]))]
-        for r in documents.filter(pl.col("bad_scan")).iter_rows(named=True)
-    }
-    # A document OCR failed on is predicted from no text; review must say why.
-    ocr_failed = ocr_errors(documents)
-    for d, why in ocr_failed.items():
-        extra.setdefault(d, []).insert(0, Blocker("ocr_failed", None, why))
     entries = memory.store().entries()
-    history = {d: h for d, t in texts.items() if (h := vendor_history(t, entries)) is not None}
-    preds = predict_documents(
+    history = {
+        d: h
+        for d, t in texts_of(documents).items()
+        if (h := vendor_history(t, entries)) is not None
+    }
+    batch = predict_batch(
         bundle,
         doctype,
-        texts,
-        extra,
+        documents,
         history,
         settings.routing_config(),
-        word_confs_of(documents),
+        context.partition_key,
+        datetime.now(UTC),
     )
-    info = {
-        r["doc_id"]: {"ocr_conf": r["ocr_conf"], "bad_scan": r["bad_scan"]}
-        for r in documents.iter_rows(named=True)
-    }
-    df = predictions_frame(doctype, preds, context.partition_key, datetime.now(UTC), info)
-    docs = document_routes(df)
-    n_fields = int(df.height)
-    accepted = int((df["field_status"] == "accepted").sum())
-    n_auto = int((docs["route"] == "auto").sum())
-    failed = {p.doc_id: b.text for p in preds for b in p.blockers if b.kind == EXTRACTION_FAILED}
+    summary = batch_summary(batch, len(history))
+    summary["failures"] = dg.MetadataValue.json(summary["failures"])
     context.add_output_metadata(
         {
             "model_version": bundle.version if bundle else "(none)",
-            "documents": docs.height,
-            "auto": n_auto,
-            "review": docs.height - n_auto,
-            "touchless_rate": n_auto / docs.height if docs.height else 0.0,
-            "automation_rate": n_auto / docs.height if docs.height else 0.0,
-            "fields_accepted": accepted,
-            "fields_to_check": n_fields - accepted,
-            "field_automation": accepted / n_fields if n_fields else 0.0,
-            "vendors_recognised": len(history),
-            "memory_fields": int(df["memory_entry"].is_not_null().sum()),
-            **{f"blocked_{k}": n for k, n in blocker_counts(df).items()},
-            "ocr_failures": len(ocr_failed),
-            "extraction_failures": len(failed),
-            "failures": dg.MetadataValue.json(dict(sorted(failed.items())[:50])),
+            **summary,
             **_ocr_warning(context, bundle, ocr_engine, settings),
-            "dagster/row_count": df.height,
+            "dagster/row_count": batch.frame.height,
         }
     )
-    return df
+    return batch.frame
 
 
 def _ocr_warning(

@@ -9,16 +9,19 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandera.polars as pa
 import polars as pl
 from pydantic import Field
 
+from docasset.core.extraction.fields import DocType
 from docasset.core.files import atomic_write
 from docasset.core.validation.ls_client import LabelStudioClient, parse_time
-from docasset.core.validation.ls_config import labelling_config
-from docasset.core.validation.ls_tasks import batch_tasks, served_dirs
+from docasset.core.validation.ls_config import LabelStudioConfig, labelling_config
+from docasset.core.validation.ls_tasks import batch_tasks, served_dirs, write_task_files
+from docasset.core.workdir import Workdir
 from docasset.defs.partitions import batches
 from docasset.defs.resources import DocassetHome
 from docasset.defs.settings import Settings
@@ -79,6 +82,23 @@ class LabelStudio(dg.ConfigurableResource):
         return Path(self.document_root) if self.document_root else home
 
 
+def _push(
+    client: LabelStudioClient,
+    title: str,
+    wd: Workdir,
+    doctype: DocType,
+    tasks: list[dict[str, Any]],
+    cfg: LabelStudioConfig,
+) -> tuple[pl.DataFrame, int]:
+    """Push the tasks into the project (created or updated with the config and the served
+    image folders); one row per pushed document, and the project id."""
+    project = client.ensure_project(title, labelling_config(doctype), cfg.annotations_per_task)
+    client.ensure_local_storage(project, served_dirs(wd))
+    pushed = client.push(project, tasks, cfg.page_size)
+    rows = [{"project_id": project, **p.__dict__} for p in pushed]
+    return pl.DataFrame(rows, schema=PUSHED_COLUMNS), project
+
+
 @dg.asset(
     partitions_def=batches,
     io_manager_key="frames_io",
@@ -116,16 +136,11 @@ def label_studio_tasks(
     )
     for doc_id, why in skipped.items():
         context.log.error(f"no Label Studio task for {doc_id}: {why}")
-    out = review_dir(wd.root, context.partition_key)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(
-        out / "label-studio-tasks.json", json.dumps(tasks, indent=1, ensure_ascii=False).encode()
-    )
-    atomic_write(out / "label-studio-config.xml", labelling_config(doctype).encode())
+    tasks_file = write_task_files(review_dir(wd.root, context.partition_key), tasks, doctype)
     meta: dict[str, object] = {
         "tasks": len(tasks),
         "without_task": dg.MetadataValue.json(skipped),
-        "tasks_file": dg.MetadataValue.path(str(out / "label-studio-tasks.json")),
+        "tasks_file": dg.MetadataValue.path(str(tasks_file)),
     }
     if not label_studio.configured():
         context.add_output_metadata(
@@ -133,15 +148,8 @@ def label_studio_tasks(
         )
         return PUSHED_SCHEMA.validate(pl.DataFrame(schema=PUSHED_COLUMNS))
     client = label_studio.client()
-    project = client.ensure_project(
-        label_studio.project_title, labelling_config(doctype), cfg.annotations_per_task
-    )
-    client.ensure_local_storage(project, served_dirs(wd))
-    pushed = client.push(project, tasks, cfg.page_size)
-    frame = pl.DataFrame(
-        [{"project_id": project, **p.__dict__} for p in pushed], schema=PUSHED_COLUMNS
-    )
-    actions = {a: sum(p.action == a for p in pushed) for a in ("created", "updated", "unchanged")}
+    frame, project = _push(client, label_studio.project_title, wd, doctype, tasks, cfg)
+    actions = {a: int((frame["action"] == a).sum()) for a in ("created", "updated", "unchanged")}
     context.add_output_metadata(
         {
             **meta,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import dagster as dg
 import polars as pl
@@ -16,11 +15,10 @@ from docasset.core.extraction.extract import predict_text
 from docasset.core.intake.index import OCR_STAGE
 from docasset.core.intake.ledger import document_index
 from docasset.core.intake.quality import failure_severity
-from docasset.core.intake.scan_table import page_qualities, scan_file
+from docasset.core.intake.scan_table import accepted_scans, page_qualities
+from docasset.core.ocr.batch import ocr_summary, read_batch
 from docasset.core.ocr.documents import documents_frame
-from docasset.core.ocr.engine import ocr_documents, page_engines
 from docasset.core.ocr.hybrid import ReviewPredicate
-from docasset.core.ocr.words import empty_words, validate_words
 from docasset.defs.ocr_engines import OcrEngine
 from docasset.defs.partitions import batches
 from docasset.defs.resources import DocassetHome, ModelRegistry
@@ -46,56 +44,27 @@ def ocr_text(
 ) -> pl.DataFrame:
     engine = ocr_engine.engine(settings, _review_predicate(registry, settings))
     wd = home.workdir()
-    docs = raw_scans.filter(pl.col("status") == "ok").unique(
-        subset=["doc_id"], keep="first", maintain_order=True
-    )
-    items = [
-        (r["doc_id"], scan_file(wd, r | {"pages": _pages(raw_scans, r["doc_id"])}))
-        for r in docs.iter_rows(named=True)
-    ]
-    started = time.perf_counter()
-    frames: list[pl.DataFrame] = []
-    failures: dict[str, str] = {}
-    workers = settings.ocr_config().workers or os.cpu_count() or 1
-    measured = page_qualities(raw_scans)  # raw_scans measured every page: no second pass
-    for doc_id, out in ocr_documents(
+    items = accepted_scans(wd, raw_scans)
+    batch = read_batch(
         items,
         engine,
-        limits=settings.intake_limits(),
-        workers=workers,
-        qualities=measured,
-    ):
-        if isinstance(out, pl.DataFrame):
-            frames.append(out)
-        else:  # that document's outcome (recorded, counted, checked), not the step's
-            failures[doc_id] = f"{type(out).__name__}: {out}"
-            context.log.error(f"OCR failed for {doc_id}: {out}")
-    seconds = time.perf_counter() - started
+        settings.intake_limits(),
+        settings.ocr_config().workers or os.cpu_count() or 1,
+        page_qualities(raw_scans),  # raw_scans measured every page: no second pass
+    )
     index = document_index(wd)
-    for doc_id, why in failures.items():
+    for doc_id, why in batch.failures.items():
+        context.log.error(f"OCR failed for {doc_id}: {why}")
         index.record_failure(doc_id, OCR_STAGE, context.partition_key, why)
     index.clear_failures(
-        OCR_STAGE, context.partition_key, [d for d, _ in items if d not in failures]
+        OCR_STAGE, context.partition_key, [d for d, _ in items if d not in batch.failures]
     )
-    words = validate_words(pl.concat(frames)) if frames else empty_words()
     n_pages = int(raw_scans.filter(pl.col("status") == "ok").height)
-    context.add_output_metadata(
-        {
-            "documents": len(items),
-            "ocr_failures": len(failures),
-            "failures": dg.MetadataValue.json(failures),
-            "words": words.height,
-            "mean_word_confidence": float(words["conf"].mean()) if words.height else 0.0,  # type: ignore[arg-type]
-            "ocr_engine": engine.name,
-            "ocr_versions": dg.MetadataValue.json(engine.versions()),
-            # Which engine produced each page's text (hybrid: re-read pages are rapidocr's).
-            **{f"pages_{name}": n for name, n in page_engines(words).items()},
-            "seconds": round(seconds, 2),
-            "pages_per_second": round(n_pages / seconds, 3) if seconds > 0 else 0.0,
-            "dagster/row_count": words.height,
-        }
-    )
-    return words
+    summary = ocr_summary(batch, engine, len(items), n_pages)
+    for key in ("failures", "ocr_versions"):
+        summary[key] = dg.MetadataValue.json(summary[key])
+    context.add_output_metadata({**summary, "dagster/row_count": batch.words.height})
+    return batch.words
 
 
 @dg.asset_check(
@@ -145,14 +114,6 @@ def _review_predicate(registry: ModelRegistry, settings: Settings) -> ReviewPred
             return predict_text(bundle, doc_id, text).route == "review"
 
     return would_review
-
-
-def _pages(raw_scans: pl.DataFrame, doc_id: str) -> list[dict[str, object]]:
-    rows = raw_scans.filter((pl.col("doc_id") == doc_id) & (pl.col("status") == "ok")).sort("page")
-    return [
-        {"page": r["page"], "width": r["width"], "height": r["height"], "dpi": r["dpi"]}
-        for r in rows.iter_rows(named=True)
-    ]
 
 
 @dg.asset(

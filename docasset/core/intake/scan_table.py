@@ -64,6 +64,21 @@ SCANS_SCHEMA = pa.DataFrameSchema(
 )
 
 
+def accepted_scans(wd: Workdir, raw_scans: pl.DataFrame) -> list[tuple[str, ScanFile]]:
+    """``(doc_id, ScanFile)`` of every accepted document of a ``raw_scans`` frame, in order."""
+    ok = raw_scans.filter(pl.col("status") == "ok")
+    pages: dict[str, list[dict[str, Any]]] = {}
+    for r in ok.sort("page").iter_rows(named=True):
+        pages.setdefault(r["doc_id"], []).append(
+            {"page": r["page"], "width": r["width"], "height": r["height"], "dpi": r["dpi"]}
+        )
+    docs = ok.unique(subset=["doc_id"], keep="first", maintain_order=True)
+    return [
+        (r["doc_id"], scan_file(wd, r | {"pages": pages[r["doc_id"]]}))
+        for r in docs.iter_rows(named=True)
+    ]
+
+
 def scan_file(wd: Workdir, rec: dict[str, Any]) -> ScanFile:
     """The archived ``ScanFile`` of an ``ok`` ledger record (no re-inspection needed)."""
     pages = tuple(PageInfo(p["page"], p["width"], p["height"], p["dpi"]) for p in rec["pages"])

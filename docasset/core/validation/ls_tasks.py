@@ -15,6 +15,7 @@ accepted fields add the per-region choice ``accepted`` (see ``ls_config``).
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from docasset.core.validation.ls_config import (
     STATUS,
     VALUE,
     LabelStudioConfig,
+    labelling_config,
 )
 from docasset.core.workdir import Workdir
 from docasset.errors import LabelStudioError, ScanError
@@ -306,3 +308,13 @@ def batch_tasks(
             )
         )
     return tasks, skipped
+
+
+def write_task_files(out: Path, tasks: list[dict[str, Any]], doctype: DocType) -> Path:
+    """The tasks and the labelling config for an offline import into Label Studio
+    (``label-studio-tasks.json`` + ``label-studio-config.xml`` in ``out``); the tasks file."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "label-studio-tasks.json"
+    atomic_write(path, json.dumps(tasks, indent=1, ensure_ascii=False).encode())
+    atomic_write(out / "label-studio-config.xml", labelling_config(doctype).encode())
+    return path
