@@ -40,36 +40,52 @@ class BatchFrames(Mapping[str, pl.DataFrame]):
     def __len__(self) -> int:
         return len(self._paths)
 
-    def rows_of(self, doc_ids: Iterable[str], batches_of: BatchesOf) -> pl.DataFrame | None:
-        """The rows of ``doc_ids`` (None when no batch holds any): only the batches the index
-        names are read; ids the index does not know make every batch be scanned for them
-        (a working directory older than the index), so nothing is silently missed."""
+    def rows_of(
+        self, doc_ids: Iterable[str], batches_of: BatchesOf, columns: list[str] | None = None
+    ) -> pl.DataFrame | None:
+        """The rows of ``doc_ids`` (None when no batch holds any), only ``columns`` when given:
+        only the batches the index names are read; ids the index does not know make every
+        batch be scanned for them (a working directory older than the index), so nothing is
+        silently missed."""
         wanted = sorted(set(doc_ids))
         if not wanted:
             return None
         found = batches_of(wanted)
         known = all(found.get(d) in self._paths for d in wanted)
         keys = sorted({found[d] for d in wanted}) if known else list(self._paths)
-        return self._scan(keys, pl.col("doc_id").is_in(wanted))
+        return self._scan(keys, pl.col("doc_id").is_in(wanted), columns)
 
     def where(self, predicate: pl.Expr) -> pl.DataFrame | None:
         """The rows of every batch matching ``predicate`` (None when none does)."""
         return self._scan(list(self._paths), predicate)
 
-    def _scan(self, keys: list[str], predicate: pl.Expr) -> pl.DataFrame | None:
-        frames = [pl.scan_parquet(self._paths[k]).filter(predicate).collect() for k in keys]
+    def _scan(
+        self, keys: list[str], predicate: pl.Expr, columns: list[str] | None = None
+    ) -> pl.DataFrame | None:
+        def scan(k: str) -> pl.DataFrame:
+            lf = pl.scan_parquet(self._paths[k]).filter(predicate)
+            return (lf.select(columns) if columns else lf).collect()
+
+        frames = [scan(k) for k in keys]
         frames = [f for f in frames if f.height]
         return pl.concat(frames, how="diagonal_relaxed") if frames else None
 
 
 def rows_of(
-    parts: Mapping[str, pl.DataFrame], doc_ids: Iterable[str], batches_of: BatchesOf
+    parts: Mapping[str, pl.DataFrame],
+    doc_ids: Iterable[str],
+    batches_of: BatchesOf,
+    columns: list[str] | None = None,
 ) -> pl.DataFrame | None:
     """:meth:`BatchFrames.rows_of` for any mapping (a plain dict is filtered in memory)."""
     if isinstance(parts, BatchFrames):
-        return parts.rows_of(doc_ids, batches_of)
+        return parts.rows_of(doc_ids, batches_of, columns)
     wanted = list(set(doc_ids))
-    frames = [f.filter(pl.col("doc_id").is_in(wanted)) for f in parts.values() if f.height]
+    frames = [
+        f.filter(pl.col("doc_id").is_in(wanted)).select(columns or f.columns)
+        for f in parts.values()
+        if f.height
+    ]
     frames = [f for f in frames if f.height]
     return pl.concat(frames, how="diagonal_relaxed") if frames else None
 

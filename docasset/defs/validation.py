@@ -87,10 +87,10 @@ def corrections(
     store = read_store(wd.corrections_store)
     unusable = store.filter(pl.col("problem").is_not_null())
     mem = memory.store()
-    known = {e.source_correction for e in mem.entries()}
     latest = latest_per_document(store)
-    # Texts only for corrections the memory has not learned from yet (total keywords).
-    fresh = set(latest.filter(~pl.col("correction_id").is_in(list(known)))["doc_id"].to_list())
+    # Texts only for corrections the memory has not read yet (total keywords): the new ones.
+    new = latest.filter(~pl.col("correction_id").is_in(list(mem.learned())))
+    fresh = set(new.filter(~pl.col("conflict") & pl.col("verdict").is_null())["doc_id"].to_list())
     docs = rows_of(documents, fresh, document_index(wd).batches_of)  # their batches only
     texts = texts_of(docs) if docs is not None else {}
     learned = mem.learn(store, texts)
@@ -140,8 +140,8 @@ def promotion_status(
     # Only the batches of the corrected documents are read (the documents index says which).
     corrected = corrections["doc_id"].unique().to_list()
     batches_of = document_index(home.workdir()).batches_of
-    docs = rows_of(documents, corrected, batches_of)
-    preds = rows_of(predictions, corrected, batches_of)
+    docs = rows_of(documents, corrected, batches_of, ["doc_id", "bad_scan"])
+    preds = rows_of(predictions, corrected, batches_of, ["doc_id", "route", "field", "value"])
     bad = bad_scans(docs) if docs is not None else set()
     outcomes = (
         sampled_auto_outcomes(settings.doctype(), preds, corrections) if preds is not None else {}

@@ -23,6 +23,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from rapidfuzz import fuzz
@@ -67,6 +68,9 @@ def vendor_key(name: str) -> str:
     return " ".join(re.sub(r"[^A-Z0-9]+", " ", name.upper()).split())
 
 
+LEARNED = "learned"  # log op: a correction learn() has read (entries or not)
+
+
 class CorrectionMemory:
     """The memory store under a directory."""
 
@@ -85,6 +89,8 @@ class CorrectionMemory:
         live: dict[str, MemoryEntry] = {}
         seen: dict[str, set[str]] = {}
         for rec in self._log():
+            if rec["op"] == LEARNED:
+                continue
             ident = str(rec["id"])
             if rec["op"] == "add":
                 fields = {k: rec[k] for k in MemoryEntry.__annotations__ if k in rec}
@@ -93,7 +99,7 @@ class CorrectionMemory:
                 seen[ident] = {str(rec["source_correction"])}
             elif rec["op"] == "seen":
                 seen.setdefault(ident, set()).add(str(rec["correction"]))
-            else:
+            elif rec["op"] == "remove":
                 live.pop(ident, None)
         return [replace(e, support=len(seen.get(e.id, ()))) for e in live.values()]
 
@@ -110,6 +116,17 @@ class CorrectionMemory:
         }
         append_line(self.path, json.dumps(rec))
 
+    def learned(self) -> set[str]:
+        """Ids of the corrections :meth:`learn` has read (whether or not they taught an
+        entry): what the next learning can skip, so it reads only new corrections."""
+        out: set[str] = set()
+        for rec in self._log():
+            if rec["op"] == "add":
+                out.add(str(rec["source_correction"]))
+            elif rec["op"] in ("seen", LEARNED):
+                out.add(str(rec["correction"]))
+        return out
+
     def learn(
         self, corrections: pl.DataFrame, texts: dict[str, str] | None = None
     ) -> list[MemoryEntry]:
@@ -122,47 +139,63 @@ class CorrectionMemory:
         counted = {(str(r["id"]), str(r["source_correction"])) for r in log if r["op"] == "add"}
         counted |= {(str(r["id"]), str(r["correction"])) for r in log if r["op"] == "seen"}
         added = []
+        done = self.learned()
         for row in latest_per_document(corrections).iter_rows(named=True):
-            if row["conflict"] or row["verdict"]:
+            if row["correction_id"] in done:
                 continue
-            fields = json.loads(row["fields_json"])
-            name = next((fields[f] for f in VENDOR_FIELDS if fields.get(f)), None)
-            if not name or not vendor_key(name):
+            added += self._learn_one(row, texts, known, removed, counted)
+            append_line(self.path, json.dumps({"op": LEARNED, "correction": row["correction_id"]}))
+        return added
+
+    def _learn_one(
+        self,
+        row: dict[str, Any],
+        texts: dict[str, str] | None,
+        known: dict[tuple[str, str, str, str], str],
+        removed: set[str],
+        counted: set[tuple[str, str]],
+    ) -> list[MemoryEntry]:
+        added: list[MemoryEntry] = []
+        if row["conflict"] or row["verdict"]:
+            return added
+        fields = json.loads(row["fields_json"])
+        name = next((fields[f] for f in VENDOR_FIELDS if fields.get(f)), None)
+        if not name or not vendor_key(name):
+            return added
+        found = [(f, "value", fields.get(f)) for f in MEMORY_FIELDS]
+        text = (texts or {}).get(row["doc_id"])
+        if text:
+            found += [(f, "anchor", total_keyword(text, fields.get(f))) for f in ANCHOR_FIELDS]
+        for f, kind, value in found:
+            key = (vendor_key(name), f, kind, value)
+            if not value:
                 continue
-            found = [(f, "value", fields.get(f)) for f in MEMORY_FIELDS]
-            text = (texts or {}).get(row["doc_id"])
-            if text:
-                found += [(f, "anchor", total_keyword(text, fields.get(f))) for f in ANCHOR_FIELDS]
-            for f, kind, value in found:
-                key = (vendor_key(name), f, kind, value)
-                if not value:
-                    continue
-                if key in known:  # typed again by another correction: one more support
-                    if (known[key], row["correction_id"]) not in counted:
-                        rec = {"op": "seen", "id": known[key], "correction": row["correction_id"]}
-                        append_line(self.path, json.dumps(rec))
-                        counted.add((known[key], row["correction_id"]))
-                    continue
-                # Value entries keep their historical id (no kind in the hash).
-                ident = json.dumps(key if kind != "value" else (key[0], f, value))
-                entry_id = hashlib.sha256(ident.encode()).hexdigest()[:12]
-                if entry_id in removed:
-                    continue  # removed on purpose: do not learn it back
-                entry = MemoryEntry(
-                    entry_id,
-                    key[0],
-                    f,
-                    value,
-                    row["correction_id"],
-                    row["annotator"],
-                    datetime.now(UTC).isoformat(),
-                    kind,
-                )
-                rec = {"op": "add", **{k: v for k, v in asdict(entry).items() if k != "support"}}
-                append_line(self.path, json.dumps(rec))
-                known[key] = entry_id
-                counted.add((entry_id, row["correction_id"]))
-                added.append(entry)
+            if key in known:  # typed again by another correction: one more support
+                if (known[key], row["correction_id"]) not in counted:
+                    rec = {"op": "seen", "id": known[key], "correction": row["correction_id"]}
+                    append_line(self.path, json.dumps(rec))
+                    counted.add((known[key], row["correction_id"]))
+                continue
+            # Value entries keep their historical id (no kind in the hash).
+            ident = json.dumps(key if kind != "value" else (key[0], f, value))
+            entry_id = hashlib.sha256(ident.encode()).hexdigest()[:12]
+            if entry_id in removed:
+                continue  # removed on purpose: do not learn it back
+            entry = MemoryEntry(
+                entry_id,
+                key[0],
+                f,
+                value,
+                row["correction_id"],
+                row["annotator"],
+                datetime.now(UTC).isoformat(),
+                kind,
+            )
+            rec = {"op": "add", **{k: v for k, v in asdict(entry).items() if k != "support"}}
+            append_line(self.path, json.dumps(rec))
+            known[key] = entry_id
+            counted.add((entry_id, row["correction_id"]))
+            added.append(entry)
         return added
 
 

@@ -51,7 +51,9 @@ def test_memory_learns_recalls_for_the_same_vendor_only_and_forgets(tmp_path: Pa
     assert "address" not in recall(NEXT_SCAN, mem.entries())
     assert mem.learn(read_store(tmp_path / "store")) == []  # a removed entry is not relearned
     log = [json.loads(x) for x in (tmp_path / "memory" / "entries.jsonl").read_text().splitlines()]
-    assert [r["op"] for r in log] == ["add", "add", "remove"]
+    # Each correction is read once ("learned"), so a day's learning reads only new ones.
+    assert [r["op"] for r in log] == ["add", "add", "learned", "remove"]
+    assert mem.learned() == set(read_store(tmp_path / "store")["correction_id"].to_list())
 
 
 CORRECTED = (
