@@ -84,11 +84,12 @@ class CorrectionMemory:
             return []
         return [json.loads(x) for x in self.path.read_text("utf-8").splitlines() if x.strip()]
 
-    def entries(self) -> list[MemoryEntry]:
-        """Live entries (added and not removed), newest last."""
+    def entries(self, log: list[dict[str, Any]] | None = None) -> list[MemoryEntry]:
+        """Live entries (added and not removed), newest last (from ``log`` when the caller
+        has read it already)."""
         live: dict[str, MemoryEntry] = {}
         seen: dict[str, set[str]] = {}
-        for rec in self._log():
+        for rec in self._log() if log is None else log:
             if rec["op"] == LEARNED:
                 continue
             ident = str(rec["id"])
@@ -116,11 +117,11 @@ class CorrectionMemory:
         }
         append_line(self.path, json.dumps(rec))
 
-    def learned(self) -> set[str]:
+    def learned(self, log: list[dict[str, Any]] | None = None) -> set[str]:
         """Ids of the corrections :meth:`learn` has read (whether or not they taught an
         entry): what the next learning can skip, so it reads only new corrections."""
         out: set[str] = set()
-        for rec in self._log():
+        for rec in self._log() if log is None else log:
             if rec["op"] == "add":
                 out.add(str(rec["source_correction"]))
             elif rec["op"] in ("seen", LEARNED):
@@ -132,14 +133,13 @@ class CorrectionMemory:
     ) -> list[MemoryEntry]:
         """Add entries from the latest, unconflicted corrections (total keywords only for
         documents whose OCR text is in ``texts``); returns the new entries."""
-        live = self.entries()
-        known = {(e.vendor, e.field, e.kind, e.value): e.id for e in live}
-        log = self._log()
+        log = self._log()  # read once: entries, counts and what was learned all come from it
+        known = {(e.vendor, e.field, e.kind, e.value): e.id for e in self.entries(log)}
         removed = {str(r["id"]) for r in log if r["op"] == "remove"}
         counted = {(str(r["id"]), str(r["source_correction"])) for r in log if r["op"] == "add"}
         counted |= {(str(r["id"]), str(r["correction"])) for r in log if r["op"] == "seen"}
         added = []
-        done = self.learned()
+        done = self.learned(log)
         for row in latest_per_document(corrections).iter_rows(named=True):
             if row["correction_id"] in done:
                 continue
