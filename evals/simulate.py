@@ -13,8 +13,10 @@ correction memory), and the retraining sensor and the ``accuracy_regression`` ga
 a new production model. Every step is a real Dagster run on a temporary ``DAGSTER_HOME``;
 nothing goes around the assets.
 
-Writes ``learning_curve.csv`` (one row per week, see ``COLUMNS``), ``learning_curve.png`` and
-``learning_curve.md`` to ``--out``; the working directory of the run is ``OUT/work``.
+Writes ``learning_curve.csv`` (one row per week, see ``COLUMNS``), ``learning_curve.png``,
+``learning_curve.md`` and ``accepted_errors.csv`` (every accepted field that was wrong: the
+errors nobody was asked to check, with the evidence that accepted them) to ``--out``; the
+working directory of the run is ``OUT/work``.
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ COLUMNS = {
 }
 
 
+# What accepted_errors.csv says of each accepted field that was wrong.
+SILENT = ("doc_id", "field", "value", "confidence", "source", "history", "memory_entry")
+
+
 @dataclass(frozen=True)
 class SimConfig:
     """How the simulated production behaves."""
@@ -85,6 +91,7 @@ class SimConfig:
     epochs: int = 40
     seed: int = 0
     min_golden: int = 5
+    ocr_engine: str | None = None  # settings.ocr.engine (None: the default, hybrid)
 
 
 def _drop(docs: list[LabelledDoc], prefix: str, wd: Workdir) -> dict[str, LabelledDoc]:
@@ -112,14 +119,15 @@ def week_figures(
     preds: pl.DataFrame,
     truth: dict[str, dict[str, str]],
     sampled: set[str] | None = None,
-) -> tuple[dict[str, Any], dict[str, int]]:
+) -> tuple[dict[str, Any], dict[str, int], list[dict[str, Any]]]:
     """Field and document automation with their accuracy, micro F1, memory use and operator
     seconds of one week's predictions (before correction, SROIE protocol; ``sampled``: the
-    touchless documents of the QA sample, which operators check whole); and per document the
-    number of wrong fields."""
+    touchless documents of the QA sample, which operators check whole); per document the
+    number of wrong fields; and the accepted fields that are wrong (the silent errors)."""
     tp = fp = fn = n_auto = auto_ok = n_fields = accepted = accepted_ok = 0
     seconds = 0.0
     wrong_fields: dict[str, int] = {}
+    silent: list[dict[str, Any]] = []
     for (doc_id,), rows in preds.partition_by("doc_id", as_dict=True).items():
         t = truth.get(str(doc_id), {})
         wrong = wrong_required = 0
@@ -136,6 +144,8 @@ def week_figures(
             if status == "accepted":
                 accepted += 1
                 accepted_ok += not bad
+                if bad:
+                    silent.append({**{k: r.get(k) for k in SILENT}, "truth": t.get(r["field"])})
             seconds += operator_seconds("to_check" if checked_whole else status, not bad)
         wrong_fields[str(doc_id)] = wrong
         if rows["route"][0] == "auto":
@@ -158,7 +168,7 @@ def week_figures(
         "memory_fields": int(preds["memory_entry"].is_not_null().sum()),
         "review_docs": n - n_auto,
     }
-    return figures, wrong_fields
+    return figures, wrong_fields, silent
 
 
 def retrain_outcome(runs: list[dg.ExecuteInProcessResult]) -> dict[str, Any]:
@@ -216,6 +226,7 @@ class Simulation:
             retrain={"min_corrections": cfg.retrain_at},
             split={"min_golden": cfg.min_golden},
             qa={"auto_sample_rate": cfg.sample_rate},
+            **({"ocr": {"engine": cfg.ocr_engine}} if cfg.ocr_engine else {}),
         )
         self.doctype = self.settings.doctype()
         self.defs = build_definitions(str(self.home), self.settings)
@@ -226,6 +237,7 @@ class Simulation:
         }
         self.runs: list[tuple[str, dg.ExecuteInProcessResult]] = []  # (sensor or job, run)
         self.reports: list[EvaluationReport] = []  # every evaluation report, in order
+        self.silent: list[dict[str, Any]] = []  # accepted fields that were wrong, per week
 
     def _tick(self, sensor: str, run_config: dict | None = None) -> list[dg.ExecuteInProcessResult]:
         runs = self.driver.tick(sensor, run_config)
@@ -299,7 +311,8 @@ class Simulation:
         if queue is not None and "queue_reason" in queue.columns:  # plus the QA sample
             queued |= dict(queue.select("doc_id", "queue_reason").unique("doc_id").iter_rows())
         sampled = {d for d, why in queued.items() if why != "review"}
-        figures, wrong = week_figures(self.doctype, preds, truth, sampled)
+        figures, wrong, silent = week_figures(self.doctype, preds, truth, sampled)
+        self.silent += [{"week": week, **e} for e in silent]
         errors_found = {d for d in sampled if wrong.get(d, 0)}
         to_correct = {d for d, why in queued.items() if why == "review"} | errors_found
         stamp = datetime.now(UTC).isoformat()
@@ -344,6 +357,10 @@ def simulate(
         print(json.dumps(rows[-1]), flush=True)
     curve = pl.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], infer_schema_length=None)
     write_curve(curve, out, sim.settings.routing_config().target_precision)
+    schema = {"week": pl.Int64} | {c: pl.String for c in (*SILENT, "truth")}
+    pl.DataFrame(sim.silent, schema=schema | {"confidence": pl.Float64}).write_csv(
+        out / "accepted_errors.csv"
+    )
     return curve
 
 
@@ -407,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-golden", type=int, default=5, help="golden documents before freezing")
+    p.add_argument("--ocr-engine", help="settings.ocr.engine (default: the settings' default)")
     a = p.parse_args(argv)
     for name in ("dataset", "bootstrap"):
         if not (Path(getattr(a, name)) / "img").is_dir():
@@ -419,7 +437,14 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = SimConfig(
-        a.weeks, a.doc_type, a.sample_rate, a.retrain_at, a.epochs, a.seed, a.min_golden
+        a.weeks,
+        a.doc_type,
+        a.sample_rate,
+        a.retrain_at,
+        a.epochs,
+        a.seed,
+        a.min_golden,
+        a.ocr_engine,
     )
     with tempfile.TemporaryDirectory(prefix="docasset-sim-") as dh:
         (Path(dh) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")

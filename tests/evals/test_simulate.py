@@ -102,3 +102,7 @@ def test_learning_curve_files(sim: SimRun) -> None:
     md = (sim.out / "learning_curve.md").read_text()
     assert "![learning curve](learning_curve.png)" in md and "| week | documents |" in md
     assert "- automation rate: week 1" in md and "- field automation: week 1" in md
+    # Every silent error the curve counts is listed, with what accepted it.
+    silent = pl.read_csv(sim.out / "accepted_errors.csv", infer_schema_length=0)
+    assert {"week", "doc_id", "field", "value", "truth", "confidence"} <= set(silent.columns)
+    assert silent.height == csv["accepted_errors"].fill_null(0).sum()

@@ -30,6 +30,8 @@ SUBTOTAL_RE = re.compile(
     re.I,
 )
 TAX_RE = re.compile(r"\b(gst|sst|tax|vat|mwst|service\s*(charge|tax)|svc|s\.?c\.?)\b", re.I)
+# "TOTAL TAX 8.68": the tax, though its label says total ("TOTAL INCL GST" is the total).
+TAX_TOTAL_RE = re.compile(r"\btotal\s*(gst|sst|tax|vat)\b(?!\s*incl)", re.I)
 ROUNDING_RE = re.compile(r"round|rnd|\badj\b|adjustment", re.I)
 DISCOUNT_RE = re.compile(r"disc|less\b|voucher|coupon|promo", re.I)
 CASH_RE = re.compile(r"\b(cash|tender\w*|paid|received|payment|card|visa|master)\b", re.I)
@@ -100,7 +102,9 @@ def amount_facts(text: str) -> AmountFacts:
             change.append(value)
         elif CASH_RE.search(label):
             cash.append(value)
-        elif TAX_RE.search(label) and not TOTAL_KEYWORD_RE.search(label):
+        elif TAX_RE.search(label) and (
+            not TOTAL_KEYWORD_RE.search(label) or TAX_TOTAL_RE.search(label)
+        ):
             taxes.append(value)
         elif TOTAL_KEYWORD_RE.search(label) and not NOT_TOTAL_RE.search(label):
             totals.append(value)
@@ -150,8 +154,10 @@ def check_total(text: str, value: str | None) -> tuple[int, str | None]:
     """(number of relations agreeing with the total ``value``, contradiction detail or None).
 
     A contradiction: the cash minus the change equals another amount the document prints on a
-    total line (the amount paid), or no relation agrees and a subtotal plus its printed parts
-    does (so a misread or mis-picked total, not a missing part)."""
+    total line (the amount paid); or no relation agrees and either two independent relations
+    (a subtotal plus its parts, cash minus change, the items) give one other amount, or a
+    subtotal plus its printed parts gives an amount printed on a total line (so a misread or
+    mis-picked total, not a missing part)."""
     total = parse_amount(value) if value else None
     if total is None:
         return 0, None
@@ -167,6 +173,13 @@ def check_total(text: str, value: str | None) -> tuple[int, str | None]:
             return 0, f"cash - change gives {v:.2f}, printed on a total line, not {total:.2f}"
     if agree:
         return len(agree), None
+    # Two independent relations giving one other amount: the candidate is not the total.
+    by_value: dict[Decimal, set[str]] = {}
+    for rel, v in implied:
+        by_value.setdefault(v, set()).add(rel)
+    for v, rels in by_value.items():
+        if len(rels) >= 2 and v > 0:
+            return 0, f"{' and '.join(sorted(rels))} both give {v:.2f}, not {total:.2f}"
     for rel, v in implied:
         if rel == "sum" and v > 0 and _printed_total(facts, v) and abs(v - total) > TOLERANCE:
             return 0, f"subtotal + parts give {v:.2f}, printed on a total line, not {total:.2f}"

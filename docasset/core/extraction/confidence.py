@@ -43,6 +43,7 @@ FEATURES = (
     "confusable",
     "arith_agree",
     "arith_conflict",
+    "rivals",
 )
 MIN_FIT = 12  # fewer held-out outcomes (or one class only): fall back to the bin table
 
@@ -67,7 +68,8 @@ def span_features(
     OCR evidence: ``ocr`` = (lowest, mean) word confidence 0-1 under the span (None: the engine
     gave none, which counts as no evidence of a misread), and the OCR-confusable characters of
     the value. ``arith`` = (relations agreeing with an amount, contradicted?) from
-    ``docasset.core.extraction.arithmetic``.
+    ``docasset.core.extraction.arithmetic``. ``field_options`` adds ``rivals``: how many other
+    valid values the field's candidates offer (a second date, another total), up to 3.
     """
     idx = line_index(text, start)
     sim = fuzz.ratio(_squash(value), _squash(top_rule[0])) / 100 if top_rule[0] else 0.0

@@ -307,7 +307,12 @@ def field_options(
         )
         ranked.append((2, Option(c.start, c.end, "rule", valid, n, feats)))
     ranked.sort(key=lambda r: r[0])  # stable: the model's / rules' own order within a rank
-    return [o for _, o in ranked]
+    options = [o for _, o in ranked]
+    # Another valid value on offer (a second date, another total) makes any choice less sure.
+    keys = [_key(spec, text[o.start : o.end]) if o.valid else None for o in options]
+    for o, k in zip(options, keys, strict=True):
+        o.features["rivals"] = min(len({x for x in keys if x is not None and x != k}), 3) / 3
+    return options
 
 
 def choose_field(

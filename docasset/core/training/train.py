@@ -39,6 +39,7 @@ from docasset.core.validation.memory import history_entries, vendor_history
 from docasset.errors import TrainingError
 
 MIN_FOLD_DOCS = 8  # fewer training documents per fold: calibrate on the dev split alone
+MIN_CALIBRATION_FOLD = 6  # fewer held-out documents per fold: thresholds chosen in sample
 
 
 @dataclass(frozen=True)
@@ -189,37 +190,72 @@ def option_rows(
     return out
 
 
+def fit_calibration(bundle: ModelBundle, docs: list[Doc], parsed: Parsed) -> Calibration:
+    """The candidate ranker, then the confidence model of the values it reports, on ``docs``."""
+    ranker = {}
+    for fname, rows in option_rows(bundle, docs, parsed).items():
+        if (model := fit_logistic(rows)) is not None:
+            ranker[fname] = model
+    ranked = replace(bundle, calibration=Calibration(ranker=ranker))
+    evidence = field_evidence(ranked, docs, parsed)
+    cal = Calibration.fit(
+        [(f, b, ok) for f, b, _, ok, _ in evidence], features=[x for *_, x in evidence]
+    )
+    cal.ranker = ranker
+    return cal
+
+
+def out_of_fold(
+    bundle: ModelBundle, docs: list[Doc], parsed: Parsed, folds: int
+) -> dict[str, ModelBundle]:
+    """Per document, ``bundle`` with a calibration fitted on the *other* folds of ``docs``:
+    scored by it, a document's confidences are out of sample. Empty when ``docs`` are too few
+    for ``folds`` folds of ``MIN_CALIBRATION_FOLD`` documents."""
+    if folds < 2 or len(docs) < folds * MIN_CALIBRATION_FOLD:
+        return {}
+    out: dict[str, ModelBundle] = {}
+    for k in range(folds):
+        rest = [d for d in docs if _fold(d, folds, "cal:") != k]
+        fitted = replace(bundle, calibration=fit_calibration(bundle, rest, parsed))
+        out.update({d.user_data["doc_id"]: fitted for d in docs if _fold(d, folds, "cal:") == k})
+    return out
+
+
 def calibrate(
     bundle: ModelBundle,
     held_out: list[Doc],
     routing: RoutingConfig,
     parsed: Parsed | None = None,
+    folds: int = 5,
 ) -> None:
     """Fit the candidate ranker, then the confidence of the values it reports, then the
     routing thresholds, all on ``held_out`` documents (in place). ``parsed`` gives, per
     document, entities from a pipeline that never trained on it (cross-fitting); by default
-    ``bundle``'s pipeline parses them (right for documents it did not train on)."""
+    ``bundle``'s pipeline parses them (right for documents it did not train on).
+
+    The thresholds are chosen on out-of-fold confidences (``folds`` folds of ``held_out``,
+    each scored by a calibration fitted on the others): a threshold chosen on the confidences
+    of the very documents the confidence model was fitted on finds the top values right more
+    often than they are on new documents. Too few documents for folds: in-sample, as before.
+    """
     parsed = parsed if parsed is not None else _parse(bundle.nlp, held_out)
-    ranker = {}
-    for fname, rows in option_rows(bundle, held_out, parsed).items():
-        if (model := fit_logistic(rows)) is not None:
-            ranker[fname] = model
-    bundle.calibration = Calibration(ranker=ranker)
-    evidence = field_evidence(bundle, held_out, parsed)
-    cal = Calibration.fit(
-        [(f, b, ok) for f, b, _, ok, _ in evidence], features=[x for *_, x in evidence]
-    )
-    cal.ranker = ranker
-    bundle.calibration = cal
-    scored = field_outcomes(bundle, held_out, parsed)
+    bundle.calibration = fit_calibration(bundle, held_out, parsed)
+    scorers = out_of_fold(bundle, held_out, parsed, folds)
+    scored = [
+        row
+        for d in held_out
+        for row in field_outcomes(scorers.get(d.user_data["doc_id"], bundle), [d], parsed)
+    ]
     bundle.thresholds = thresholds_for(
         bundle.doctype,
         [(f, c, ok) for f, _, c, ok in scored],
         routing.field_target,
         routing.min_support,
     )
+    for scorer in scorers.values():
+        scorer.thresholds = bundle.thresholds
     bundle.meta[DOC_THRESHOLD_META], bundle.meta["doc_threshold_basis"] = doc_threshold(
-        bundle, held_out, routing, parsed
+        bundle, held_out, routing, parsed, scorers
     )
 
 
@@ -237,7 +273,11 @@ def leave_one_out_history(docs: list[Doc]) -> dict[str, VendorHistory]:
 
 
 def doc_threshold(
-    bundle: ModelBundle, held_out: list[Doc], routing: RoutingConfig, parsed: Parsed
+    bundle: ModelBundle,
+    held_out: list[Doc],
+    routing: RoutingConfig,
+    parsed: Parsed,
+    scorers: dict[str, ModelBundle] | None = None,
 ) -> tuple[float, str]:
     """The document-confidence threshold for touchless documents, and its basis.
 
@@ -247,14 +287,16 @@ def doc_threshold(
     (basis ``held-out``). With fewer than ``min_support`` such documents the target itself is
     the threshold, trusting the calibrated confidences (basis ``calibration``: the product of
     calibrated field confidences is the probability that every field is right, if fields err
-    independently)."""
-    bundle.meta[DOC_THRESHOLD_META] = 0.0
+    independently). ``scorers``: per document, the bundle whose out-of-fold calibration
+    scores it (default ``bundle``)."""
+    bundle.meta[DOC_THRESHOLD_META] = 0.0  # the scorers share ``meta``
     history = leave_one_out_history(held_out)
     rows: list[tuple[float, bool]] = []
     for d in held_out:
         doc_id = d.user_data["doc_id"]
+        scorer = (scorers or {}).get(doc_id, bundle)
         pred = predict_text(
-            bundle, doc_id, d.text, parsed[doc_id], doc_words(d), history.get(doc_id), routing
+            scorer, doc_id, d.text, parsed[doc_id], doc_words(d), history.get(doc_id), routing
         )
         if pred.route != "auto":
             continue
@@ -369,8 +411,8 @@ def cross_fitted(
     return parsed
 
 
-def _fold(doc: Doc, k: int) -> int:
-    digest = hashlib.sha256(("fold:" + doc.user_data["doc_id"]).encode()).hexdigest()
+def _fold(doc: Doc, k: int, salt: str = "fold:") -> int:
+    digest = hashlib.sha256((salt + doc.user_data["doc_id"]).encode()).hexdigest()
     return int(digest[:8], 16) % k
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from docasset.core.extraction.arithmetic import amount_facts, check_total, implied_totals
 
 RECEIPT = (
@@ -23,9 +25,27 @@ def test_subtotal_tax_rounding_and_tender_agree_with_the_total() -> None:
 def test_a_total_the_parts_contradict_is_reported_with_the_amount_they_give() -> None:
     agree, conflict = check_total(RECEIPT, "8.48")  # the subtotal taken for the total
     assert agree == 0 and conflict is not None and "9.00" in conflict
-    # OCR misread the printed total: nothing on a total line matches the parts: no verdict.
+    # OCR misread the printed total: the sum and the tender still agree on the real one.
     misread = RECEIPT.replace("TOTAL 9.00", "TOTAL 8.00")
-    assert check_total(misread, "8.00") == (0, None)
+    agree, conflict = check_total(misread, "8.00")
+    assert agree == 0 and conflict == "sum and tender both give 9.00, not 8.00"
+    # One relation alone, its amount printed on no total line: no verdict.
+    unpaid = misread.replace("CASH 10.00\nCHANGE 1.00\n", "")
+    assert check_total(unpaid, "8.00") == (0, None)
+
+
+def test_a_total_tax_line_is_the_tax_and_the_parts_contradict_the_subtotal() -> None:
+    # The tax printed as "TOTAL TAX", the total misread by the OCR (SROIE 026, half a).
+    text = (
+        "TEO HENG STATIONERY\nPAPER 10 10.57 105.66\nTotal Qty. : 18 144.68\n"
+        "SUB-TOTAL(EX) 144.68\nTOTAL TAX 8.68\nROUNDING -0.01\nAIT 153.35\nCASH 153.35\n"
+        "CHANGE 0.00\nTOTAL INCL GST 153.35\n"
+    )
+    facts = amount_facts(text)
+    assert facts.taxes == (Decimal("8.68"),) and Decimal("153.35") in facts.totals_printed
+    assert check_total(text, "153.35")[0] == 2  # sum and tender
+    agree, conflict = check_total(text.replace("TOTAL INCL GST 153.35\n", ""), "144.68")
+    assert agree == 0 and conflict == "sum and tender both give 153.35, not 144.68"
 
 
 def test_no_parts_no_evidence() -> None:

@@ -21,12 +21,14 @@ from docasset.core.extraction.extract import (
 )
 from docasset.core.extraction.fields import load_doctype
 from docasset.core.extraction.routing import Blocker, RoutingConfig
+from docasset.core.training import train as train_module
 from docasset.core.training.train import (
     TrainConfig,
     cross_fitted,
     docs_from_bytes,
     docs_to_bytes,
     make_training_doc,
+    out_of_fold,
     train_model,
 )
 
@@ -120,6 +122,28 @@ def test_missing_and_invalid_fields_block_automation(trained) -> None:
     kinds = {(b.kind, b.field) for b in pred.blockers}
     assert ("missing", "total") in kinds and ("no_text", None) in kinds
     assert set(pred.statuses().values()) == {"to_check"}
+
+
+def test_thresholds_are_chosen_on_confidences_fitted_without_the_document(trained) -> None:
+    bundle, _, _ = trained
+    nlp = spacy.blank("en")
+    docs = [make_training_doc(nlp, RECEIPT, f"o{i}", *synth(300 + i))[0] for i in range(30)]
+    parsed = {d.user_data["doc_id"]: bundle.nlp(d.text) for d in docs}
+    scorers = out_of_fold(bundle, docs, parsed, 5)
+    assert set(scorers) == {d.user_data["doc_id"] for d in docs}
+    fitted = {id(s.calibration) for s in scorers.values()}
+    assert len(fitted) == 5  # one calibration per fold, none of them the bundle's own
+    assert all(
+        s.calibration is not bundle.calibration and s.nlp is bundle.nlp for s in scorers.values()
+    )
+    # A fold's calibration is the one fitted on the other folds' documents.
+    one = next(iter(scorers.values())).calibration
+    members = [d for d in docs if scorers[d.user_data["doc_id"]].calibration is one]
+    rest = [d for d in docs if d not in members]
+    refit = train_module.fit_calibration(bundle, rest, parsed)
+    assert refit.models == one.models and refit.ranker == one.ranker
+    # Too few documents for the folds: no out-of-fold scorers (thresholds in sample).
+    assert out_of_fold(bundle, docs[:20], parsed, 5) == {}
 
 
 def test_thresholds_reach_target_precision() -> None:
