@@ -17,10 +17,10 @@ from docasset.core.evaluation.metrics import (
     outcome_matrix,
     score,
 )
+from docasset.core.extraction.evidence import doc_words
 from docasset.core.extraction.extract import ModelBundle, predict_text
 from docasset.core.extraction.fields import DocType, values_match
 from docasset.core.extraction.routing import DocPrediction
-from docasset.core.training.train import doc_words
 
 
 @dataclass

@@ -157,7 +157,8 @@ def check_total(text: str, value: str | None) -> tuple[int, str | None]:
     total line (the amount paid); or no relation agrees and either two independent relations
     (a subtotal plus its parts, cash minus change, the items) give one other amount, or a
     subtotal plus its printed parts gives an amount printed on a total line (so a misread or
-    mis-picked total, not a missing part)."""
+    mis-picked total, not a missing part), or the value is below a subtotal less the printed
+    discounts, or the value plus the printed (signed) rounding is printed on a total line."""
     total = parse_amount(value) if value else None
     if total is None:
         return 0, None
@@ -183,6 +184,18 @@ def check_total(text: str, value: str | None) -> tuple[int, str | None]:
     for rel, v in implied:
         if rel == "sum" and v > 0 and _printed_total(facts, v) and abs(v - total) > TOLERANCE:
             return 0, f"subtotal + parts give {v:.2f}, printed on a total line, not {total:.2f}"
+    # Nothing is taken off a subtotal but the printed discounts: a total below what they leave
+    # is an item, the tax or a misread.
+    if facts.subtotals:
+        floor = max(facts.subtotals) - sum(facts.discounts, Decimal(0))
+        if total < floor - TOLERANCE:
+            off = f" less discounts {floor:.2f}" if facts.discounts else f" {floor:.2f}"
+            return 0, f"{total:.2f} is below the subtotal{off}"
+    # The amount before the rounding adjustment, the rounded total printed below it.
+    if facts.rounding_signed and facts.roundings:
+        rounded = total + facts.roundings[-1]
+        if rounded != total and _printed_total(facts, rounded):
+            return 0, f"rounding gives {rounded:.2f}, printed on a total line, not {total:.2f}"
     return 0, None
 
 

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from typing import TYPE_CHECKING
 
 from docasset.core.ocr.text import WordSpans, word_spans
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
 
 __all__ = ["WordSpans", "confusable_chars", "span_ocr", "word_spans"]
 
@@ -44,3 +48,9 @@ def confusable_chars(value: str) -> int:
     """Characters OCR commonly confuses standing among the other kind (a letter O/l/I/S/B/Z in
     a number, a digit 0/1/5/8/9 inside a word): the trace of a misread."""
     return len(_LETTER_IN_NUMBER.findall(value)) + len(_DIGIT_IN_WORD.findall(value))
+
+
+def doc_words(doc: Doc) -> WordSpans | None:
+    """The OCR word confidences a training ``Doc`` carries (``user_data["word_conf"]``), if any."""
+    raw = doc.user_data.get("word_conf")
+    return [(int(s), int(e), float(c)) for s, e, c in raw] if raw else None

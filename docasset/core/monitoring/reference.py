@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 from spacy.tokens import Doc
 
+from docasset.core.extraction.evidence import doc_words
 from docasset.core.extraction.extract import ModelBundle, predict_text
 from docasset.core.extraction.fields import DocType, parse_date, values_match
 from docasset.core.files import atomic_write
@@ -225,7 +226,8 @@ def build_reference(bundle: ModelBundle, splits: Mapping[str, list[Doc]]) -> Ref
         for d in docs:
             doc_id = str(d.user_data["doc_id"])
             texts[doc_id], split_of[doc_id] = d.text, split
-            pred = predict_text(bundle, doc_id, d.text)
+            # With the OCR word confidences, as production routes (the misread floor).
+            pred = predict_text(bundle, doc_id, d.text, None, doc_words(d))
             for spec in doctype.fields:
                 f = pred.fields[spec.name]
                 rows.append(

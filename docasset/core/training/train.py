@@ -21,7 +21,7 @@ from spacy.training import Example
 from spacy.util import compounding, filter_spans, fix_random_seed, minibatch
 
 from docasset.core.extraction.confidence import fit_logistic
-from docasset.core.extraction.evidence import WordSpans
+from docasset.core.extraction.evidence import WordSpans, doc_words
 from docasset.core.extraction.extract import (
     DOC_THRESHOLD_META,
     LAYOUT_META,
@@ -30,9 +30,15 @@ from docasset.core.extraction.extract import (
     field_options,
     predict_text,
 )
-from docasset.core.extraction.fields import DocType, values_match
+from docasset.core.extraction.fields import DocType, validate_field, values_match
 from docasset.core.extraction.history import VendorHistory
-from docasset.core.extraction.routing import NEVER, RoutingConfig, precision_cut, thresholds_for
+from docasset.core.extraction.routing import (
+    NEVER,
+    RoutingConfig,
+    misread,
+    precision_cut,
+    thresholds_for,
+)
 from docasset.core.training.align import Alignment, align_document
 from docasset.core.tunable import tunable
 from docasset.core.validation.memory import history_entries, vendor_history
@@ -117,12 +123,6 @@ def make_training_doc(
     return doc, alignments
 
 
-def doc_words(doc: Doc) -> WordSpans | None:
-    """The OCR word confidences a training ``Doc`` carries, if any."""
-    raw = doc.user_data.get("word_conf")
-    return [(int(s), int(e), float(c)) for s, e, c in raw] if raw else None
-
-
 def docs_from_bytes(data: bytes, nlp: spacy.language.Language) -> list[Doc]:
     """Docs of a serialized ``DocBin`` (with user data) in ``nlp``'s vocab."""
     return list(DocBin(store_user_data=True).from_bytes(data).get_docs(nlp.vocab))
@@ -170,6 +170,27 @@ def field_evidence(
                 continue
             ok = values_match(spec, f.value, truth.get(spec.name) or None)
             out.append((spec.name, f.bin, f.confidence, ok, f.features))
+    return out
+
+
+def acceptable_outcomes(
+    bundle: ModelBundle, doc: Doc, parsed: Parsed, routing: RoutingConfig
+) -> list[tuple[str, float, bool]]:
+    """(field, confidence, correct) of the values of ``doc`` that routing could accept on their
+    confidence: valid, blocked by no evidence check (an inconsistent total, a second date) and
+    read clearly by the OCR. The precision target is the accepted values': a value routing
+    never accepts must not hold a threshold up (nor make one look safe)."""
+    doc_id = doc.user_data["doc_id"]
+    pred = predict_text(bundle, doc_id, doc.text, parsed[doc_id], doc_words(doc))
+    truth = doc.user_data["fields"]
+    out = []
+    for spec in bundle.doctype.fields:
+        f = pred.fields[spec.name]
+        if f.value is None or f.checks or validate_field(spec, f.value) or misread(f, routing):
+            continue
+        out.append(
+            (spec.name, f.confidence, values_match(spec, f.value, truth.get(spec.name) or None))
+        )
     return out
 
 
@@ -244,13 +265,12 @@ def calibrate(
     scored = [
         row
         for d in held_out
-        for row in field_outcomes(scorers.get(d.user_data["doc_id"], bundle), [d], parsed)
+        for row in acceptable_outcomes(
+            scorers.get(d.user_data["doc_id"], bundle), d, parsed, routing
+        )
     ]
     bundle.thresholds = thresholds_for(
-        bundle.doctype,
-        [(f, c, ok) for f, _, c, ok in scored],
-        routing.field_target,
-        routing.min_support,
+        bundle.doctype, scored, routing.field_target, routing.min_support
     )
     for scorer in scorers.values():
         scorer.thresholds = bundle.thresholds

@@ -30,8 +30,11 @@ def test_a_total_the_parts_contradict_is_reported_with_the_amount_they_give() ->
     agree, conflict = check_total(misread, "8.00")
     assert agree == 0 and conflict == "sum and tender both give 9.00, not 8.00"
     # One relation alone, its amount printed on no total line: no verdict.
-    unpaid = misread.replace("CASH 10.00\nCHANGE 1.00\n", "")
-    assert check_total(unpaid, "8.00") == (0, None)
+    unpaid = RECEIPT.replace("TOTAL 9.00", "TOTAL 9.80").replace("CASH 10.00\nCHANGE 1.00\n", "")
+    assert check_total(unpaid, "9.80") == (0, None)
+    assert (
+        check_total(unpaid.replace("9.80", "8.00"), "8.00")[1] == "8.00 is below the subtotal 8.48"
+    )
 
 
 def test_a_total_tax_line_is_the_tax_and_the_parts_contradict_the_subtotal() -> None:
@@ -51,3 +54,18 @@ def test_a_total_tax_line_is_the_tax_and_the_parts_contradict_the_subtotal() -> 
 def test_no_parts_no_evidence() -> None:
     assert check_total("ACME\nTOTAL 3.00\n", "3.00") == (0, None)
     assert check_total(RECEIPT, None) == (0, None)
+
+
+def test_an_amount_below_the_subtotal_or_before_the_rounding_is_not_the_total() -> None:
+    # The printed total misread ("7-00"): the tax and an item line are no total (SROIE 089).
+    text = "ITEM 2 3.50 7.00\nSUB-TOTAL 6.60\nGST 0.40\nTOTAL 7-00\nTAX TOTAL: 0.40\n"
+    assert check_total(text, "0.40") == (0, "0.40 is below the subtotal 6.60")
+    assert check_total(text + "DISCOUNT 6.50\n", "0.40") == (0, None)  # a discount could
+    assert check_total(text + "DISCOUNT 0.00\n", "0.40")[1] == (
+        "0.40 is below the subtotal less discounts 6.60"
+    )
+    # The total before the rounding adjustment (SROIE 095).
+    text = "Total RM Incl. of GST 31.47\nRounding Adj -0.02\nTotal RM 31.45\nCHANGE 18.55\n"
+    agree, conflict = check_total(text, "31.47")
+    assert agree == 0 and conflict == "rounding gives 31.45, printed on a total line, not 31.47"
+    assert check_total(text, "31.45")[1] is None

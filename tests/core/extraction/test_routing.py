@@ -70,6 +70,34 @@ def test_history_accepts_a_stable_field_below_threshold_and_checks_block_above()
     assert route == "review"
 
 
+def test_a_value_the_ocr_read_uncertainly_is_checked_unless_the_history_accepts_it() -> None:
+    th = Thresholds(dict.fromkeys(RIGHT, 0.9))
+    v = RIGHT["date"]
+    misread = FieldPrediction(v, 0, len(v), "rule", "b", 0.9997, ocr_conf=0.7)
+    fields, _, blockers, _ = route_document(RECEIPT, _fields({}, date=misread), th, CFG)
+    assert fields["date"].status == "to_check"
+    assert [(b.kind, b.field) for b in blockers] == [("low_ocr_confidence", "date")]
+    assert blockers[0].detail == "OCR word confidence 0.70 < 0.80"
+    clear = FieldPrediction(v, 0, len(v), "rule", "b", 0.9997, ocr_conf=0.95)
+    unknown = FieldPrediction(v, 0, len(v), "rule", "b", 0.9997)  # the engine gave none
+    for f in (clear, unknown):
+        assert route_document(RECEIPT, _fields({}, date=f), th, CFG)[0]["date"].status == (
+            "accepted"
+        )
+    # The vendor's typed value accepts it whatever the OCR made of it; the floor can be off.
+    a = RIGHT["address"]
+    typed = FieldPrediction(
+        a, 0, 7, "memory", "b", 0.4, ocr_conf=0.2, history="filled", history_support=2
+    )
+    assert route_document(RECEIPT, _fields({}, address=typed), th, CFG)[0]["address"].status == (
+        "accepted"
+    )
+    off = RoutingConfig(min_ocr_conf=0.0)
+    assert route_document(RECEIPT, _fields({}, date=misread), th, off)[0]["date"].status == (
+        "accepted"
+    )
+
+
 def test_document_blockers_put_every_field_to_check() -> None:
     th = Thresholds(dict.fromkeys(RIGHT, 0.0))
     fields, route, blockers, _ = route_document(
