@@ -29,7 +29,9 @@ SUBTOTAL_RE = re.compile(
     r"|nett?\s*amount\s*\(?excl|amount\s*\(?excl",
     re.I,
 )
-TAX_RE = re.compile(r"\b(gst|sst|tax|vat|mwst|service\s*(charge|tax)|svc|s\.?c\.?)\b", re.I)
+TAX_RE = re.compile(
+    r"\b(gst|sst|tax|vat|mwst|serv(ice|\.)?\s*(charge|chg|tax)|svc|s\.?c\.?)\b", re.I
+)
 # "TOTAL TAX 8.68": the tax, though its label says total ("TOTAL INCL GST" is the total).
 TAX_TOTAL_RE = re.compile(r"\btotal\s*(gst|sst|tax|vat)\b(?!\s*incl)", re.I)
 ROUNDING_RE = re.compile(r"round|rnd|\badj\b|adjustment", re.I)
@@ -153,6 +155,9 @@ def implied_totals(facts: AmountFacts) -> list[tuple[str, Decimal]]:
 def check_total(text: str, value: str | None) -> tuple[int, str | None]:
     """(number of relations agreeing with the total ``value``, contradiction detail or None).
 
+    Also a contradiction, whatever agrees: the subtotal with every printed part applied gives
+    another amount printed on a total line (the candidate is an intermediate total).
+
     A contradiction: the cash minus the change equals another amount the document prints on a
     total line (the amount paid); or no relation agrees and either two independent relations
     (a subtotal plus its parts, cash minus change, the items) give one other amount, or a
@@ -164,6 +169,12 @@ def check_total(text: str, value: str | None) -> tuple[int, str | None]:
         return 0, None
     facts = amount_facts(text)
     implied = implied_totals(facts)
+    # Every printed part applied gives the final total: when it is printed on a total line,
+    # a candidate some of the parts add up to is an intermediate amount (after a discount,
+    # before the service charge and tax).
+    full = _all_parts(facts)
+    if full is not None and _printed_total(facts, full) and abs(full - total) > TOLERANCE:
+        return 0, f"subtotal + every printed part gives {full:.2f}, not {total:.2f}"
     agree = {rel for rel, v in implied if abs(v - total) <= TOLERANCE}
     if not agree and not facts.taxes and any(abs(s - total) <= TOLERANCE for s in facts.subtotals):
         agree.add("sum")  # no tax printed: the subtotal is the total
@@ -197,6 +208,20 @@ def check_total(text: str, value: str | None) -> tuple[int, str | None]:
         if rounded != total and _printed_total(facts, rounded):
             return 0, f"rounding gives {rounded:.2f}, printed on a total line, not {total:.2f}"
     return 0, None
+
+
+def _all_parts(facts: AmountFacts) -> Decimal | None:
+    """The last subtotal plus every printed tax and charge, minus every discount, plus the
+    signed rounding; None without a subtotal or without a part beside it."""
+    if not facts.subtotals or not (facts.taxes or facts.discounts):
+        return None
+    rounding = facts.roundings[-1] if facts.rounding_signed and facts.roundings else Decimal(0)
+    return (
+        facts.subtotals[-1]
+        + sum(facts.taxes, Decimal(0))
+        - sum(facts.discounts, Decimal(0))
+        + rounding
+    )
 
 
 def _printed_total(facts: AmountFacts, value: Decimal) -> bool:

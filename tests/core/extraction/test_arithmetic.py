@@ -69,3 +69,19 @@ def test_an_amount_below_the_subtotal_or_before_the_rounding_is_not_the_total() 
     agree, conflict = check_total(text, "31.47")
     assert agree == 0 and conflict == "rounding gives 31.45, printed on a total line, not 31.47"
     assert check_total(text, "31.45")[1] is None
+
+
+def test_an_intermediate_total_is_not_the_total() -> None:
+    # A total after the discount, then service charge, GST and rounding (SROIE 037, half a).
+    text = (
+        "SABA SET 53.70\nSALMON SET 21.90\nICED TEA 4.00\nSUBTOTAL 79.60\nDISCOUNT -30.00\n"
+        "Total Amount : 49.60\nServ Charge 10% 4.96i\nGST @ 6% 3.27\nRounding Adj : -0.03\n"
+        "Total Amount: 57.80\nTOTAL: RM 57.80\n"
+    )
+    facts = amount_facts(text)
+    assert facts.taxes == (Decimal("4.96"), Decimal("3.27"))
+    assert check_total(text, "57.80") == (1, None)
+    assert check_total(text, "49.60") == (
+        0,
+        "subtotal + every printed part gives 57.80, not 49.60",
+    )
