@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,10 +31,11 @@ from docasset.core.extraction.extract import (
     field_options,
     predict_text,
 )
-from docasset.core.extraction.fields import DocType, validate_field, values_match
+from docasset.core.extraction.fields import DocType, FieldSpec, validate_field, values_match
 from docasset.core.extraction.history import VendorHistory
 from docasset.core.extraction.routing import (
     NEVER,
+    FieldPrediction,
     RoutingConfig,
     misread,
     precision_cut,
@@ -146,31 +148,31 @@ def _parse(nlp: spacy.language.Language, docs: list[Doc]) -> Parsed:
     }
 
 
-def field_outcomes(
+def reported_values(
     bundle: ModelBundle, docs: list[Doc], parsed: Parsed | None = None
-) -> list[tuple[str, str, float, bool]]:
-    """(field, bin, confidence, correct) for every predicted field of every document."""
-    return [(f, b, c, ok) for f, b, c, ok, _ in field_evidence(bundle, docs, parsed)]
-
-
-def field_evidence(
-    bundle: ModelBundle, docs: list[Doc], parsed: Parsed | None = None
-) -> list[tuple[str, str, float, bool, dict[str, float]]]:
-    """``field_outcomes`` plus each prediction's evidence features (for calibration).
+) -> Iterator[tuple[FieldSpec, FieldPrediction, bool]]:
+    """Every value ``bundle`` reports for a field of ``docs``, and whether it is right.
     ``parsed``: the entities to use per document (default: ``bundle``'s own pipeline)."""
     parsed = parsed if parsed is not None else _parse(bundle.nlp, docs)
-    out = []
     for d in docs:
         doc_id = d.user_data["doc_id"]
         pred = predict_text(bundle, doc_id, d.text, parsed[doc_id], doc_words(d))
         truth = d.user_data["fields"]
         for spec in bundle.doctype.fields:
             f = pred.fields[spec.name]
-            if f.value is None:
-                continue
-            ok = values_match(spec, f.value, truth.get(spec.name) or None)
-            out.append((spec.name, f.bin, f.confidence, ok, f.features))
-    return out
+            if f.value is not None:
+                yield spec, f, values_match(spec, f.value, truth.get(spec.name) or None)
+
+
+def field_evidence(
+    bundle: ModelBundle, docs: list[Doc], parsed: Parsed | None = None
+) -> list[tuple[str, str, float, bool, dict[str, float]]]:
+    """(field, bin, confidence, correct, evidence features) of every reported value (for
+    calibration)."""
+    return [
+        (s.name, f.bin, f.confidence, ok, f.features)
+        for s, f, ok in reported_values(bundle, docs, parsed)
+    ]
 
 
 def acceptable_outcomes(
@@ -180,18 +182,11 @@ def acceptable_outcomes(
     confidence: valid, blocked by no evidence check (an inconsistent total, a second date) and
     read clearly by the OCR. The precision target is the accepted values': a value routing
     never accepts must not hold a threshold up (nor make one look safe)."""
-    doc_id = doc.user_data["doc_id"]
-    pred = predict_text(bundle, doc_id, doc.text, parsed[doc_id], doc_words(doc))
-    truth = doc.user_data["fields"]
-    out = []
-    for spec in bundle.doctype.fields:
-        f = pred.fields[spec.name]
-        if f.value is None or f.checks or validate_field(spec, f.value) or misread(f, routing):
-            continue
-        out.append(
-            (spec.name, f.confidence, values_match(spec, f.value, truth.get(spec.name) or None))
-        )
-    return out
+    return [
+        (s.name, f.confidence, ok)
+        for s, f, ok in reported_values(bundle, [doc], parsed)
+        if not (f.checks or validate_field(s, f.value) or misread(f, routing))
+    ]
 
 
 def option_rows(
