@@ -155,15 +155,13 @@ def implied_totals(facts: AmountFacts) -> list[tuple[str, Decimal]]:
 def check_total(text: str, value: str | None) -> tuple[int, str | None]:
     """(number of relations agreeing with the total ``value``, contradiction detail or None).
 
-    Also a contradiction, whatever agrees: the subtotal with every printed part applied gives
-    another amount printed on a total line (the candidate is an intermediate total).
-
-    A contradiction: the cash minus the change equals another amount the document prints on a
-    total line (the amount paid); or no relation agrees and either two independent relations
-    (a subtotal plus its parts, cash minus change, the items) give one other amount, or a
-    subtotal plus its printed parts gives an amount printed on a total line (so a misread or
-    mis-picked total, not a missing part), or the value is below a subtotal less the printed
-    discounts, or the value plus the printed (signed) rounding is printed on a total line."""
+    A contradiction, whatever agrees: the subtotal with every printed part applied, or the cash
+    minus the change, gives another amount the document prints on a total line (the candidate
+    is an intermediate or partial amount). When no relation agrees: two independent relations
+    (a subtotal plus its parts, cash minus change, the items) give one other amount; a subtotal
+    plus some printed parts gives an amount printed on a total line (a misread or mis-picked
+    total, not a missing part); the value is below a subtotal less the printed discounts; or
+    the value plus the printed (signed) rounding is printed on a total line."""
     total = parse_amount(value) if value else None
     if total is None:
         return 0, None

@@ -4,9 +4,9 @@ Every field gets a status: ``accepted`` (confident enough alone: pre-filled and 
 review) or ``to_check``. A field is accepted when it has a valid value, no evidence check
 blocks it (``history_conflict``, ``total_inconsistent``, ``ambiguous``: the document prints
 another date; ``low_ocr_confidence``: the OCR read it below ``RoutingConfig.min_ocr_conf``)
-and either its calibrated confidence
-reaches the field's threshold (fitted on held-out outcomes for ``RoutingConfig.field_target``
-precision) or the vendor's history confirms it (a stable field equal to a value operators
+and either its calibrated confidence reaches the field's threshold (fitted on out-of-fold
+held-out outcomes for ``RoutingConfig.field_target`` precision) or the vendor's history
+confirms it (a stable field equal to a value operators
 typed for this vendor at least ``history_min_support`` times). A document is *touchless*
 (route ``auto``) when every field is accepted, no document-level blocker applies (no model, no
 text, bad scan, a failed cross-field rule) and its document confidence (the product of its
