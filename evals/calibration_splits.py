@@ -1,6 +1,7 @@
 """Do the routing thresholds hold on documents they were not chosen on?
 
-    python -m evals.calibration_splits --dataset DIR --ocr-cache FILE [--splits 10] [--folds 5]
+    python -m evals.calibration_splits --dataset DIR --ocr-cache FILE [--splits 10] [--folds 5] \
+        [--min-ocr-conf 0.8]
 
 Parses every document of ``--dataset`` with a spaCy model that never trained on it
 (cross-fitting, ``calibration_folds`` = 3), then, ``--splits`` times, splits the documents at
@@ -17,6 +18,7 @@ import argparse
 import json
 import random
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +36,15 @@ from evals.run import load_texts
 
 
 def split_scores(
-    doctype: DocType, docs: list[Doc], parsed: dict[str, Doc], splits: int, folds: int
+    doctype: DocType,
+    docs: list[Doc],
+    parsed: dict[str, Doc],
+    splits: int,
+    folds: int,
+    routing: RoutingConfig | None = None,
 ) -> dict[str, Any]:
     """The figures of the module docstring for cross-fitted ``parsed`` documents."""
-    routing = RoutingConfig()
+    routing = routing or RoutingConfig()
     counts = {s.name: [0, 0] for s in doctype.fields}  # field -> [right, accepted]
     errors: list[dict[str, Any]] = []
     ids = sorted(parsed)
@@ -93,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--doc-type", default="receipt")
     p.add_argument("--splits", type=int, default=10)
     p.add_argument("--folds", type=int, default=5, help="out-of-fold folds (0: in sample)")
+    p.add_argument(
+        "--min-ocr-conf", type=float, help="routing.min_ocr_conf (default: the setting's)"
+    )
     a = p.parse_args(argv)
     if not (Path(a.dataset) / "img").is_dir():
         print(f"{a.dataset}: not a labelled folder (no img/)", file=sys.stderr)
@@ -106,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{a.dataset}: too few documents to cross-fit", file=sys.stderr)
         return 2
     docs = [d for d in docs if d.user_data["doc_id"] in parsed]
-    print(json.dumps(split_scores(doctype, docs, parsed, a.splits, a.folds), indent=1))
+    routing = RoutingConfig()
+    if a.min_ocr_conf is not None:
+        routing = replace(routing, min_ocr_conf=a.min_ocr_conf)
+    out = split_scores(doctype, docs, parsed, a.splits, a.folds, routing)
+    print(json.dumps({**out, "min_ocr_conf": routing.min_ocr_conf}, indent=1))
     return 0
 
 
