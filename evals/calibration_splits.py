@@ -32,6 +32,7 @@ from docasset.core.extraction.extract import LAYOUT_META, Calibration, ModelBund
 from docasset.core.extraction.fields import DocType, load_doctype, values_match
 from docasset.core.extraction.routing import RoutingConfig
 from docasset.core.training.train import TrainConfig, calibrate, cross_fitted
+from docasset.errors import LabelledDataError
 from evals.run import load_texts
 
 
@@ -104,11 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         "--min-ocr-conf", type=float, help="routing.min_ocr_conf (default: the setting's)"
     )
     a = p.parse_args(argv)
-    if not (Path(a.dataset) / "img").is_dir():
-        print(f"{a.dataset}: not a labelled folder (no img/)", file=sys.stderr)
-        return 2
     doctype = load_doctype(a.doc_type)
-    labelled = read_labelled_folder(Path(a.dataset))
+    try:
+        labelled = read_labelled_folder(Path(a.dataset))
+    except LabelledDataError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     ocr = load_texts(labelled, Path(a.ocr_cache), None)
     docs, _ = training_docs(labelled, ocr.texts, doctype, ocr.word_conf)
     parsed = cross_fitted(docs, docs[:20], doctype, TrainConfig(calibration_folds=3))

@@ -23,6 +23,7 @@ from typing import Any
 
 from docasset.core.datasets.labelled import LabelledDoc, read_labelled_folder
 from docasset.core.extraction.history import alnum, squash
+from docasset.errors import LabelledDataError
 
 STABLE = ("company", "address")
 OTHER = ("date", "total")
@@ -69,12 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", required=True, help="labelled folder, in arrival order")
     p.add_argument("--bootstrap", help="labelled folder whose keys seed the history")
     a = p.parse_args(argv)
-    for folder in (a.dataset, a.bootstrap):
-        if folder and not (Path(folder) / "key").is_dir():
-            print(f"{folder}: not a labelled folder (no key/)", file=sys.stderr)
-            return 2
-    seed = read_labelled_folder(Path(a.bootstrap)) if a.bootstrap else []
-    print(json.dumps(history_ceiling(read_labelled_folder(Path(a.dataset)), seed), indent=1))
+    try:
+        seed = read_labelled_folder(Path(a.bootstrap)) if a.bootstrap else []
+        stream = read_labelled_folder(Path(a.dataset))
+    except LabelledDataError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(json.dumps(history_ceiling(stream, seed), indent=1))
     return 0
 
 

@@ -34,3 +34,9 @@ def test_repeats_and_how_they_were_typed_before() -> None:
 def test_a_folder_without_keys_is_refused(tmp_path, capsys) -> None:
     assert main(["--dataset", str(tmp_path)]) == 2
     assert "not a labelled folder" in capsys.readouterr().err
+    (tmp_path / "img").mkdir()
+    (tmp_path / "key").mkdir()
+    (tmp_path / "img" / "001.jpg").write_bytes(b"x")
+    (tmp_path / "key" / "001.json").write_text("{bad")
+    assert main(["--dataset", str(tmp_path)]) == 2  # a broken key: its file and reason
+    assert "001.json" in capsys.readouterr().err
