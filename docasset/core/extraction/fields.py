@@ -8,6 +8,7 @@ amounts to a plain decimal string) and the validators (plausible date, parseable
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -259,12 +260,36 @@ def validate_document(doctype: DocType, values: dict[str, str | None]) -> list[s
     return problems + [f"{t}: {d}" for t, d in sum_rule_problems(doctype, values)]
 
 
-def values_match(spec: FieldSpec, predicted: str | None, truth: str | None) -> bool:
-    """SROIE-style exact match: text ignoring case and whitespace; dates and amounts normalized."""
+def _text_key(value: str) -> str:
+    """A text value with Unicode NFKC, case folding, and no whitespace or punctuation."""
+    folded = unicodedata.normalize("NFKC", value).casefold()
+    return "".join(c for c in folded if not (c.isspace() or unicodedata.category(c)[0] in "PS"))
+
+
+def equivalent(spec: FieldSpec, predicted: str | None, truth: str | None) -> bool:
+    """Field equivalence, the one definition every figure uses (evaluation, gate, simulation,
+    health, history matching, QA): amounts by value, dates by calendar date, identifiers
+    ignoring case and whitespace, text after NFKC and case folding, ignoring whitespace and
+    punctuation. Two absent values are equivalent; absent and present are not."""
     if predicted is None or truth is None:
         return predicted is None and truth is None
     if spec.type in ("date", "amount"):
         p, t = normalize(spec, predicted), normalize(spec, truth)
         if p is not None and t is not None:
             return p == t
-    return "".join(predicted.split()).lower() == "".join(truth.split()).lower()
+    if spec.type in ("identifier", "iban", "currency"):
+        return normalize(spec, predicted) == normalize(spec, truth)
+    return _text_key(predicted) == _text_key(truth)
+
+
+def strict_match(spec: FieldSpec, predicted: str | None, truth: str | None) -> bool:
+    """Strict exact match, reported beside :func:`equivalent`: the same characters once
+    surrounding whitespace is stripped (the ``spec`` is unused but keeps the signatures alike)."""
+    del spec
+    if predicted is None or truth is None:
+        return predicted is None and truth is None
+    return predicted.strip() == truth.strip()
+
+
+# The former name of :func:`equivalent`; every caller now uses the per-type equivalence.
+values_match = equivalent

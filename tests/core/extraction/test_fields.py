@@ -99,3 +99,20 @@ def test_sroie_style_matching() -> None:
     assert not values_match(receipt.spec("total"), "9.01", "9.00")
     assert not values_match(receipt.spec("company"), None, "ACME")
     assert normalize(receipt.spec("company"), " acme  sdn bhd ") == "ACME SDN BHD"
+
+
+def test_equivalence_is_per_type_and_strict_match_is_reported_beside_it() -> None:
+    from docasset.core.extraction.fields import equivalent, load_doctype, strict_match
+
+    r = load_doctype("receipt")
+    company, total, date_ = r.spec("company"), r.spec("total"), r.spec("date")
+    assert equivalent(company, "ABC Sdn. Bhd.", "abc sdn bhd")
+    assert equivalent(company, "ＡＢＣ (M) SDN BHD", "abc m sdn bhd")  # NFKC full-width
+    assert not equivalent(company, "ABC SDN BHD", "ABD SDN BHD")
+    assert equivalent(total, "RM 9.00", "9")
+    assert not equivalent(total, "9.01", "9.00")
+    assert equivalent(date_, "25/12/2018", "2018-12-25")
+    assert not equivalent(date_, "25/12/2013", "25/12/2018")
+    assert equivalent(company, None, None) and not equivalent(company, "A", None)
+    assert not strict_match(company, "ABC Sdn. Bhd.", "abc sdn bhd")
+    assert strict_match(company, " ABC ", "ABC")
