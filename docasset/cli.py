@@ -110,7 +110,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _engine(args: argparse.Namespace, doctype: DocType) -> Engine:
-    from docasset.core.ocr.hybrid import default_engine
+    from docasset.core.extraction.ocr_escalation import default_engine
 
     return default_engine(doctype, args.ocr_engine)
 

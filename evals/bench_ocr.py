@@ -50,6 +50,7 @@ import polars as pl
 
 from docasset.core.datasets.offline import process_cpu_seconds
 from docasset.core.extraction.fields import load_doctype
+from docasset.core.extraction.ocr_escalation import make_engine
 from docasset.core.intake.scans import (
     IntakeLimits,
     PageQuality,
@@ -60,7 +61,7 @@ from docasset.core.intake.scans import (
     page_quality,
 )
 from docasset.core.ocr.engine import ENGINE_NAMES, Engine, ocr_documents
-from docasset.core.ocr.hybrid import EscalationConfig, make_engine
+from docasset.core.ocr.hybrid import EscalationConfig
 from docasset.core.ocr.rapid import RapidConfig, RapidEngine, loaded_rapidocr
 from docasset.core.ocr.tesseract import OcrConfig, prepare_page
 from docasset.errors import ScanError

@@ -34,13 +34,9 @@ from docasset.core.datasets.offline import train_labelled
 from docasset.core.evaluation.metrics import score
 from docasset.core.extraction.extract import predict_documents
 from docasset.core.extraction.fields import load_doctype
+from docasset.core.extraction.ocr_escalation import document_is_hard
 from docasset.core.intake.scans import PageQuality
-from docasset.core.ocr.hybrid import (
-    EscalationConfig,
-    combine_pages,
-    document_is_hard,
-    page_is_hard,
-)
+from docasset.core.ocr.hybrid import EscalationConfig, combine_pages, page_is_hard
 from docasset.core.ocr.text import document_text
 from docasset.core.training.train import TrainConfig
 from evals.ocr_quality import load_receipts, normalise, score_texts

@@ -40,8 +40,8 @@ from docasset.core.monitoring.health import (
     window_features,
 )
 from docasset.core.monitoring.monitor import grade, write_report
-from docasset.core.monitoring.reference import build_reference, document_features
 from docasset.core.monitoring.thresholds import HealthThresholds
+from docasset.core.training.health_reference import build_reference, document_features
 from docasset.core.training.train import TrainConfig, train_model
 from docasset.errors import DocassetError
 from evals.run import load_texts

@@ -237,7 +237,7 @@ def engine_run(
     word tables are stored for ``evals.run --ocr-cache`` (which then need not OCR again)."""
     from docasset.core.datasets.offline import ocr_files, process_cpu_seconds
     from docasset.core.extraction.fields import load_doctype
-    from docasset.core.ocr.hybrid import default_engine
+    from docasset.core.extraction.ocr_escalation import default_engine
     from evals.run import PeakRss, ocr_cost, write_cache
 
     engine = default_engine(load_doctype("receipt"), engine_name)

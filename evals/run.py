@@ -382,7 +382,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _engine(args: argparse.Namespace, doctype: DocType) -> Engine:
-    from docasset.core.ocr.hybrid import default_engine
+    from docasset.core.extraction.ocr_escalation import default_engine
 
     return default_engine(doctype, args.ocr_engine)
 

@@ -1,9 +1,11 @@
-"""Old flat module paths (``docasset.core.curate`` ...) for one release.
+"""Old module paths (``docasset.core.curate``, ``docasset.core.validation.curate`` ...) for one
+release.
 
-Values stored before the stage packages existed (the pickled ``CuratedSet`` of
-``curated_training_set``) name their classes by the old module paths. This finder maps each old
-path to its new module on import, so those values still load; nothing in docasset imports the
-old paths. Remove it once every deployment has re-materialized its assets.
+Values stored before the stage packages existed, or before a module moved to the stage it
+belongs to (the pickled ``CuratedSet`` of ``curated_training_set``), name their classes by the
+old module paths. This finder maps each old path to its new module on import, so those values
+still load; nothing in docasset imports the old paths. Remove it once every deployment has
+re-materialized its assets.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ OLD_TO_NEW = {
     "extract": "extraction.extract",
     "prediction_table": "extraction.prediction_table",
     "corrections": "validation.corrections",
-    "label_studio": "validation.label_studio",
+    "label_studio": "validation.review_queue",
     "memory": "validation.memory",
-    "curate": "validation.curate",
-    "qa": "validation.qa",
+    "curate": "training.curate",
+    "qa": "training.annotation_qa",
     "train": "training.train",
     "align": "training.align",
     "registry": "training.registry",
@@ -39,13 +41,21 @@ OLD_TO_NEW = {
     "error_analysis": "evaluation.error_analysis",
     "report": "evaluation.report",
     "health": "monitoring.health",
-    "reference": "monitoring.reference",
+    "reference": "training.health_reference",
     "drift": "monitoring.drift",
     "health_report": "monitoring.health_report",
     "blocks": "reporting.blocks",
     "plots": "reporting.plots",
     "labelled": "datasets.labelled",
     "offline": "datasets.offline",
+    # Moved so that imports point down the stages (intake -> ... -> monitoring).
+    "validation.curate": "training.curate",
+    "validation.qa": "training.annotation_qa",
+    "validation.promotion": "training.promotion",
+    "monitoring.reference": "training.health_reference",
+    # Renamed to say what they hold.
+    "validation.label_studio": "validation.review_queue",
+    "validation.review": "validation.review_export",
 }
 _PREFIX = "docasset.core."
 

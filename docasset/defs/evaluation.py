@@ -10,8 +10,8 @@ import spacy
 
 from docasset.core.evaluation.candidate import EvaluationReport, evaluate_candidate
 from docasset.core.reporting.blocks import to_markdown
+from docasset.core.training.curate import CuratedSet
 from docasset.core.training.train import docs_from_bytes
-from docasset.core.validation.curate import CuratedSet
 from docasset.defs.resources import DocassetHome, ModelRegistry
 from docasset.defs.settings import Settings
 from docasset.errors import ModelError

@@ -17,8 +17,9 @@ from typing import Any, ClassVar
 
 import dagster as dg
 
+from docasset.core.extraction.ocr_escalation import hybrid_engine
 from docasset.core.ocr.engine import Engine
-from docasset.core.ocr.hybrid import HybridEngine, ReviewPredicate
+from docasset.core.ocr.hybrid import ReviewPredicate
 from docasset.core.ocr.rapid import RapidEngine
 from docasset.core.ocr.tesseract import TesseractEngine
 from docasset.defs.settings import Settings
@@ -74,7 +75,7 @@ class HybridOcr(OcrEngine):
     name: ClassVar[str] = "hybrid"
 
     def _build(self, settings: Settings, review: ReviewPredicate | None) -> Engine:
-        return HybridEngine(
+        return hybrid_engine(
             TesseractEngine(settings.ocr_config()),
             RapidEngine(settings.rapid_config()),
             settings.doctype(),

@@ -12,8 +12,8 @@ import dagster as dg
 from docasset.core.files import name_hex
 from docasset.core.intake.inbox import claim, scan_inbox, settled
 from docasset.core.intake.ledger import unfinished_batches
+from docasset.core.training.curate import new_promotions, trained_ids
 from docasset.core.validation.corrections import read_store
-from docasset.core.validation.curate import new_promotions, trained_ids
 from docasset.defs.driver import has_ingest_run
 from docasset.defs.jobs import corrections_job, ingest_job, retrain_job
 from docasset.defs.partitions import batches

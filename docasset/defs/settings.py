@@ -26,12 +26,12 @@ from docasset.core.monitoring.thresholds import HealthThresholds
 from docasset.core.ocr.hybrid import EscalationConfig
 from docasset.core.ocr.rapid import RapidConfig
 from docasset.core.ocr.tesseract import OcrConfig
+from docasset.core.training.annotation_qa import QaConfig
+from docasset.core.training.curate import SplitConfig
 from docasset.core.training.train import RetrainConfig, TrainConfig
 from docasset.core.tunable import tunables
 from docasset.core.validation.corrections import CorrectionsConfig
-from docasset.core.validation.curate import SplitConfig
 from docasset.core.validation.ls_config import LabelStudioConfig
-from docasset.core.validation.qa import QaConfig
 
 
 class CoreSettings(dg.Config):

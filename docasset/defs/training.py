@@ -13,10 +13,10 @@ from docasset.core.batches import BatchFrames, rows_of
 from docasset.core.intake.ledger import document_index
 from docasset.core.ocr.engine import OCR_META
 from docasset.core.reporting.blocks import md_table
+from docasset.core.training.annotation_qa import consistency_summary
 from docasset.core.training.candidate import train_candidate
-from docasset.core.validation.curate import EXCLUSION_REASONS, CuratedSet
-from docasset.core.validation.promotion import build_curated_set
-from docasset.core.validation.qa import consistency_summary
+from docasset.core.training.curate import EXCLUSION_REASONS, CuratedSet
+from docasset.core.training.promotion import build_curated_set
 from docasset.defs.ocr_engines import OcrEngine
 from docasset.defs.partitions import ALL_BATCHES
 from docasset.defs.resources import DocassetHome, ModelRegistry

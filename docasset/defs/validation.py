@@ -13,12 +13,12 @@ import polars as pl
 from docasset.core.batches import BatchFrames, rows_of
 from docasset.core.intake.ledger import document_index, known_doc_ids
 from docasset.core.ocr.documents import bad_scans, texts_of
+from docasset.core.training.curate import promotion_status as compute_promotion_status
+from docasset.core.training.curate import sampled_auto_outcomes
 from docasset.core.validation.corrections import latest_per_document, read_store
 from docasset.core.validation.corrections_inbox import import_inbox
-from docasset.core.validation.curate import promotion_status as compute_promotion_status
-from docasset.core.validation.curate import sampled_auto_outcomes
-from docasset.core.validation.label_studio import review_queue_frame
-from docasset.core.validation.review import export_review
+from docasset.core.validation.review_export import export_review
+from docasset.core.validation.review_queue import review_queue_frame
 from docasset.defs.partitions import ALL_BATCHES, batches
 from docasset.defs.resources import DocassetHome, MemoryStore
 from docasset.defs.settings import Settings

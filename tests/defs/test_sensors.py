@@ -12,8 +12,8 @@ from PIL import Image
 
 from docasset.core.extraction.fields import load_doctype
 from docasset.core.intake.inbox import claim_now, read_manifest
+from docasset.core.training.curate import SplitConfig, split_of
 from docasset.core.validation.corrections import import_file, latest_per_document, read_store
-from docasset.core.validation.curate import SplitConfig, split_of
 from docasset.core.workdir import Workdir
 from docasset.defs.sensors import corrections_sensor, inbox_sensor, retrain_sensor
 

@@ -23,8 +23,8 @@ from PIL import Image
 
 from docasset.core.datasets.labelled import read_key
 from docasset.core.extraction.fields import load_doctype, values_match
+from docasset.core.training.curate import split_of
 from docasset.core.validation.corrections import read_store
-from docasset.core.validation.curate import split_of
 from docasset.core.validation.memory import CorrectionMemory, vendor_key
 from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions

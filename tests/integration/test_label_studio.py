@@ -30,10 +30,10 @@ import spacy
 from docasset.core.extraction.extract import LAYOUT_META, Calibration, ModelBundle
 from docasset.core.extraction.fields import collapse, load_doctype
 from docasset.core.ocr.text import document_text
+from docasset.core.training.curate import SplitConfig, curate
 from docasset.core.training.registry import Registry
 from docasset.core.validation import ls_server
 from docasset.core.validation.corrections import import_file, latest_per_document, read_store
-from docasset.core.validation.curate import SplitConfig, curate
 from docasset.core.validation.ls_client import LabelStudioClient
 from docasset.core.validation.memory import CorrectionMemory
 from docasset.core.workdir import Workdir

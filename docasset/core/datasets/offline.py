@@ -21,14 +21,14 @@ from spacy.tokens import Doc
 from docasset.core.datasets.labelled import IMAGE_SUFFIXES, LabelledDoc
 from docasset.core.extraction.extract import ModelBundle
 from docasset.core.extraction.fields import DocType
+from docasset.core.extraction.ocr_escalation import default_engine
 from docasset.core.intake.scans import IntakeLimits, ScanFile, inspect_file
 from docasset.core.isolation import isolated
 from docasset.core.ocr.engine import OCR_META, Engine, ocr_documents, page_engines
-from docasset.core.ocr.hybrid import default_engine
 from docasset.core.ocr.text import WordSpans, document_text, word_spans
 from docasset.core.training.align import Alignment
+from docasset.core.training.curate import bucket
 from docasset.core.training.train import TrainConfig, TrainReport, make_training_doc, train_model
-from docasset.core.validation.curate import bucket
 from docasset.errors import DocumentError, ScanError
 
 

@@ -45,7 +45,13 @@ from docasset.core.monitoring.assessment import (
 )
 from docasset.core.monitoring.causes import root_causes
 from docasset.core.monitoring.drift import DriftResult
-from docasset.core.monitoring.reference import (
+from docasset.core.monitoring.thresholds import (
+    EMPTY_PROBLEMS,
+    IMAGE_PROBLEMS,
+    HealthThresholds,
+)
+from docasset.core.ocr.text import document_text
+from docasset.core.training.health_reference import (
     SCAN_FEATURES,
     TEXT_FEATURES,
     VENDOR_FIELDS,
@@ -56,12 +62,6 @@ from docasset.core.monitoring.reference import (
     scan_features,
     squash,
 )
-from docasset.core.monitoring.thresholds import (
-    EMPTY_PROBLEMS,
-    IMAGE_PROBLEMS,
-    HealthThresholds,
-)
-from docasset.core.ocr.text import document_text
 
 # --- per-document inputs ----------------------------------------------------------------------
 
@@ -304,8 +304,9 @@ def assess(
 
     ``window``: long predictions of the documents a model predicted in the window;
     ``features``: their per-document feature table (:func:`frame_features` joined with
-    :func:`~docasset.core.monitoring.reference.prediction_features`); ``problems``: scan/OCR problem
-    codes per document; ``ref_features``: the reference table with measures filled in.
+    :func:`~docasset.core.training.health_reference.prediction_features`); ``problems``:
+    scan/OCR problem codes per document; ``ref_features``: the reference table with measures
+    filled in.
     """
     docs = window.unique(subset=["doc_id"], keep="first", maintain_order=True)
     n = docs.height

@@ -48,10 +48,10 @@ from docasset.core.monitoring.health import (
     with_measures,
 )
 from docasset.core.monitoring.health_report import blocks, drift_blocks
-from docasset.core.monitoring.reference import HELD_OUT, Reference, window_reference
 from docasset.core.monitoring.thresholds import HealthThresholds
 from docasset.core.ocr.words import empty_words
 from docasset.core.reporting.blocks import Block, to_html, to_markdown
+from docasset.core.training.health_reference import HELD_OUT, Reference, window_reference
 from docasset.core.training.registry import Registry
 from docasset.core.validation.corrections import latest_per_document
 

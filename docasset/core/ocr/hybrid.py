@@ -1,13 +1,15 @@
 """The ``hybrid`` engine: Tesseract first, RapidOCR only for pages the cheap evidence says
-are hard; and :func:`make_engine`, the one place an engine name becomes an engine.
+are hard.
 
 Evidence (:class:`EscalationConfig`), all of it already at hand after the Tesseract pass:
 
 - **page**: the mean Tesseract word confidence of the page is below ``min_page_conf``, or
   Tesseract found no word on a page that is not blank;
-- **document**: a required field of the document type has no rule/layout candidate in the
-  Tesseract text (or only candidates weaker than ``min_field_strength``): every page of the
-  document not re-read yet is re-read;
+- **document** (a ``hard_document`` predicate over the Tesseract text): every page of the
+  document not re-read yet is re-read. What makes a text hard is extraction's knowledge (a
+  required field without a rule/layout candidate): the predicate, and :func:`make_engine`,
+  the one place an engine name becomes an engine, live in
+  ``docasset.core.extraction.ocr_escalation``, so OCR imports nothing from the stages after it;
 - **review** (off unless a ``review`` predicate is given and ``on_review`` is set): the
   production model would route the Tesseract text to review.
 
@@ -24,18 +26,16 @@ from dataclasses import dataclass
 import polars as pl
 from PIL import Image
 
-from docasset.core.extraction.extract import field_candidates
-from docasset.core.extraction.fields import DocType, load_doctype, normalize
 from docasset.core.intake.scans import IntakeLimits, PageQuality, ScanFile, iter_pages, page_quality
 from docasset.core.ocr.engine import Engine, page_measure
-from docasset.core.ocr.rapid import RapidConfig, RapidEngine
-from docasset.core.ocr.tesseract import OcrConfig, TesseractEngine
+from docasset.core.ocr.rapid import RapidEngine
+from docasset.core.ocr.tesseract import TesseractEngine
 from docasset.core.ocr.text import document_text
 from docasset.core.ocr.words import empty_words
 from docasset.core.tunable import tunable
-from docasset.errors import OcrError
 
 ReviewPredicate = Callable[[str, str], bool]  # (doc_id, text) -> would be routed to review
+TextPredicate = Callable[[str], bool]  # document text -> re-read the document
 
 
 @dataclass(frozen=True)
@@ -69,21 +69,6 @@ class EscalationConfig:
     )
 
 
-def field_strengths(doctype: DocType, text: str) -> dict[str, float]:
-    """Required field -> strength of its best valid rule/layout candidate (0.0: none)."""
-    out: dict[str, float] = {}
-    for spec in doctype.fields:
-        if not spec.required:
-            continue
-        cands = [
-            c
-            for c in field_candidates(spec, text)
-            if spec.type == "text" or normalize(spec, c.text) is not None
-        ]
-        out[spec.name] = max((c.strength for c in cands), default=0.0)
-    return out
-
-
 def page_is_hard(words: pl.DataFrame, quality: PageQuality, config: EscalationConfig) -> bool:
     """Page evidence: low mean word confidence, or no words on a page that is not blank."""
     if quality.blank:
@@ -91,15 +76,6 @@ def page_is_hard(words: pl.DataFrame, quality: PageQuality, config: EscalationCo
     if words.is_empty():
         return config.min_page_conf > 0
     return float(words["conf"].mean()) < config.min_page_conf  # type: ignore[arg-type]
-
-
-def document_is_hard(doctype: DocType, text: str, config: EscalationConfig) -> bool:
-    """Document evidence: a required field without a (strong enough) candidate."""
-    if not config.on_missing_fields:
-        return False
-    return any(
-        s <= 0.0 or s < config.min_field_strength for s in field_strengths(doctype, text).values()
-    )
 
 
 class HybridEngine(Engine):
@@ -111,14 +87,14 @@ class HybridEngine(Engine):
         self,
         tesseract: TesseractEngine,
         rapid: RapidEngine,
-        doctype: DocType,
         config: EscalationConfig = EscalationConfig(),
+        hard_document: TextPredicate | None = None,
         review: ReviewPredicate | None = None,
     ) -> None:
         self.tesseract = tesseract
         self.rapid = rapid
-        self.doctype = doctype
         self.config = config
+        self.hard_document = hard_document
         self.review = review if config.on_review else None
 
     def versions(self) -> dict[str, str]:
@@ -151,7 +127,7 @@ class HybridEngine(Engine):
         text = document_text(combine_pages(tess, rapid), scan.doc_id)
         rest = [p for p in tess if p not in rapid and p not in blank]
         if rest and (
-            document_is_hard(self.doctype, text, self.config)
+            (self.hard_document is not None and self.hard_document(text))
             or (self.review is not None and self.review(scan.doc_id, text))
         ):
             if last is not None and rest == [last[0]]:  # the usual one-page scan: in hand
@@ -171,34 +147,3 @@ def combine_pages(tess: dict[int, pl.DataFrame], rapid: dict[int, pl.DataFrame])
         if (rapid.get(p) is not None and rapid[p].height) or tess[p].height
     ]
     return pl.concat(frames) if frames else empty_words()
-
-
-def make_engine(
-    name: str,
-    ocr: OcrConfig,
-    rapid: RapidConfig,
-    escalation: EscalationConfig,
-    doctype: DocType,
-    review: ReviewPredicate | None = None,
-) -> Engine:
-    """The engine called ``name`` (``tesseract``, ``rapidocr`` or ``hybrid``)."""
-    if name == "tesseract":
-        return TesseractEngine(ocr)
-    if name == "rapidocr":
-        return RapidEngine(rapid)
-    if name == "hybrid":
-        return HybridEngine(TesseractEngine(ocr), RapidEngine(rapid), doctype, escalation, review)
-    raise OcrError(f"unknown OCR engine {name!r} (tesseract, rapidocr or hybrid)")
-
-
-def default_engine(doctype: DocType | None = None, name: str | None = None) -> Engine:
-    """The engine ``name`` (default: the ``OcrConfig.engine`` setting) with default settings;
-    hybrid escalation checks ``doctype``'s required fields (default: the shipped receipt)."""
-    ocr = OcrConfig()
-    return make_engine(
-        name or ocr.engine,
-        ocr,
-        RapidConfig(),
-        EscalationConfig(),
-        doctype or load_doctype("receipt"),
-    )

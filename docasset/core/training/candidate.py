@@ -10,11 +10,11 @@ import spacy
 
 from docasset.core.extraction.extract import ModelBundle, RoutingConfig
 from docasset.core.extraction.fields import DocType
-from docasset.core.monitoring.reference import build_reference, save_reference
 from docasset.core.ocr.engine import OCR_META
+from docasset.core.training.curate import CuratedSet, training_set_record
+from docasset.core.training.health_reference import build_reference, save_reference
 from docasset.core.training.registry import ModelVersion, Registry
 from docasset.core.training.train import TrainConfig, TrainReport, docs_from_bytes, train_model
-from docasset.core.validation.curate import CuratedSet, training_set_record
 
 
 def train_candidate(

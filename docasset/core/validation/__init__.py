@@ -1,2 +1,2 @@
-"""Stage 4, validation: the review queue's Label Studio interchange, the append-only corrections
-store, the correction memory, promotion into the curated set, annotation QA."""
+"""Stage 4, validation: the review queue and its Label Studio interchange, the append-only
+corrections store, the correction memory."""

@@ -11,9 +11,9 @@ from docasset.core.extraction.prediction_table import PREDICTION_COLUMNS
 from docasset.core.monitoring.assessment import HealthAssessment
 from docasset.core.monitoring.drift import DriftResult
 from docasset.core.monitoring.health import assess, window_features
-from docasset.core.monitoring.reference import Reference, document_features
 from docasset.core.monitoring.thresholds import HealthThresholds
 from docasset.core.ocr.words import WORD_DTYPES
+from docasset.core.training.health_reference import Reference, document_features
 
 RECEIPT = load_doctype("receipt")
 DAY = date(2026, 3, 4)

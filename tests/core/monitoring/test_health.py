@@ -27,7 +27,8 @@ from docasset.core.monitoring.health import (
     window_frames,
 )
 from docasset.core.monitoring.health_report import blocks
-from docasset.core.monitoring.reference import (
+from docasset.core.reporting.blocks import to_html, to_markdown
+from docasset.core.training.health_reference import (
     date_shape,
     document_features,
     has_reference,
@@ -35,7 +36,6 @@ from docasset.core.monitoring.reference import (
     save_reference,
     text_features,
 )
-from docasset.core.reporting.blocks import to_html, to_markdown
 from docasset.errors import ModelError
 from tests.core.monitoring.frames import (
     DAY,

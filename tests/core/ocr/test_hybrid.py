@@ -10,16 +10,16 @@ import pytest
 from PIL import Image
 
 from docasset.core.extraction.fields import load_doctype
-from docasset.core.intake.scans import IntakeLimits, ScanFile, inspect_file
-from docasset.core.ocr.engine import DEFAULT_LIMITS, engine_mismatch, ocr_documents, page_engines
-from docasset.core.ocr.hybrid import (
-    EscalationConfig,
-    HybridEngine,
+from docasset.core.extraction.ocr_escalation import (
     default_engine,
     document_is_hard,
     field_strengths,
+    hybrid_engine,
     make_engine,
 )
+from docasset.core.intake.scans import IntakeLimits, ScanFile, inspect_file
+from docasset.core.ocr.engine import DEFAULT_LIMITS, engine_mismatch, ocr_documents, page_engines
+from docasset.core.ocr.hybrid import EscalationConfig, HybridEngine
 from docasset.core.ocr.rapid import RapidConfig, RapidEngine
 from docasset.core.ocr.tesseract import OcrConfig, TesseractEngine
 from docasset.core.ocr.text import document_text
@@ -38,7 +38,7 @@ NO_DATE_LINES = [line for line in RECEIPT_LINES if not line.startswith("DATE")]
 
 def hybrid(review: object = None, **escalation: object) -> HybridEngine:
     config = replace(EscalationConfig(), **escalation)  # type: ignore[arg-type]
-    return HybridEngine(
+    return hybrid_engine(
         TesseractEngine(),
         RapidEngine(),
         RECEIPT,

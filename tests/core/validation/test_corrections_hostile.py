@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from docasset.core.extraction.fields import load_doctype
+from docasset.core.training.curate import SplitConfig, curate
 from docasset.core.validation.corrections import (
     import_file,
     latest_per_document,
     read_store,
 )
 from docasset.core.validation.corrections_inbox import import_inbox
-from docasset.core.validation.curate import SplitConfig, curate
 from docasset.core.validation.memory import CorrectionMemory
 from docasset.core.workdir import Workdir
 from docasset.errors import CorrectionsError

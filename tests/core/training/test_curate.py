@@ -10,8 +10,7 @@ import polars as pl
 
 from docasset.core.extraction.fields import load_doctype
 from docasset.core.extraction.prediction_table import PREDICTION_COLUMNS
-from docasset.core.validation.corrections import import_file, read_store
-from docasset.core.validation.curate import (
+from docasset.core.training.curate import (
     EXCLUSION_REASONS,
     SplitConfig,
     curate,
@@ -22,6 +21,7 @@ from docasset.core.validation.curate import (
     trained_ids,
     training_set_record,
 )
+from docasset.core.validation.corrections import import_file, read_store
 
 RECEIPT = load_doctype("receipt")
 CFG = SplitConfig(golden_fraction=0.2, dev_fraction=0.2, min_golden=100)

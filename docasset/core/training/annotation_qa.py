@@ -20,10 +20,10 @@ import polars as pl
 import spacy
 
 from docasset.core.extraction.fields import DocType, collapse, validate_field, values_match
+from docasset.core.training.curate import CuratedSet
 from docasset.core.training.train import docs_from_bytes
 from docasset.core.tunable import tunable
 from docasset.core.validation.corrections import latest_per_document
-from docasset.core.validation.curate import CuratedSet
 
 
 @dataclass(frozen=True)

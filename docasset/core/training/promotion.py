@@ -15,20 +15,20 @@ import polars as pl
 
 from docasset.core.extraction.fields import DocType
 from docasset.core.ocr.documents import bad_scans, texts_of, word_confs_of
-from docasset.core.training.registry import Registry
-from docasset.core.validation.curate import (
+from docasset.core.training.annotation_qa import (
+    QaConfig,
+    conflict_reasons,
+    out_of_fold_disagreements,
+    qa_list,
+)
+from docasset.core.training.curate import (
     CuratedSet,
     SplitConfig,
     curate,
     sampled_auto_outcomes,
     trained_ids,
 )
-from docasset.core.validation.qa import (
-    QaConfig,
-    conflict_reasons,
-    out_of_fold_disagreements,
-    qa_list,
-)
+from docasset.core.training.registry import Registry
 from docasset.errors import ModelError
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from docasset.core.training.promotion import fill_accepted
 from docasset.core.validation.corrections import STORE_COLUMNS
-from docasset.core.validation.promotion import fill_accepted
 
 
 def _store(*rows: dict) -> pl.DataFrame:

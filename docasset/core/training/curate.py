@@ -83,7 +83,7 @@ class CuratedSet:
 
     ``qa``: document id -> reasons it is on the QA list (OCR misreadings of a value found by
     curation; annotator conflicts and out-of-fold disagreements with the model are added by
-    the asset; see ``docasset.core.validation.qa``)."""
+    the asset; see ``docasset.core.training.annotation_qa``)."""
 
     doc_type: str
     train: bytes

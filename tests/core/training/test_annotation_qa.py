@@ -10,14 +10,14 @@ import polars as pl
 
 from docasset.core.extraction.fields import load_doctype
 from docasset.core.extraction.prediction_table import PREDICTION_COLUMNS
-from docasset.core.validation.corrections import import_file, read_store
-from docasset.core.validation.curate import SplitConfig, curate
-from docasset.core.validation.qa import (
+from docasset.core.training.annotation_qa import (
     conflict_reasons,
     consistency_summary,
     out_of_fold_disagreements,
     qa_list,
 )
+from docasset.core.training.curate import SplitConfig, curate
+from docasset.core.validation.corrections import import_file, read_store
 
 RECEIPT = load_doctype("receipt")
 CFG = SplitConfig(min_golden=100)
