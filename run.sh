@@ -86,8 +86,9 @@ case "$CMD" in
   test)
     shift || true
     ensure_labelstudio  # tests/integration/test_label_studio.py runs a real server
-    # Static checks first: lint, format and types are part of the suite.
-    .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy || exit 1
+    # Static checks first: lint, format, types and import layers are part of the suite.
+    .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy \
+      && .venv/bin/lint-imports || exit 1
     # Test files spread over the cores (one file's tests stay in one worker, so each file's
     # servers and session fixtures are set up once); DOCASSET_TEST_WORKERS=0 runs serially.
     exec .venv/bin/python -m pytest -n "${DOCASSET_TEST_WORKERS:-2}" --dist loadfile "$@";;

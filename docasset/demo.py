@@ -13,8 +13,8 @@ if it does not regress. In week 2 an engineer launches a retrain by hand with a 
 config (``routing.min_support`` 1000): its candidate would accept nothing, the
 ``accuracy_regression`` gate must block it, and production stays. Finally the daily health job runs.
 
-It uses the production simulation of ``evals.simulate`` (the same sensors, runs and simulated
-operators), writes the learning curve and prints where every report is.
+It uses the production simulation of ``docasset.sim.simulation`` (the same sensors, runs and
+simulated operators), writes the learning curve and prints where every report is.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from docasset.core.datasets.labelled import read_labelled_folder
 from docasset.core.evaluation.candidate import EvaluationReport
 from docasset.core.monitoring.assessment import HealthAssessment
 from docasset.core.workdir import Workdir
-from evals.simulate import SimConfig, Simulation, write_curve
-from fixtures.generate import generate, vendor_catalogue
+from docasset.sim.simulation import SimConfig, Simulation, write_curve
+from docasset.sim.synthetic.generate import generate, vendor_catalogue
 
 # The week-2 retrain launched by hand with a typo in its run config (1000 for 10): no
 # threshold can be fitted on so few held-out values, so the candidate would accept nothing.
@@ -124,7 +124,7 @@ def run_demo(
     vendors = vendor_catalogue()
     known, new = vendors[:6], vendors[6:]
     fx = workdir / "fixtures"
-    print("generating synthetic receipts (fixtures.generate)", flush=True)
+    print("generating synthetic receipts (docasset.sim.synthetic.generate)", flush=True)
     generate(fx / "bootstrap", n_bootstrap, seed=seed, vendors=known, prefix="boot-")
     per_week = max(1, n_stream // weeks)
     mixes = [known, [*known[:3], *new[:3]], [*known[:2], *new[:5]]]

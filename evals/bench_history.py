@@ -84,7 +84,7 @@ class Deployment:
         """``n`` new receipts in the inbox, arrived a minute before ``when``; their labelled
         folder (for the operators) is returned."""
         from docasset.core.workdir import Workdir
-        from fixtures.generate import generate
+        from docasset.sim.synthetic.generate import generate
 
         out = self.gen / batch
         shutil.rmtree(out, ignore_errors=True)
@@ -99,7 +99,7 @@ class Deployment:
     def correct(self, batch: str, labelled: Path, when: datetime) -> None:
         """The operators' corrections of a batch's documents, in the corrections inbox."""
         from docasset.core.workdir import Workdir
-        from fixtures.operators import corrections_from_keys, write_corrections
+        from docasset.sim.operators import corrections_from_keys, write_corrections
 
         wd = Workdir(self.home)
         recs = corrections_from_keys(wd, labelled / "key", None, "bench-operator", when)

@@ -9,9 +9,9 @@ Every measured run is a fresh subprocess (``_stage``) that claims the inbox file
 directory as one batch (``claim_now``, the dynamic partition added as the inbox sensor
 does) and materializes ``raw_scans`` and ``ocr_text`` on a
 persistent Dagster instance with the definitions' own resources. Pages are synthetic receipts
-(``fixtures.generate``): a small pool is generated once and copied with a distinct PNG text
-chunk per file, so every file has its own content id (no duplicate detection kicks in) and
-costs the same OCR as a generated one.
+(``docasset.sim.synthetic.generate``): a small pool is generated once and copied with a
+distinct PNG text chunk per file, so every file has its own content id (no duplicate detection
+kicks in) and costs the same OCR as a generated one.
 
 - ``memory``: one batch of each size, each in its own working directory; reports the stage
   process's peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss`` measured inside it, so Tesseract
@@ -66,7 +66,7 @@ def _load_avg() -> list[float]:
 
 def page_pool(work: Path, size: int = _POOL_SIZE) -> list[Path]:
     """Generated receipts to copy pages from (written once under ``work/pool``)."""
-    from fixtures.generate import generate
+    from docasset.sim.synthetic.generate import generate
 
     pool = work / f"pool-{size}"
     imgs = sorted((pool / "img").glob("*.png")) if (pool / "img").is_dir() else []

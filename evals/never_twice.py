@@ -30,7 +30,7 @@ from docasset.core.extraction.fields import load_doctype, values_match
 from docasset.core.training.train import TrainConfig, train_model
 from docasset.core.validation.corrections import import_file, read_store
 from docasset.core.validation.memory import CorrectionMemory, vendor_history
-from fixtures.generate import generate, vendor_catalogue
+from docasset.sim.synthetic.generate import generate, vendor_catalogue
 
 FIELDS = ("company", "address", "total")
 

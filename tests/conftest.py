@@ -27,7 +27,7 @@ def sroie_dir() -> Path:
 @pytest.fixture(scope="session")
 def receipts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """12 clean synthetic receipts in the labelled-folder format (generated once)."""
-    from fixtures.generate import generate
+    from docasset.sim.synthetic.generate import generate
 
     out = tmp_path_factory.mktemp("receipts")
     generate(out, 12, seed=11, prefix="t-")

@@ -54,8 +54,8 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
 
     from docasset.core.workdir import Workdir
     from docasset.defs.driver import LocalDriver
-    from fixtures.generate import generate
-    from fixtures.operators import corrections_from_keys, write_corrections
+    from docasset.sim.operators import corrections_from_keys, write_corrections
+    from docasset.sim.synthetic.generate import generate
 
     root = tmp_path_factory.mktemp("loop")
     dagster_home = root / "dagster_home"

@@ -14,7 +14,7 @@ from docasset.core.datasets.labelled import read_key
 from docasset.core.extraction.fields import load_doctype, values_match
 from docasset.core.training.registry import Registry
 from docasset.core.workdir import Workdir
-from fixtures.operators import source_to_doc_ids
+from docasset.sim.operators import source_to_doc_ids
 from tests.defs.cli import run_dagster
 
 pytestmark = pytest.mark.e2e  # real runs through the Dagster graph

@@ -16,7 +16,7 @@ from docasset.core.workdir import Workdir
 from docasset.definitions import STAGES
 from docasset.defs.evaluation import accuracy_regression, evaluation_report, production_model
 from docasset.defs.training import annotation_consistency
-from fixtures.operators import corrections_from_keys, write_corrections
+from docasset.sim.operators import corrections_from_keys, write_corrections
 from tests.defs.cli import run_dagster
 
 pytestmark = pytest.mark.e2e  # real runs through the Dagster graph

@@ -25,9 +25,9 @@ from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
 from docasset.defs.settings import Settings
-from fixtures import degrade
-from fixtures.generate import generate, vendor_catalogue
-from fixtures.operators import corrections_from_keys, write_corrections
+from docasset.sim.operators import corrections_from_keys, write_corrections
+from docasset.sim.synthetic import degrade
+from docasset.sim.synthetic.generate import generate, vendor_catalogue
 
 pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
 

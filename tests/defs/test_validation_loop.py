@@ -30,8 +30,8 @@ from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
 from docasset.defs.settings import Settings
-from fixtures.generate import generate, vendor_catalogue
-from fixtures.operators import corrections_from_keys, source_to_doc_ids, write_corrections
+from docasset.sim.operators import corrections_from_keys, source_to_doc_ids, write_corrections
+from docasset.sim.synthetic.generate import generate, vendor_catalogue
 
 pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
 

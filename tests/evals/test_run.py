@@ -30,7 +30,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from fixtures.generate import generate
+    from docasset.sim.synthetic.generate import generate
 
     out = tmp_path_factory.mktemp("labelled")
     generate(out, 3, seed=7)

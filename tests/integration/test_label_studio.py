@@ -42,8 +42,8 @@ from docasset.defs.driver import LocalDriver
 from docasset.defs.label_studio import LabelStudio
 from docasset.defs.settings import Settings
 from docasset.errors import CorrectionsError, LabelStudioAuthError
-from fixtures.generate import generate
-from fixtures.operators import write_corrections
+from docasset.sim.operators import write_corrections
+from docasset.sim.synthetic.generate import generate
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,8 +23,8 @@ import polars as pl
 import pytest
 
 from docasset.defs.settings import Settings
-from evals.simulate import COLUMNS, SimConfig, simulate
-from fixtures.generate import generate, vendor_catalogue
+from docasset.sim.simulation import COLUMNS, SimConfig, simulate
+from docasset.sim.synthetic.generate import generate, vendor_catalogue
 
 pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
 
