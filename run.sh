@@ -90,7 +90,8 @@ case "$CMD" in
     .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy \
       && .venv/bin/lint-imports || exit 1
     # Test files spread over the cores (one file's tests stay in one worker, so each file's
-    # servers and session fixtures are set up once); DOCASSET_TEST_WORKERS=0 runs serially.
+    # servers and module fixtures are set up once; the files sharing a session world, see
+    # tests/conftest.py, stay in one worker too); DOCASSET_TEST_WORKERS=0 runs serially.
     exec .venv/bin/python -m pytest -n "${DOCASSET_TEST_WORKERS:-2}" --dist loadfile "$@";;
   labelstudio)
     shift || true

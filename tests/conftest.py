@@ -1,4 +1,5 @@
-"""Shared test fixtures: generated scans, a blank vocab, environment for Tesseract."""
+"""Shared test fixtures: generated scans, a blank vocab, environment for Tesseract; and how
+test files are grouped over the xdist workers (``pytest_collection_modifyitems``)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,43 @@ def receipts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("receipts")
     generate(out, 12, seed=11, prefix="t-")
     return out
+
+
+# Session "worlds": fixtures that build a whole deployment once per session (generated
+# documents, OCR, a trained model). ``./run.sh test`` spreads test files over the xdist workers
+# (``--dist loadfile``: a file's module fixtures are built once); the files using one world are
+# scheduled as one unit, so one worker builds the world, once, instead of each worker that gets
+# one of them. A file using a world must be listed here (collection fails otherwise).
+WORLD_FILES = {
+    "loop": (  # tests/defs/conftest.py
+        "tests/defs/test_e2e.py",
+        "tests/defs/test_gates.py",
+        "tests/defs/test_ocr_engines.py",
+    ),
+}
+_UNIT_OF_FILE = {f: f"world:{w}" for w, files in WORLD_FILES.items() for f in files}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        for world, files in WORLD_FILES.items():
+            if world in getattr(item, "fixturenames", ()) and path not in files:
+                raise pytest.UsageError(
+                    f"{path} uses the session world {world!r}: add it to WORLD_FILES in "
+                    "tests/conftest.py so that the world is built by one worker only"
+                )
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadfile`` with the files of one world in one unit (see ``WORLD_FILES``)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class WorldScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::")[0]
+            return _UNIT_OF_FILE.get(path, path)
+
+    return WorldScheduling(config, log)
