@@ -53,7 +53,7 @@ from docasset.core.ocr.words import empty_words
 from docasset.core.reporting.blocks import Block, to_html, to_markdown
 from docasset.core.training.health_reference import HELD_OUT, Reference, window_reference
 from docasset.core.training.registry import Registry
-from docasset.core.validation.corrections import latest_per_document
+from docasset.core.validation.corrections import CorrectionRecord, latest_per_document
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def checked_values(store: pl.DataFrame, doc_ids: list[str]) -> dict[str, dict[st
     latest = latest_per_document(store.filter(pl.col("doc_id").is_in(doc_ids)))
     latest = latest.filter(~pl.col("conflict"))
     return {
-        r["doc_id"]: ({} if r["verdict"] == "irrelevant" else json.loads(r["fields_json"]))
+        r["doc_id"]: ({} if r["verdict"] == "irrelevant" else CorrectionRecord.from_row(r).fields)
         for r in latest.iter_rows(named=True)
     }
 

@@ -23,7 +23,7 @@ from docasset.core.extraction.fields import DocType, collapse, validate_field, v
 from docasset.core.training.curate import CuratedSet
 from docasset.core.training.train import docs_from_bytes
 from docasset.core.tunable import tunable
-from docasset.core.validation.corrections import latest_per_document
+from docasset.core.validation.corrections import CorrectionRecord, latest_per_document
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def out_of_fold_disagreements(
     versions missing from ``trained_on`` (their training set is unknown).
     """
     latest = {
-        r["doc_id"]: json.loads(r["fields_json"])
+        r["doc_id"]: CorrectionRecord.from_row(r).fields
         for r in latest_per_document(corrections).iter_rows(named=True)
         if not r["verdict"] and not r["conflict"]
     }

@@ -38,7 +38,11 @@ from docasset.core.files import atomic_write
 from docasset.core.training.align import Alignment, near_miss
 from docasset.core.training.train import docs_to_bytes, make_training_doc
 from docasset.core.tunable import tunable
-from docasset.core.validation.corrections import latest_per_document, unusable_documents
+from docasset.core.validation.corrections import (
+    CorrectionRecord,
+    latest_per_document,
+    unusable_documents,
+)
 
 EXCLUSION_REASONS = {
     "irrelevant": "an operator marked the page irrelevant",
@@ -127,7 +131,7 @@ def sampled_auto_outcomes(
     """For automated documents that were corrected (sampled for QA): ``model_correct`` when
     every predicted field matches the latest correction, else ``auto_false_positive``."""
     latest = {
-        r["doc_id"]: json.loads(r["fields_json"])
+        r["doc_id"]: CorrectionRecord.from_row(r).fields
         for r in latest_per_document(corrections).iter_rows(named=True)
         if not r["verdict"]
     }
@@ -161,7 +165,7 @@ def exclusion_reason(
         return "annotator_conflict"
     if doc_id in bad_scans:
         return "bad_scan"
-    if not any(json.loads(str(row["fields_json"])).values()):
+    if not CorrectionRecord.from_row(row).values:
         return "no_field_values"
     # Golden documents stay whatever they are: the evaluation set must include easy ones.
     if auto_outcomes.get(doc_id) == "model_correct" and split in TRAINED_SPLITS:
@@ -291,7 +295,8 @@ def curate(
     docs: dict[str, list[Doc]] = {"train": [], "dev": [], "golden": []}
     for row in latest.iter_rows(named=True):
         doc_id = row["doc_id"]
-        values = {k: v for k, v in json.loads(row["fields_json"]).items() if v}
+        record = CorrectionRecord.from_row(row)
+        values = record.values
         split = split_of(doc_id, cfg)
         if split == "golden" and frozen is not None and doc_id not in frozen:
             split = "golden_reserve"
@@ -316,8 +321,7 @@ def curate(
                 }
                 for a in aligns
             ]
-            spans = json.loads(row["spans_json"]) if row["spans_json"] else {}
-            issues = _apply_spans(doc, doctype, texts[doc_id], values, spans, alignment)
+            issues = _apply_spans(doc, doctype, texts[doc_id], values, record.spans, alignment)
             placed = {str(a["field"]) for a in alignment if a["method"] == "span"}
             issues += absent_value_issues(
                 doctype, texts[doc_id], [a for a in aligns if a.field not in placed], notes

@@ -38,7 +38,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -70,6 +70,42 @@ STORE_COLUMNS = {
     "problem": pl.Utf8,  # why a stored record cannot be used (None: usable); not stored
 }
 _RECORD_KEYS = [k for k in STORE_COLUMNS if k != "problem"]
+
+
+@dataclass(frozen=True)
+class CorrectionRecord:
+    """One stored correction, decoded. The store keeps ``fields`` and ``spans`` as JSON text
+    columns (``fields_json``, ``spans_json``); :meth:`from_row` is the one place they are
+    decoded for curation, the correction memory, QA and monitoring. Rows come from
+    :func:`usable` (or :func:`latest_per_document`): :func:`stored_problem` found their JSON
+    usable at read time."""
+
+    correction_id: str
+    doc_id: str
+    annotator: str
+    timestamp: str
+    verdict: str | None
+    fields: dict[str, str | None]  # a field left null: "not on this document"
+    spans: dict[str, list[int]]  # field -> [start, end] in the OCR text
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> CorrectionRecord:
+        """The record of a store row (``STORE_COLUMNS``)."""
+        spans_json = row.get("spans_json")
+        return cls(
+            correction_id=str(row.get("correction_id") or ""),
+            doc_id=str(row["doc_id"]),
+            annotator=str(row.get("annotator") or ""),
+            timestamp=str(row.get("timestamp") or ""),
+            verdict=row.get("verdict"),
+            fields=json.loads(str(row["fields_json"])),
+            spans=json.loads(str(spans_json)) if spans_json else {},
+        )
+
+    @property
+    def values(self) -> dict[str, str]:
+        """The fields given a value (null and empty values left out)."""
+        return {k: v for k, v in self.fields.items() if v}
 
 
 @dataclass(frozen=True)
@@ -435,12 +471,11 @@ def import_locked(
 # --- reading the store ---------------------------------------------------------------------------
 
 
-def _verdict_key(verdict: str | None, fields_json: str) -> str:
+def _verdict_key(rec: CorrectionRecord) -> str:
     """What a correction says, normalized: the verdict and its non-null field values (so
     "irrelevant" with every field null and "irrelevant" with ``{}`` say the same)."""
-    fields = json.loads(fields_json)
-    said = {k: v for k, v in sorted(fields.items()) if v is not None}
-    return json.dumps([verdict, said], ensure_ascii=False)
+    said = {k: v for k, v in sorted(rec.fields.items()) if v is not None}
+    return json.dumps([rec.verdict, said], ensure_ascii=False)
 
 
 def usable(store_df: pl.DataFrame) -> pl.DataFrame:
@@ -470,7 +505,7 @@ def latest_per_document(store_df: pl.DataFrame) -> pl.DataFrame:
     df = usable(store_df)
     if df.is_empty():
         return df.with_columns(pl.lit(False).alias("conflict"), pl.lit(0).alias("n_corrections"))
-    said = [_verdict_key(v, f) for v, f in zip(df["verdict"], df["fields_json"], strict=True)]
+    said = [_verdict_key(CorrectionRecord.from_row(r)) for r in df.iter_rows(named=True)]
     per_doc = (
         df.with_columns(pl.Series("_said", said, dtype=pl.Utf8))
         .group_by("doc_id")
@@ -491,4 +526,4 @@ def latest_per_document(store_df: pl.DataFrame) -> pl.DataFrame:
 
 def iter_fields(store_row: dict[str, object]) -> Iterable[tuple[str, str | None]]:
     """The (field, value) pairs of a store row."""
-    return json.loads(str(store_row["fields_json"])).items()
+    return CorrectionRecord.from_row(store_row).fields.items()

@@ -33,7 +33,7 @@ from docasset.core.extraction.history import STABLE_FIELDS, HistoryHit, VendorHi
 from docasset.core.extraction.rules import AMOUNT_RE, NOT_TOTAL_RE
 from docasset.core.files import append_line
 from docasset.core.ocr.text import lines_with_offsets
-from docasset.core.validation.corrections import latest_per_document
+from docasset.core.validation.corrections import CorrectionRecord, latest_per_document
 from docasset.errors import DocassetError
 
 MEMORY_FIELDS = STABLE_FIELDS
@@ -158,7 +158,7 @@ class CorrectionMemory:
         added: list[MemoryEntry] = []
         if row["conflict"] or row["verdict"]:
             return added
-        fields = json.loads(row["fields_json"])
+        fields = CorrectionRecord.from_row(row).fields
         name = next((fields[f] for f in VENDOR_FIELDS if fields.get(f)), None)
         if not name or not vendor_key(name):
             return added
@@ -167,9 +167,9 @@ class CorrectionMemory:
         if text:
             found += [(f, "anchor", total_keyword(text, fields.get(f))) for f in ANCHOR_FIELDS]
         for f, kind, value in found:
-            key = (vendor_key(name), f, kind, value)
             if not value:
                 continue
+            key = (vendor_key(name), f, kind, value)
             if key in known:  # typed again by another correction: one more support
                 if (known[key], row["correction_id"]) not in counted:
                     rec = {"op": "seen", "id": known[key], "correction": row["correction_id"]}
