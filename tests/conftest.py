@@ -48,6 +48,24 @@ WORLD_FILES = {
     ),
 }
 _UNIT_OF_FILE = {f: f"world:{w}" for w, files in WORLD_FILES.items() for f in files}
+# The longest units first (longest-processing-time-first scheduling): a long file started last
+# would keep one worker busy while the other idles. Ranked by their measured durations
+# (docs/development.md, *Suite speed*); every other file follows in collection order.
+LONGEST_FIRST = (
+    "world:loop",
+    "tests/sim/test_simulation.py",
+    "tests/integration/test_scale_out.py",
+    "tests/integration/test_label_studio.py",
+    "tests/evals/test_bench_history.py",
+    "tests/defs/test_validation_loop.py",
+    "tests/defs/test_health.py",
+    "tests/test_cli.py",
+)
+
+
+def _unit(item: pytest.Item) -> str:
+    path = item.nodeid.split("::")[0]
+    return _UNIT_OF_FILE.get(path, path)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -59,6 +77,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     f"{path} uses the session world {world!r}: add it to WORLD_FILES in "
                     "tests/conftest.py so that the world is built by one worker only"
                 )
+    rank = {u: i for i, u in enumerate(LONGEST_FIRST)}
+    # A stable sort: the tests of one file keep their order.
+    items.sort(key=lambda item: rank.get(_unit(item), len(rank)))
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
@@ -66,6 +87,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
+
+    config.option.loadscopereorder = False  # keep the collection's longest-first order
 
     class WorldScheduling(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
