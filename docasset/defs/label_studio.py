@@ -63,8 +63,14 @@ class LabelStudio(dg.ConfigurableResource):
 
     @classmethod
     def from_env(cls) -> LabelStudio:
-        """Configured from ``DOCASSET_LABEL_STUDIO_URL`` (the token is read when used)."""
-        return cls(url=os.environ.get(URL_ENV, ""))
+        """Configured through ``dg.EnvVar`` from ``DOCASSET_LABEL_STUDIO_URL`` and
+        ``DOCASSET_LABEL_STUDIO_TOKEN`` (their values are resolved when a run or a tick
+        starts, and never show in run config) when the URL variable is set; not configured
+        otherwise."""
+        if not os.environ.get(URL_ENV):
+            return cls()
+        token = dg.EnvVar(TOKEN_ENV) if os.environ.get(TOKEN_ENV) else ""
+        return cls(url=dg.EnvVar(URL_ENV), token=token)
 
     def configured(self) -> bool:
         return bool(self.url)
