@@ -33,8 +33,9 @@ def _unique(items: Iterable[T] | None) -> list[T]:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """Everything under ``docasset/defs/``, configured from the environment."""
-    return _autoloaded()
+    """Everything under ``docasset/defs/``, configured from the environment, and the executor
+    of launched runs (``DOCASSET_RUN_EXECUTOR``, see ``docasset.defs.jobs.run_executor``)."""
+    return dg.Definitions.merge(_autoloaded(), dg.Definitions(executor=run_executor()))
 
 
 def build_definitions(

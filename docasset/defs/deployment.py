@@ -1,4 +1,4 @@
-"""The resources and the executor of the deployed definitions (``dg dev``, the code server).
+"""The resources of the deployed definitions (``dg dev``, the code server).
 
 Nothing here runs at import: ``dg`` calls ``deployment`` when it loads the definitions, and the
 values come through ``dg.EnvVar`` (``DOCASSET_HOME``; the Label Studio URL and token), resolved
@@ -11,10 +11,9 @@ from typing import Any
 
 import dagster as dg
 
-from docasset.defs.jobs import run_executor
 from docasset.defs.label_studio import LabelStudio
 from docasset.defs.ocr_engines import ocr_engine_for
-from docasset.defs.resources import HOME_ENV, DocassetHome, resources_for
+from docasset.defs.resources import HOME_ENV, resources_for
 from docasset.defs.settings import Settings
 
 
@@ -27,9 +26,8 @@ def deployed_resources(
     ``DOCASSET_HOME`` through ``dg.EnvVar``), ``settings`` (None: the defaults) and
     ``label_studio`` (None: from the environment, ``LabelStudio.from_env``)."""
     settings = settings or Settings()
-    root = DocassetHome(root=home if home is not None else dg.EnvVar(HOME_ENV))
     return resources_for(
-        root,
+        home if home is not None else dg.EnvVar(HOME_ENV),
         {
             "settings": settings,
             "ocr_engine": ocr_engine_for(settings),
@@ -40,6 +38,6 @@ def deployed_resources(
 
 @dg.definitions
 def deployment() -> dg.Definitions:
-    """The deployed resources (from the environment) and the executor of launched runs
-    (``DOCASSET_RUN_EXECUTOR``, see ``docasset.defs.jobs.run_executor``)."""
-    return dg.Definitions(resources=deployed_resources(), executor=run_executor())
+    """The deployed resources, from the environment (the executor of launched runs is chosen
+    in ``docasset.definitions``)."""
+    return dg.Definitions(resources=deployed_resources())

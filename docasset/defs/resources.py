@@ -1,9 +1,11 @@
 """Resources: the working directory, the model registry, the correction memory and the IO
 managers (the settings are in ``settings.py``, Label Studio in ``label_studio.py``).
 
-Every resource hangs off ``DocassetHome``: the deployed definitions configure its root with
+Every resource is configured with the working directory: the deployed definitions give it as
 ``dg.EnvVar("DOCASSET_HOME")`` (resolved when a run or a tick starts, never at import), and the
-registry, the memory and the stored frames live below it. ``resources_for`` builds the same set
+registry, the memory and the stored frames live below it. (A plain field rather than a nested
+``DocassetHome``: nested resources must be opened as context managers, which sensors' contexts
+and ``dg.build_sensor_context`` users would then all need.) ``resources_for`` builds the same set
 for a given directory (tests, the demo, ``docasset ingest``, the simulation)."""
 
 from __future__ import annotations
@@ -25,20 +27,22 @@ from docasset.core.validation.memory import CorrectionMemory
 from docasset.core.workdir import Workdir
 
 HOME_ENV = "DOCASSET_HOME"
+HOME_DOC = f"Working directory (the deployment: env {HOME_ENV})."
+
+
+def storage(home: str) -> str:
+    """Where the IO managers keep asset values in working directory ``home``."""
+    return str(Path(home) / "storage")
 
 
 class DocassetHome(dg.ConfigurableResource):
     """Where one deployment keeps its files: inbox, archive, corrections, models, reports,
     stored frames."""
 
-    root: str = Field(description=f"Working directory (the deployment: env {HOME_ENV}).")
+    root: str = Field(description=HOME_DOC)
 
     def workdir(self) -> Workdir:
         return Workdir(Path(self.root))
-
-    def storage(self) -> str:
-        """Where the IO managers keep asset values."""
-        return str(Path(self.root) / "storage")
 
 
 class ModelRegistry(dg.ConfigurableResource):
@@ -46,20 +50,20 @@ class ModelRegistry(dg.ConfigurableResource):
     (``production``, ``candidate``) that training, evaluation, prediction and the retraining
     sensor read and move (the home's models/)."""
 
-    home: DocassetHome
+    home: str = Field(description=HOME_DOC)
 
     def store(self) -> Registry:
-        return Registry(self.home.workdir().models)
+        return Registry(Workdir(Path(self.home)).models)
 
 
 class MemoryStore(dg.ConfigurableResource):
     """The correction memory (vendor history): the corrections asset teaches it, predictions
     recall from it (the home's memory/)."""
 
-    home: DocassetHome
+    home: str = Field(description=HOME_DOC)
 
     def store(self) -> CorrectionMemory:
-        return CorrectionMemory(self.home.workdir().memory)
+        return CorrectionMemory(Workdir(Path(self.home)).memory)
 
 
 ALL_PARTITIONS = "docasset/all_partitions"
@@ -79,12 +83,12 @@ class FramesIOManager(PolarsParquetIOManager):
     Local files are written to a temporary name and renamed, so a crash never leaves half a
     Parquet file where a reader expects a whole one."""
 
-    home: DocassetHome
+    home: str = Field(default="", description=HOME_DOC + " Unused when base_dir is set.")
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         super().setup_for_execution(context)
         if self.base_dir is None:
-            self._base_path = UPath(self.home.storage())
+            self._base_path = UPath(storage(self.home))
 
     def write_df_to_path(self, context: dg.OutputContext, df: pl.DataFrame, path: UPath) -> None:
         if path.protocol not in ("", "file", "local"):
@@ -106,9 +110,7 @@ class FramesIOManager(PolarsParquetIOManager):
         return {
             "dagster/row_count": dg.MetadataValue.int(obj.height),
             "dagster/column_schema": dg.TableSchemaMetadataValue(
-                dg.TableSchema(
-                    columns=[dg.TableColumn(n, str(t)) for n, t in obj.schema.items()]
-                )
+                dg.TableSchema(columns=[dg.TableColumn(n, str(t)) for n, t in obj.schema.items()])
             ),
         }
 
@@ -140,17 +142,17 @@ class PickleIOManager(dg.ConfigurableIOManagerFactory):
     """Every other asset value (models' descriptors, reports, curated sets) pickled under the
     home's storage/."""
 
-    home: DocassetHome
+    home: str = Field(description=HOME_DOC)
 
     def create_io_manager(self, context: dg.InitResourceContext) -> dg.IOManager:
-        return dg.PickledObjectFilesystemIOManager(base_dir=self.home.storage())
+        return dg.FilesystemIOManager(base_dir=storage(self.home)).create_io_manager(context)
 
 
-def resources_for(home: DocassetHome, extra: Mapping[str, Any]) -> dict[str, Any]:
-    """The resources every definitions set shares, all below ``home``, plus ``extra``
-    (settings, OCR engine, Label Studio)."""
+def resources_for(home: str, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The resources every definitions set shares, all below working directory ``home`` (a
+    path, or a ``dg.EnvVar``), plus ``extra`` (settings, OCR engine, Label Studio)."""
     return {
-        "home": home,
+        "home": DocassetHome(root=home),
         "registry": ModelRegistry(home=home),
         "memory": MemoryStore(home=home),
         "io_manager": PickleIOManager(home=home),

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 
-from docasset.definitions import defs
-from tests.defs.cli import run_dagster
+from docasset.definitions import build_definitions
+from tests.defs.cli import run_dg
 
 ROOT = Path(__file__).resolve().parents[2]
+defs = build_definitions()
 
 
 def test_lineage_runs_from_raw_scans_to_production_health() -> None:
@@ -51,11 +55,36 @@ def test_gates_are_blocking_checks_and_health_checks_only_warn() -> None:
         assert graph.get_check_spec(key).blocking == (name in GATES), name
 
 
-def test_dagster_definitions_validate(tmp_path: Path) -> None:
-    out = run_dagster(
-        tmp_path, tmp_path / "work", "definitions", "validate", "-w", "workspace.yaml"
-    )
+def test_dg_checks_and_lists_the_autoloaded_definitions(tmp_path: Path) -> None:
+    # What `dg dev` loads: the project of pyproject.toml [tool.dg], docasset/defs autoloaded.
+    out = run_dg(tmp_path, tmp_path / "work", "check", "defs")
     assert out.returncode == 0, out.stdout + out.stderr
+    assert "All definitions loaded successfully" in out.stdout + out.stderr
+    out = run_dg(tmp_path, tmp_path / "work", "list", "defs", "--json")
+    assert out.returncode == 0, out.stderr
+    listed = json.loads(out.stdout)
+    graph = defs.resolve_asset_graph()
+    assert {a["asset_key"] for a in listed["assets"]} == {
+        k.to_user_string() for k in graph.get_all_asset_keys()
+    }
+    assert {c["name"] for c in listed["asset_checks"]} == {k.name for k in graph.asset_check_keys}
+    assert {j["name"] for j in listed["jobs"]} >= {"ingest_job", "batch_checks_job"}
+    assert len(listed["sensors"]) == 4 and len(listed["schedules"]) == 2
+    for noise in ("DeprecationWarning", "deprecated", "Telemetry"):
+        assert noise not in out.stderr, out.stderr
+
+
+def test_nothing_is_read_from_the_environment_at_import(tmp_path: Path) -> None:
+    # The deployed resources name their variables (dg.EnvVar), resolved when a run starts.
+    code = (
+        "import os, sys; os.environ.pop('DOCASSET_HOME', None); "
+        "import docasset.definitions as m; "
+        "d = m.build_definitions(); r = d.resources; "
+        "print(r['home'].root.env_var_name)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "DOCASSET_HOME"
 
 
 def test_jobs_and_automation_are_defined() -> None:

@@ -13,16 +13,19 @@ import spacy
 from docasset.core.extraction.extract import ModelBundle
 from docasset.core.training.registry import Registry
 from docasset.core.workdir import Workdir
-from docasset.definitions import STAGES
+from docasset.definitions import build_definitions
 from docasset.defs.evaluation import accuracy_regression, evaluation_report, production_model
 from docasset.defs.training import annotation_consistency
 from fixtures.operators import corrections_from_keys, write_corrections
-from tests.defs.cli import run_dagster
+from tests.defs.cli import run_dg
 
 pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
 
 ROOT = Path(__file__).resolve().parents[2]
-ASSETS = dg.load_assets_from_modules(STAGES)
+# Every asset of the graph (the external Label Studio annotations and serving model included).
+ASSETS = [
+    a for a in build_definitions().assets or [] if isinstance(a, dg.AssetsDefinition | dg.AssetSpec)
+]
 EVALUATED = {"candidate_model", "evaluation_report", "production_model"}
 # Upstream assets the selection loads from storage (included so the graph resolves; not run).
 UPSTREAM = [a for a in ASSETS if not {k.to_user_string() for k in a.keys} & EVALUATED]
@@ -179,8 +182,6 @@ def test_inconsistent_annotations_block_training_and_fail_ci(
     }
     # CI's checks job fails on this state too.
     (tmp_path / "dh").mkdir()
-    out = run_dagster(
-        tmp_path / "dh", home, "job", "execute", "-m", "docasset.definitions", "-j", "checks_job"
-    )
+    out = run_dg(tmp_path / "dh", home, "launch", "--job", "checks_job")
     assert out.returncode != 0
     assert "annotation_consistency" in out.stdout + out.stderr

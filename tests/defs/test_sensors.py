@@ -15,6 +15,7 @@ from docasset.core.intake.inbox import claim_now, read_manifest
 from docasset.core.validation.corrections import import_file, latest_per_document, read_store
 from docasset.core.validation.curate import SplitConfig, split_of
 from docasset.core.workdir import Workdir
+from docasset.definitions import build_definitions
 from docasset.defs.sensors import corrections_sensor, inbox_sensor, retrain_sensor
 
 
@@ -263,8 +264,7 @@ def test_retrain_sensor_waits_while_a_retraining_run_is_in_flight(
 
 
 def test_schedules_target_the_days_health_partition_and_weekly_retrain() -> None:
-    from docasset.definitions import defs
-
+    defs = build_definitions()
     daily = defs.resolve_schedule_def("health_job_schedule")
     ctx = dg.build_schedule_context(
         scheduled_execution_time=datetime(2026, 11, 24, 23, 55, tzinfo=UTC)
