@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 from docasset.errors import DocassetError
 
 if TYPE_CHECKING:
+    import dagster as dg
+
+    from docasset.defs.settings import Settings
     from docasset.core.extraction.fields import DocType
     from docasset.core.ocr.engine import Engine
 
@@ -76,11 +79,19 @@ def _demo(args: argparse.Namespace, workdir: Path) -> int:
         )
     print_summary(result)
     print(
-        f"\nDagster UI over these runs: DAGSTER_HOME={dagster_home} "
-        f"DOCASSET_HOME={workdir / 'work'} "
-        ".venv/bin/dagster dev -w workspace.yaml"
+        f"\nDagster UI over these runs (from the repo root): DAGSTER_HOME={dagster_home} "
+        f"DOCASSET_HOME={workdir / 'work'} .venv/bin/dg dev"
     )
     return EXIT_OK if result.all_runs_ok and result.reports else EXIT_ERROR
+
+
+def ingest_definitions(home: Path, settings: Settings) -> dg.Definitions:
+    """The definitions ``docasset ingest`` runs: the working directory ``home``, and Label
+    Studio configured from the environment (``DOCASSET_LABEL_STUDIO_URL``/``_TOKEN``, through
+    ``dg.EnvVar``) as the deployed definitions have it, so review batches are pushed."""
+    from docasset.definitions import build_definitions
+
+    return build_definitions(str(home), settings)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -90,7 +101,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from docasset.core.workdir import Workdir
-    from docasset.definitions import build_definitions
     from docasset.defs.driver import LocalDriver, ingest_once
     from docasset.defs.settings import Settings
 
@@ -100,7 +110,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     _use_instance(home.parent / "dagster_home")
     settings = Settings()
     with dg.DagsterInstance.get() as instance:
-        driver = LocalDriver(instance, build_definitions(str(home), settings), home)
+        driver = LocalDriver(instance, ingest_definitions(home, settings), home)
         outcomes, ok = ingest_once(driver, wd, settings.inbox_config().batch_max_files)
     for o in outcomes:
         print(json.dumps(o), flush=True)

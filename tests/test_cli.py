@@ -173,7 +173,8 @@ def test_ingest_claims_the_inbox_runs_the_graph_and_reports_every_entry(
     (inbox / "zz-again.png").write_bytes(imgs[0].read_bytes())
     (inbox / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 40)
     os.symlink("/etc/passwd", inbox / "link.png")
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "DOCASSET_HOME")}
+    unset = ("DAGSTER_HOME", "DOCASSET_HOME", "DOCASSET_LABEL_STUDIO_URL")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     cmd = [EXE, "ingest", "--home", str(home)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -197,6 +198,35 @@ def test_ingest_claims_the_inbox_runs_the_graph_and_reports_every_entry(
     assert (tmp_path / "deploy" / "dagster_home" / "dagster.yaml").is_file()  # embedded default
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert again.returncode == 0 and again.stdout == ""  # nothing new: a no-op
+
+
+def test_ingest_runs_with_label_studio_configured_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What `. docasset.env` sets (issue #25: ingest used to build its definitions without it).
+    import dagster as dg
+
+    from docasset.cli import ingest_definitions
+    from docasset.defs.settings import Settings
+
+    monkeypatch.setenv("DOCASSET_LABEL_STUDIO_URL", "http://127.0.0.1:8765")
+    monkeypatch.setenv("DOCASSET_LABEL_STUDIO_TOKEN", "personal-access-token")
+    defs = ingest_definitions(tmp_path, Settings())
+    ls = defs.resources["label_studio"]
+    # Named variables in the resource config (the token never shows in run config) ...
+    assert (ls.url.env_var_name, ls.token.env_var_name) == (
+        "DOCASSET_LABEL_STUDIO_URL",
+        "DOCASSET_LABEL_STUDIO_TOKEN",
+    )
+    # ... resolved to the environment's values when the ingest run starts.
+    with dg.build_resources({"label_studio": ls, "home": defs.resources["home"]}) as res:
+        assert res.label_studio.configured()
+        assert res.label_studio.url == "http://127.0.0.1:8765"
+        assert res.label_studio.token == "personal-access-token"
+        assert res.home.root == str(tmp_path)
+    assert "label_studio" in defs.resolve_job_def("ingest_job").required_resource_keys
+    monkeypatch.delenv("DOCASSET_LABEL_STUDIO_URL")
+    assert not ingest_definitions(tmp_path, Settings()).resources["label_studio"].configured()
 
 
 def test_a_second_demo_in_the_same_directory_refuses_to_start(tmp_path: Path) -> None:
