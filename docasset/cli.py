@@ -15,9 +15,9 @@ from docasset.errors import DocassetError
 if TYPE_CHECKING:
     import dagster as dg
 
-    from docasset.defs.settings import Settings
     from docasset.core.extraction.fields import DocType
     from docasset.core.ocr.engine import Engine
+    from docasset.defs.settings import Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 

@@ -22,10 +22,15 @@ def test_lineage_runs_from_raw_scans_to_production_health() -> None:
     }
     assert up["ocr_text"] == {"raw_scans"}
     assert up["documents"] == {"raw_scans", "ocr_text"}
-    assert up["predictions"] == {"documents"}
+    # The loop is closed: predictions read the model production_model reports as serving_model
+    # (an edge from production_model itself would make the graph cyclic).
+    assert up["predictions"] == {"documents", "serving_model"}
+    assert up["serving_model"] == set()
     assert up["review_queue"] == {"documents", "predictions"}
-    # The operators' loop is visible: corrections answer the review queue.
-    assert up["corrections"] == {"review_queue", "documents"}
+    # The operators' loop is visible: review tasks go to Label Studio, whose annotations
+    # (an external asset) come back as corrections.
+    assert up["label_studio_annotations"] == {"label_studio_tasks"}
+    assert up["corrections"] == {"review_queue", "documents", "label_studio_annotations"}
     assert up["promotion_status"] == {"corrections", "documents", "predictions"}
     assert up["curated_training_set"] == {"corrections", "documents", "predictions"}
     assert up["candidate_model"] == {"curated_training_set"}
@@ -33,6 +38,8 @@ def test_lineage_runs_from_raw_scans_to_production_health() -> None:
     assert up["production_model"] == {"evaluation_report"}
     assert up["label_studio_tasks"] == {"review_queue", "ocr_text", "raw_scans"}
     assert "predictions" in up["production_health"]
+    external = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).is_external}
+    assert external == {"label_studio_annotations", "serving_model"}
 
 
 GATES = {"scan_quality", "annotation_consistency", "accuracy_regression"}

@@ -51,6 +51,11 @@ def test_corrections_imported_and_retraining_fired_once(loop) -> None:
     assert report.candidate_scores["fields"]["date"]["f1"] >= 0.8
     reg = Registry(Workdir(loop.home).models)
     assert reg.aliases() == {"candidate": "v0001", "production": "v0001"}
+    assert retrain.output_for_node("production_model")["promoted"] is True
+    # The promotion is reported on serving_model, the asset predictions depend on.
+    serving = loop.instance.get_latest_materialization_event(dg.AssetKey("serving_model"))
+    assert serving is not None and serving.run_id == retrain.run_id
+    assert serving.asset_materialization.metadata["version"].value == "v0001"
     assert (
         reg.get("v0001").info["training_set_version"]
         == retrain.output_for_node("curated_training_set").version
