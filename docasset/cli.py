@@ -100,10 +100,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     Exit 0 when every run completed (quarantined files are outcomes), 1 when one failed."""
     import dagster as dg
 
+    from docasset.core.progress import to_stderr
     from docasset.core.workdir import Workdir
     from docasset.defs.driver import LocalDriver, ingest_once
     from docasset.defs.settings import Settings
 
+    to_stderr()  # per batch, and the OCR of each batch, on stderr (stdout: JSON lines)
     home = _home(args).resolve()
     wd = Workdir(home)
     # The demo's layout: <dir>/work is the home, <dir>/dagster_home its instance.
@@ -126,6 +128,9 @@ def _engine(args: argparse.Namespace, doctype: DocType) -> Engine:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from docasset.core.progress import to_stderr
+
+    to_stderr()  # OCR and training progress lines
     from docasset.core.datasets.labelled import read_labelled_folder
     from docasset.core.datasets.offline import ocr_files, train_labelled
     from docasset.core.extraction.fields import load_doctype
@@ -169,6 +174,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    from docasset.core.progress import to_stderr
+
+    to_stderr()  # OCR and training progress lines
     from docasset.core.datasets.offline import expand_inputs, input_keys, ocr_files
     from docasset.core.extraction.extract import EXTRACTION_FAILED, ModelBundle, predict_documents
     from docasset.core.extraction.prediction_table import to_json

@@ -9,6 +9,7 @@ keys already used on the instance are skipped, as the daemon does.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from docasset.core.extraction.extract import EXTRACTION_FAILED
 from docasset.core.extraction.routing import Blocker
 from docasset.core.intake.inbox import claim, read_manifest, scan_inbox
 from docasset.core.intake.ledger import read_ledger, unfinished_batches
+from docasset.core.progress import Progress
 from docasset.core.workdir import Workdir
 
 
@@ -193,10 +195,18 @@ def ingest_once(driver: LocalDriver, wd: Workdir, batch_max_files: int) -> tuple
         driver.instance.add_dynamic_partitions("batches", ids)
     out: list[dict] = []
     ok = True
+    progress = Progress("ingest", len(ids), unit="batches", every=0)
     for b in ids:
         run = driver.run(INGEST_JOB, b, tags={"docasset/trigger": "docasset ingest"})
         ok = ok and run.success
-        out += _outcomes(wd, b, run)
+        outcomes = _outcomes(wd, b, run)
+        out += outcomes
+        counts = Counter(o["status"] for o in outcomes)
+        status = "succeeded" if run.success else "FAILED"
+        progress.step(
+            note=f"batch {b} run {status}: "
+            + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        )
     for e in entries:
         if e.writing:
             why = "open for writing by another process: left in the inbox"
