@@ -37,6 +37,9 @@ def model_dir(receipts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     assert summary["n_train"] + summary["n_dev"] == 12 and summary["ocr_failures"] == 0
     assert summary["ocr_engine"] == "hybrid"
     assert summary["ocr_pages_by_engine"] == {"tesseract": 12}  # clean pages: none re-read
+    # Progress on stderr (stdout holds the JSON summary only): OCR counts, then each epoch.
+    assert "ocr: 12/12 documents (100%)" in res.stderr, res.stderr[-2000:]
+    assert "training: 1/3 epochs" in res.stderr and "held-out accuracy" in res.stderr
     return out
 
 
@@ -106,6 +109,7 @@ def test_extract_writes_one_json_object_per_document(
     )
     assert res.returncode == 1  # one input failed, and it says which and why
     assert "broken" in res.stderr and "corrupt" in res.stderr
+    assert "ocr: 2/2 documents (100%)" in res.stderr  # the corrupt file never reached OCR
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["doc"] for r in rows] == [imgs[0].stem, imgs[1].stem]
     for r in rows:
@@ -194,6 +198,8 @@ def test_ingest_claims_the_inbox_runs_the_graph_and_reports_every_entry(
     assert (by_file["cut.jpg"]["status"], by_file["cut.jpg"]["route"]) == ("quarantined", None)
     assert by_file["cut.jpg"]["reason"].startswith("corrupt")
     assert by_file["link.png"]["reason"].startswith("not_regular_file: symlink")
+    assert "ocr: 2/2 documents (100%)" in res.stderr, res.stderr[-2000:]
+    assert "ingest: 1/1 batches (100%)" in res.stderr and "run succeeded: 1 duplicate" in res.stderr
     assert list(inbox.iterdir()) == []
     assert (tmp_path / "deploy" / "dagster_home" / "dagster.yaml").is_file()  # embedded default
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
