@@ -90,8 +90,9 @@ def ingest_definitions(home: Path, settings: Settings) -> dg.Definitions:
     Studio configured from the environment (``DOCASSET_LABEL_STUDIO_URL``/``_TOKEN``, through
     ``dg.EnvVar``) as the deployed definitions have it, so review batches are pushed."""
     from docasset.definitions import build_definitions
+    from docasset.defs.label_studio import LabelStudio
 
-    return build_definitions(str(home), settings)
+    return build_definitions(str(home), settings, LabelStudio.from_env())
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

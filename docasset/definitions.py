@@ -46,8 +46,9 @@ def build_definitions(
 ) -> dg.Definitions:
     """The autoloaded graph with the resources of working directory ``home`` (None: env
     ``DOCASSET_HOME``, through ``dg.EnvVar``), ``settings`` (None: the defaults) and
-    ``label_studio`` (None: configured from the environment when ``DOCASSET_LABEL_STUDIO_URL``
-    is set); ``executor`` names the executor of launched runs
+    ``label_studio`` (None: not configured, so tests, the demo and simulations never push to
+    a server the shell happens to name; ``docasset ingest`` passes ``LabelStudio.from_env()``
+    as the deployed ``defs`` have it); ``executor`` names the executor of launched runs
     (``docasset.defs.jobs.run_executor``)."""
     loaded = _autoloaded()
     return dg.Definitions(
@@ -57,6 +58,6 @@ def build_definitions(
         jobs=_unique(loaded.jobs),
         sensors=_unique(loaded.sensors),
         schedules=_unique(loaded.schedules),
-        resources=deployed_resources(home, settings, label_studio),
+        resources=deployed_resources(home, settings, label_studio or LabelStudio()),
         executor=run_executor(executor),
     )

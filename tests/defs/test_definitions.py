@@ -110,3 +110,17 @@ def test_jobs_and_automation_are_defined() -> None:
     }  # type: ignore[union-attr]
     assert {s.name for s in defs.schedules} == {"health_job_schedule", "weekly_retrain"}  # type: ignore[union-attr]
     assert isinstance(defs.resolve_job_def("checks_job"), dg.JobDefinition)
+
+
+def test_the_deployed_resources_name_their_environment_variables(monkeypatch) -> None:
+    from docasset.defs.deployment import deployed_resources
+
+    monkeypatch.setenv("DOCASSET_LABEL_STUDIO_URL", "http://127.0.0.1:8080")
+    monkeypatch.setenv("DOCASSET_LABEL_STUDIO_TOKEN", "secret")
+    r = deployed_resources()
+    assert r["home"].root.env_var_name == "DOCASSET_HOME"
+    assert r["registry"].home.env_var_name == "DOCASSET_HOME"
+    assert r["label_studio"].url.env_var_name == "DOCASSET_LABEL_STUDIO_URL"
+    assert r["label_studio"].token.env_var_name == "DOCASSET_LABEL_STUDIO_TOKEN"
+    # build_definitions never configures Label Studio by itself (tests, demo, simulations).
+    assert not build_definitions().resources["label_studio"].configured()
