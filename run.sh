@@ -3,7 +3,7 @@
 #   ./run.sh demo   set up, then run the end-to-end demo (SQLite Dagster instance, local files)
 #   ./run.sh test   set up, then run the whole test suite
 #   ./run.sh setup  set up only
-#   ./run.sh ui     set up, then open the Dagster UI on the demo's instance
+#   ./run.sh ui     set up, then open the Dagster UI (`dg dev`) on the demo's instance
 #   ./run.sh stack | stack-stop | stack-status   the production stack (deploy/stack.sh:
 #                   Postgres, Redis, code server, daemon, webserver, two Celery workers)
 #   ./run.sh labelstudio [stop|status]  Label Studio for operators (own venv, data in .docasset/)
@@ -76,6 +76,8 @@ ensure_labelstudio() {
 }
 
 export OMP_THREAD_LIMIT=1
+# dg runs the project's Dagster from this venv.
+export PATH="$ROOT/.venv/bin:$PATH"
 export DOCASSET_STATE="$ROOT/.docasset"
 case "$CMD" in
   setup) echo "set up: .venv ready, tesseract $(tesseract --version 2>&1 | head -1)";;
@@ -86,9 +88,11 @@ case "$CMD" in
   test)
     shift || true
     ensure_labelstudio  # tests/integration/test_label_studio.py runs a real server
-    # Static checks first: lint, format, types and import layers are part of the suite.
+    # Static checks first: lint, format, types and import layers are part of the suite; then the
+    # definitions load as `dg dev` would load them (autoloaded from docasset/defs/).
     .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy \
       && .venv/bin/lint-imports || exit 1
+    .venv/bin/dg check defs && .venv/bin/dg list defs >/dev/null || exit 1
     # Test files spread over the cores (one file's tests stay in one worker, so each file's
     # servers and module fixtures are set up once; the files sharing a session world, see
     # tests/conftest.py, stay in one worker too); DOCASSET_TEST_WORKERS=0 runs serially.
@@ -102,7 +106,7 @@ case "$CMD" in
     export DAGSTER_HOME="$DOCASSET_STATE/dagster_home" DOCASSET_HOME="$DOCASSET_STATE/work"
     mkdir -p "$DAGSTER_HOME"
     [ -s "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
-    exec .venv/bin/dagster dev -w workspace.yaml;;
+    exec .venv/bin/dg dev;;
   stack) exec deploy/stack.sh up;;
   stack-stop) exec deploy/stack.sh down;;
   stack-status) exec deploy/stack.sh status;;

@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING
 from docasset.errors import DocassetError
 
 if TYPE_CHECKING:
+    import dagster as dg
+
     from docasset.core.extraction.fields import DocType
     from docasset.core.ocr.engine import Engine
+    from docasset.defs.settings import Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -76,11 +79,20 @@ def _demo(args: argparse.Namespace, workdir: Path) -> int:
         )
     print_summary(result)
     print(
-        f"\nDagster UI over these runs: DAGSTER_HOME={dagster_home} "
-        f"DOCASSET_HOME={workdir / 'work'} "
-        ".venv/bin/dagster dev -w workspace.yaml"
+        f"\nDagster UI over these runs (from the repo root): DAGSTER_HOME={dagster_home} "
+        f"DOCASSET_HOME={workdir / 'work'} .venv/bin/dg dev"
     )
     return EXIT_OK if result.all_runs_ok and result.reports else EXIT_ERROR
+
+
+def ingest_definitions(home: Path, settings: Settings) -> dg.Definitions:
+    """The definitions ``docasset ingest`` runs: the working directory ``home``, and Label
+    Studio configured from the environment (``DOCASSET_LABEL_STUDIO_URL``/``_TOKEN``, through
+    ``dg.EnvVar``) as the deployed definitions have it, so review batches are pushed."""
+    from docasset.definitions import build_definitions
+    from docasset.defs.label_studio import LabelStudio
+
+    return build_definitions(str(home), settings, LabelStudio.from_env())
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -89,18 +101,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     Exit 0 when every run completed (quarantined files are outcomes), 1 when one failed."""
     import dagster as dg
 
+    from docasset.core.progress import to_stderr
     from docasset.core.workdir import Workdir
-    from docasset.definitions import build_definitions
     from docasset.defs.driver import LocalDriver, ingest_once
     from docasset.defs.settings import Settings
 
+    to_stderr()  # per batch, and the OCR of each batch, on stderr (stdout: JSON lines)
     home = _home(args).resolve()
     wd = Workdir(home)
     # The demo's layout: <dir>/work is the home, <dir>/dagster_home its instance.
     _use_instance(home.parent / "dagster_home")
     settings = Settings()
     with dg.DagsterInstance.get() as instance:
-        driver = LocalDriver(instance, build_definitions(str(home), settings), home)
+        driver = LocalDriver(instance, ingest_definitions(home, settings), home)
         outcomes, ok = ingest_once(driver, wd, settings.inbox_config().batch_max_files)
     for o in outcomes:
         print(json.dumps(o), flush=True)
@@ -116,6 +129,9 @@ def _engine(args: argparse.Namespace, doctype: DocType) -> Engine:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from docasset.core.progress import to_stderr
+
+    to_stderr()  # OCR and training progress lines
     from docasset.core.datasets.labelled import read_labelled_folder
     from docasset.core.datasets.offline import ocr_files, train_labelled
     from docasset.core.extraction.fields import load_doctype
@@ -159,6 +175,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    from docasset.core.progress import to_stderr
+
+    to_stderr()  # OCR and training progress lines
     from docasset.core.datasets.offline import expand_inputs, input_keys, ocr_files
     from docasset.core.extraction.extract import EXTRACTION_FAILED, ModelBundle, predict_documents
     from docasset.core.extraction.prediction_table import to_json

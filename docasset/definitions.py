@@ -1,46 +1,41 @@
-"""Assembles the Dagster ``Definitions`` of docasset (nothing else lives here)."""
+"""The code location of docasset: the definitions autoloaded from ``docasset/defs/``.
+
+``dg dev``, ``dg check defs``, ``dg list defs`` and ``dg launch`` load ``defs`` (the project is
+configured in ``pyproject.toml``, ``[tool.dg]``); its resources read the environment through
+``dg.EnvVar`` only when a run or a tick starts (``docasset.defs.deployment``).
+``build_definitions`` gives the same graph for an explicit working directory, settings and
+Label Studio (tests, the demo, ``docasset ingest``, the simulation)."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 
-from docasset.defs import (
-    evaluation,
-    extraction,
-    health_checks,
-    intake,
-    monitoring,
-    ocr,
-    training,
-    validation,
-)
-from docasset.defs import label_studio as label_studio_defs
-from docasset.defs.jobs import (
-    batch_checks_job,
-    checks_job,
-    corrections_job,
-    health_job,
-    ingest_job,
-    retrain_job,
-    run_executor,
-)
-from docasset.defs.label_studio import LabelStudio, label_studio_sensor
-from docasset.defs.ocr_engines import ocr_engine_for
-from docasset.defs.resources import (
-    DEFAULT_HOME,
-    DocassetHome,
-    MemoryStore,
-    ModelRegistry,
-    PolarsParquetIOManager,
-)
-from docasset.defs.schedules import daily_health, weekly_retrain
-from docasset.defs.sensors import corrections_sensor, inbox_sensor, retrain_sensor
+from docasset.defs.deployment import deployed_resources
+from docasset.defs.jobs import run_executor
+from docasset.defs.label_studio import LabelStudio
 from docasset.defs.settings import Settings
 
-STAGES = [intake, ocr, extraction, validation, label_studio_defs, training, evaluation, monitoring]
+T = TypeVar("T")
+PACKAGE = Path(__file__).resolve().parent
+
+
+def _autoloaded() -> dg.Definitions:
+    return dg.load_from_defs_folder(path_within_project=PACKAGE)
+
+
+def _unique(items: Iterable[T] | None) -> list[T]:
+    return list({id(i): i for i in items or []}.values())
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Everything under ``docasset/defs/``, configured from the environment, and the executor
+    of launched runs (``DOCASSET_RUN_EXECUTOR``, see ``docasset.defs.jobs.run_executor``)."""
+    return dg.Definitions.merge(_autoloaded(), dg.Definitions(executor=run_executor()))
 
 
 def build_definitions(
@@ -49,30 +44,20 @@ def build_definitions(
     label_studio: LabelStudio | None = None,
     executor: str | None = None,
 ) -> dg.Definitions:
-    """The definitions for a working directory (default: env ``DOCASSET_HOME``); Label Studio
-    is not configured unless given (the module's ``defs`` read it from the environment);
-    ``executor`` names the executor of launched runs (``docasset.defs.jobs.run_executor``)."""
-    root = Path(home or DEFAULT_HOME)
-    storage = str(root / "storage")
-    settings = settings or Settings()
+    """The autoloaded graph with the resources of working directory ``home`` (None: env
+    ``DOCASSET_HOME``, through ``dg.EnvVar``), ``settings`` (None: the defaults) and
+    ``label_studio`` (None: not configured, so tests, the demo and simulations never push to
+    a server the shell happens to name; ``docasset ingest`` passes ``LabelStudio.from_env()``
+    as the deployed ``defs`` have it); ``executor`` names the executor of launched runs
+    (``docasset.defs.jobs.run_executor``)."""
+    loaded = _autoloaded()
     return dg.Definitions(
-        assets=dg.load_assets_from_modules(STAGES),
-        asset_checks=dg.load_asset_checks_from_modules([*STAGES, health_checks]),
-        jobs=[ingest_job, corrections_job, retrain_job, health_job, checks_job, batch_checks_job],
-        sensors=[inbox_sensor, corrections_sensor, retrain_sensor, label_studio_sensor],
-        schedules=[daily_health, weekly_retrain],
+        assets=_unique(loaded.assets),
+        asset_checks=_unique(loaded.asset_checks),
+        # A job is found in every module that imports it (sensors, schedules): once each.
+        jobs=_unique(loaded.jobs),
+        sensors=_unique(loaded.sensors),
+        schedules=_unique(loaded.schedules),
+        resources=deployed_resources(home, settings, label_studio or LabelStudio()),
         executor=run_executor(executor),
-        resources={
-            "home": DocassetHome(root=str(root)),
-            "registry": ModelRegistry(root=str(root / "models")),
-            "memory": MemoryStore(root=str(root / "memory")),
-            "settings": settings,
-            "ocr_engine": ocr_engine_for(settings),
-            "label_studio": label_studio or LabelStudio(),
-            "io_manager": dg.FilesystemIOManager(base_dir=storage),
-            "frames_io": PolarsParquetIOManager(base_dir=storage),
-        },
     )
-
-
-defs = build_definitions(os.environ.get("DOCASSET_HOME"), label_studio=LabelStudio.from_env())

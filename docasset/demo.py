@@ -73,10 +73,13 @@ def _record(result: DemoResult, label: str, r: dg.ExecuteInProcessResult) -> Non
     failed_checks = [
         e.asset_check_key.name for e in r.get_asset_check_evaluations() if not e.passed
     ]
-    failures = [e for e in r.all_events if e.is_step_failure]
-    # A run stopped only by a failing blocking check is the gate working, not an error.
+    failures = r.get_step_failure_events()
+    # A run stopped only by a failing blocking check is the gate working, not an error (found
+    # by the error's class, never by searching the message).
     blocked = bool(failed_checks) and all(
-        "DagsterAssetCheckFailedError" in str(e.event_specific_data) for e in failures
+        e.step_failure_data.error is not None
+        and e.step_failure_data.error.cls_name == "DagsterAssetCheckFailedError"
+        for e in failures
     )
     if not r.success and not blocked:
         for e in failures:

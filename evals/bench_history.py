@@ -160,7 +160,7 @@ def bootstrap(dep: Deployment, day: date) -> float:
         promoted = {
             e.asset_key.to_user_string() for r in runs for e in r.get_asset_materialization_events()
         }
-        if "production_model" not in promoted:
+        if "serving_model" not in promoted:  # production_model reports a promotion there
             raise SystemExit("bootstrap: no production model was promoted")
     _log(f"bootstrap: {dep.params['bootstrap_docs']} documents and a first model on {day}")
     return time.perf_counter() - started

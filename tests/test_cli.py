@@ -37,6 +37,9 @@ def model_dir(receipts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     assert summary["n_train"] + summary["n_dev"] == 12 and summary["ocr_failures"] == 0
     assert summary["ocr_engine"] == "hybrid"
     assert summary["ocr_pages_by_engine"] == {"tesseract": 12}  # clean pages: none re-read
+    # Progress on stderr (stdout holds the JSON summary only): OCR counts, then each epoch.
+    assert "ocr: 12/12 documents (100%)" in res.stderr, res.stderr[-2000:]
+    assert "training: 1/3 epochs" in res.stderr and "held-out accuracy" in res.stderr
     return out
 
 
@@ -106,6 +109,7 @@ def test_extract_writes_one_json_object_per_document(
     )
     assert res.returncode == 1  # one input failed, and it says which and why
     assert "broken" in res.stderr and "corrupt" in res.stderr
+    assert "ocr: 2/2 documents (100%)" in res.stderr  # the corrupt file never reached OCR
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["doc"] for r in rows] == [imgs[0].stem, imgs[1].stem]
     for r in rows:
@@ -173,7 +177,8 @@ def test_ingest_claims_the_inbox_runs_the_graph_and_reports_every_entry(
     (inbox / "zz-again.png").write_bytes(imgs[0].read_bytes())
     (inbox / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 40)
     os.symlink("/etc/passwd", inbox / "link.png")
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "DOCASSET_HOME")}
+    unset = ("DAGSTER_HOME", "DOCASSET_HOME", "DOCASSET_LABEL_STUDIO_URL")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     cmd = [EXE, "ingest", "--home", str(home)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -193,10 +198,41 @@ def test_ingest_claims_the_inbox_runs_the_graph_and_reports_every_entry(
     assert (by_file["cut.jpg"]["status"], by_file["cut.jpg"]["route"]) == ("quarantined", None)
     assert by_file["cut.jpg"]["reason"].startswith("corrupt")
     assert by_file["link.png"]["reason"].startswith("not_regular_file: symlink")
+    assert "ocr: 2/2 documents (100%)" in res.stderr, res.stderr[-2000:]
+    assert "ingest: 1/1 batches (100%)" in res.stderr and "run succeeded: 1 duplicate" in res.stderr
     assert list(inbox.iterdir()) == []
     assert (tmp_path / "deploy" / "dagster_home" / "dagster.yaml").is_file()  # embedded default
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert again.returncode == 0 and again.stdout == ""  # nothing new: a no-op
+
+
+def test_ingest_runs_with_label_studio_configured_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What `. docasset.env` sets (issue #25: ingest used to build its definitions without it).
+    import dagster as dg
+
+    from docasset.cli import ingest_definitions
+    from docasset.defs.settings import Settings
+
+    monkeypatch.setenv("DOCASSET_LABEL_STUDIO_URL", "http://127.0.0.1:8765")
+    monkeypatch.setenv("DOCASSET_LABEL_STUDIO_TOKEN", "personal-access-token")
+    defs = ingest_definitions(tmp_path, Settings())
+    ls = defs.resources["label_studio"]
+    # Named variables in the resource config (the token never shows in run config) ...
+    assert (ls.url.env_var_name, ls.token.env_var_name) == (
+        "DOCASSET_LABEL_STUDIO_URL",
+        "DOCASSET_LABEL_STUDIO_TOKEN",
+    )
+    # ... resolved to the environment's values when the ingest run starts.
+    with dg.build_resources({"label_studio": ls, "home": defs.resources["home"]}) as res:
+        assert res.label_studio.configured()
+        assert res.label_studio.url == "http://127.0.0.1:8765"
+        assert res.label_studio.token == "personal-access-token"
+        assert res.home.root == str(tmp_path)
+    assert "label_studio" in defs.resolve_job_def("ingest_job").required_resource_keys
+    monkeypatch.delenv("DOCASSET_LABEL_STUDIO_URL")
+    assert not ingest_definitions(tmp_path, Settings()).resources["label_studio"].configured()
 
 
 def test_a_second_demo_in_the_same_directory_refuses_to_start(tmp_path: Path) -> None:

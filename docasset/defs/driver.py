@@ -9,14 +9,18 @@ keys already used on the instance are skipped, as the daemon does.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from docasset.core.extraction.extract import EXTRACTION_FAILED
+from docasset.core.extraction.routing import Blocker
 from docasset.core.intake.inbox import claim, read_manifest, scan_inbox
 from docasset.core.intake.ledger import read_ledger, unfinished_batches
+from docasset.core.progress import Progress
 from docasset.core.workdir import Workdir
 
 
@@ -67,6 +71,8 @@ class LocalDriver:
                 self.instance.add_dynamic_partitions(
                     req.partitions_def_name, list(req.partition_keys)
                 )
+        for event in data.asset_events or []:  # e.g. Label Studio's annotations, pulled
+            self.instance.report_runless_asset_event(event)
         if data.cursor is not None:
             self._save_cursor(sensor_name, data.cursor)
         results = []
@@ -138,7 +144,12 @@ def _outcomes(wd: Workdir, batch_id: str, run: dg.ExecuteInProcessResult) -> lis
     if preds is not None:
         for r in preds.unique(subset=["doc_id"], keep="first").iter_rows(named=True):
             routes[r["doc_id"]] = r["route"]
-            failed = [b for b in r["blockers"] or [] if "failed" in b]
+            # By kind: a document the extraction failed on (not a blocker whose text says so).
+            failed = [
+                Blocker(b["kind"], b["field"], b["detail"] or "").text
+                for b in r["blocker_details"] or []
+                if b["kind"] == EXTRACTION_FAILED
+            ]
             if failed:
                 notes[r["doc_id"]] = "; ".join(failed)
     rows: dict[str, dict[str, Any]] = {}
@@ -184,10 +195,18 @@ def ingest_once(driver: LocalDriver, wd: Workdir, batch_max_files: int) -> tuple
         driver.instance.add_dynamic_partitions("batches", ids)
     out: list[dict] = []
     ok = True
+    progress = Progress("ingest", len(ids), unit="batches", every=0)
     for b in ids:
         run = driver.run(INGEST_JOB, b, tags={"docasset/trigger": "docasset ingest"})
         ok = ok and run.success
-        out += _outcomes(wd, b, run)
+        outcomes = _outcomes(wd, b, run)
+        out += outcomes
+        counts = Counter(o["status"] for o in outcomes)
+        status = "succeeded" if run.success else "FAILED"
+        progress.step(
+            note=f"batch {b} run {status}: "
+            + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        )
     for e in entries:
         if e.writing:
             why = "open for writing by another process: left in the inbox"

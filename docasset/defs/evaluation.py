@@ -1,5 +1,6 @@
-"""Stage 7-8: ``evaluation_report`` (+ blocking ``accuracy_regression`` gate) and
-``production_model``, which moves only when the gate passes."""
+"""Stage 7-8: ``evaluation_report`` (+ the ``accuracy_regression`` gate),
+``production_model`` (the decision: promote the candidate, or keep production and say why)
+and ``serving_model``, the registry alias predictions read."""
 
 from __future__ import annotations
 
@@ -14,7 +15,19 @@ from docasset.core.training.curate import CuratedSet
 from docasset.core.training.train import docs_from_bytes
 from docasset.defs.resources import DocassetHome, ModelRegistry
 from docasset.defs.settings import Settings
-from docasset.errors import ModelError
+
+SERVING_MODEL = "serving_model"
+serving_model = dg.AssetSpec(
+    SERVING_MODEL,
+    group_name="evaluation",
+    kinds={"spacy"},
+    description="The model predictions read: the registry's `production` alias. "
+    "production_model reports it (a materialization when it promotes, an observation when "
+    "production stays); `docasset model promote|rollback` move it outside Dagster. "
+    "It closes the loop (predictions -> corrections -> training -> production_model -> "
+    "serving_model -> predictions) without an edge from production_model, which would make "
+    "the asset graph cyclic.",
+)
 
 
 @dg.asset(
@@ -100,7 +113,9 @@ def report_metadata(r: EvaluationReport, markdown: str) -> dict[str, Any]:
     blocking=True,
     description="Fails when a required field's F1 drops beyond tolerance, the "
     "automation rate or the share of accepted fields drops, or p95 latency regresses (see "
-    "Settings.gate).",
+    "Settings.gate). A failing candidate is a normal outcome, reported at WARN severity so the "
+    "run goes on to production_model, which keeps production and records why (it promotes "
+    "only a report that passed); an error in the check itself stops promotion.",
 )
 def accuracy_regression(evaluation_report: EvaluationReport) -> dg.AssetCheckResult:
     r = evaluation_report
@@ -118,32 +133,67 @@ def accuracy_regression(evaluation_report: EvaluationReport) -> dg.AssetCheckRes
     for f in r.verdict.findings:
         key = f"{f.kind}_{f.field}" if f.field else f.kind
         meta[f"limit_{key}"] = round(f.limit, 4)
-    return dg.AssetCheckResult(passed=r.passed, metadata=meta, description="; ".join(r.reasons))
+    if r.passed:
+        return dg.AssetCheckResult(passed=True, metadata=meta, description="; ".join(r.reasons))
+    return dg.AssetCheckResult(
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=meta,
+        description=f"candidate {r.candidate} blocked, production stays {r.production}: "
+        + "; ".join(r.reasons),
+    )
 
 
 @dg.asset(
     group_name="evaluation",
     kinds={"spacy"},
-    description="The registry's `production` alias. Moves to the candidate only after "
-    "accuracy_regression passed (blocking), and refuses a report that did not pass.",
+    description="The promotion decision: the candidate becomes the registry's `production` "
+    "alias when accuracy_regression passed, else production stays, with the gate's reasons "
+    "(`decision`: promoted | kept). Reports serving_model either way.",
 )
 def production_model(context, evaluation_report: EvaluationReport, registry: ModelRegistry) -> dict:
     r = evaluation_report
+    common: dict[str, Any] = {
+        "candidate": r.candidate,
+        "micro_f1": round(float(r.candidate_scores["micro"]["f1"]), 4),
+        "automation_rate": round(float(r.candidate_scores["automation_rate"]), 4),
+        "reasons": dg.MetadataValue.json(r.reasons),
+        "report_html": dg.MetadataValue.path(r.html_path),
+    }
     if not r.passed:
-        raise ModelError(f"refusing to promote {r.candidate}: " + "; ".join(r.reasons))
+        kept = r.production or "(none)"
+        summary = f"production stays {kept}: candidate {r.candidate} blocked by " + (
+            "accuracy_regression: " + "; ".join(r.reasons)
+        )
+        context.log.info(summary)
+        context.add_output_metadata(
+            {"decision": "kept", "version": kept, "summary": summary, **common}
+        )
+        context.log_event(
+            dg.AssetObservation(
+                SERVING_MODEL,
+                metadata={"version": kept, "decision": "kept", "blocked_candidate": r.candidate},
+            )
+        )
+        return {"version": kept, "previous": kept, "promoted": False, "candidate": r.candidate}
     registry.store().set_alias(
         "production",
         r.candidate,
         f"accuracy_regression passed (run {context.run.run_id})",
         kind="promote",
     )
-    meta: dict[str, Any] = {
-        "version": r.candidate,
-        "micro_f1": round(float(r.candidate_scores["micro"]["f1"]), 4),
-        "automation_rate": round(float(r.candidate_scores["automation_rate"]), 4),
-        "report_html": dg.MetadataValue.path(r.html_path),
-    }
+    summary = f"production is now {r.candidate}" + (
+        f" (was {r.production})" if r.production else " (the first model)"
+    )
+    context.log.info(summary)
+    meta: dict[str, Any] = {"decision": "promoted", "version": r.candidate, "summary": summary}
     if r.production is not None:
         meta["previous"] = r.production
-    context.add_output_metadata(meta)
-    return {"version": r.candidate, "previous": r.production}
+    context.add_output_metadata({**meta, **common})
+    context.log_event(
+        dg.AssetMaterialization(
+            SERVING_MODEL,
+            metadata={"version": r.candidate, "previous": r.production or "(none)"},
+        )
+    )
+    return {"version": r.candidate, "previous": r.production, "promoted": True}

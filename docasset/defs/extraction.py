@@ -24,6 +24,8 @@ from docasset.errors import ModelError
     io_manager_key="frames_io",
     group_name="extraction",
     kinds={"spacy", "polars"},
+    # The production model it reads (the registry alias production_model moves).
+    deps=["serving_model"],
     description="Per document and field: value, normalized value, calibrated confidence, "
     "source, field_status (accepted | to_check) and the correction-memory entry that filled or "
     "confirmed it; per document the route (auto = touchless, review) with its blockers (text "

@@ -6,7 +6,12 @@ import os
 
 import dagster as dg
 
-from docasset.defs.partitions import batches, days
+from docasset.defs.partitions import batches
+
+
+def _no_config(partition_key: str) -> dict:
+    return {}
+
 
 # Every run carries its kind, so the queued run coordinator can bound each kind
 # (deploy/dagster.yaml: one retraining and one corrections import at a time, ingest bounded).
@@ -18,7 +23,6 @@ ingest_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(
         "raw_scans", "ocr_text", "documents", "predictions", "review_queue", "label_studio_tasks"
     ),
-    partitions_def=batches,
     description="One inbox batch: raw scans -> OCR -> documents -> predictions -> review queue "
     "-> Label Studio tasks (scan_quality gates OCR).",
 )
@@ -41,7 +45,6 @@ health_job = dg.define_asset_job(
     "health_job",
     tags={RUN_KIND: "health"},
     selection=dg.AssetSelection.assets("production_health"),
-    partitions_def=days,
     description="Label-free production health of one day, with its health checks "
     "(drift, automation drop, unseen values, estimated-accuracy drop).",
 )
@@ -56,7 +59,9 @@ batch_checks_job = dg.define_asset_job(
     "batch_checks_job",
     tags={RUN_KIND: "checks"},
     selection=dg.AssetSelection.checks_for_assets("raw_scans", "ocr_text"),
-    partitions_def=batches,
+    # A job of checks only has no asset to infer its partitions from: the partitioned config
+    # makes it a per-batch job (`dg launch --job batch_checks_job --partition <batch>`).
+    config=dg.PartitionedConfig(partitions_def=batches, run_config_for_partition_key_fn=_no_config),
     description="The per-batch checks (scan_quality gate, ocr_failures) on what is materialized "
     "(CI runs this per batch).",
 )

@@ -22,8 +22,10 @@ from docasset.core.validation.ls_client import LabelStudioClient, parse_time
 from docasset.core.validation.ls_config import LabelStudioConfig, labelling_config
 from docasset.core.validation.ls_tasks import batch_tasks, served_dirs, write_task_files
 from docasset.core.workdir import Workdir
+from docasset.defs.jobs import corrections_job
 from docasset.defs.partitions import batches
 from docasset.defs.resources import DocassetHome
+from docasset.defs.sensors import STATE_TAG, corrections_state
 from docasset.defs.settings import Settings
 from docasset.defs.validation import review_dir
 
@@ -63,8 +65,14 @@ class LabelStudio(dg.ConfigurableResource):
 
     @classmethod
     def from_env(cls) -> LabelStudio:
-        """Configured from ``DOCASSET_LABEL_STUDIO_URL`` (the token is read when used)."""
-        return cls(url=os.environ.get(URL_ENV, ""))
+        """Configured through ``dg.EnvVar`` from ``DOCASSET_LABEL_STUDIO_URL`` and
+        ``DOCASSET_LABEL_STUDIO_TOKEN`` (their values are resolved when a run or a tick
+        starts, and never show in run config) when the URL variable is set; not configured
+        otherwise."""
+        if not os.environ.get(URL_ENV):
+            return cls()
+        token = dg.EnvVar(TOKEN_ENV) if os.environ.get(TOKEN_ENV) else ""
+        return cls(url=dg.EnvVar(URL_ENV), token=token)
 
     def configured(self) -> bool:
         return bool(self.url)
@@ -162,18 +170,34 @@ def label_studio_tasks(
     return PUSHED_SCHEMA.validate(frame)
 
 
+LABEL_STUDIO_ANNOTATIONS = "label_studio_annotations"
+label_studio_annotations = dg.AssetSpec(
+    LABEL_STUDIO_ANNOTATIONS,
+    deps=[dg.AssetDep("label_studio_tasks", partition_mapping=dg.AllPartitionMapping())],
+    group_name="validation",
+    kinds={"labelstudio"},
+    description="The operators' annotations in the Label Studio project (outside Dagster): "
+    "the review tasks go in, label_studio_sensor records a materialization each time it pulls "
+    "new or updated annotations into the corrections inbox, and requests the corrections "
+    "import that stores them.",
+)
+
+
 def _pulled_name(project: int, task: dict) -> str:
     digest = hashlib.sha256(json.dumps(task, sort_keys=True).encode()).hexdigest()[:12]
     return f"label-studio-p{project}-{task['data'].get('doc_id')}-{digest}.json"
 
 
 @dg.sensor(
+    job=corrections_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Pulls new and updated annotations of the Label Studio project (cursor: the "
     "latest annotation updated_at seen) into the corrections inbox as Label Studio JSON "
-    "exports, one file per document, annotators resolved to their emails; "
-    "corrections_sensor then imports them all or nothing, like any corrections file.",
+    "exports, one file per document, annotators resolved to their emails; records a "
+    "materialization of label_studio_annotations and requests the corrections import "
+    "(all or nothing, like any corrections file; keyed by the inbox state, so "
+    "corrections_sensor does not import the same files twice).",
 )
 def label_studio_sensor(
     context, home: DocassetHome, settings: Settings, label_studio: LabelStudio
@@ -210,8 +234,30 @@ def label_studio_sensor(
     if after is not None and newest == after:
         seen = sorted(set(seen) | set(last.get("seen", [])))
     cursor = {"project": project, "updated_at": newest.isoformat(), "seen": seen}
+    pulled = f"pulled {len(anns)} annotation(s) of {len(tasks)} document(s)"
+    context.log.info(f"{pulled} into corrections/inbox")
+    state = corrections_state(home.workdir())
+    requests = []
+    if state is not None:  # (None: another process emptied the inbox meanwhile)
+        requests.append(
+            dg.RunRequest(
+                run_key=f"corrections-{state}",
+                tags={STATE_TAG: state, "docasset/trigger": "label_studio_sensor"},
+            )
+        )
     return dg.SensorResult(
-        skip_reason=f"pulled {len(anns)} annotation(s) of {len(tasks)} document(s) into "
-        "corrections/inbox; corrections_sensor imports them",
+        run_requests=requests,
+        asset_events=[
+            dg.AssetMaterialization(
+                LABEL_STUDIO_ANNOTATIONS,
+                description=pulled,
+                metadata={
+                    "annotations": len(anns),
+                    "documents": len(tasks),
+                    "newest_update": newest.isoformat(),
+                    "project": dg.MetadataValue.url(f"{client.url}/projects/{project}"),
+                },
+            )
+        ],
         cursor=json.dumps(cursor),
     )

@@ -1,13 +1,23 @@
 """Resources: the working directory, the model registry, the correction memory and the IO
-managers (the settings are in ``settings.py``)."""
+managers (the settings are in ``settings.py``, Label Studio in ``label_studio.py``).
+
+Every resource is configured with the working directory: the deployed definitions give it as
+``dg.EnvVar("DOCASSET_HOME")`` (resolved when a run or a tick starts, never at import), and the
+registry, the memory and the stored frames live below it. (A plain field rather than a nested
+``DocassetHome``: nested resources must be opened as context managers, which sensors' contexts
+and ``dg.build_sensor_context`` users would then all need.) ``resources_for`` builds the same set
+for a given directory (tests, the demo, ``docasset ingest``, the simulation)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
+from dagster_polars import PolarsParquetIOManager
 from pydantic import Field
 from upath import UPath
 
@@ -16,13 +26,20 @@ from docasset.core.training.registry import Registry
 from docasset.core.validation.memory import CorrectionMemory
 from docasset.core.workdir import Workdir
 
-DEFAULT_HOME = os.environ.get("DOCASSET_HOME", str(Path.cwd() / ".docasset" / "work"))
+HOME_ENV = "DOCASSET_HOME"
+HOME_DOC = f"Working directory (the deployment: env {HOME_ENV})."
+
+
+def storage(home: str) -> str:
+    """Where the IO managers keep asset values in working directory ``home``."""
+    return str(Path(home) / "storage")
 
 
 class DocassetHome(dg.ConfigurableResource):
-    """Where one deployment keeps its files: inbox, archive, corrections, models, reports."""
+    """Where one deployment keeps its files: inbox, archive, corrections, models, reports,
+    stored frames."""
 
-    root: str = Field(default=DEFAULT_HOME, description="Working directory (env DOCASSET_HOME).")
+    root: str = Field(description=HOME_DOC)
 
     def workdir(self) -> Workdir:
         return Workdir(Path(self.root))
@@ -31,22 +48,22 @@ class DocassetHome(dg.ConfigurableResource):
 class ModelRegistry(dg.ConfigurableResource):
     """The model registry: versions with their training provenance, and the aliases
     (``production``, ``candidate``) that training, evaluation, prediction and the retraining
-    sensor read and move."""
+    sensor read and move (the home's models/)."""
 
-    root: str = Field(description="Registry directory (the work dir's models/).")
+    home: str = Field(description=HOME_DOC)
 
     def store(self) -> Registry:
-        return Registry(Path(self.root))
+        return Registry(Workdir(Path(self.home)).models)
 
 
 class MemoryStore(dg.ConfigurableResource):
     """The correction memory (vendor history): the corrections asset teaches it, predictions
-    recall from it."""
+    recall from it (the home's memory/)."""
 
-    root: str = Field(description="Memory directory (the work dir's memory/).")
+    home: str = Field(description=HOME_DOC)
 
     def store(self) -> CorrectionMemory:
-        return CorrectionMemory(Path(self.root))
+        return CorrectionMemory(Workdir(Path(self.home)).memory)
 
 
 ALL_PARTITIONS = "docasset/all_partitions"
@@ -55,53 +72,90 @@ ALL_PARTITIONS = "docasset/all_partitions"
 OPTIONAL = "docasset/optional"
 
 
-class _PolarsParquet(dg.UPathIOManager):
-    extension: str = ".parquet"
+class FramesIOManager(PolarsParquetIOManager):
+    """``dagster-polars``' Parquet IO manager under the home's storage/
+    (``<asset>/<partition>.parquet``), with two additions the graph relies on:
 
-    def __init__(self, root: UPath) -> None:
-        super().__init__(base_path=root)
-        self.root = root
+    - inputs mapped to every batch (``ALL_PARTITIONS`` metadata) get a lazy ``BatchFrames``
+      (batch -> frame, read on demand), so an asset's cost does not grow with the history;
+    - an ``OPTIONAL`` unpartitioned input that was never materialized loads as None.
 
-    def dump_to_path(self, context: dg.OutputContext, obj: pl.DataFrame, path: UPath) -> None:
+    Local files are written to a temporary name and renamed, so a crash never leaves half a
+    Parquet file where a reader expects a whole one."""
+
+    home: str = Field(default="", description=HOME_DOC + " Unused when base_dir is set.")
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        super().setup_for_execution(context)
+        if self.base_dir is None:
+            self._base_path = UPath(storage(self.home))
+
+    def write_df_to_path(self, context: dg.OutputContext, df: pl.DataFrame, path: UPath) -> None:
+        if path.protocol not in ("", "file", "local"):
+            super().write_df_to_path(context, df, path)
+            return
+        local = Path(path.path)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = local.with_name(local.name + ".tmp")
+        super().write_df_to_path(context, df, UPath(str(tmp)))
+        os.replace(tmp, local)
+
+    def get_metadata(
+        self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None
+    ) -> dict[str, dg.MetadataValue]:
+        # The schema and the row count only: dagster-polars' default also computes per-column
+        # statistics and a sample, which cost more than many of our assets.
         if not isinstance(obj, pl.DataFrame):
-            raise TypeError(
-                f"{context.asset_key}: the parquet IO manager stores polars frames, got {type(obj)}"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        obj.write_parquet(str(tmp))
-        os.replace(str(tmp), str(path))
+            return {}
+        return {
+            "dagster/row_count": dg.MetadataValue.int(obj.height),
+            "dagster/column_schema": dg.TableSchemaMetadataValue(
+                dg.TableSchema(columns=[dg.TableColumn(n, str(t)) for n, t in obj.schema.items()])
+            ),
+        }
 
-    def load_from_path(self, context: dg.InputContext, path: UPath) -> pl.DataFrame:
-        return pl.read_parquet(str(path))
-
-    def load_partitions(self, context: dg.InputContext):
-        # Inputs mapped to every batch get a lazy {batch: frame} mapping (BatchFrames): the
-        # asset reads only the batches it needs, so its cost does not grow with the history.
+    def load_partitions(self, context: dg.InputContext) -> Any:
         if (context.definition_metadata or {}).get(ALL_PARTITIONS):
-            base = self.root / self.get_asset_relative_path(context)
-            keys = context.asset_partition_keys
+            base = self._base_path / self.get_asset_relative_path(context)
             return BatchFrames(
-                {k: Path(f"{self.make_safe_partition_path(base, k)}{self.extension}") for k in keys}
+                {
+                    k: Path(f"{self.make_safe_partition_path(base, k)}{self.extension}")
+                    for k in context.asset_partition_keys
+                }
             )
         return super().load_partitions(context)
 
-    def load_input(self, context: dg.InputContext):
-        if (context.definition_metadata or {}).get(ALL_PARTITIONS) and not (
+    def load_input(self, context: dg.InputContext) -> Any:
+        meta = context.definition_metadata or {}
+        if meta.get(ALL_PARTITIONS) and not (
             context.has_asset_partitions and context.asset_partition_keys
         ):
             return BatchFrames({})  # no partition exists yet: an empty mapping, not None
-        if (context.definition_metadata or {}).get(OPTIONAL) and not context.has_asset_partitions:
-            path = self.root / self.get_asset_relative_path(context)
-            if not self.path_exists(path.with_name(path.name + self.extension)):
+        if meta.get(OPTIONAL) and not context.has_asset_partitions:
+            path = self._base_path / self.get_asset_relative_path(context)
+            if not path.with_name(path.name + (self.extension or "")).exists():
                 return None
         return super().load_input(context)
 
 
-class PolarsParquetIOManager(dg.ConfigurableIOManagerFactory):
-    """Stores polars frames as Parquet under ``base_dir/<asset>/<partition>.parquet``."""
+class PickleIOManager(dg.ConfigurableIOManagerFactory):
+    """Every other asset value (models' descriptors, reports, curated sets) pickled under the
+    home's storage/."""
 
-    base_dir: str = Field(description="Directory of the stored frames.")
+    home: str = Field(description=HOME_DOC)
 
-    def create_io_manager(self, context: dg.InitResourceContext) -> _PolarsParquet:
-        return _PolarsParquet(UPath(self.base_dir))
+    def create_io_manager(self, context: dg.InitResourceContext) -> dg.IOManager:
+        return dg.FilesystemIOManager(base_dir=storage(self.home)).create_io_manager(context)
+
+
+def resources_for(home: str, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The resources every definitions set shares, all below working directory ``home`` (a
+    path, or a ``dg.EnvVar``), plus ``extra`` (settings, OCR engine, Label Studio)."""
+    return {
+        "home": DocassetHome(root=home),
+        "registry": ModelRegistry(home=home),
+        "memory": MemoryStore(home=home),
+        "io_manager": PickleIOManager(home=home),
+        "frames_io": FramesIOManager(home=home),
+        **extra,
+    }

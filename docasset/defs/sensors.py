@@ -63,7 +63,7 @@ def inbox_sensor(context, home: DocassetHome, settings: Settings) -> dg.SensorRe
     )
 
 
-def _corrections_state(wd) -> str | None:
+def corrections_state(wd) -> str | None:
     """A digest of what the corrections inbox holds (names, sizes, mtimes); None: empty."""
     parts = []
     inbox = os.fsencode(wd.corrections_inbox)
@@ -87,7 +87,7 @@ def _corrections_state(wd) -> str | None:
     "state is retried up to settings.corrections.import_retries times.",
 )
 def corrections_sensor(context, home: DocassetHome, settings: Settings) -> dg.SensorResult:
-    state = _corrections_state(home.workdir())
+    state = corrections_state(home.workdir())
     if state is None:
         return dg.SensorResult(skip_reason="corrections inbox is empty")
     runs = context.instance.get_runs(

@@ -64,7 +64,11 @@ def review_queue(
     group_name="validation",
     kinds={"polars"},
     ins={"documents": dg.AssetIn(**ALL_BATCHES)},
-    deps=[dg.AssetDep("review_queue", partition_mapping=dg.AllPartitionMapping())],
+    deps=[
+        dg.AssetDep("review_queue", partition_mapping=dg.AllPartitionMapping()),
+        # What operators annotated there (label_studio_sensor pulls it into the inbox).
+        "label_studio_annotations",
+    ],
     description="Every stored correction (append-only store). Each run imports the files in "
     "the corrections inbox (what operators returned for the review queue): valid files are "
     "stored whole and archived; invalid files are rejected whole with line-level reasons and "

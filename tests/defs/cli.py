@@ -1,4 +1,4 @@
-"""Running the ``dagster`` command line as CI does, against a given instance and workdir."""
+"""Running the ``dg`` command line as CI does, against a given instance and workdir."""
 
 from __future__ import annotations
 
@@ -8,15 +8,20 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
 
 
-def run_dagster(
-    dagster_home: Path, docasset_home: Path, *args: str
-) -> subprocess.CompletedProcess[str]:
-    """``dagster ARGS`` from the repo root with ``DAGSTER_HOME``/``DOCASSET_HOME`` set."""
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "DOCASSET_HOME": str(docasset_home)}
+def run_dg(dagster_home: Path, docasset_home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``dg ARGS`` from the repo root with ``DAGSTER_HOME``/``DOCASSET_HOME`` set (the venv's
+    Dagster first on the path, as ``run.sh`` has it)."""
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "DOCASSET_HOME": str(docasset_home),
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     return subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), *args],
+        [str(BIN / "dg"), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

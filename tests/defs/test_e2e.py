@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -15,7 +16,7 @@ from docasset.core.extraction.fields import load_doctype, values_match
 from docasset.core.training.registry import Registry
 from docasset.core.workdir import Workdir
 from docasset.sim.operators import source_to_doc_ids
-from tests.defs.cli import run_dagster
+from tests.defs.cli import run_dg
 
 pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
 
@@ -50,6 +51,11 @@ def test_corrections_imported_and_retraining_fired_once(loop) -> None:
     assert report.candidate_scores["fields"]["date"]["f1"] >= 0.8
     reg = Registry(Workdir(loop.home).models)
     assert reg.aliases() == {"candidate": "v0001", "production": "v0001"}
+    assert retrain.output_for_node("production_model")["promoted"] is True
+    # The promotion is reported on serving_model, the asset predictions depend on.
+    serving = loop.instance.get_latest_materialization_event(dg.AssetKey("serving_model"))
+    assert serving is not None and serving.run_id == retrain.run_id
+    assert serving.asset_materialization.metadata["version"].value == "v0001"
     assert (
         reg.get("v0001").info["training_set_version"]
         == retrain.output_for_node("curated_training_set").version
@@ -80,26 +86,22 @@ def test_health_materialized_for_today(loop) -> None:
     assert 0.0 <= w.automation_rate <= 1.0 and (w.mean_ocr_confidence or 0) > 50
 
 
-def _dagster(loop, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_dagster(loop.dagster_home, loop.home, *args)
+def _dg(loop, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_dg(loop.dagster_home, loop.home, *args)
 
 
 def test_checks_job_runs_the_gates_from_the_command_line(loop) -> None:
-    out = _dagster(loop, "job", "execute", "-m", "docasset.definitions", "-j", "checks_job")
+    out = _dg(loop, "launch", "--job", "checks_job")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     batch = json.loads((sorted((loop.home / "batches").glob("*.json"))[0]).read_text())["batch_id"]
-    out = _dagster(
-        loop,
-        "job",
-        "execute",
-        "-m",
-        "docasset.definitions",
-        "-j",
-        "batch_checks_job",
-        "--tags",
-        json.dumps({"dagster/partition": batch}),
-    )
+    out = _dg(loop, "launch", "--job", "batch_checks_job", "--partition", batch)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    # The checks ran on that batch, on the loop's instance.
+    runs = loop.instance.get_runs(
+        filters=dg.RunsFilter(job_name="batch_checks_job", tags={"dagster/partition": batch})
+    )
+    assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS]
+    assert "DeprecationWarning" not in out.stderr and "deprecated" not in out.stderr.lower()
 
 
 def test_correction_memory_fixes_the_same_vendors_next_documents(loop) -> None:

@@ -13,19 +13,32 @@ import spacy
 from docasset.core.extraction.extract import ModelBundle
 from docasset.core.training.registry import Registry
 from docasset.core.workdir import Workdir
-from docasset.definitions import STAGES
+from docasset.definitions import build_definitions
 from docasset.defs.evaluation import accuracy_regression, evaluation_report, production_model
 from docasset.defs.training import annotation_consistency
 from docasset.sim.operators import corrections_from_keys, write_corrections
-from tests.defs.cli import run_dagster
+from tests.defs.cli import run_dg
 
 pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
 
 ROOT = Path(__file__).resolve().parents[2]
-ASSETS = dg.load_assets_from_modules(STAGES)
+# Every asset of the graph (the external Label Studio annotations and serving model included).
+ASSETS = [
+    a for a in build_definitions().assets or [] if isinstance(a, dg.AssetsDefinition | dg.AssetSpec)
+]
+
+
+def _keys(a: dg.AssetsDefinition | dg.AssetSpec) -> set[str]:
+    return (
+        {a.key.to_user_string()}
+        if isinstance(a, dg.AssetSpec)
+        else {k.to_user_string() for k in a.keys}
+    )
+
+
 EVALUATED = {"candidate_model", "evaluation_report", "production_model"}
 # Upstream assets the selection loads from storage (included so the graph resolves; not run).
-UPSTREAM = [a for a in ASSETS if not {k.to_user_string() for k in a.keys} & EVALUATED]
+UPSTREAM = [a for a in ASSETS if not _keys(a) & EVALUATED]
 
 
 def _copy_home(loop, tmp_path: Path, instance: dg.DagsterInstance) -> Path:
@@ -99,10 +112,29 @@ def test_worse_candidate_is_blocked_and_production_stays(
     assert not check.passed
     assert check.metadata["delta_f1_company"].value < -0.5, check.metadata
     assert "company F1 dropped" in check.description
+    assert check.description.startswith(
+        f"candidate {worse.version} blocked, production stays v0001"
+    )
     assert reg.aliases()["production"] == "v0001"
-    assert "production_model" not in {
+    # A blocked candidate is an outcome, not an outage: the run succeeds and production_model
+    # records the decision to keep v0001, with the gate's reasons.
+    assert res.success
+    [decision] = res.asset_materializations_for_node("production_model")
+    meta = {k: v.value for k, v in decision.metadata.items()}
+    assert (meta["decision"], meta["version"], meta["candidate"]) == (
+        "kept",
+        "v0001",
+        worse.version,
+    )
+    assert meta["summary"].startswith(f"production stays v0001: candidate {worse.version} blocked")
+    assert any("company F1 dropped" in r for r in meta["reasons"])
+    assert res.output_for_node("production_model")["promoted"] is False
+    # serving_model did not move: observed as kept, not materialized.
+    assert "serving_model" not in {
         e.asset_key.to_user_string() for e in res.get_asset_materialization_events()
     }
+    [seen] = [e for e in res.all_events if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION]
+    assert seen.asset_key == dg.AssetKey("serving_model")
     # The blocked candidate's report says why, with the errors behind it.
     report = (reg.get(worse.version).path / "report.md").read_text()
     assert "**BLOCKED**" in report and "company F1 dropped" in report
@@ -122,6 +154,12 @@ def test_equal_or_better_candidate_is_promoted(loop, tmp_path: Path, instance, m
     assert reg.aliases()["production"] == same.version
     assert reg.history()[-1]["reason"].startswith("accuracy_regression passed")
     assert reg.history()[-1]["kind"] == "promote"
+    [decision] = res.asset_materializations_for_node("production_model")
+    assert decision.metadata["decision"].value == "promoted"
+    [serving] = [
+        e for e in res.get_asset_materialization_events() if e.asset_key.path == ["serving_model"]
+    ]
+    assert serving.materialization.metadata["version"].value == same.version
     # Managers' views: Markdown with embedded plots in the UI, numeric metadata for the trend
     # plots, a standalone HTML file next to the model version, the figures in the registry.
     [mat] = res.asset_materializations_for_node("evaluation_report")
@@ -179,8 +217,6 @@ def test_inconsistent_annotations_block_training_and_fail_ci(
     }
     # CI's checks job fails on this state too.
     (tmp_path / "dh").mkdir()
-    out = run_dagster(
-        tmp_path / "dh", home, "job", "execute", "-m", "docasset.definitions", "-j", "checks_job"
-    )
+    out = run_dg(tmp_path / "dh", home, "launch", "--job", "checks_job")
     assert out.returncode != 0
     assert "annotation_consistency" in out.stdout + out.stderr

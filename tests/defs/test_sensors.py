@@ -15,6 +15,7 @@ from docasset.core.intake.inbox import claim_now, read_manifest
 from docasset.core.training.curate import SplitConfig, split_of
 from docasset.core.validation.corrections import import_file, latest_per_document, read_store
 from docasset.core.workdir import Workdir
+from docasset.definitions import build_definitions
 from docasset.defs.sensors import corrections_sensor, inbox_sensor, retrain_sensor
 
 
@@ -263,8 +264,7 @@ def test_retrain_sensor_waits_while_a_retraining_run_is_in_flight(
 
 
 def test_schedules_target_the_days_health_partition_and_weekly_retrain() -> None:
-    from docasset.definitions import defs
-
+    defs = build_definitions()
     daily = defs.resolve_schedule_def("health_job_schedule")
     ctx = dg.build_schedule_context(
         scheduled_execution_time=datetime(2026, 11, 24, 23, 55, tzinfo=UTC)
@@ -284,3 +284,47 @@ def test_label_studio_sensor_skips_until_label_studio_is_configured(
     res = label_studio_sensor(_ctx(instance, make_defs(wd.root)))
     assert res.skip_reason and "DOCASSET_LABEL_STUDIO_URL" in res.skip_reason.skip_message
     assert not res.run_requests and not list(wd.corrections_inbox.iterdir())
+
+
+class _PulledOnce:
+    """Stands in for the Label Studio server (the real one: tests/integration): one project
+    with one annotated task, new until the cursor has seen it."""
+
+    url = "http://label-studio.test"
+
+    def find_project(self, title: str) -> int:
+        return 3
+
+    def annotated_since(self, project, after, seen, page_size) -> list[dict]:
+        if after is not None:
+            return []
+        ann = {"id": 11, "updated_at": "2026-12-01T10:00:00Z", "result": [], "completed_by": 1}
+        return [{"id": 7, "data": {"doc_id": "0123456789abcdef"}, "annotations": [ann]}]
+
+
+def test_label_studio_sensor_records_the_pull_and_requests_the_import(
+    tmp_path: Path, instance
+) -> None:
+    from docasset.defs.driver import LocalDriver
+    from docasset.defs.label_studio import LabelStudio
+
+    class FakeServer(LabelStudio):
+        def client(self):  # type: ignore[override]
+            return _PulledOnce()
+
+    home = tmp_path / "work"
+    defs = build_definitions(str(home), label_studio=FakeServer(url=_PulledOnce.url, token="t"))
+    driver = LocalDriver(instance, defs, tmp_path)
+    [run] = driver.tick("label_studio_sensor")
+    # The import ran at once, visibly: a corrections run the sensor requested, keyed like
+    # corrections_sensor's so the inbox is not imported twice.
+    assert run.success and run.job_def.name == "corrections_job"
+    assert run.dagster_run.tags["dagster/sensor_name"] == "label_studio_sensor"
+    assert run.dagster_run.tags["docasset/corrections_state"]
+    assert list(Workdir(home).corrections_inbox.iterdir()) == []  # imported (or rejected)
+    event = instance.get_latest_materialization_event(dg.AssetKey("label_studio_annotations"))
+    assert event is not None
+    meta = event.asset_materialization.metadata
+    assert (meta["annotations"].value, meta["documents"].value) == (1, 1)
+    assert meta["project"].value == "http://label-studio.test/projects/3"
+    assert driver.tick("label_studio_sensor") == []  # nothing new: no run

@@ -26,6 +26,7 @@ from docasset.core.intake.scans import IntakeLimits, ScanFile, inspect_file
 from docasset.core.isolation import isolated
 from docasset.core.ocr.engine import OCR_META, Engine, ocr_documents, page_engines
 from docasset.core.ocr.text import WordSpans, document_text, word_spans
+from docasset.core.progress import Progress
 from docasset.core.training.align import Alignment
 from docasset.core.training.curate import bucket
 from docasset.core.training.train import TrainConfig, TrainReport, make_training_doc, train_model
@@ -108,7 +109,9 @@ def ocr_files(
     run.pages = sum(len(s.pages) for _, s in scans)
     cpu = process_cpu_seconds()
     started = last = time.perf_counter()
+    progress = Progress("ocr", len(scans))
     for key, out in ocr_documents(scans, engine, limits=limits, workers=workers):
+        progress.step()
         now = time.perf_counter()
         run.per_doc_seconds[key] = now - last  # wall time between completions (parallel)
         last = now

@@ -17,6 +17,7 @@ import polars as pl
 from docasset.core.intake.scans import IntakeLimits, PageQuality, ScanFile
 from docasset.core.ocr.engine import Engine, ocr_documents, page_engines
 from docasset.core.ocr.words import empty_words, validate_words
+from docasset.core.progress import Progress
 
 
 @dataclass
@@ -39,6 +40,7 @@ def read_batch(
     started = time.perf_counter()
     frames: list[pl.DataFrame] = []
     failures: dict[str, str] = {}
+    progress = Progress("ocr", len(items))
     for doc_id, out in ocr_documents(
         items, engine, limits=limits, workers=workers, qualities=qualities
     ):
@@ -46,6 +48,7 @@ def read_batch(
             frames.append(out)
         else:  # that document's outcome (recorded, counted, checked), not the step's
             failures[doc_id] = f"{type(out).__name__}: {out}"
+        progress.step(note=f"{len(failures)} failed" if failures else "")
     words = validate_words(pl.concat(frames)) if frames else empty_words()
     return OcrBatch(words, failures, time.perf_counter() - started)
 

@@ -41,6 +41,7 @@ from docasset.core.extraction.routing import (
     precision_cut,
     thresholds_for,
 )
+from docasset.core.progress import Progress
 from docasset.core.training.align import Alignment, align_document
 from docasset.core.tunable import tunable
 from docasset.core.validation.memory import history_entries, vendor_history
@@ -362,9 +363,11 @@ def _fit_ner(
     config: TrainConfig,
     patience: int,
     report: TrainReport | None = None,
+    label: str = "training",
 ) -> spacy.language.Language:
     """Train NER from scratch on ``train_docs``, keeping the epoch with the best accuracy on
-    ``held_out``; per-epoch history goes to ``report`` when given."""
+    ``held_out``; per-epoch history goes to ``report`` when given, progress lines (``label``)
+    to ``docasset.core.progress``."""
     fix_random_seed(config.seed)
     rng = random.Random(config.seed)
     nlp = spacy.blank("en")
@@ -378,6 +381,7 @@ def _fit_ner(
     optimizer.learn_rate = config.learn_rate
     probe = ModelBundle(nlp, doctype, Calibration(), {}, meta={LAYOUT_META: True})
     best_bytes, best_acc, stale = nlp.to_bytes(), -1.0, 0
+    progress = Progress(label, config.epochs, unit="epochs")
     for epoch in range(1, config.epochs + 1):
         rng.shuffle(examples)
         losses: dict[str, float] = {}
@@ -400,8 +404,11 @@ def _fit_ner(
                 report.best_epoch, report.best_dev_accuracy = epoch, acc
         else:
             stale += 1
-            if stale >= patience:
-                break
+        progress.step(note=f"held-out accuracy {acc:.3f} (best {best_acc:.3f})")
+        if stale >= patience:
+            progress.total = epoch
+            progress.finish(note=f"stopped: no improvement in {patience} epochs")
+            break
     nlp.from_bytes(best_bytes)
     return nlp
 
@@ -421,7 +428,9 @@ def cross_fitted(
         rest = [d for j, f in enumerate(folds) if j != i for d in f]
         if not fold or not any(_fully_aligned(d, doctype) for d in rest):
             return {}
-        nlp = _fit_ner(rest, held_out, doctype, config, config.fold_patience)
+        nlp = _fit_ner(
+            rest, held_out, doctype, config, config.fold_patience, label=f"fold {i + 1}/{k}"
+        )
         parsed.update(_parse(nlp, fold))
     return parsed
 
