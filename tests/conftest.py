@@ -49,16 +49,17 @@ WORLD_FILES = {
 }
 _UNIT_OF_FILE = {f: f"world:{w}" for w, files in WORLD_FILES.items() for f in files}
 # The longest units first (longest-processing-time-first scheduling): a long file started last
-# would keep one worker busy while the other idles. Ranked by their measured durations
-# (docs/development.md, *Suite speed*); every other file follows in collection order.
+# would keep one worker busy while the other idles. Ranked by durations measured one file at a
+# time (docs/development.md, *Suite speed*; the two integration files, which start real
+# servers, by estimate); every other file follows in collection order.
 LONGEST_FIRST = (
     "world:loop",
+    "tests/defs/test_health.py",
     "tests/sim/test_simulation.py",
     "tests/integration/test_scale_out.py",
     "tests/integration/test_label_studio.py",
-    "tests/evals/test_bench_history.py",
     "tests/defs/test_validation_loop.py",
-    "tests/defs/test_health.py",
+    "tests/evals/test_bench_history.py",
     "tests/test_cli.py",
 )
 
