@@ -96,14 +96,16 @@ def ingest_definitions(home: Path, settings: Settings) -> dg.Definitions:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Claim the inbox now and run its ingest runs in-process; one JSON object per entry.
+    """Claim the inbox now and run its ingest runs in-process (new batches, and earlier ones
+    whose run failed or died); one JSON object per entry.
 
-    Exit 0 when every run completed (quarantined files are outcomes), 1 when one failed."""
+    Exit 0 when every run completed (quarantined files are outcomes), 1 when one failed or
+    the scan-quality gate held a batch (each said on stderr, with what to do)."""
     import dagster as dg
 
     from docasset.core.progress import to_stderr
     from docasset.core.workdir import Workdir
-    from docasset.defs.driver import LocalDriver, ingest_once
+    from docasset.defs.driver import LocalDriver, ingest
     from docasset.defs.settings import Settings
 
     to_stderr()  # per batch, and the OCR of each batch, on stderr (stdout: JSON lines)
@@ -112,14 +114,79 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     # The demo's layout: <dir>/work is the home, <dir>/dagster_home its instance.
     _use_instance(home.parent / "dagster_home")
     settings = Settings()
+    inbox = settings.inbox_config()
     with dg.DagsterInstance.get() as instance:
-        driver = LocalDriver(instance, ingest_definitions(home, settings), home)
-        outcomes, ok = ingest_once(driver, wd, settings.inbox_config().batch_max_files)
-    for o in outcomes:
+        # Step failures are reported below, one line per batch, not as Dagster tracebacks.
+        defs = ingest_definitions(home, settings)
+        driver = LocalDriver(instance, defs, home, log_level="CRITICAL")
+        res = ingest(driver, wd, inbox.batch_max_files, inbox)
+    for o in res.outcomes:
         print(json.dumps(o), flush=True)
-    if not ok:
-        print("docasset: error: an ingest run failed (see the Dagster run)", file=sys.stderr)
-    return EXIT_OK if ok else EXIT_ERROR
+    for note in res.notes:
+        print(f"docasset: {note}", file=sys.stderr)
+    if not res.ok:
+        print(
+            "docasset: error: not every batch completed (above); `docasset status` lists "
+            "what is left and what to do",
+            file=sys.stderr,
+        )
+    return EXIT_OK if res.ok else EXIT_ERROR
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Batches, runs, stranded work and what to do (``--json``: one JSON object)."""
+    import dagster as dg
+
+    from docasset.core.workdir import Workdir
+    from docasset.defs.settings import Settings
+    from docasset.defs.status import render, status
+
+    home = _home(args).resolve()
+    _use_instance(home.parent / "dagster_home")
+    with dg.DagsterInstance.get() as instance:
+        s = status(instance, Workdir(home), Settings().inbox_config())
+    print(json.dumps(s, indent=1) if args.json else render(s))
+    return EXIT_OK
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    """Release a batch the scan-quality gate holds (or one recovery gave up on): the next
+    ``docasset ingest`` / inbox_sensor tick runs it again, the gate passing for it."""
+    import dagster as dg
+
+    from docasset.core.recovery import held, release
+    from docasset.core.workdir import Workdir
+    from docasset.defs.recovery import plan_batches
+    from docasset.defs.settings import Settings
+
+    home = _home(args).resolve()
+    wd = Workdir(home)
+    _use_instance(home.parent / "dagster_home")
+    with dg.DagsterInstance.get() as instance:
+        plans = {p.batch_id: p for p in plan_batches(instance, wd, Settings().inbox_config())}
+    plan = plans.get(args.batch)
+    if plan is None or plan.step.action not in ("held", "give_up"):
+        state = (
+            "not claimed"
+            if not (wd.batches / f"{args.batch}.json").is_file()
+            else (f"not held (its state: {plan.step.action})" if plan else "complete")
+        )
+        print(
+            f"docasset: error: batch {args.batch} is {state}: nothing to release", file=sys.stderr
+        )
+        return EXIT_ERROR
+    gate = held(wd, args.batch) is not None
+    release(wd, args.batch, args.reason, os.environ.get("USER", "cli"), list(plan.failed_runs))
+    what = (
+        "the scan_quality gate now passes for it (recorded with your reason)"
+        if gate
+        else f"its {len(plan.failed_runs)} failed run(s) no longer count against the retries"
+    )
+    print(
+        f"released batch {args.batch}: {what}; the next `docasset ingest` (or inbox_sensor "
+        "tick) OCRs, predicts and queues its documents for review"
+    )
+    return EXIT_OK
 
 
 def _engine(args: argparse.Namespace, doctype: DocType) -> Engine:
@@ -433,6 +500,22 @@ def build_parser() -> argparse.ArgumentParser:
     # SUPPRESS: a --home given before the subcommand is not reset by this one's default.
     ing.add_argument("--home", default=argparse.SUPPRESS, help="working directory")
     ing.set_defaults(fn=cmd_ingest)
+
+    st = sub.add_parser(
+        "status", help="batches, runs, stranded work (held, failed, dead) and what to do"
+    )
+    st.add_argument("--home", default=argparse.SUPPRESS, help="working directory")
+    st.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    st.set_defaults(fn=cmd_status)
+    rel = sub.add_parser(
+        "release",
+        help="release a batch the scan_quality gate holds (or that failed every retry): the "
+        "next ingest OCRs and predicts it; the release is recorded with --reason",
+    )
+    rel.add_argument("batch")
+    rel.add_argument("--reason", required=True, help="why (kept with the release)")
+    rel.add_argument("--home", default=argparse.SUPPRESS, help="working directory")
+    rel.set_defaults(fn=cmd_release)
 
     d = sub.add_parser("demo", help="run the end-to-end demo through the Dagster graph")
     d.add_argument("--workdir", default=".docasset")

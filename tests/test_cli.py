@@ -244,3 +244,51 @@ def test_a_second_demo_in_the_same_directory_refuses_to_start(tmp_path: Path) ->
         res = _run("demo", "--workdir", str(tmp_path), "--fresh")
     assert res.returncode == 1 and "another docasset demo is running" in res.stderr
     assert not (tmp_path / "work").exists()  # --fresh deleted nothing, nothing was started
+
+
+def test_a_held_batch_says_so_and_is_released_by_a_documented_command(
+    receipts_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 23 defect 4: a batch the scan_quality gate blocked exited 1 with a Dagster
+    traceback, reported its documents ``"status": "ok", "route": null`` and was ignored by
+    every later ingest; nothing said how to release it."""
+    import os
+
+    from PIL import Image
+
+    home = tmp_path / "deploy" / "work"
+    inbox = home / "inbox"
+    inbox.mkdir(parents=True)
+    good = sorted((receipts_dir / "img").iterdir())[0]
+    (inbox / good.name).write_bytes(good.read_bytes())
+    for i in range(2):  # genuinely poor scans: blank pages (distinct bytes: not duplicates)
+        Image.new("L", (800 + i, 1000), 255).save(inbox / f"blank{i}.png", dpi=(300, 300))
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "DOCASSET_HOME")}
+
+    def docasset(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [EXE, *args, "--home", str(home)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+
+    res = docasset("ingest")
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr[-3000:]
+    rows = [json.loads(x) for x in res.stdout.splitlines()]
+    [batch] = {r["batch"] for r in rows}
+    assert {r["status"] for r in rows} == {"held"} and len(rows) == 3
+    assert all(f"docasset release {batch}" in r["reason"] for r in rows)
+    assert f"batch {batch}: batch held by the scan_quality gate" in res.stderr
+    status = docasset("status", "--json")
+    s = json.loads(status.stdout)
+    assert [(b["batch"], b["state"]) for b in s["batches_unfinished"]] == [(batch, "held")]
+    assert any(f"docasset release {batch}" in t for t in s["todo"])
+    assert docasset("ingest").stdout == ""  # still held: not run again behind anyone's back
+
+    rel = docasset("release", batch, "--reason", "blank backs of receipts, fine")
+    assert rel.returncode == 0 and "scan_quality gate now passes for it" in rel.stdout
+    again = docasset("ingest")
+    assert again.returncode == 0, again.stderr[-3000:]
+    done = {r["file"]: r for r in (json.loads(x) for x in again.stdout.splitlines())}
+    assert done[good.name]["status"] == "ok" and done[good.name]["route"] == "review"
+    assert {r["status"] for r in done.values()} == {"ok"} and len(done) == 3
+    text = docasset("status").stdout
+    assert "nothing, no work is stranded" in text and "0 without a successful" in text
+    assert docasset("release", batch, "--reason", "again").returncode == 1  # nothing held

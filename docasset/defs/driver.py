@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ import polars as pl
 
 from docasset.core.extraction.extract import EXTRACTION_FAILED
 from docasset.core.extraction.routing import Blocker
-from docasset.core.intake.inbox import claim, read_manifest, scan_inbox
-from docasset.core.intake.ledger import read_ledger, unfinished_batches
+from docasset.core.intake.inbox import InboxConfig, claim, read_manifest, scan_inbox
+from docasset.core.intake.ledger import read_ledger
 from docasset.core.progress import Progress
+from docasset.core.recovery import clear_pending, forget_run_process, held
 from docasset.core.workdir import Workdir
+from docasset.defs.recovery import INGEST_JOB, failure_reason, plan_batches, process_tags
 
 
 class LocalDriver:
@@ -35,6 +38,7 @@ class LocalDriver:
         log_level: str = "WARNING",
     ) -> None:
         self.instance = instance
+        self.home = Workdir(state_dir)
         self.log_level = log_level
         self.defs = defs
         self._cursor_file = state_dir / "sensor-cursors.json"
@@ -106,18 +110,20 @@ class LocalDriver:
             "loggers": {"console": {"config": {"log_level": self.log_level}}},
             **(run_config or {}),
         }
-        return job.execute_in_process(
+        # This process executes the whole run: if it dies, the run is dead (recovery).
+        result = job.execute_in_process(
             instance=self.instance,
             partition_key=partition_key,
             run_config=config,
-            tags=tags,
+            tags={**(tags or {}), **process_tags()},
             raise_on_error=False,
         )
+        forget_run_process(self.home, result.run_id)
+        return result
 
 
 # --- docasset ingest: what the daemon would do for the inbox, once ----------------------------
 
-INGEST_JOB = "ingest_job"
 _NO_OUTPUT = (dg.DagsterError, KeyError)
 
 
@@ -178,28 +184,74 @@ def _outcomes(wd: Workdir, batch_id: str, run: dg.ExecuteInProcessResult) -> lis
     return out
 
 
-def ingest_once(driver: LocalDriver, wd: Workdir, batch_max_files: int) -> tuple[list[dict], bool]:
-    """Claim what is in the inbox now (no settle wait), run the ingest job of each new batch
-    (and of batches claimed earlier that never got a run), and report every entry.
+def _held(wd: Workdir, batch_id: str, out: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Outcomes of a batch the scan-quality gate holds: its accepted documents are ``held``."""
+    why = held_reason(wd, batch_id)
+    return [{**o, "status": "held", "reason": why} if o["status"] == "ok" else o for o in out]
 
-    Returns (one object per entry, whether every run succeeded). Files another process has
-    open for writing stay in the inbox (status ``pending``)."""
+
+def held_reason(wd: Workdir, batch_id: str) -> str:
+    rec = held(wd, batch_id) or {}
+    share = rec.get("bad_share")
+    what = f"bad-scan share {share:.2f} > {rec.get('threshold')}" if share is not None else ""
+    return (
+        f"batch held by the scan_quality gate ({what}): archived, not OCRed; after checking "
+        f"the scans, release it with `docasset release {batch_id} --reason ...`"
+    )
+
+
+@dataclass
+class Ingest:
+    """What ``docasset ingest`` did: one object per entry, whether every run it launched
+    succeeded, and notes on batches that need a person (held, given up, still running)."""
+
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    ok: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def ingest(
+    driver: LocalDriver, wd: Workdir, batch_max_files: int, inbox: InboxConfig | None = None
+) -> Ingest:
+    """Claim what is in the inbox now (no settle wait), run the ingest job of each new batch
+    and of every batch claimed earlier whose run did not succeed (never run, failed, or died
+    with its process: retried up to ``inbox.ingest_retries`` times), and report every entry
+    of the batches it ran. Files another process has open for writing stay in the inbox
+    (status ``pending``); a batch the scan-quality gate blocks is ``held``."""
+    cfg = inbox or InboxConfig(batch_max_files=batch_max_files)
     entries = scan_inbox(wd)
     claimed = claim(wd, [e for e in entries if not e.writing], batch_max_files)
     new = [c.batch_id for c in claimed]
-    stranded = [
-        b for b in unfinished_batches(wd) if b not in new and not has_ingest_run(driver.instance, b)
-    ]
-    ids = new + stranded
-    if ids:
-        driver.instance.add_dynamic_partitions("batches", ids)
-    out: list[dict] = []
-    ok = True
-    progress = Progress("ingest", len(ids), unit="batches", every=0)
-    for b in ids:
-        run = driver.run(INGEST_JOB, b, tags={"docasset/trigger": "docasset ingest"})
-        ok = ok and run.success
+    res = Ingest()
+    todo: list[tuple[str, int]] = [(b, 0) for b in new]
+    for p in plan_batches(driver.instance, wd, cfg, skip=frozenset(new)):
+        if p.step.action == "run":
+            todo.append((p.batch_id, p.step.attempt))
+        elif p.step.action == "held":
+            res.notes.append(f"batch {p.batch_id}: {held_reason(wd, p.batch_id)}")
+        elif p.step.action == "wait":
+            res.notes.append(f"batch {p.batch_id}: run {p.step.run_id} is in progress")
+        else:
+            res.notes.append(
+                f"batch {p.batch_id}: gave up after {p.step.attempt} failed runs (last: "
+                f"{p.step.reason}); fix the cause, then see `docasset status`"
+            )
+    if todo:
+        driver.instance.add_dynamic_partitions("batches", [b for b, _ in todo])
+    out = res.outcomes
+    progress = Progress("ingest", len(todo), unit="batches", every=0)
+    for b, attempt in todo:
+        tags = {"docasset/trigger": "docasset ingest", "docasset/attempt": str(attempt)}
+        run = driver.run(INGEST_JOB, b, tags=tags)
         outcomes = _outcomes(wd, b, run)
+        if run.success:
+            clear_pending(wd, b)
+        elif held(wd, b) is not None:
+            outcomes = _held(wd, b, outcomes)
+            res.notes.append(f"batch {b}: {held_reason(wd, b)}")
+        else:
+            res.notes.append(f"batch {b}: {failure_reason(driver.instance, run.dagster_run)}")
+        res.ok = res.ok and run.success
         out += outcomes
         counts = Counter(o["status"] for o in outcomes)
         status = "succeeded" if run.success else "FAILED"
@@ -220,4 +272,12 @@ def ingest_once(driver: LocalDriver, wd: Workdir, batch_max_files: int) -> tuple
                     "route": None,
                 }
             )
-    return out, ok
+    return res
+
+
+def ingest_once(
+    driver: LocalDriver, wd: Workdir, batch_max_files: int, inbox: InboxConfig | None = None
+) -> tuple[list[dict], bool]:
+    """:func:`ingest` as (one object per entry, whether every run succeeded)."""
+    res = ingest(driver, wd, batch_max_files, inbox)
+    return res.outcomes, res.ok

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
+from docasset.core.crash import crashpoint
 from docasset.core.extraction.batch import batch_summary, predict_batch
 from docasset.core.extraction.extract import ModelBundle
 from docasset.core.ocr.documents import texts_of
@@ -70,6 +71,7 @@ def predictions(
             "dagster/row_count": batch.frame.height,
         }
     )
+    crashpoint("predictions_before_write")
     return batch.frame
 
 

@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 
 from docasset.core.intake.scan_table import scan_rows, summarize_batch
+from docasset.core.recovery import hold, released
 from docasset.defs.partitions import batches
 from docasset.defs.resources import DocassetHome
 from docasset.defs.settings import Settings
@@ -49,21 +50,43 @@ def raw_scans(context, home: DocassetHome, settings: Settings) -> pl.DataFrame:
     asset=raw_scans,
     blocking=True,
     partitions_def=batches,
-    description="Fails when the share of unusable files (quarantined or bad scans) "
-    "in the batch is above settings.quality.max_bad_scan_share.",
+    description="Fails when the share of bad scans among the batch's accepted documents is "
+    "above settings.quality.max_bad_scan_share (entries intake refused - links, special "
+    "files, corrupt or disguised files - are not scans: reported, not counted). A blocked "
+    "batch is held (its documents archived, not OCRed) until `docasset release <batch>`.",
 )
-def scan_quality(raw_scans: pl.DataFrame, settings: Settings) -> dg.AssetCheckResult:
+def scan_quality(
+    context,
+    raw_scans: pl.DataFrame,
+    home: DocassetHome,
+    settings: Settings,
+) -> dg.AssetCheckResult:
     s = summarize_batch(raw_scans)
-    files = max(s["files"] - s["duplicate"], 1)
-    bad = s["quarantined"] + s["bad_scan_docs"]
-    share = bad / files
+    share = s["bad_scan_docs"] / s["ok"] if s["ok"] else 0.0
+    threshold = settings.quality_thresholds().max_bad_scan_share
     meta: dict[str, Any] = {
         "bad_share": float(share),
-        "threshold": settings.quality_thresholds().max_bad_scan_share,
+        "threshold": threshold,
         "files": s["files"],
-        "bad_files": bad,
+        "scans": s["ok"],
+        "bad_files": s["bad_scan_docs"],
+        "refused": s["quarantined"],
         **{f"reason_{k}": v for k, v in s["reasons"].items()},
     }
+    if share <= threshold:
+        return dg.AssetCheckResult(passed=True, metadata=meta)
+    wd, batch = home.workdir(), context.partition_key
+    rel = released(wd, batch)
+    if rel is not None and rel.get("gate_released"):  # an operator let this batch through
+        meta["released_by"] = str(rel.get("released_by"))
+        meta["release_reason"] = str(rel.get("reason"))
+        return dg.AssetCheckResult(passed=True, metadata=meta)
+    hold(
+        wd, batch, context.run.run_id, {"bad_share": share, "threshold": threshold, **s["reasons"]}
+    )
     return dg.AssetCheckResult(
-        passed=share <= settings.quality_thresholds().max_bad_scan_share, metadata=meta
+        passed=False,
+        metadata=meta,
+        description=f"{s['bad_scan_docs']} of {s['ok']} scans are bad (share {share:.2f} > "
+        f"{threshold}): batch held; release it with `docasset release {batch} --reason ...`",
     )

@@ -22,6 +22,8 @@ from pydantic import Field
 from upath import UPath
 
 from docasset.core.batches import BatchFrames
+from docasset.core.crash import crashpoint
+from docasset.core.recovery import record_run_process
 from docasset.core.training.registry import Registry
 from docasset.core.validation.memory import CorrectionMemory
 from docasset.core.workdir import Workdir
@@ -43,6 +45,12 @@ class DocassetHome(dg.ConfigurableResource):
 
     def workdir(self) -> Workdir:
         return Workdir(Path(self.root))
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Which process executes this run's steps: how a run left STARTED by a killed process
+        # is recognized as dead (docasset.defs.recovery), run monitoring or not.
+        if context.run_id:
+            record_run_process(self.workdir(), context.run_id)
 
 
 class ModelRegistry(dg.ConfigurableResource):
@@ -99,6 +107,7 @@ class FramesIOManager(PolarsParquetIOManager):
         tmp = local.with_name(local.name + ".tmp")
         super().write_df_to_path(context, df, UPath(str(tmp)))
         os.replace(tmp, local)
+        crashpoint(f"{context.asset_key.to_user_string()}_after_write")
 
     def get_metadata(
         self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None

@@ -220,3 +220,43 @@ def test_inconsistent_annotations_block_training_and_fail_ci(
     out = run_dg(tmp_path / "dh", home, "launch", "--job", "checks_job")
     assert out.returncode != 0
     assert "annotation_consistency" in out.stdout + out.stderr
+
+
+def test_entries_intake_refuses_are_not_bad_scans(
+    tmp_path: Path, receipts_dir: Path, instance, make_defs
+) -> None:
+    """Issue 23 defect 4: 12 good receipts and 9 junk entries (each refused by intake with its
+    reason) failed the scan-quality gate and held the good receipts hostage."""
+    import os
+
+    from docasset.defs.driver import LocalDriver, ingest
+    from fixtures.badinput import _png_header_only
+
+    wd = Workdir(tmp_path / "work")
+    goods = sorted((receipts_dir / "img").iterdir())[:3]
+    for p in goods:
+        shutil.copy(p, wd.inbox / p.name)
+    os.symlink("/etc/passwd", wd.inbox / "passwd.png")
+    os.mkfifo(wd.inbox / "pipe.png")
+    (wd.inbox / "folder.png").mkdir()
+    (wd.inbox / "bomb.png").write_bytes(_png_header_only(40_000, 40_000))
+    (wd.inbox / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 40)
+    (wd.inbox / "page.jpg").write_bytes(b"<!DOCTYPE html><html><body>404</body></html>\n")
+    driver = LocalDriver(instance, make_defs(wd.root), wd.root)  # default threshold (0.5)
+    res = ingest(driver, wd, 100)
+    assert res.ok, res.notes
+    by_file = {o["file"]: o for o in res.outcomes}
+    for p in goods:
+        assert (by_file[p.name]["status"], by_file[p.name]["route"]) == ("ok", "review")
+    refused = [o for o in res.outcomes if o["status"] == "quarantined"]
+    assert len(refused) == 6 and all(o["reason"] for o in refused)
+    evaluations = instance.get_records_for_run(
+        instance.get_runs(limit=1)[0].run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    [check] = [
+        e.event_log_entry.dagster_event.asset_check_evaluation_data
+        for e in evaluations
+        if e.event_log_entry.dagster_event.asset_check_evaluation_data.check_name == "scan_quality"
+    ]
+    meta = check.metadata
+    assert meta["bad_share"].value == 0.0 and meta["refused"].value == 6

@@ -61,7 +61,9 @@ def test_mixed_batch_ocrs_good_pages_and_quarantines_bad(
     )
     assert set(preds["field_status"]) == {"to_check"}
     [check] = res.get_asset_check_evaluations()
-    assert check.passed and check.metadata["bad_files"].value == 1
+    # The truncated file is refused by intake: reported, not counted as a bad scan.
+    assert check.passed and check.metadata["bad_files"].value == 0
+    assert check.metadata["refused"].value == 1
 
 
 def test_scan_quality_gate_blocks_a_bad_batch(tmp_path: Path, instance, make_defs) -> None:

@@ -328,3 +328,123 @@ def test_label_studio_sensor_records_the_pull_and_requests_the_import(
     assert (meta["annotations"].value, meta["documents"].value) == (1, 1)
     assert meta["project"].value == "http://label-studio.test/projects/3"
     assert driver.tick("label_studio_sensor") == []  # nothing new: no run
+
+
+def _dead_process_tags() -> dict[str, str]:
+    """Process tags (``docasset.defs.recovery``) of a process that has exited: a killed run."""
+    import socket
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return {"docasset/host": socket.gethostname(), "docasset/pid": str(proc.pid)}
+
+
+def test_retrain_sensor_reaps_a_killed_run_and_runs_it_again(
+    tmp_path: Path, instance, make_defs
+) -> None:
+    """Issue 23 defect 15: a killed retraining run stayed STARTED and the sensor said "still in
+    flight" for ever (no run monitoring on the embedded instance)."""
+    from docasset.defs.recovery import process_tags
+
+    wd = Workdir(tmp_path)
+    defs = make_defs(tmp_path, retrain={"min_corrections": 1})
+    _store_corrections(wd, TRAINED[:2], "c1.jsonl")
+    job = defs.resolve_job_def("retrain_job")
+    fired = retrain_sensor(_ctx(instance, defs))
+    [req] = fired.run_requests
+    tags = {**req.tags, "dagster/run_key": req.run_key}
+    alive = instance.create_run_for_job(
+        job, tags={**tags, **process_tags()}, status=dg.DagsterRunStatus.STARTED
+    )
+    res = retrain_sensor(_ctx(instance, defs, fired.cursor))  # this process runs it: alive
+    assert not res.run_requests and "still in flight" in res.skip_reason.skip_message
+    instance.report_run_failed(alive)
+    dead = instance.create_run_for_job(
+        job, tags={**tags, **_dead_process_tags()}, status=dg.DagsterRunStatus.STARTED
+    )
+    [again] = retrain_sensor(_ctx(instance, defs, fired.cursor)).run_requests
+    assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert again.run_key == f"{req.run_key}-dead1"
+    assert "docasset/pid" not in again.tags and again.tags["docasset/new_promoted"] == "2"
+    # The rerun died too: bounded (settings.retrain.dead_run_retries, 1 by default).
+    rerun = instance.create_run_for_job(
+        job,
+        tags={**again.tags, "dagster/run_key": again.run_key, **_dead_process_tags()},
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    res = retrain_sensor(_ctx(instance, defs, fired.cursor))
+    assert not res.run_requests and "waiting for" in res.skip_reason.skip_message
+    assert instance.get_run_by_id(rerun.run_id).status == dg.DagsterRunStatus.FAILURE
+
+
+def test_corrections_sensor_reruns_an_import_that_failed_after_archiving(
+    tmp_path: Path, instance, make_defs
+) -> None:
+    """Issue 23 defect 16: a corrections run that failed after archiving its file (disk full
+    mid-run) left the inbox empty, so nothing ever ran it again: promotion status stale."""
+    wd = Workdir(tmp_path)
+    defs = make_defs(tmp_path, corrections={"import_retries": 1})
+    job = defs.resolve_job_def("corrections_job")
+    assert corrections_sensor(_ctx(instance, defs)).skip_reason is not None  # never ran
+    ok = instance.create_run_for_job(job, status=dg.DagsterRunStatus.SUCCESS)
+    assert "inbox is empty" in corrections_sensor(_ctx(instance, defs)).skip_reason.skip_message
+    failed = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+    instance.report_run_failed(failed)  # its file is archived already: the inbox is empty
+    assert not list(wd.corrections_inbox.iterdir())
+    [req] = corrections_sensor(_ctx(instance, defs)).run_requests
+    assert req.run_key == f"corrections-rerun-{failed.run_id}"
+    # A killed one (its process gone) is reaped, then rerun the same way.
+    dead = instance.create_run_for_job(
+        job, tags=_dead_process_tags(), status=dg.DagsterRunStatus.STARTED
+    )
+    res = corrections_sensor(_ctx(instance, defs))
+    assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+    # Two failures in a row > import_retries=1: given up, with where to look.
+    assert not res.run_requests and "last 2 import runs failed" in res.skip_reason.skip_message
+    assert ok.run_id not in res.skip_reason.skip_message
+
+
+def test_corrections_sensor_reaps_a_killed_import_of_the_inbox(
+    tmp_path: Path, instance, make_defs
+) -> None:
+    """Issue 23 defect 15: a killed import run stayed in flight and blocked its inbox state."""
+    wd = Workdir(tmp_path)
+    defs = make_defs(tmp_path)
+    (wd.corrections_inbox / "a.jsonl").write_text("{}\n")
+    [req] = corrections_sensor(_ctx(instance, defs)).run_requests
+    job = defs.resolve_job_def("corrections_job")
+    instance.create_run_for_job(
+        job, tags={**req.tags, **_dead_process_tags()}, status=dg.DagsterRunStatus.STARTED
+    )
+    [retry] = corrections_sensor(_ctx(instance, defs)).run_requests
+    assert retry.run_key == f"{req.run_key}-retry1"
+
+
+def test_inbox_sensor_retries_failed_and_dead_batches_then_gives_up(
+    tmp_path: Path, instance, make_defs
+) -> None:
+    """Issue 23 defect 1: only batches with no run at all were ever requested again."""
+    wd = Workdir(tmp_path)
+    defs = make_defs(tmp_path, inbox={"ingest_retries": 1})
+    Image.new("L", (50, 50), 255).save(wd.inbox / "s.png")
+    [req] = inbox_sensor(_ctx(instance, defs)).run_requests
+    b = req.partition_key
+    instance.add_dynamic_partitions("batches", [b])
+    job = defs.resolve_job_def("ingest_job")
+    part = {"dagster/partition": b}
+    instance.create_run_for_job(
+        job, tags={**part, **_dead_process_tags()}, status=dg.DagsterRunStatus.STARTED
+    )
+    [retry] = inbox_sensor(_ctx(instance, defs)).run_requests  # dead: reaped, retried
+    assert (retry.partition_key, retry.run_key) == (b, f"{b}-retry1")
+    again = instance.create_run_for_job(job, tags=part, status=dg.DagsterRunStatus.STARTED)
+    assert not inbox_sensor(_ctx(instance, defs)).run_requests  # alive (no record): waits
+    instance.report_run_failed(again)
+    res = inbox_sensor(_ctx(instance, defs))  # 2 failures > ingest_retries=1: given up
+    assert not res.run_requests and "held or given up" in res.skip_reason.skip_message
+    instance.create_run_for_job(job, tags=part, status=dg.DagsterRunStatus.SUCCESS)
+    assert "held or given up" not in inbox_sensor(_ctx(instance, defs)).skip_reason.skip_message
+    from docasset.core.recovery import pending_batches
+
+    assert pending_batches(wd) == []

@@ -42,6 +42,7 @@ from docasset.core.files import (
     sweep_tmp,
 )
 from docasset.core.intake.scans import file_kind
+from docasset.core.recovery import mark_pending
 from docasset.core.tunable import tunable
 from docasset.core.workdir import Workdir
 
@@ -61,6 +62,17 @@ class InboxConfig:
         "(0: at once).",
     )
     batch_max_files: int = tunable(500, "Most files one inbox batch takes.")
+    ingest_retries: int = tunable(
+        2,
+        "A batch whose ingest run failed or died is run again up to this many times (by the "
+        "next docasset ingest or inbox_sensor tick), then listed by docasset status.",
+    )
+    dead_run_seconds: float = tunable(
+        120.0,
+        "A started run whose recorded step process has been gone this long is dead (reported "
+        "failed, then retried); a run executed in-process by docasset ingest is dead as soon "
+        "as that process is gone.",
+    )
 
 
 @dataclass(frozen=True)
@@ -191,6 +203,7 @@ def _finish(wd: Workdir, batch_id: str, moved: list[dict[str, Any]]) -> bool:
         marker = open_marker(wd, batch_id)
         marker.parent.mkdir(exist_ok=True)
         marker.touch()
+        mark_pending(wd, batch_id)  # until an ingest run of the batch succeeds
     else:
         shutil.rmtree(wd.batches / batch_id, ignore_errors=True)
     _plan_path(wd, batch_id).unlink(missing_ok=True)

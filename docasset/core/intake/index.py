@@ -186,6 +186,16 @@ class DocumentIndex:
             ).fetchone()
         return IndexedDoc(*row) if row else None
 
+    def of_entry(self, batch_id: str, entry: str) -> IndexedDoc | None:
+        """The document a batch entry was accepted as (None: not accepted by that entry)."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT doc_id, batch_id, entry, source_name, stored_path, status, reason "
+                "FROM documents WHERE batch_id = ? AND entry = ?",
+                (batch_id, entry),
+            ).fetchone()
+        return IndexedDoc(*row) if row else None
+
     def __contains__(self, doc_id: object) -> bool:
         """Whether ``doc_id`` is an accepted document (what corrections may refer to)."""
         if not isinstance(doc_id, str):

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from docasset.core.crash import crashpoint
 from docasset.core.files import append_line, atomic_write, locked
 from docasset.core.intake.inbox import OPEN, InboxConfig, open_marker, read_manifest
 from docasset.core.intake.index import DocumentIndex
@@ -88,9 +89,13 @@ def process_batch(wd: Workdir, batch_id: str, limits: IntakeLimits) -> Iterator[
             src = wd.root / entry["path"]
             rec = done.get(str(entry["entry"]))
             if rec is None:
-                rec = _record(src, entry, batch_id, limits, index)
+                filed = None if os.path.lexists(src) else _filed(wd, batch_id, entry, index)
+                rec = _record(filed or src, entry, batch_id, limits, index)
+                if filed is not None:  # the ledger was lost after the entry was filed away
+                    rec["rebuilt_from"] = str(filed.relative_to(wd.root))
                 append_line(ledger, json.dumps(rec))
             _file_away(src, wd.root / str(rec["stored_path"]))
+            crashpoint("file_away")
             if rec["status"] == "quarantined":
                 reason = wd.root / f"{rec['stored_path']}.reason.json"
                 if not reason.exists():
@@ -99,6 +104,22 @@ def process_batch(wd: Workdir, batch_id: str, limits: IntakeLimits) -> Iterator[
                 index.set_status(str(rec["doc_id"]), "ok")
             yield rec
         open_marker(wd, batch_id).unlink(missing_ok=True)  # intake of the batch is complete
+
+
+def _filed(wd: Workdir, batch_id: str, entry: dict[str, Any], index: DocumentIndex) -> Path | None:
+    """Where an entry missing from its batch directory was filed away by an earlier run whose
+    ledger line is lost (a deleted or damaged ledger): its quarantine record's file, the
+    archived document the documents index names for this batch entry, or its duplicate copy.
+    None when it is nowhere (then it is recorded as unreadable, as before)."""
+    name = str(entry["entry"])
+    quarantined = wd.quarantine / batch_id / name
+    if os.path.lexists(quarantined):
+        return quarantined
+    doc = index.of_entry(batch_id, name)
+    if doc is not None and os.path.lexists(wd.root / doc.stored_path):
+        return wd.root / doc.stored_path
+    duplicate = wd.archive / "duplicates" / batch_id / name
+    return duplicate if os.path.lexists(duplicate) else None
 
 
 def unfinished_batches(wd: Workdir) -> list[str]:
@@ -155,6 +176,7 @@ def _record(
     }
     stored = f"archive/{scan.doc_id}{_SUFFIX[scan.format]}"
     owner = index.claim(scan.doc_id, batch_id, str(entry["entry"]), entry["source_name"], stored)
+    crashpoint("index_claim")
     if not owner.mine:
         return {
             **common,

@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from docasset.core.crash import crashpoint
 from docasset.core.intake.scans import IntakeLimits, PageQuality, ScanFile
 from docasset.core.ocr.engine import Engine, ocr_documents, page_engines
 from docasset.core.ocr.words import empty_words, validate_words
@@ -44,6 +45,7 @@ def read_batch(
     for doc_id, out in ocr_documents(
         items, engine, limits=limits, workers=workers, qualities=qualities
     ):
+        crashpoint("ocr")
         if isinstance(out, pl.DataFrame):
             frames.append(out)
         else:  # that document's outcome (recorded, counted, checked), not the step's

@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,8 +35,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from docasset.core.crash import crashpoint
 from docasset.core.extraction.extract import MODEL_META, PIPELINE_DIR, ModelBundle
 from docasset.core.files import append_line, atomic_write, locked
+from docasset.core.recovery import process_start
 from docasset.errors import ModelError
 
 ALIASES = ("production", "candidate")
@@ -73,12 +76,43 @@ class ModelVersion:
     problem: str | None = None  # why the version is unusable (versions() lists it anyway)
 
 
+TMP_VERSION = ".tmp-v-"  # + the writer's pid: a version being written
+STALE_TMP_SECONDS = 3600.0  # temp entries without a pid (older docasset): a write never takes this
+
+
+def sweep_stale_versions(root: Path, now: float | None = None) -> list[str]:
+    """Delete the temp directories (and files) of registry writes whose writer is gone: a
+    version being written (``.tmp-v-<pid>-*``) whose process no longer exists, or any other
+    ``.tmp-*`` entry older than an hour. Returns their names."""
+    swept = []
+    now = time.time() if now is None else now
+    for p in root.glob(".tmp-*"):
+        name = p.name
+        if name.startswith(TMP_VERSION):
+            pid = name[len(TMP_VERSION) :].split("-", 1)[0]
+            stale = pid.isdigit() and process_start(int(pid)) is None
+        else:
+            try:
+                stale = now - p.lstat().st_mtime >= STALE_TMP_SECONDS
+            except FileNotFoundError:
+                continue
+        if not stale:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        swept.append(name)
+    return swept
+
+
 class Registry:
     """The model registry rooted at a directory."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "versions").mkdir(parents=True, exist_ok=True)
+        self.swept = sweep_stale_versions(root)
 
     @property
     def _aliases_path(self) -> Path:
@@ -176,9 +210,10 @@ class Registry:
         missing = [k for k in REQUIRED_INFO if not info.get(k)]
         if missing:
             raise ModelError(f"cannot register a model without {', '.join(missing)}")
-        tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".tmp-"))
+        tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f"{TMP_VERSION}{os.getpid()}-"))
         try:
             bundle.save(tmp)
+            crashpoint("registry_write")
             with self._lock():
                 existing = [v.name for v in (self.root / "versions").iterdir()]
                 n = 1 + max((int(v[1:]) for v in existing if v[1:].isdigit()), default=0)

@@ -81,6 +81,12 @@ class RetrainConfig:
         "Retrain once this many corrections were newly promoted into train/dev since the "
         "training set of the production model.",
     )
+    dead_run_retries: int = tunable(
+        1,
+        "A retraining run whose process died (killed, crashed) is run again this many times "
+        "for the same corrections; a run that failed (or whose candidate the gate blocked) "
+        "is a verdict and is not.",
+    )
 
 
 @dataclass

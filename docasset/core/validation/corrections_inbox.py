@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from docasset.core.crash import crashpoint
 from docasset.core.extraction.fields import DocType
 from docasset.core.files import atomic_write, display_name, name_hex, stored_name, sweep_tmp
 from docasset.core.validation.corrections import (
@@ -120,6 +121,7 @@ def import_inbox(
                 out.rejected[name] = [f"line {n}: {why}" for n, why in exc.problems]
                 reject(wd, path, exc.problems, move=True)
                 continue
+            crashpoint("corrections_import")
             archive(wd, path, res, move=True)
         out.imported.append(
             {

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
+from docasset.core.crash import crashpoint
 from docasset.core.extraction.fields import DocType
 from docasset.core.extraction.prediction_table import from_frame, to_json
 from docasset.core.files import atomic_write
@@ -34,6 +35,7 @@ def export_review(
         out / "queue.jsonl",
         "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in queue).encode(),
     )
+    crashpoint("review_export")
     return {
         "documents": len(queue),
         "qa_sample": sum(q["queue_reason"] == "qa_sample" for q in queue),

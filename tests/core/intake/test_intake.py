@@ -284,3 +284,25 @@ def test_an_unexpected_exception_on_one_file_is_its_outcome(
     assert (a["status"], a["reason"]) == ("quarantined", "unexpected_error")
     assert a["detail"].startswith("RecursionError: maximum recursion")
     assert b["status"] == "ok"
+
+
+def test_a_deleted_ledger_is_rebuilt_from_where_its_entries_were_filed(tmp_path: Path) -> None:
+    """Issue 23 defect 14: ``index/<batch>.jsonl`` deleted and the partition re-run recorded
+    every accepted document ``quarantined: unreadable`` (its file had left the batch)."""
+    wd = Workdir(tmp_path)
+    _png(wd.inbox / "a.png", 10)
+    _png(wd.inbox / "b.png", 90)
+    _png(wd.inbox / "b-again.png", 90)
+    (wd.inbox / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 40)
+    bid = _batch(wd)
+    first = _process(wd, bid)
+    (wd.index / f"{bid}.jsonl").unlink()
+    again = _process(wd, bid)
+    key = ("source_name", "status", "doc_id", "reason", "stored_path")
+    assert [[r[k] for k in key] for r in again] == [[r[k] for k in key] for r in first]
+    assert sorted(r["status"] for r in again) == ["duplicate", "ok", "ok", "quarantined"]
+    assert all(r.get("rebuilt_from") for r in again)  # said, for the audit
+    assert len(read_ledger(wd, bid)) == 4 and _process(wd, bid) == again
+    assert DocumentIndex.for_root(wd.root).accepted_ids() == {
+        r["doc_id"] for r in first if r["status"] == "ok"
+    }

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -186,3 +187,26 @@ def test_a_corrupted_version_gives_clear_errors_and_cannot_be_promoted(
         (tmp_path / "models" / "aliases.json").write_text(json.dumps({"production": bad.version}))
         with pytest.raises(ModelError, match=bad.version):
             reg.load("production")
+
+
+def test_a_killed_registry_write_is_swept_when_the_registry_is_next_opened(
+    tmp_path: Path,
+) -> None:
+    """Issue 23 defect 15: a registry write killed mid-way left ``models/.tmp-*`` (MBs) for
+    ever. Temp dirs of a dead writer go; those of a live writer stay."""
+    import subprocess
+
+    from docasset.core.training.registry import TMP_VERSION
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    dead = tmp_path / f"{TMP_VERSION}{proc.pid}-abc"
+    live = tmp_path / f"{TMP_VERSION}{os.getpid()}-def"
+    old = tmp_path / ".tmp-xyz"  # an older docasset's temp dir: swept once an hour old
+    for d in (dead, live, old):
+        d.mkdir()
+        (d / "model.bin").write_bytes(b"\0" * 1000)
+    os.utime(old, (0, 0))
+    reg = Registry(tmp_path)
+    assert sorted(reg.swept) == sorted([dead.name, old.name])
+    assert live.is_dir() and not dead.exists() and not old.exists()
