@@ -42,6 +42,7 @@ def receipts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # one of them. A file using a world must be listed here (collection fails otherwise).
 WORLD_FILES = {
     "loop": (  # tests/defs/conftest.py
+        "tests/defs/test_crash_recovery.py",
         "tests/defs/test_e2e.py",
         "tests/defs/test_gates.py",
         "tests/defs/test_ocr_engines.py",

@@ -198,9 +198,8 @@ def _script(code: str, *args: str, crash: str) -> subprocess.CompletedProcess[st
 def test_corrections_import_killed_mid_import_is_retried_exactly_once(loop, tmp_path: Path) -> None:
     """Killed after the segment was stored, before its file was archived: the sensor's next
     tick reaps the dead run and runs the import again; nothing is stored twice."""
-    from fixtures.operators import corrections_from_keys, write_corrections
-
     from docasset.core.validation.corrections import read_store
+    from docasset.sim.operators import corrections_from_keys, write_corrections
 
     home, dagster_home = tmp_path / "work", tmp_path / "dagster_home"
     shutil.copytree(loop.home, home)
