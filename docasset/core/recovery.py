@@ -162,41 +162,45 @@ def process_gone(proc: dict[str, Any]) -> bool | None:
     return start is None or (proc.get("start") is not None and start != str(proc["start"]))
 
 
-def record_run_process(wd: Workdir, run_id: str) -> None:
-    """Record that this process executes (steps of) run ``run_id`` (refreshes the time)."""
-    d = wd.root / RUNS
+def record_run_process(root: Path, run_id: str) -> None:
+    """Record that this process executes (steps of) run ``run_id`` in the working directory
+    at ``root`` (one record per process: parallel steps each have theirs)."""
+    d = root / RUNS
     d.mkdir(exist_ok=True)
     rec = {**this_process(), "run_id": run_id, "at": time.time()}
-    atomic_write(d / f"{run_id}.json", json.dumps(rec).encode())
+    atomic_write(d / f"{run_id}.{os.getpid()}.json", json.dumps(rec).encode())
 
 
-def run_process(wd: Workdir, run_id: str) -> dict[str, Any] | None:
-    """The last process recorded for a run (None: none recorded)."""
-    return _record(wd.root / RUNS / f"{run_id}.json")
+def run_processes(root: Path, run_id: str) -> list[dict[str, Any]]:
+    """Every process recorded for a run (empty: none recorded)."""
+    paths = sorted((root / RUNS).glob(f"{run_id}.*.json"))
+    return [r for p in paths if (r := _record(p)) is not None]
 
 
-def forget_run_process(wd: Workdir, run_id: str) -> None:
-    (wd.root / RUNS / f"{run_id}.json").unlink(missing_ok=True)
+def forget_run_processes(root: Path, run_id: str) -> None:
+    """Drop a finished run's process records."""
+    for p in (root / RUNS).glob(f"{run_id}.*.json"):
+        p.unlink(missing_ok=True)
 
 
 def run_is_dead(
     in_process: dict[str, Any] | None,
-    recorded: dict[str, Any] | None,
+    recorded: list[dict[str, Any]],
     grace_seconds: float,
     now: float | None = None,
 ) -> bool:
     """Whether a run that its instance still says is started has no process any more.
 
     ``in_process``: the process a driver executed the whole run in (its tags); gone means
-    dead. Otherwise ``recorded``: the process of its last step; gone for more than
-    ``grace_seconds`` (a multiprocess run starts a process per step) means dead. No record or
-    another host: not known dead (left to the operator, shown by ``docasset status``)."""
+    dead. Otherwise ``recorded``: the processes of its steps; all gone, the last one started
+    more than ``grace_seconds`` ago (a multiprocess run starts a process per step), means
+    dead. No record, or one on another host: not known dead (``docasset status`` shows it)."""
     if in_process is not None:
         return process_gone(in_process) is True
-    if recorded is None or process_gone(recorded) is not True:
+    if not recorded or any(process_gone(r) is not True for r in recorded):
         return False
     now = time.time() if now is None else now
-    return now - float(recorded.get("at", 0.0)) >= grace_seconds
+    return now - max(float(r.get("at", 0.0)) for r in recorded) >= grace_seconds
 
 
 # --- what to do with a pending batch -----------------------------------------------------

@@ -22,7 +22,7 @@ from docasset.core.extraction.routing import Blocker
 from docasset.core.intake.inbox import InboxConfig, claim, read_manifest, scan_inbox
 from docasset.core.intake.ledger import read_ledger
 from docasset.core.progress import Progress
-from docasset.core.recovery import clear_pending, forget_run_process, held
+from docasset.core.recovery import clear_pending, forget_run_processes, held
 from docasset.core.workdir import Workdir
 from docasset.defs.recovery import INGEST_JOB, failure_reason, plan_batches, process_tags
 
@@ -38,7 +38,7 @@ class LocalDriver:
         log_level: str = "WARNING",
     ) -> None:
         self.instance = instance
-        self.home = Workdir(state_dir)
+        self.state_dir = state_dir
         self.log_level = log_level
         self.defs = defs
         self._cursor_file = state_dir / "sensor-cursors.json"
@@ -118,7 +118,7 @@ class LocalDriver:
             tags={**(tags or {}), **process_tags()},
             raise_on_error=False,
         )
-        forget_run_process(self.home, result.run_id)
+        forget_run_processes(self.state_dir, result.run_id)
         return result
 
 

@@ -22,13 +22,13 @@ from docasset.core.recovery import (
     RunView,
     Step,
     clear_pending,
-    forget_run_process,
+    forget_run_processes,
     held,
     next_step,
     pending_batches,
     released,
     run_is_dead,
-    run_process,
+    run_processes,
     this_process,
 )
 from docasset.core.workdir import Workdir
@@ -65,7 +65,7 @@ def is_dead(wd: Workdir, run: dg.DagsterRun, grace_seconds: float) -> bool:
     """Whether a started run has lost its process (see the module docstring)."""
     if run.status not in RUNNING:
         return False
-    return run_is_dead(_in_process(run), run_process(wd, run.run_id), grace_seconds)
+    return run_is_dead(_in_process(run), run_processes(wd.root, run.run_id), grace_seconds)
 
 
 def reap(
@@ -75,13 +75,15 @@ def reap(
     their statuses as they now are."""
     out = []
     for run in runs:
-        if is_dead(wd, run, grace_seconds):
+        if run.is_finished:
+            forget_run_processes(wd.root, run.run_id)
+        elif is_dead(wd, run, grace_seconds):
             instance.report_run_failed(
                 run,
                 "docasset: the process executing this run is gone (killed or crashed); "
                 "marked failed so that it can be retried",
             )
-            forget_run_process(wd, run.run_id)
+            forget_run_processes(wd.root, run.run_id)
             run = instance.get_run_by_id(run.run_id) or run
         out.append(run)
     return out

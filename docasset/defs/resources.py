@@ -50,7 +50,7 @@ class DocassetHome(dg.ConfigurableResource):
         # Which process executes this run's steps: how a run left STARTED by a killed process
         # is recognized as dead (docasset.defs.recovery), run monitoring or not.
         if context.run_id:
-            record_run_process(self.workdir(), context.run_id)
+            record_run_process(Path(self.root), context.run_id)
 
 
 class ModelRegistry(dg.ConfigurableResource):

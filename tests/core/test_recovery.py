@@ -14,15 +14,18 @@ from docasset.core.crash import CRASH_ENV, CRASH_EXIT
 from docasset.core.recovery import (
     RunView,
     clear_pending,
+    forget_run_processes,
     held,
     hold,
     mark_pending,
     next_step,
     pending_batches,
     process_gone,
+    record_run_process,
     release,
     released,
     run_is_dead,
+    run_processes,
     this_process,
 )
 from docasset.core.workdir import Workdir
@@ -59,13 +62,22 @@ def test_a_process_is_gone_once_exited_and_unknown_on_another_host() -> None:
 
 
 def test_run_is_dead_in_process_at_once_recorded_after_the_grace() -> None:
-    assert run_is_dead(_gone(), None, 120.0)
-    assert not run_is_dead(this_process(), None, 120.0)
+    assert run_is_dead(_gone(), [], 120.0)
+    assert not run_is_dead(this_process(), [], 120.0)
     rec = {**_gone(), "at": 1000.0}
-    assert not run_is_dead(None, rec, 120.0, now=1100.0)  # between two steps, maybe
-    assert run_is_dead(None, rec, 120.0, now=1121.0)
-    assert not run_is_dead(None, {**this_process(), "at": 0.0}, 120.0)
-    assert not run_is_dead(None, None, 120.0)  # nothing known: never declared dead
+    assert not run_is_dead(None, [rec], 120.0, now=1100.0)  # between two steps, maybe
+    assert run_is_dead(None, [rec], 120.0, now=1121.0)
+    # A parallel step still running keeps the run alive, however old the others are.
+    assert not run_is_dead(None, [rec, {**this_process(), "at": 0.0}], 120.0, now=1e9)
+    assert not run_is_dead(None, [], 120.0)  # nothing known: never declared dead
+
+
+def test_run_process_records_one_per_process(tmp_path: Path) -> None:
+    record_run_process(tmp_path, "r1")
+    [rec] = run_processes(tmp_path, "r1")
+    assert rec["pid"] == os.getpid() and run_processes(tmp_path, "r2") == []
+    forget_run_processes(tmp_path, "r1")
+    assert run_processes(tmp_path, "r1") == []
 
 
 def test_pending_hold_and_release_records(tmp_path: Path) -> None:
