@@ -135,12 +135,6 @@ def _output(run: dg.ExecuteInProcessResult, node: str) -> pl.DataFrame | None:
     return out if isinstance(out, pl.DataFrame) else None
 
 
-def has_ingest_run(instance: dg.DagsterInstance, batch_id: str) -> bool:
-    """Whether any ingest run (queued, running or finished) exists for a batch."""
-    filters = dg.RunsFilter(job_name=INGEST_JOB, tags={"dagster/partition": batch_id})
-    return bool(instance.get_runs(filters=filters, limit=1))
-
-
 def _outcomes(wd: Workdir, batch_id: str, run: dg.ExecuteInProcessResult) -> list[dict[str, Any]]:
     """One ``docasset ingest`` object per entry of a batch, from its run."""
     scans = _output(run, "raw_scans")

@@ -132,7 +132,10 @@ def render(s: dict[str, Any]) -> str:
         + " in flight"
     )
     if s["models_temp"]:
-        lines.append(f"models: {len(s['models_temp'])} temp dir(s) of a write in progress")
+        lines.append(
+            f"models: {len(s['models_temp'])} temp dir(s) of a model write (in progress, or "
+            "killed: swept when the registry is next opened)"
+        )
     lines.append("what to do:" if s["todo"] else "what to do: nothing, no work is stranded")
     lines += [f"  - {t}" for t in s["todo"]]
     return "\n".join(lines)
