@@ -154,7 +154,11 @@ def test_equal_or_better_candidate_is_promoted(loop, tmp_path: Path, instance, m
     assert reg.aliases()["production"] == same.version
     assert reg.history()[-1]["reason"].startswith("accuracy_regression passed")
     assert reg.history()[-1]["kind"] == "promote"
-    [decision] = res.asset_materializations_for_node("production_model")
+    [decision] = [
+        m
+        for m in res.asset_materializations_for_node("production_model")
+        if m.asset_key.path == ["production_model"]
+    ]
     assert decision.metadata["decision"].value == "promoted"
     [serving] = [
         e for e in res.get_asset_materialization_events() if e.asset_key.path == ["serving_model"]
