@@ -220,17 +220,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         ocr.word_conf,
     )
     bundle, report = trained.bundle, trained.report
-    bundle.save(Path(args.out))
+    out = Path(args.out or f"{doctype.name}-model")
+    bundle.save(out)
     print(
         json.dumps(
             {
-                "out": args.out,
+                "out": str(out),
                 "n_train": report.n_train,
                 "n_dev": report.n_dev,
                 "ocr_engine": ocr.engine["engine"],
                 "ocr_pages_by_engine": ocr.page_engines,
+                "ocr_pages_by_reason": ocr.page_reasons,
                 "ocr_failures": len(ocr.failures),
                 "documents_with_unaligned_values": len(trained.unaligned),
+                # Per field: labelled values not found in the document's text (a label the
+                # keywords/types cannot place, or a noisy annotation): the first thing to read.
+                "unaligned_by_field": {
+                    f: sum(f in v for v in trained.unaligned.values()) for f in doctype.names
+                },
                 "best_epoch": report.best_epoch,
                 "dev_accuracy": report.best_dev_accuracy,
                 "seconds": report.seconds,
@@ -529,7 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a pipeline from a labelled folder (OCR included)")
     t.add_argument("--dataset", required=True)
     t.add_argument("--doc-type", default="receipt")
-    t.add_argument("--out", required=True)
+    t.add_argument("--out", help="model directory (default: ./<doc-type>-model)")
     t.add_argument("--epochs", type=int, default=40)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--dev-fraction", type=float, default=0.2)

@@ -11,6 +11,8 @@ import pytest
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 ROOT = Path(__file__).resolve().parent.parent
 SROIE = ROOT.parent / "shared" / "sroie-dev"
+# ../shared beside the repository; DOCASSET_SHARED points elsewhere (a git worktree's parent).
+VRDU = Path(os.environ.get("DOCASSET_SHARED", ROOT.parent / "shared")) / "vrdu-dev"
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +25,19 @@ def sroie_dir() -> Path:
             "repository (200 ICDAR-2019 receipts; never copied into the repo)"
         )
     return SROIE
+
+
+@pytest.fixture(scope="session")
+def vrdu_dir() -> Path:
+    """``../shared/vrdu-dev`` (150 ad-buy PDFs); a test that needs it fails, saying so, when
+    it is absent."""
+    if not (VRDU / "img").is_dir():
+        pytest.fail(
+            f"vrdu-dev data not found at {VRDU}: these tests read ../shared/vrdu-dev beside the "
+            "repository (150 FCC ad-buy PDFs; never copied into the repo; DOCASSET_SHARED "
+            "names another shared folder)"
+        )
+    return VRDU
 
 
 @pytest.fixture(scope="session")

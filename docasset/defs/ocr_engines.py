@@ -20,6 +20,7 @@ import dagster as dg
 from docasset.core.extraction.ocr_escalation import hybrid_engine
 from docasset.core.ocr.engine import Engine
 from docasset.core.ocr.hybrid import ReviewPredicate
+from docasset.core.ocr.pdf_text import with_text_layer
 from docasset.core.ocr.rapid import RapidEngine
 from docasset.core.ocr.tesseract import TesseractEngine
 from docasset.defs.settings import Settings
@@ -44,7 +45,7 @@ class OcrEngine(dg.ConfigurableResource, ABC):
                 f"settings.ocr.engine is {wanted!r} but the ocr_engine resource is {self.name!r}"
                 ": build the definitions with that setting (build_definitions(settings=...))"
             )
-        return self._build(settings, review)
+        return with_text_layer(self._build(settings, review), settings.ocr_config().text_layer)
 
     def identity(self, settings: Settings) -> dict[str, Any]:
         """What a model trained on this engine's text records (``Engine.identity``)."""

@@ -54,12 +54,15 @@ def read_labelled_folder(root: Path, *, require_keys: bool = True) -> list[Label
     missing: list[str] = []
     for img in images:
         key = key_dir / f"{img.stem}.json"
+        # A labelled folder is a curated data set, and evals.split builds halves of symlinks:
+        # its links are followed here (intake refuses links only in the inbox's stream).
+        image = img.resolve() if img.is_symlink() else img
         if key.is_file():
-            docs.append(LabelledDoc(img.stem, img, read_key(key)))
+            docs.append(LabelledDoc(img.stem, image, read_key(key)))
         elif require_keys:
             missing.append(img.name)
         else:
-            docs.append(LabelledDoc(img.stem, img, {}))
+            docs.append(LabelledDoc(img.stem, image, {}))
     if missing:
         raise LabelledDataError(f"{key_dir}: no key for {len(missing)} image(s): {missing[:10]}")
     return docs

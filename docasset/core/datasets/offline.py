@@ -25,6 +25,7 @@ from docasset.core.extraction.ocr_escalation import default_engine
 from docasset.core.intake.scans import IntakeLimits, ScanFile, inspect_file
 from docasset.core.isolation import isolated
 from docasset.core.ocr.engine import OCR_META, Engine, ocr_documents, page_engines
+from docasset.core.ocr.pdf_text import page_reasons
 from docasset.core.ocr.text import WordSpans, document_text, word_spans
 from docasset.core.progress import Progress
 from docasset.core.training.align import Alignment
@@ -51,6 +52,7 @@ class OcrRun:
     cpu_seconds: float = 0.0
     pages: int = 0
     word_conf: dict[str, WordSpans] = field(default_factory=dict)  # key -> word confidences
+    page_reasons: dict[str, int] = field(default_factory=dict)  # why pages were read so
 
 
 def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
@@ -121,6 +123,8 @@ def ocr_files(
         run.texts[key] = document_text(out, ids[key])
         for name, n in page_engines(out).items():
             run.page_engines[name] = run.page_engines.get(name, 0) + n
+        for why, n in page_reasons(out).items():
+            run.page_reasons[why] = run.page_reasons.get(why, 0) + n
         if keep_words:
             run.words[key] = out
         run.word_conf[key] = word_spans(out).get(ids[key], [])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from docasset.core.extraction.extract import DocPrediction
 from docasset.core.extraction.fields import DocType, values_match
+from docasset.core.ocr.text import page_of
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class FieldError:
     confidence: float
     truth_context: str  # OCR text around where the true value is printed ("" if not found)
     predicted_context: str  # OCR text around the predicted span ("" if nothing predicted)
+    truth_page: int | None = None  # 0-based page where the true value is printed
+    predicted_page: int | None = None  # 0-based page of the predicted span
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ def doc_errors(
                 fp.confidence if fp else 0.0,
                 _window(text, *where, chars) if where else "",
                 _window(text, fp.start, fp.end, chars) if fp and p is not None else "",
+                page_of(text, where[0]) if where else None,
+                page_of(text, fp.start) if fp and p is not None else None,
             )
         )
     return out

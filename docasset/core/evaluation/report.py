@@ -239,7 +239,8 @@ def _error_blocks(docs: list[DocErrors], fields: list[FieldConfusion]) -> list[B
         Heading("Worst documents", 3),
         Para(
             "Automated-and-wrong (silent) errors first. ⟦…⟧ marks the true value in the OCR "
-            "text and the predicted span; ⏎ is a line break."
+            "text and the predicted span, after the page it is on (p. 1 is the first); ⏎ is a "
+            "line break."
         ),
         Table(
             WORST_COLUMNS,
@@ -250,8 +251,8 @@ def _error_blocks(docs: list[DocErrors], fields: list[FieldConfusion]) -> list[B
                     e.field,
                     e.predicted or "—",
                     e.truth or "—",
-                    e.truth_context or "(not in the OCR text)",
-                    e.predicted_context,
+                    _on_page(e.truth_page, e.truth_context) or "(not in the OCR text)",
+                    _on_page(e.predicted_page, e.predicted_context),
                 ]
                 for d in docs
                 for e in d.errors
@@ -280,3 +281,8 @@ def write_report(
     atomic_write(paths["html"], to_html(blocks, title).encode())
     atomic_write(paths["json"], json.dumps(data, indent=2, default=str).encode())
     return paths
+
+
+def _on_page(page: int | None, context: str) -> str:
+    """An error's context after the page it is on ("p. 2: ..."), or as is without one."""
+    return f"p. {page + 1}: {context}" if page is not None and context else context

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import spacy
+import yaml
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -42,9 +43,11 @@ from docasset.core.extraction.evidence import WordSpans, span_ocr
 from docasset.core.extraction.fields import (
     DocType,
     FieldSpec,
+    doctype_to_dict,
     load_doctype,
     normalize,
     parse_amount,
+    parse_doctype,
     sum_rule_problems,
 )
 from docasset.core.extraction.history import (
@@ -69,7 +72,14 @@ from docasset.core.extraction.routing import (
     route_document,
     thresholds_for,
 )
-from docasset.core.extraction.rules import Candidate, rule_candidates, untendered_amounts
+from docasset.core.extraction.rules import (
+    Candidate,
+    find_date_ranges,
+    find_dates,
+    find_labelled,
+    rule_candidates,
+    untendered_amounts,
+)
 from docasset.core.isolation import isolated, isolating
 from docasset.errors import DocumentError, ModelError
 
@@ -82,6 +92,7 @@ __all__ = [  # routing types re-exported: callers predating routing.py import th
 ]
 
 MODEL_META = "model.json"
+DOCTYPE_FILE = "doctype.yaml"
 PIPELINE_DIR = "pipeline"
 # model.json flag: the model was calibrated with layout candidates for text fields. A model's
 # ranker, confidence models and thresholds are fitted on the candidates it saw, so the
@@ -90,8 +101,6 @@ PIPELINE_DIR = "pipeline"
 LAYOUT_META = "layout_candidates"
 PIPE_BATCH = 64
 EXTRACTION_FAILED: BlockerKind = "extraction_failed"  # the blocker of a failed document
-SELLER_FIELDS = ("company", "vendor")  # names whose OCR-garbled legal form is repaired
-TOTAL_FIELD = "total"  # the amount the arithmetic checks test
 DOC_THRESHOLD_META = "doc_threshold"  # model.json: the document-confidence threshold
 
 
@@ -182,6 +191,10 @@ class ModelBundle:
             thresholds=self.thresholds,
         )
         (path / MODEL_META).write_text(json.dumps(meta, indent=2, sort_keys=True), "utf-8")
+        # The document type travels with the model: one written anywhere (docasset train
+        # --doc-type my/type.yaml) extracts wherever the model goes.
+        text = yaml.safe_dump(doctype_to_dict(self.doctype), sort_keys=False, allow_unicode=True)
+        (path / DOCTYPE_FILE).write_text(text, "utf-8")
 
     @classmethod
     def load(cls, path: Path, version: str | None = None) -> ModelBundle:
@@ -193,7 +206,13 @@ class ModelBundle:
         meta = json.loads(meta_path.read_text("utf-8"))
         cal = Calibration(**meta["calibration"])
         nlp = spacy.load(path / PIPELINE_DIR)
-        return cls(nlp, load_doctype(meta["doc_type"]), cal, meta["thresholds"], version, meta)
+        typed = path / DOCTYPE_FILE
+        doctype = (
+            parse_doctype(yaml.safe_load(typed.read_text("utf-8")), str(typed))
+            if typed.is_file()
+            else load_doctype(meta["doc_type"])  # models saved before the file existed
+        )
+        return cls(nlp, doctype, cal, meta["thresholds"], version, meta)
 
 
 def _bin(source: str, valid: bool, n_spans: int) -> str:
@@ -201,17 +220,23 @@ def _bin(source: str, valid: bool, n_spans: int) -> str:
 
 
 def field_candidates(spec: FieldSpec, text: str, layout: bool = True) -> list[Candidate]:
-    """Rule candidates for a field, best first: regex rules by type, layout for text fields
-    (only with ``layout``)."""
+    """Rule candidates for a field, best first: values after the field's printed labels
+    (``keywords``), then by role and type: layout for seller/address text fields (only with
+    ``layout``), the period's part for a ``range`` date, regex rules by type, totals."""
     if spec.type == "text" and not layout:
         return []
-    if spec.type == "text" and spec.name in ("company", "vendor"):
-        return company_candidates(text)
-    if spec.type == "text" and spec.name == "address":
+    labelled = find_labelled(text, spec.keywords, spec.type, spec.range_part)
+    if spec.type == "text" and spec.role == "seller":
+        return labelled + company_candidates(text)
+    if spec.type == "text" and spec.role == "address":
         company = [c for c in company_candidates(text) if c.strength >= 0.5]
-        return address_candidates(text, after=company[0].end if company else 0)
-    cands = rule_candidates(spec.type, spec.name, text)
-    if spec.type == "amount" and spec.name == "total":
+        return labelled + address_candidates(text, after=company[0].end if company else 0)
+    if spec.range_part is not None:
+        parts = find_date_ranges(text, spec.range_part)
+        rest = [replace(c, strength=0.3) for c in find_dates(text)]
+        return labelled + [replace(c, strength=0.7) for c in parts] + rest
+    cands = labelled + rule_candidates(spec.type, spec.role, text)
+    if spec.type == "amount" and spec.role == "total":
         # The largest amount is the total on receipts whose TOTAL line OCR garbled (the
         # cash handed over is larger, so tender/change lines do not count).
         amounts = untendered_amounts(text)
@@ -243,7 +268,7 @@ def _key(spec: FieldSpec, value: str) -> str | None:
 
 
 def _arith(spec: FieldSpec, text: str, value: str) -> tuple[int, bool]:
-    if spec.name != TOTAL_FIELD or spec.type != "amount":
+    if spec.role != "total" or spec.type != "amount":
         return 0, False
     agree, conflict = check_total(text, value)
     return agree, conflict is not None
@@ -346,10 +371,10 @@ def _scored(
     bin_key = _bin(o.source, o.valid, o.n_spans)
     conf = bundle.calibration.confidence(spec.name, bin_key, o.features)
     value = text[o.start : o.end]
-    if spec.name in SELLER_FIELDS:
+    if spec.role == "seller":
         value = repair_legal_form(value)
     checks: tuple[Blocker, ...] = ()
-    if spec.type == "amount" and spec.name == TOTAL_FIELD:
+    if spec.type == "amount" and spec.role == "total":
         _, conflict = check_total(text, value)
         if conflict:
             checks = (Blocker("total_inconsistent", spec.name, conflict),)

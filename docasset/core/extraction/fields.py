@@ -53,14 +53,34 @@ _CURRENCIES = {"EUR", "USD", "GBP", "MYR", "RM", "CHF", "SGD", "JPY", "CAD", "AU
 MIN_YEAR, MAX_YEAR = 1990, 2035
 
 
+# What a field is for, beyond its type: the per-type plug-in point of the receipt-era rules.
+# seller: the vendor's name (layout candidates on the head lines, legal-form repair, the
+# vendor history key); address: the seller's address (layout); total: the payable amount
+# (TOTAL keyword anchors, arithmetic checks); customer: the buyer's name (aliases learned
+# from corrections, ``DocType.aliases``).
+ROLES = ("seller", "address", "total", "customer")
+DATE_ORDERS = ("dmy", "mdy")
+RANGE_PARTS = ("start", "end")
+
+
 @dataclass(frozen=True)
 class FieldSpec:
-    """One extractable field of a document type."""
+    """One extractable field of a document type.
+
+    ``role`` (:data:`ROLES`) picks the rule candidates beyond the type's; ``keywords`` are the
+    printed labels after which the value follows ("Contract #", "Advertiser"); ``date_order``
+    reads an ambiguous numeric date (``dmy`` 03/02 is 3 February, ``mdy`` 2 March);
+    ``range_part`` (``start``/``end``) takes that part of a printed range
+    ("02/19/20 - 02/25/20" fills two fields)."""
 
     name: str
     label: str
     required: bool
     type: str
+    role: str | None = None
+    keywords: tuple[str, ...] = ()
+    date_order: str = "dmy"
+    range_part: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,13 @@ class DocType:
     name: str
     fields: tuple[FieldSpec, ...]
     sum_rules: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    # field -> {alias key (``alias_key``) -> canonical value}: customer spellings from the YAML
+    # and learned from corrections (``docasset.core.validation.aliases``).
+    aliases: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = field(default=())
+
+    def role_fields(self, role: str) -> list[str]:
+        """Names of the fields with ``role`` (:data:`ROLES`)."""
+        return [f.name for f in self.fields if f.role == role]
 
     @property
     def names(self) -> list[str]:
@@ -98,13 +125,10 @@ def parse_doctype(data: dict, source: str) -> DocType:
     raw_fields = data.get("fields")
     if not isinstance(raw_fields, list) or not raw_fields:
         raise SchemaError(f"{source}: 'fields' must be a non-empty list")
-    specs: list[FieldSpec] = []
-    for i, f in enumerate(raw_fields):
-        if not isinstance(f, dict) or not {"name", "label", "type"} <= f.keys():
-            raise SchemaError(f"{source}: field #{i} needs name, label and type")
-        if f["type"] not in FIELD_TYPES:
-            raise SchemaError(f"{source}: field {f['name']!r} has unknown type {f['type']!r}")
-        specs.append(FieldSpec(str(f["name"]), str(f["label"]), bool(f.get("required")), f["type"]))
+    order = data.get("date_order", "dmy")
+    if order not in DATE_ORDERS:
+        raise SchemaError(f"{source}: date_order must be one of {DATE_ORDERS}, not {order!r}")
+    specs = [_field_spec(f, i, str(order), source) for i, f in enumerate(raw_fields)]
     names = [s.name for s in specs]
     if len(set(names)) != len(names) or len({s.label for s in specs}) != len(specs):
         raise SchemaError(f"{source}: field names and labels must be unique")
@@ -114,7 +138,100 @@ def parse_doctype(data: dict, source: str) -> DocType:
             if target not in names or any(p not in names for p in parts):
                 raise SchemaError(f"{source}: sum rule {target} = {parts} names unknown fields")
             rules.append((target, tuple(parts)))
-    return DocType(data["name"], tuple(specs), tuple(rules))
+    aliases = []
+    for fname, table in (data.get("aliases") or {}).items():
+        if fname not in names or not isinstance(table, dict):
+            raise SchemaError(f"{source}: aliases of {fname!r}: unknown field or not a mapping")
+        pairs = [(alias_key(str(a)), str(canon)) for canon, al in table.items() for a in al or []]
+        pairs += [(alias_key(str(canon)), str(canon)) for canon in table]
+        aliases.append((str(fname), tuple(sorted(set(pairs)))))
+    return DocType(data["name"], tuple(specs), tuple(rules), tuple(aliases))
+
+
+def _field_spec(f: object, i: int, order: str, source: str) -> FieldSpec:
+    """One field of a document type's YAML (raises ``SchemaError`` on any defect)."""
+    if not isinstance(f, dict) or not {"name", "label", "type"} <= f.keys():
+        raise SchemaError(f"{source}: field #{i} needs name, label and type")
+    name = str(f["name"])
+    if f["type"] not in FIELD_TYPES:
+        raise SchemaError(f"{source}: field {name!r} has unknown type {f['type']!r}")
+    unknown = set(f) - {
+        "name",
+        "label",
+        "type",
+        "required",
+        "role",
+        "keywords",
+        "date_order",
+        "range",
+    }
+    if unknown:
+        raise SchemaError(f"{source}: field {name!r} has unknown keys {sorted(unknown)}")
+    role = f.get("role")
+    if role is not None and role not in ROLES:
+        raise SchemaError(f"{source}: field {name!r}: role must be one of {ROLES}, not {role!r}")
+    keywords = f.get("keywords") or []
+    if not isinstance(keywords, list) or not all(
+        isinstance(k, str) and k.strip() for k in keywords
+    ):
+        raise SchemaError(f"{source}: field {name!r}: keywords must be a list of strings")
+    field_order = f.get("date_order", order)
+    if field_order not in DATE_ORDERS:
+        raise SchemaError(f"{source}: field {name!r}: date_order must be one of {DATE_ORDERS}")
+    part = f.get("range")
+    if part is not None and (part not in RANGE_PARTS or f["type"] != "date"):
+        raise SchemaError(f"{source}: field {name!r}: range is start or end, on a date field")
+    return FieldSpec(
+        name,
+        str(f["label"]),
+        bool(f.get("required")),
+        f["type"],
+        role,
+        tuple(keywords),
+        str(field_order),
+        part,
+    )
+
+
+def doctype_to_dict(doctype: DocType) -> dict:
+    """The YAML form of a document type (what :func:`parse_doctype` reads back)."""
+    fields = []
+    for f in doctype.fields:
+        d: dict[str, object] = {"name": f.name, "label": f.label, "required": f.required}
+        d["type"] = f.type
+        if f.role:
+            d["role"] = f.role
+        if f.keywords:
+            d["keywords"] = list(f.keywords)
+        d["date_order"] = f.date_order
+        if f.range_part:
+            d["range"] = f.range_part
+        fields.append(d)
+    out: dict[str, object] = {"name": doctype.name, "fields": fields}
+    if doctype.sum_rules:
+        out["rules"] = [{"sum": {t: list(parts)}} for t, parts in doctype.sum_rules]
+    if doctype.aliases:
+        out["aliases"] = {
+            name: {
+                c: sorted(k for k, c2 in table if c2 == c) for c in sorted({c for _, c in table})
+            }
+            for name, table in doctype.aliases
+        }
+    return out
+
+
+def alias_key(value: str) -> str:
+    """The form two spellings of a name share to be aliases: NFKC, case-folded, without
+    whitespace and punctuation ("MIKE BLOOMBERG 2020, INC" -> "mikebloomberg2020inc")."""
+    return _text_key(value)
+
+
+def canonical(doctype: DocType, field_name: str, value: str | None) -> str | None:
+    """The canonical spelling of ``value`` under the type's aliases (itself when unknown)."""
+    if value is None:
+        return None
+    table = dict(dict(doctype.aliases).get(field_name, ()))
+    return table.get(alias_key(value), value)
 
 
 @cache
@@ -146,8 +263,9 @@ def _make_date(y: int, m: int, d: int) -> date | None:
     return out if MIN_YEAR <= out.year <= MAX_YEAR else None
 
 
-def parse_date(value: str) -> date | None:
-    """Parse a printed date; day-first when ambiguous (the receipts we see are day-first)."""
+def parse_date(value: str, order: str = "dmy") -> date | None:
+    """Parse a printed date; ambiguous numeric dates day-first (``order`` ``dmy``, the
+    receipts we see) or month-first (``mdy``, US documents)."""
     v = collapse(value).strip(" .,:;").lower()
     v = re.sub(r"\s*\d{1,2}:\d{2}(:\d{2})?\s*([ap]m)?$", "", v)  # a trailing time
     if m := _NUMERIC_DATE.match(v):
@@ -158,7 +276,7 @@ def parse_date(value: str) -> date | None:
             return _make_date(c, b, a)
         if b > 12 >= a:
             return _make_date(c, a, b)
-        return _make_date(c, b, a)
+        return _make_date(c, a, b) if order == "mdy" else _make_date(c, b, a)
     if re.fullmatch(r"\d{8}", v):
         # Compact forms: ISO-like yyyymmdd first, then day-first ddmmyyyy.
         iso = _make_date(int(v[:4]), int(v[4:6]), int(v[6:])) if v[:2] in ("19", "20") else None
@@ -198,7 +316,7 @@ def normalize(spec: FieldSpec, value: str | None) -> str | None:
     if value is None:
         return None
     if spec.type == "date":
-        d = parse_date(value)
+        d = parse_date(value, spec.date_order)
         return d.isoformat() if d else None
     if spec.type == "amount":
         a = parse_amount(value)
@@ -222,7 +340,7 @@ def validate_field(spec: FieldSpec, value: str | None) -> list[str]:
         return []
     if not collapse(value):
         return [f"{spec.name}: empty"]
-    if spec.type == "date" and parse_date(value) is None:
+    if spec.type == "date" and parse_date(value, spec.date_order) is None:
         return [f"{spec.name}: not a plausible date ({value!r})"]
     if spec.type == "amount":
         a = parse_amount(value)

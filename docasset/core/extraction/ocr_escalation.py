@@ -16,6 +16,7 @@ from docasset.core.extraction.extract import field_candidates
 from docasset.core.extraction.fields import DocType, load_doctype, normalize
 from docasset.core.ocr.engine import Engine
 from docasset.core.ocr.hybrid import EscalationConfig, HybridEngine, ReviewPredicate
+from docasset.core.ocr.pdf_text import with_text_layer
 from docasset.core.ocr.rapid import RapidConfig, RapidEngine
 from docasset.core.ocr.tesseract import OcrConfig, TesseractEngine
 from docasset.errors import OcrError
@@ -75,20 +76,27 @@ def make_engine(
     doctype: DocType,
     review: ReviewPredicate | None = None,
 ) -> Engine:
-    """The engine called ``name`` (``tesseract``, ``rapidocr`` or ``hybrid``)."""
+    """The engine called ``name`` (``tesseract``, ``rapidocr`` or ``hybrid``), reading PDF
+    text layers per ``ocr.text_layer`` (``docasset.core.ocr.pdf_text``)."""
     if name == "tesseract":
-        return TesseractEngine(ocr)
+        return with_text_layer(TesseractEngine(ocr), ocr.text_layer)
     if name == "rapidocr":
-        return RapidEngine(rapid)
+        return with_text_layer(RapidEngine(rapid), ocr.text_layer)
     if name == "hybrid":
-        return hybrid_engine(TesseractEngine(ocr), RapidEngine(rapid), doctype, escalation, review)
+        hybrid = hybrid_engine(
+            TesseractEngine(ocr), RapidEngine(rapid), doctype, escalation, review
+        )
+        return with_text_layer(hybrid, ocr.text_layer)
     raise OcrError(f"unknown OCR engine {name!r} (tesseract, rapidocr or hybrid)")
 
 
-def default_engine(doctype: DocType | None = None, name: str | None = None) -> Engine:
+def default_engine(
+    doctype: DocType | None = None, name: str | None = None, text_layer: str | None = None
+) -> Engine:
     """The engine ``name`` (default: the ``OcrConfig.engine`` setting) with default settings;
-    hybrid escalation checks ``doctype``'s required fields (default: the shipped receipt)."""
-    ocr = OcrConfig()
+    hybrid escalation checks ``doctype``'s required fields (default: the shipped receipt);
+    ``text_layer`` overrides the ``OcrConfig.text_layer`` setting."""
+    ocr = OcrConfig() if text_layer is None else OcrConfig(text_layer=text_layer)  # type: ignore[arg-type]
     return make_engine(
         name or ocr.engine,
         ocr,

@@ -14,15 +14,21 @@ from docasset.core.extraction.fields import parse_amount, parse_date
 from docasset.core.ocr.text import lines_with_offsets
 
 _MON = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
-DATE_RE = re.compile(
-    r"(?<![\w/.\-])(?:"
+_DATE = (
     r"\d{4}[./\-]\d{1,2}[./\-]\d{1,2}"
     r"|\d{1,2}[./\-]\d{1,2}[./\-]\d{2,4}"
     rf"|\d{{1,2}}[\s\-./]?{_MON}[\s\-./,]*\d{{2,4}}"
     rf"|{_MON}[\s\-./]?\d{{1,2}}(?:st|nd|rd|th)?[\s,\-./]*\d{{2,4}}"
-    r")(?![\w/])",
+)
+DATE_RE = re.compile(rf"(?<![\w/.\-])(?:{_DATE})(?![\w/])", re.I)
+# A printed period: "02/19/20 - 02/25/20", "05/28/20-06/03/20", "3/25/20 thru 3/31/20".
+DATE_RANGE_RE = re.compile(
+    rf"(?<![\w/.\-])({_DATE})\s*[.,]?\s*(?:-|\u2013|\u2014|to|thru|through|until)\s*({_DATE})(?![\w/])",
     re.I,
 )
+_IDENTIFIER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-/.]*\d[A-Za-z0-9\-/]*")
+_SEPARATORS_RE = re.compile(r"^[\s:#.\-=|]*")
+_TEXT_MAX_TOKENS = 6
 AMOUNT_RE = re.compile(r"(?<![\d.,])\d{1,3}(?:[,.]?\d{3})*[.,]\d{2}(?![\d.,]*\d)")
 # On a total line only: an amount whose decimals OCR split off ("RM 73. 00").
 SPLIT_AMOUNT_RE = re.compile(r"(?<![\d.,])\d{1,3}(?:,?\d{3})*[.,] \d{2}(?![\d.,]*\d)")
@@ -136,12 +142,83 @@ def find_ibans(text: str) -> list[Candidate]:
     return [Candidate(m.start(), m.end(), m.group(0), 1.0) for m in IBAN_RE.finditer(text)]
 
 
-def rule_candidates(field_type: str, field_name: str, text: str) -> list[Candidate]:
-    """Candidates for a field by its type (and name, for totals), best first."""
+def find_date_ranges(text: str, part: str) -> list[Candidate]:
+    """The ``start`` or ``end`` date of every printed period, earliest first."""
+    group = 1 if part == "start" else 2
+    return [
+        Candidate(m.start(group), m.end(group), m.group(group), 1.0)
+        for m in DATE_RANGE_RE.finditer(text)
+        if parse_date(m.group(1)) is not None and parse_date(m.group(2)) is not None
+    ]
+
+
+def _value_after(rest: str, field_type: str, range_part: str | None) -> tuple[int, int] | None:
+    """Where the value of a field of ``field_type`` sits in ``rest`` (the line after its
+    label): the first date (range part) / amount / identifier, or the text up to the next
+    label-like token ("Agency:"), at most six tokens."""
+    if range_part is not None:
+        m = DATE_RANGE_RE.search(rest)
+        if m:
+            g = 1 if range_part == "start" else 2
+            return m.start(g), m.end(g)
+    if field_type == "date":
+        m = DATE_RE.search(rest)
+    elif field_type == "amount":
+        m = AMOUNT_RE.search(rest)
+    elif field_type in ("identifier", "iban"):
+        head = _SEPARATORS_RE.match(rest)
+        m = _IDENTIFIER_RE.match(rest, head.end() if head else 0)
+    else:
+        head = _SEPARATORS_RE.match(rest)
+        start = head.end() if head else 0
+        end = start
+        for n, tok in enumerate(re.finditer(r"\S+", rest[start:])):
+            if n >= _TEXT_MAX_TOKENS or (n and tok.group(0).endswith(":")):
+                break
+            end = start + tok.end()
+        return (start, end) if end > start else None
+    return (m.start(), m.end()) if m else None
+
+
+def find_labelled(
+    text: str, keywords: tuple[str, ...], field_type: str, range_part: str | None = None
+) -> list[Candidate]:
+    """Values printed after one of the field's labels (``keywords``, case-insensitive) on the
+    same line (strength 1.0) or the next (0.7); earlier keywords of the list first."""
+    if not keywords:
+        return []
+    alternatives = "|".join(re.escape(k.strip()) for k in keywords)
+    label = re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])", re.I)
+    lines = lines_with_offsets(text)
+    found: list[tuple[int, Candidate]] = []
+    for i, (start, line) in enumerate(lines):
+        for m in label.finditer(line):
+            rank = next(
+                (j for j, k in enumerate(keywords) if m.group(0).lower() == k.strip().lower()),
+                len(keywords),
+            )
+            hit = _value_after(line[m.end() :], field_type, range_part)
+            base, strength = start + m.end(), 1.0
+            if hit is None and i + 1 < len(lines):
+                base, strength = lines[i + 1][0], 0.7
+                hit = _value_after(lines[i + 1][1], field_type, range_part)
+            if hit is not None:
+                s, e = base + hit[0], base + hit[1]
+                found.append((rank, Candidate(s, e, text[s:e], strength)))
+    found.sort(key=lambda rc: (rc[0], -rc[1].strength, rc[1].start))
+    out: list[Candidate] = []
+    for _, c in found:
+        if all((c.start, c.end) != (o.start, o.end) for o in out):
+            out.append(c)
+    return out
+
+
+def rule_candidates(field_type: str, role: str | None, text: str) -> list[Candidate]:
+    """Candidates for a field by its type (and role, for totals), best first."""
     if field_type == "date":
         return find_dates(text)
     if field_type == "amount":
-        return find_totals(text) if field_name == "total" else []
+        return find_totals(text) if role == "total" else []
     if field_type == "iban":
         return find_ibans(text)
     return []

@@ -270,6 +270,15 @@ def _pdf_pixels(size_pt: tuple[float, float], dpi: int) -> tuple[int, int]:
     return math.ceil(size_pt[0] * scale), math.ceil(size_pt[1] * scale)
 
 
+def pdf_page_dpi(size_pt: tuple[float, float], limits: IntakeLimits) -> int:
+    """The rasterisation DPI of a PDF page: ``limits.pdf_dpi``, lowered for an oversized page
+    (a 30-inch broadcast schedule) so that it fits ``max_pixels_per_page``: a vector page is
+    no decompression bomb, it only needs a coarser raster."""
+    area_in2 = max(size_pt[0] * size_pt[1], 1.0) / (72 * 72)
+    fit = int(math.sqrt(limits.max_pixels_per_page / area_in2) * 0.99)
+    return max(min(limits.pdf_dpi, fit), 1)
+
+
 def _pdf_pages(fh: BinaryIO, where: str, limits: IntakeLimits) -> tuple[PageInfo, ...]:
     pdf = _open_pdf(fh, where)
     try:
@@ -286,11 +295,13 @@ def _pdf_pages(fh: BinaryIO, where: str, limits: IntakeLimits) -> tuple[PageInfo
             except pdfium.PdfiumError as exc:
                 raise ScanError(where, "broken_pdf", f"page {i}: {exc}") from exc
             try:
-                w, h = _pdf_pixels(page.get_size(), limits.pdf_dpi)
+                size_pt = page.get_size()
             finally:
                 page.close()
+            dpi = pdf_page_dpi(size_pt, limits)
+            w, h = _pdf_pixels(size_pt, dpi)
             _check_pixels(where, i, w, h, limits)
-            pages.append(PageInfo(i, w, h, float(limits.pdf_dpi)))
+            pages.append(PageInfo(i, w, h, float(dpi)))
     finally:
         pdf.close()
     return tuple(pages)
@@ -365,16 +376,17 @@ def _iter_pdf(
             try:
                 page = pdf[info.page]
                 try:
-                    bitmap = page.render(scale=limits.pdf_dpi / 72, grayscale=True)
+                    dpi = pdf_page_dpi(page.get_size(), limits)
+                    bitmap = page.render(scale=dpi / 72, grayscale=True)
                     gray = to_gray(bitmap.to_pil())  # copies out of the PDFium buffer
                     bitmap.close()
                 finally:
                     page.close()
             except pdfium.PdfiumError as exc:
                 raise ScanError(where, "broken_pdf", f"page {info.page}: {exc}") from exc
-            if info.dpi == float(limits.pdf_dpi):  # else inspected at another dpi: sizes differ
+            if info.dpi == float(dpi):  # else inspected at another dpi: sizes differ
                 _same_size(where, info, gray.width, gray.height)
-            yield PageInfo(info.page, gray.width, gray.height, float(limits.pdf_dpi)), gray
+            yield PageInfo(info.page, gray.width, gray.height, float(dpi)), gray
     finally:
         pdf.close()
 

@@ -17,6 +17,7 @@ import polars as pl
 from docasset.core.crash import crashpoint
 from docasset.core.intake.scans import IntakeLimits, PageQuality, ScanFile
 from docasset.core.ocr.engine import Engine, ocr_documents, page_engines
+from docasset.core.ocr.pdf_text import page_reasons
 from docasset.core.ocr.words import empty_words, validate_words
 from docasset.core.progress import Progress
 
@@ -51,7 +52,8 @@ def read_batch(
         else:  # that document's outcome (recorded, counted, checked), not the step's
             failures[doc_id] = f"{type(out).__name__}: {out}"
         progress.step(note=f"{len(failures)} failed" if failures else "")
-    words = validate_words(pl.concat(frames)) if frames else empty_words()
+    # diagonal: a page_reason column is present when the engine reads text layers.
+    words = validate_words(pl.concat(frames, how="diagonal")) if frames else empty_words()
     return OcrBatch(words, failures, time.perf_counter() - started)
 
 
@@ -69,6 +71,8 @@ def ocr_summary(batch: OcrBatch, engine: Engine, documents: int, pages: int) -> 
         "ocr_versions": engine.versions(),
         # Which engine produced each page's text (hybrid: re-read pages are rapidocr's).
         **{f"pages_{name}": n for name, n in page_engines(w).items()},
+        # Why each page was read so (text layer, or the reason it was OCR'd).
+        **{f"pages_reason_{why}": n for why, n in page_reasons(w).items()},
         "seconds": round(batch.seconds, 2),
         "pages_per_second": round(pages / batch.seconds, 3) if batch.seconds > 0 else 0.0,
     }

@@ -57,6 +57,12 @@ class OcrConfig:
         "OCR engine: tesseract, rapidocr (PP-OCR on ONNX Runtime) or hybrid (Tesseract, and "
         "RapidOCR for pages the escalation evidence says are hard; see Settings.escalation).",
     )
+    text_layer: Literal["never", "auto", "always"] = tunable(
+        "auto",
+        "PDF pages: read the text layer when usable (auto: enough characters, not garbage, "
+        "covering the page's ink, an invisible OCR layer confirmed by a sample OCR), always "
+        "when present (always), or OCR every page (never); docasset.core.ocr.pdf_text.",
+    )
     lang: str = tunable("eng", "Tesseract language(s), e.g. eng or eng+deu.")
     psm: int = tunable(6, "Tesseract page segmentation mode.")
     upscale_below_dpi: float = tunable(

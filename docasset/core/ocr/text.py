@@ -93,3 +93,9 @@ def lines_with_offsets(text: str) -> list[tuple[int, str]]:
 def line_index(text: str, offset: int) -> int:
     """The 0-based index of the non-empty line holding ``offset`` (its vertical rank)."""
     return sum(1 for ln in text[:offset].split("\n")[:-1] if ln.strip())
+
+
+def page_of(text: str, offset: int) -> int:
+    """The 0-based page of ``offset`` in a :func:`document_text` (pages are separated by
+    the only blank lines it has: a line is never empty)."""
+    return text.count("\n\n", 0, max(offset, 0))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-PAGE_ENGINES: tuple[str, ...] = ("tesseract", "rapidocr")  # the engines that read a page
+PAGE_ENGINES: tuple[str, ...] = ("tesseract", "rapidocr", "pdf-text")  # what read a page
 
 
 class WordsModel(pa.DataFrameModel):
@@ -42,10 +42,20 @@ WORDS_SCHEMA = WordsModel.to_schema()
 WORD_DTYPES: dict[str, pl.DataType] = {
     name: col.dtype.type for name, col in WORDS_SCHEMA.columns.items()
 }
+# Why the page was read by its engine (``docasset.core.ocr.pdf_text.REASONS``): a column
+# present when the engine is wrapped by the text-layer engine, absent otherwise.
+PAGE_REASON = "page_reason"
+_PAGE_REASON_SCHEMA = pa.DataFrameSchema(
+    {PAGE_REASON: pa.Column(pl.Utf8, nullable=False, checks=pa.Check.str_length(min_value=1))}
+)
 
 
 def validate_words(df: pl.DataFrame) -> pl.DataFrame:
-    """Validate a word table against :data:`WORDS_SCHEMA` (raises pandera's error)."""
+    """Validate a word table against :data:`WORDS_SCHEMA`, plus the optional
+    :data:`PAGE_REASON` column (raises pandera's error)."""
+    if PAGE_REASON in df.columns:
+        _PAGE_REASON_SCHEMA.validate(df.select(PAGE_REASON))
+        return WORDS_SCHEMA.validate(df.drop(PAGE_REASON)).with_columns(df[PAGE_REASON])
     return WORDS_SCHEMA.validate(df)
 
 

@@ -14,7 +14,13 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from docasset.core.extraction.fields import DocType, FieldSpec, normalize
-from docasset.core.extraction.rules import find_amounts, find_dates, find_totals
+from docasset.core.extraction.rules import (
+    find_amounts,
+    find_date_ranges,
+    find_dates,
+    find_labelled,
+    find_totals,
+)
 
 MIN_FUZZY_SCORE = 85.0
 
@@ -89,11 +95,14 @@ def align_value(spec: FieldSpec, value: str, text: str) -> Alignment:
         return Alignment(spec.name, value, *hit, "exact", 100.0)
     if spec.type in ("date", "amount"):
         target = normalize(spec, value)
+        # Prefer the occurrence the field's labels (and a range's part) anchor.
+        labelled = find_labelled(text, spec.keywords, spec.type, spec.range_part)
         if spec.type == "date":
-            cands = find_dates(text)
+            ranges = find_date_ranges(text, spec.range_part) if spec.range_part else []
+            cands = labelled + ranges + find_dates(text)
         else:
-            cands = find_amounts(text)
-            if spec.name == "total":  # prefer the occurrence a total keyword anchors
+            cands = labelled + find_amounts(text)
+            if spec.role == "total":  # prefer the occurrence a total keyword anchors
                 cands = find_totals(text) + cands
         for c in cands:
             if target is not None and normalize(spec, c.text) == target:

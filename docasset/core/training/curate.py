@@ -261,7 +261,7 @@ def contradicting_value(spec: FieldSpec, text: str) -> str | None:
     if spec.type == "date":
         dates = find_dates(text)
         return dates[0].text if len({normalize(spec, d.text) for d in dates}) == 1 else None
-    if spec.type == "amount" and spec.name == "total":
+    if spec.type == "amount" and spec.role == "total":
         strong = [c for c in find_totals(text) if c.strength >= 0.7]
         return strong[0].text if strong else None
     return None

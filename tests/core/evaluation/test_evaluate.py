@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
-from docasset.core.evaluation.error_analysis import analyse, find_value
+from docasset.core.evaluation.error_analysis import analyse, doc_errors, find_value
 from docasset.core.evaluation.evaluate import ModelEvaluation, evaluate_predictions
 from docasset.core.evaluation.gate import GateConfig, regression_verdict
 from docasset.core.evaluation.metrics import automation_at_precision
@@ -162,7 +163,7 @@ def test_report_renders_markdown_with_plots_and_standalone_html(tmp_path: Path) 
     assert md.count("](data:image/png;base64,") == 3  # F1, automation, calibration
     assert "| company | yes | 0.900 [0.70, 1.00] |" in md  # precision with its interval
     assert "Most confused fields" in md and "address (1)" in md
-    assert "| `ACME SDN BHD ⏎ ⟦NO 1 JALAN SATU⟧ ⏎ 01/02/2019" in md
+    assert "| `p. 1: ACME SDN BHD ⏎ ⟦NO 1 JALAN SATU⟧ ⏎ 01/02/2019" in md
     paths = write_report(tmp_path / "v2", blocks, {"passed": passed}, "evaluation v2")
     on_disk = paths["md"].read_text()
     assert "![per-field F1](f1.png)" in on_disk and (tmp_path / "v2" / "f1.png").is_file()
@@ -170,3 +171,26 @@ def test_report_renders_markdown_with_plots_and_standalone_html(tmp_path: Path) 
     assert page.startswith("<!doctype html>") and page.count('src="data:image/png;base64,') == 3
     assert "<b>BLOCKED</b>" in page and "<table>" in page and "http" not in page  # standalone
     assert json.loads(paths["json"].read_text()) == {"passed": False}
+
+
+def test_error_analysis_names_the_page() -> None:
+    from docasset.core.ocr.text import page_of
+
+    text = "ORDER KXYZ\nContract 1\n\nGross Total $10.00\nNet $8.50"
+    assert [page_of(text, text.index(s)) for s in ("ORDER", "Contract", "Gross", "Net")] == [
+        0,
+        0,
+        1,
+        1,
+    ]
+    preds, _, _ = _golden()
+    one = preds[0]
+    fields = dict(one.fields)
+    total = fields["total"]
+    start = text.index("8.50")
+    fields["total"] = dataclasses.replace(total, value="8.50", start=start, end=start + 4)
+    pred = dataclasses.replace(one, fields=fields)
+    assert isinstance(pred, DocPrediction)
+    errors = doc_errors(RECEIPT, pred, text, {"total": "10.00"}, chars=5)
+    [err] = [e for e in errors if e.field == "total"]
+    assert (err.truth_page, err.predicted_page) == (1, 1)

@@ -146,3 +146,43 @@ def test_pages_a_browser_cannot_show_are_rendered_once(tmp_path: Path) -> None:
     stamps = [f.stat().st_mtime_ns for f in files]
     page_files(scan, tmp_path / "pages", IntakeLimits())
     assert [f.stat().st_mtime_ns for f in files] == stamps  # not rendered again
+
+
+def test_multi_page_pdf_task_boxes_each_value_on_its_page(tmp_path: Path) -> None:
+    from docasset.core.ocr.pdf_text import TextLayerEngine
+    from docasset.core.ocr.tesseract import OcrConfig, TesseractEngine
+    from docasset.core.validation.ls_tasks import page_files as files_of
+    from tests.core.ocr.pdfs import Page, Text, write_pdf
+
+    ad = load_doctype("ad_order")
+    pdf = write_pdf(
+        tmp_path / "order.pdf",
+        [
+            Page(texts=[Text(72, 700, "Contract # 554532 Advertiser: Bernie 2020 (33267)")]),
+            Page(texts=[Text(72, 300, "Gross Total $39,600.00 Net 33,660.00 end of order")]),
+        ],
+    )
+    limits = IntakeLimits()
+    scan = inspect_file(pdf, limits)
+    words = TextLayerEngine(TesseractEngine(OcrConfig()), "auto").read_document(scan, limits, None)
+    text = document_text(words, scan.doc_id)
+    s = text.index("39,600.00")
+    none = FieldPrediction(None, 0, 0, "none", "none", 0.0)
+    pred = DocPrediction(
+        scan.doc_id,
+        {f.name: none for f in ad.fields}
+        | {"gross_amount": FieldPrediction("39,600.00", s, s + 9, "both", "b", 0.7)},
+        "review",
+        [Blocker("low_confidence", "gross_amount", "0.70 < 0.95")],
+        "v1",
+    )
+    shown = [
+        TaskPage(f"/u/{f.name}", p.width, p.height)
+        for f, p in zip(files_of(scan, tmp_path / "pages", limits), scan.pages, strict=True)
+    ]
+    task = review_task(ad, pred, shown, word_offsets(words), "b1")
+    assert task["data"]["pages"] == [f"/u/{scan.doc_id}-p0.png", f"/u/{scan.doc_id}-p1.png"]
+    [box] = [r for r in task["predictions"][0]["result"] if r["from_name"] == "field"]
+    assert box["item_index"] == 1 and box["value"]["rectanglelabels"] == ["GROSS_AMOUNT"]
+    # 300 pt up a 792 pt page: about 62 % down the second page.
+    assert 55 < box["value"]["y"] < 65

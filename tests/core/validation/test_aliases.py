@@ -1,0 +1,44 @@
+"""Customer aliases learned from corrections (the advertiser of ad orders)."""
+
+from __future__ import annotations
+
+from docasset.core.extraction.fields import canonical, load_doctype, parse_doctype
+from docasset.core.validation.aliases import learn_aliases, same_party, with_aliases
+
+
+def test_spellings_of_one_advertiser_become_aliases_of_the_most_typed() -> None:
+    table = learn_aliases(
+        [
+            ("MIKE BLOOMBERG 2020, INC", "Mike Bloomberg 2020"),
+            ("MikeBloomberg2020Inc-D", "Mike Bloomberg 2020"),
+            ("Mike Bloomberg 2020 Inc", "MIKE BLOOMBERG 2020, INC"),
+            ("Bernie 2020", "Bernie 2020"),
+            # A wrong extraction corrected: the printed value is no alias of the advertiser.
+            ("WTAE Pittsburgh", "Priorities USA Action"),
+        ]
+    )
+    d = with_aliases(load_doctype("ad_order"), "advertiser", table)
+    for spelling in ("MikeBloomberg2020Inc-D", "mike bloomberg 2020", "Mike Bloomberg 2020, Inc."):
+        assert canonical(d, "advertiser", spelling) == "Mike Bloomberg 2020"
+    assert canonical(d, "advertiser", "BERNIE 2020") == "Bernie 2020"
+    assert canonical(d, "advertiser", "WTAE Pittsburgh") == "WTAE Pittsburgh"  # unknown: itself
+    assert canonical(d, "advertiser", None) is None
+
+
+def test_yaml_aliases_win_over_learned_ones() -> None:
+    base = parse_doctype(
+        {
+            "name": "t",
+            "fields": [{"name": "adv", "label": "ADV", "type": "text", "role": "customer"}],
+            "aliases": {"adv": {"Tillis for Senate": ["Tillis/R/US Senate"]}},
+        },
+        "t.yaml",
+    )
+    d = with_aliases(base, "adv", learn_aliases([("Tillis/R/US Senate", "TILLIS R US SENATE")]))
+    assert canonical(d, "adv", "tillis/r/us senate") == "Tillis for Senate"
+
+
+def test_same_party_needs_similar_names() -> None:
+    assert same_party("POL/J Ossoff/D/Sen/GA", "pol j ossoff d sen ga")
+    assert not same_party("Bernie 2020", "Biden for President")
+    assert not same_party("", "x")
