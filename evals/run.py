@@ -400,7 +400,7 @@ def train_for(args: argparse.Namespace, cache: Path | None) -> dict[str, Any]:
         docs,
         ocr.texts,
         doctype,
-        TrainConfig(epochs=args.epochs, seed=args.seed),
+        TrainConfig(epochs=args.epochs, seed=args.seed, calibration_folds=args.calibration_folds),
         args.dev_fraction,
         ocr.engine,
         str(args.train_dataset),
@@ -467,6 +467,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dev-fraction", type=float, default=0.4, help="with --train-dataset")
     p.add_argument("--epochs", type=int, default=40, help="with --train-dataset")
     p.add_argument("--seed", type=int, default=0, help="with --train-dataset")
+    p.add_argument(
+        "--calibration-folds",
+        type=int,
+        default=3,  # TrainConfig.calibration_folds
+        help="with --train-dataset: cross-fitting folds (0: calibrate on the dev split alone)",
+    )
     return p.parse_args(argv)
 
 
