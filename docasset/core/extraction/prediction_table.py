@@ -21,7 +21,7 @@ import pandera.polars as pa
 import polars as pl
 from polars._typing import PolarsDataType
 
-from docasset.core.extraction.fields import DocType, normalize
+from docasset.core.extraction.fields import DocType, canonical, normalize
 from docasset.core.extraction.routing import (
     BLOCKER_KINDS,
     FIELD_STATUSES,
@@ -141,7 +141,11 @@ def predictions_frame(
 
 
 def to_json(doctype: DocType, p: DocPrediction, doc_name: str | None = None) -> dict[str, Any]:
-    """The ``docasset extract`` JSON object of one prediction."""
+    """The ``docasset extract`` JSON object of one prediction; a type with customer fields
+    (role ``customer``) adds their canonical spellings under its aliases (``customers``)."""
+    customers = {
+        n: canonical(doctype, n, p.fields[n].value) for n in doctype.role_fields("customer")
+    }
     return {
         "doc": doc_name or p.doc_id,
         "fields": {s.name: p.fields[s.name].value for s in doctype.fields},
@@ -158,7 +162,7 @@ def to_json(doctype: DocType, p: DocPrediction, doc_name: str | None = None) -> 
         "blocker_details": [b.as_dict() for b in p.blockers],
         "doc_confidence": p.doc_confidence,
         "model_version": p.model_version,
-    }
+    } | ({"customers": customers} if customers else {})
 
 
 def documents(preds: pl.DataFrame) -> pl.DataFrame:

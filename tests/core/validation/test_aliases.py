@@ -42,3 +42,32 @@ def test_same_party_needs_similar_names() -> None:
     assert same_party("POL/J Ossoff/D/Sen/GA", "pol j ossoff d sen ga")
     assert not same_party("Bernie 2020", "Biden for President")
     assert not same_party("", "x")
+
+
+def test_extract_output_names_the_canonical_customer() -> None:
+    from docasset.core.extraction.prediction_table import to_json
+    from docasset.core.extraction.routing import DocPrediction, FieldPrediction
+
+    d = with_aliases(
+        load_doctype("ad_order"),
+        "advertiser",
+        learn_aliases([("MIKE BLOOMBERG 2020, INC", "Mike Bloomberg 2020")]),
+    )
+    none = FieldPrediction(None, 0, 0, "none", "none", 0.0)
+    adv = FieldPrediction("MIKE BLOOMBERG 2020, INC", 0, 24, "model", "b", 0.9)
+    pred = DocPrediction(
+        "d1", {f.name: none for f in d.fields} | {"advertiser": adv}, "review", [], "v1"
+    )
+    out = to_json(d, pred)
+    assert out["fields"]["advertiser"] == "MIKE BLOOMBERG 2020, INC"  # as printed
+    assert out["customers"] == {"advertiser": "Mike Bloomberg 2020"}
+    assert "customers" not in to_json(load_doctype("receipt"), _receipt_pred())
+
+
+def _receipt_pred():  # type: ignore[no-untyped-def]
+    from docasset.core.extraction.routing import DocPrediction, FieldPrediction
+
+    none = FieldPrediction(None, 0, 0, "none", "none", 0.0)
+    return DocPrediction(
+        "r1", {f.name: none for f in load_doctype("receipt").fields}, "review", [], "v1"
+    )
