@@ -38,6 +38,7 @@ _PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "tiff": "TIFF"}
 _PDF_PASSWORD_ERRORS = (4, 6)
 _META_VS_TEXT_DPI = 1.6  # trust the dpi tag unless the text size says otherwise by this factor
 _MIN_META_DPI = 20.0  # below this a dpi tag is a placeholder (JFIF 1x1 aspect), not a resolution
+MIN_PDF_DPI = 100  # an oversized PDF page is rasterised coarser, down to this
 
 
 @dataclass(frozen=True)
@@ -273,10 +274,11 @@ def _pdf_pixels(size_pt: tuple[float, float], dpi: int) -> tuple[int, int]:
 def pdf_page_dpi(size_pt: tuple[float, float], limits: IntakeLimits) -> int:
     """The rasterisation DPI of a PDF page: ``limits.pdf_dpi``, lowered for an oversized page
     (a 30-inch broadcast schedule) so that it fits ``max_pixels_per_page``: a vector page is
-    no decompression bomb, it only needs a coarser raster."""
+    no decompression bomb, it only needs a coarser raster. Never below :data:`MIN_PDF_DPI`
+    (text would be unreadable): a page too large even then stays a decompression bomb."""
     area_in2 = max(size_pt[0] * size_pt[1], 1.0) / (72 * 72)
     fit = int(math.sqrt(limits.max_pixels_per_page / area_in2) * 0.99)
-    return max(min(limits.pdf_dpi, fit), 1)
+    return max(min(limits.pdf_dpi, fit), min(MIN_PDF_DPI, limits.pdf_dpi))
 
 
 def _pdf_pages(fh: BinaryIO, where: str, limits: IntakeLimits) -> tuple[PageInfo, ...]:

@@ -344,7 +344,12 @@ def test_decompression_bomb_by_pil_cap(tmp_path: Path) -> None:
 def test_pdf_page_that_would_rasterise_too_big(tmp_path: Path) -> None:
     path = tmp_path / "poster.pdf"
     Image.new("L", (100, 100), 255).save(path, format="PDF", resolution=1)  # 100x100 inches
-    assert reason(path) == "decompression_bomb"
+    assert reason(path) == "decompression_bomb"  # 100 DPI, the floor, would be 100 Mpx
+    # A 30-inch schedule fits the pixel cap at a coarser DPI: rasterised, not refused.
+    poster = tmp_path / "schedule.pdf"
+    Image.new("L", (31, 24), 255).save(poster, format="PDF", resolution=1)
+    [page] = inspect_file(poster).pages
+    assert 100 <= (page.dpi or 0) < 300 and page.width * page.height <= 60_000_000
 
 
 def test_too_many_pages(tmp_path: Path) -> None:
