@@ -100,10 +100,12 @@ case "$CMD" in
   labelstudio)
     shift || true
     ensure_labelstudio
-    export DOCASSET_HOME="$DOCASSET_STATE/work"
+    # Any docasset home (DOCASSET_HOME), the demo's by default: Label Studio serves its files.
+    export DOCASSET_HOME="${DOCASSET_HOME:-$DOCASSET_STATE/work}"
     exec .venv/bin/docasset labelstudio "${@:-start}" --state "$DOCASSET_STATE/labelstudio";;
   ui)
-    export DAGSTER_HOME="$DOCASSET_STATE/dagster_home" DOCASSET_HOME="$DOCASSET_STATE/work"
+    export DAGSTER_HOME="${DAGSTER_HOME:-$DOCASSET_STATE/dagster_home}"
+    export DOCASSET_HOME="${DOCASSET_HOME:-$DOCASSET_STATE/work}"
     mkdir -p "$DAGSTER_HOME"
     [ -s "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
     exec .venv/bin/dg dev;;

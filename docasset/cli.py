@@ -103,15 +103,20 @@ def ingest_definitions(home: Path, settings: Settings) -> dg.Definitions:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Claim the inbox now and run its ingest runs in-process (new batches, and earlier ones
-    whose run failed or died); one JSON object per entry.
+    whose run failed or died); one JSON object per entry. With Label Studio configured
+    (``DOCASSET_LABEL_STUDIO_URL``), review documents are pushed as tasks and, as the daemon's
+    sensors do, new annotations are then pulled (a refused one is sent back to its task) and
+    the corrections inbox imported.
 
     Exit 0 when every run completed (quarantined files are outcomes), 1 when one failed or
     the scan-quality gate held a batch (each said on stderr, with what to do)."""
     import dagster as dg
 
     from docasset.core.progress import to_stderr
+    from docasset.core.validation.ls_review import RejectionLedger
     from docasset.core.workdir import Workdir
-    from docasset.defs.driver import LocalDriver, ingest
+    from docasset.defs.driver import LocalDriver, ingest, pull_once
+    from docasset.defs.label_studio import LabelStudio
     from docasset.defs.settings import Settings
 
     to_stderr()  # per batch, and the OCR of each batch, on stderr (stdout: JSON lines)
@@ -121,22 +126,36 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     _use_instance(home.parent / "dagster_home")
     settings = Settings()
     inbox = settings.inbox_config()
+    label_studio = LabelStudio.from_env()
     with dg.DagsterInstance.get() as instance:
         # Step failures are reported below, one line per batch, not as Dagster tracebacks.
         defs = ingest_definitions(home, settings)
         driver = LocalDriver(instance, defs, home, log_level="CRITICAL")
         res = ingest(driver, wd, inbox.batch_max_files, inbox)
+        pulled = pull_once(driver) if label_studio.configured() else True
     for o in res.outcomes:
         print(json.dumps(o), flush=True)
     for note in res.notes:
         print(f"docasset: {note}", file=sys.stderr)
+    if label_studio.configured() and (refused := RejectionLedger(wd.root / "corrections").open()):
+        print(
+            f"docasset: {len(refused)} Label Studio annotation(s) refused, shown on their "
+            f"tasks for the operators to fix: {', '.join(sorted(refused))}",
+            file=sys.stderr,
+        )
+    if not pulled:
+        print(
+            "docasset: error: importing the annotations pulled from Label Studio failed (see "
+            "the corrections run)",
+            file=sys.stderr,
+        )
     if not res.ok:
         print(
             "docasset: error: not every batch completed (above); `docasset status` lists "
             "what is left and what to do",
             file=sys.stderr,
         )
-    return EXIT_OK if res.ok else EXIT_ERROR
+    return EXIT_OK if res.ok and pulled else EXIT_ERROR
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -417,10 +436,12 @@ def cmd_labelstudio(args: argparse.Namespace) -> int:
     from docasset.core.validation import ls_server
     from docasset.core.validation.ls_client import LabelStudioClient
     from docasset.core.validation.ls_config import LabelStudioConfig, labelling_config
-    from docasset.core.validation.ls_tasks import served_dirs
+    from docasset.core.validation.ls_tasks import HIDDEN_DATA, VIEW_TITLE, served_dirs
     from docasset.core.workdir import Workdir
+    from docasset.errors import LabelStudioError
 
-    state = Path(args.state).resolve()
+    home = _home(args).resolve()
+    state = Path(args.state).resolve() if args.state else home / "labelstudio"
     pidfile, creds_file = state / "label-studio.pid", state / "credentials.json"
     pid = int(pidfile.read_text()) if pidfile.is_file() else None
     running = pid is not None and ls_server.is_running(pid)
@@ -437,22 +458,35 @@ def cmd_labelstudio(args: argparse.Namespace) -> int:
         print(f"running at {creds.get('url')} (pid {pid})" if running else "not running")
         return EXIT_OK if running else EXIT_ERROR
     state.mkdir(parents=True, exist_ok=True)
-    home = _home(args).resolve()
     wd = Workdir(home)
+    root = Path(args.document_root).resolve() if args.document_root else home
+    if not home.is_relative_to(root):
+        raise LabelStudioError(
+            f"--document-root {root} must be docasset's home {home} or a parent of it: Label "
+            "Studio serves the page images from there"
+        )
     if not creds:
         creds = {"admin_email": ADMIN_EMAIL, "admin_password": secrets.token_urlsafe(12)}
+    served = Path(creds.get("document_root") or home)
+    if running and not home.is_relative_to(served):
+        raise LabelStudioError(
+            f"the Label Studio running at {creds.get('url')} (pid {pid}) serves files under "
+            f"{served}, and docasset's home {home} is not under it: stop it (docasset "
+            f"labelstudio stop --state {state}) and start it again with this home, or with "
+            "--document-root set to a directory holding every home it serves"
+        )
     if not running:
         print("starting Label Studio (the first start migrates its database: about a minute)")
         server = ls_server.start(
             state / "data",
-            home,
+            root,
             args.port,
             creds["admin_email"],
             creds["admin_password"],
             state / "label-studio.log",
         )
         atomic_write(pidfile, f"{server.pid}\n".encode())
-        creds["url"], pid = server.url, server.pid
+        creds["url"], pid, creds["document_root"] = server.url, server.pid, str(root)
     url = creds["url"]
     session = ls_server.login(url, creds["admin_email"], creds["admin_password"])
     if not creds.get("token"):
@@ -465,9 +499,12 @@ def cmd_labelstudio(args: argparse.Namespace) -> int:
         args.project, labelling_config(doctype), LabelStudioConfig().annotations_per_task
     )
     client.ensure_local_storage(project, served_dirs(wd))
+    client.ensure_view(project, VIEW_TITLE, list(HIDDEN_DATA))
     env = (
+        f"export DOCASSET_HOME={home}\n"
         f"export DOCASSET_LABEL_STUDIO_URL={url}\n"
         f"export DOCASSET_LABEL_STUDIO_TOKEN={creds['token']}\n"
+        f"export DOCASSET_LABEL_STUDIO_DOCUMENT_ROOT={creds.get('document_root') or home}\n"
     )
     atomic_write(state / "docasset.env", env.encode())
     (state / "docasset.env").chmod(0o600)
@@ -477,7 +514,8 @@ def cmd_labelstudio(args: argparse.Namespace) -> int:
         f"log {state / 'label-studio.log'})\n"
         f"  admin login   {creds['admin_email']} / {creds['admin_password']}\n"
         f"  project       {args.project!r}: {url}/projects/{project}\n"
-        f"  page images   served from {home} (local-files storages: archive/, review/)\n"
+        f"  page images   served from {home} (local-files storages: archive/, review/; "
+        f"document root {creds.get('document_root') or home})\n"
         f"  operators     sign up at {ls_server.invite_url(session)}\n"
         f"  token         {creds['token']}\n"
         "For docasset to push review batches and pull annotations (e.g. before ./run.sh ui):\n"
@@ -590,7 +628,18 @@ def build_parser() -> argparse.ArgumentParser:
         "labelstudio", help="a local Label Studio for operators (start | stop | status)"
     )
     ls.add_argument("action", choices=["start", "stop", "status"], nargs="?", default="start")
-    ls.add_argument("--state", default=".docasset/labelstudio", help="data, log, credentials")
+    ls.add_argument(
+        "--state",
+        default=None,
+        help="data, log, credentials (default: <home>/labelstudio; ./run.sh labelstudio: "
+        ".docasset/labelstudio)",
+    )
+    ls.add_argument(
+        "--document-root",
+        default=None,
+        help="Label Studio's LOCAL_FILES_DOCUMENT_ROOT: docasset's home (default) or a parent "
+        "(several homes; then set resources.label_studio.config.document_root to it)",
+    )
     ls.add_argument("--port", type=int, default=8080)
     ls.add_argument("--project", default="docasset review")
     ls.add_argument("--doc-type", default="receipt")

@@ -275,3 +275,12 @@ def ingest_once(
     """:func:`ingest` as (one object per entry, whether every run succeeded)."""
     res = ingest(driver, wd, batch_max_files, inbox)
     return res.outcomes, res.ok
+
+
+def pull_once(driver: LocalDriver) -> bool:
+    """Pull Label Studio's new and updated annotations and import the corrections inbox, as
+    the daemon's ``label_studio_sensor`` and ``corrections_sensor`` do (the pull checks each
+    annotation and sends a refused one back to its task). Whether every import run succeeded."""
+    runs = driver.tick("label_studio_sensor")  # it requests the import run of what it pulled
+    runs += driver.tick("corrections_sensor")  # anything else waiting in the inbox
+    return all(run.success for run in runs)

@@ -1,7 +1,10 @@
 """Label Studio: the ``LabelStudio`` resource, ``label_studio_tasks`` (each batch's review
-documents pushed as tasks, one per document) and ``label_studio_sensor`` (new and updated
-annotations pulled by cursor into the corrections inbox, which ``corrections_sensor``
-imports with the same all-or-nothing validation as any corrections file)."""
+documents pushed as tasks, one per document), ``label_studio_sensor`` (new and updated
+annotations pulled by cursor into the corrections inbox, and the import run requested, with
+the same all-or-nothing validation as any corrections file; an annotation that validation
+refuses is sent back to its task in Label Studio with the reasons) and
+``label_studio_rejections`` (a non-blocking check on ``corrections`` counting the refused
+annotations not fixed yet)."""
 
 from __future__ import annotations
 
@@ -18,9 +21,17 @@ from pydantic import Field
 
 from docasset.core.extraction.fields import DocType
 from docasset.core.files import atomic_write
+from docasset.core.intake.ledger import known_doc_ids
 from docasset.core.validation.ls_client import LabelStudioClient, parse_time
 from docasset.core.validation.ls_config import LabelStudioConfig, labelling_config
-from docasset.core.validation.ls_tasks import batch_tasks, served_dirs, write_task_files
+from docasset.core.validation.ls_review import RejectionLedger, flagged_data, review_pulled
+from docasset.core.validation.ls_tasks import (
+    HIDDEN_DATA,
+    VIEW_TITLE,
+    batch_tasks,
+    served_dirs,
+    write_task_files,
+)
 from docasset.core.workdir import Workdir
 from docasset.defs.jobs import corrections_job
 from docasset.defs.partitions import batches
@@ -30,6 +41,7 @@ from docasset.defs.settings import Settings
 from docasset.defs.validation import review_dir
 
 URL_ENV, TOKEN_ENV = "DOCASSET_LABEL_STUDIO_URL", "DOCASSET_LABEL_STUDIO_TOKEN"
+ROOT_ENV = "DOCASSET_LABEL_STUDIO_DOCUMENT_ROOT"
 PUSHED_SCHEMA = pa.DataFrameSchema(
     {
         "doc_id": pa.Column(pl.Utf8, nullable=False, unique=True),
@@ -60,7 +72,7 @@ class LabelStudio(dg.ConfigurableResource):
     document_root: str = Field(
         default="",
         description="Label Studio's LOCAL_FILES_DOCUMENT_ROOT as a path here; empty: "
-        "docasset's home (what `./run.sh labelstudio` starts it with).",
+        f"docasset's home (what `./run.sh labelstudio` starts it with; env {ROOT_ENV}).",
     )
 
     @classmethod
@@ -68,11 +80,13 @@ class LabelStudio(dg.ConfigurableResource):
         """Configured through ``dg.EnvVar`` from ``DOCASSET_LABEL_STUDIO_URL`` and
         ``DOCASSET_LABEL_STUDIO_TOKEN`` (their values are resolved when a run or a tick
         starts, and never show in run config) when the URL variable is set; not configured
-        otherwise."""
+        otherwise. ``DOCASSET_LABEL_STUDIO_DOCUMENT_ROOT`` (a path, not a secret) sets
+        ``document_root``."""
         if not os.environ.get(URL_ENV):
             return cls()
         token = dg.EnvVar(TOKEN_ENV) if os.environ.get(TOKEN_ENV) else ""
-        return cls(url=dg.EnvVar(URL_ENV), token=token)
+        root = os.environ.get(ROOT_ENV, "")
+        return cls(url=dg.EnvVar(URL_ENV), token=token, document_root=root)
 
     def configured(self) -> bool:
         return bool(self.url)
@@ -102,6 +116,7 @@ def _push(
     image folders); one row per pushed document, and the project id."""
     project = client.ensure_project(title, labelling_config(doctype), cfg.annotations_per_task)
     client.ensure_local_storage(project, served_dirs(wd))
+    client.ensure_view(project, VIEW_TITLE, list(HIDDEN_DATA))
     pushed = client.push(project, tasks, cfg.page_size)
     rows = [{"project_id": project, **p.__dict__} for p in pushed]
     return pl.DataFrame(rows, schema=PUSHED_COLUMNS), project
@@ -115,7 +130,7 @@ def _push(
     description="The batch's review queue as Label Studio tasks, one per document keyed by "
     "doc_id: the page images (served by Label Studio's local-files storage from docasset's own "
     "store) with the predicted values as pre-annotated boxes. Written for offline import "
-    "(review/<batch>/label-studio-tasks.json + label-studio-config.xml) and, when "
+    "(`review/<batch>/label-studio-tasks.json` + `label-studio-config.xml`) and, when "
     "resources.label_studio is configured, pushed into its project: a re-run updates the tasks "
     "whose content changed, never duplicates. One row per pushed document.",
 )
@@ -144,6 +159,10 @@ def label_studio_tasks(
     )
     for doc_id, why in skipped.items():
         context.log.error(f"no Label Studio task for {doc_id}: {why}")
+    rejected = RejectionLedger(wd.corrections_inbox.parent).open()
+    for task in tasks:  # a re-push keeps an open rejection in view
+        if (rej := rejected.get(task["data"]["doc_id"])) is not None:
+            task["data"] = flagged_data(task["data"], rej)
     tasks_file = write_task_files(review_dir(wd.root, context.partition_key), tasks, doctype)
     meta: dict[str, object] = {
         "tasks": len(tasks),
@@ -194,7 +213,9 @@ def _pulled_name(project: int, task: dict) -> str:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Pulls new and updated annotations of the Label Studio project (cursor: the "
     "latest annotation updated_at seen) into the corrections inbox as Label Studio JSON "
-    "exports, one file per document, annotators resolved to their emails; records a "
+    "exports, one file per document, annotators resolved to their emails; checks each with "
+    "the import's rules and sends a refused one back to its task (shown to the operator, "
+    "counted by the label_studio_rejections check); records a "
     "materialization of label_studio_annotations and requests the corrections import "
     "(all or nothing, like any corrections file; keyed by the inbox state, so "
     "corrections_sensor does not import the same files twice).",
@@ -222,20 +243,40 @@ def label_studio_sensor(
         return dg.SensorResult(
             skip_reason=f"no annotation updated after {last.get('updated_at') or 'the start'}"
         )
-    inbox = home.workdir().corrections_inbox
+    wd = home.workdir()
+    inbox = wd.corrections_inbox
     for task in tasks:
         atomic_write(
             inbox / _pulled_name(project, task),
             json.dumps([task], indent=1, sort_keys=True, ensure_ascii=False).encode(),
         )
+    # Checked now, with the import's own rules: a refused annotation goes back to its task.
+    ledger = RejectionLedger(inbox.parent)
+    was_open = ledger.open()
+    rejected, passed = review_pulled(
+        tasks, settings.doctype(), known_doc_ids(wd), settings.corrections_config()
+    )
+    fixed = [d for d in passed if d in was_open]
+    ledger.update(rejected, fixed)
+    by_doc = {str(t["data"].get("doc_id")): t for t in tasks}
+    for rej in rejected:
+        client.flag(rej.task_id, flagged_data(by_doc[rej.doc_id]["data"], rej), reopen=True)
+        context.log.warning(
+            f"annotation {rej.annotation_id} of {rej.doc_id} by {rej.annotator} refused: "
+            f"{'; '.join(rej.reasons)}"
+        )
+    for doc in fixed:
+        task = by_doc[doc]
+        client.flag(int(task["id"]), flagged_data(task["data"], None), reopen=False)
     anns = [a for t in tasks for a in t["annotations"]]
     newest = max(parse_time(a["updated_at"]) for a in anns)
     seen = sorted(int(a["id"]) for a in anns if parse_time(a["updated_at"]) == newest)
     if after is not None and newest == after:
         seen = sorted(set(seen) | set(last.get("seen", [])))
     cursor = {"project": project, "updated_at": newest.isoformat(), "seen": seen}
+    refused = f"; {len(rejected)} refused and sent back to Label Studio" if rejected else ""
     pulled = f"pulled {len(anns)} annotation(s) of {len(tasks)} document(s)"
-    context.log.info(f"{pulled} into corrections/inbox")
+    context.log.info(f"{pulled} into corrections/inbox{refused}")
     state = corrections_state(home.workdir())
     requests = []
     if state is not None:  # (None: another process emptied the inbox meanwhile)
@@ -250,14 +291,46 @@ def label_studio_sensor(
         asset_events=[
             dg.AssetMaterialization(
                 LABEL_STUDIO_ANNOTATIONS,
-                description=pulled,
+                description=pulled + refused,
                 metadata={
                     "annotations": len(anns),
                     "documents": len(tasks),
+                    "refused": len(rejected),
                     "newest_update": newest.isoformat(),
                     "project": dg.MetadataValue.url(f"{client.url}/projects/{project}"),
                 },
             )
         ],
         cursor=json.dumps(cursor),
+    )
+
+
+@dg.asset_check(
+    asset="corrections",
+    blocking=False,
+    description="Label Studio annotations refused when pulled (a value that does not suit its "
+    "field, two boxes for one value, a relabel slip, ...) and not fixed yet: each is shown "
+    "back on its task in Label Studio with the reasons; the check fails (WARN) until the "
+    "operator updates the annotation and the update passes.",
+)
+def label_studio_rejections(home: DocassetHome) -> dg.AssetCheckResult:
+    open_ = RejectionLedger(home.workdir().corrections_inbox.parent).open()
+    return dg.AssetCheckResult(
+        passed=not open_,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "open_rejections": len(open_),
+            "rejections": dg.MetadataValue.json(
+                {
+                    d: {"task": r.task_id, "annotator": r.annotator, "reasons": list(r.reasons)}
+                    for d, r in sorted(open_.items())[:50]
+                }
+            ),
+        },
+        description=(
+            "no refused annotation open"
+            if not open_
+            else f"{len(open_)} refused annotation(s) wait for the operator's fix in Label "
+            "Studio (shown on the task as REJECTED)"
+        ),
     )

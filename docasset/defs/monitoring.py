@@ -38,8 +38,8 @@ from docasset.defs.settings import Settings
     description="Per day, for the documents a model predicted: OCR and scan quality, prediction "
     "density, missing required fields, per-field confidence, values never seen in training, "
     "automation trend, feature drift (deepchecks), estimated vs realized accuracy and likely "
-    "causes, against the production model's training reference. Writes reports/health-<day>."
-    "{html,md,json} and the drift page health-<day>-drift.html beside them.",
+    "causes, against the production model's training reference. Writes `reports/health-<day>."
+    "{html,md,json}` and the drift page `health-<day>-drift.html` beside them.",
 )
 def production_health(
     context,

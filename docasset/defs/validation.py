@@ -33,7 +33,7 @@ from docasset.defs.settings import Settings
     "ones (settings.qa.auto_sample_rate; queue_reason 'qa_sample'): predicted values, "
     "confidences, per-field status (field_status: accepted fields are shown locked, only the "
     "to_check ones are asked), blockers and page image, exported as the project's own JSONL "
-    "(review/<batch>/queue.jsonl); label_studio_tasks turns it into Label Studio tasks.",
+    "(`review/<batch>/queue.jsonl`); label_studio_tasks turns it into Label Studio tasks.",
 )
 def review_queue(
     context,

@@ -6,6 +6,7 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
 from PIL import Image
@@ -291,9 +292,13 @@ class _PulledOnce:
     with one annotated task, new until the cursor has seen it."""
 
     url = "http://label-studio.test"
+    flagged: ClassVar[list[tuple[int, dict, bool]]] = []  # shared: client() makes one per call
 
     def find_project(self, title: str) -> int:
         return 3
+
+    def flag(self, tid: int, data: dict, reopen: bool) -> None:
+        self.flagged.append((tid, data, reopen))
 
     def annotated_since(self, project, after, seen, page_size) -> list[dict]:
         if after is not None:
@@ -327,6 +332,11 @@ def test_label_studio_sensor_records_the_pull_and_requests_the_import(
     meta = event.asset_materialization.metadata
     assert (meta["annotations"].value, meta["documents"].value) == (1, 1)
     assert meta["project"].value == "http://label-studio.test/projects/3"
+    # An empty annotation of an unknown document is refused, and sent back to its task.
+    assert meta["refused"].value == 1
+    [(task, data, reopen)] = _PulledOnce.flagged
+    assert (task, reopen, data["status"]) == (7, True, "rejected: fix and press Update")
+    assert "nothing to store" in data["rejection"]
     assert driver.tick("label_studio_sensor") == []  # nothing new: no run
 
 

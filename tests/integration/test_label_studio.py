@@ -7,7 +7,10 @@ stopped by pid. A real batch of synthetic receipts goes through the Dagster grap
 OCR, a rules-only production model, review queue) and is pushed by ``label_studio_tasks``; an
 operator who signed up through the invite link checks the pages and annotates four documents
 through the API as the UI would; ``label_studio_sensor`` pulls, ``corrections_sensor``
-imports.
+imports. The admin's path runs with a home that is not the demo's, from another working
+directory, through the CLI (``docasset labelstudio start``, the printed settings,
+``docasset ingest`` pushing and pulling): an operator's slip is refused and shown back on the
+task, and the fix is stored.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,7 +43,7 @@ from docasset.core.validation.memory import CorrectionMemory
 from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
-from docasset.defs.label_studio import LabelStudio
+from docasset.defs.label_studio import ROOT_ENV, TOKEN_ENV, URL_ENV, LabelStudio
 from docasset.defs.settings import Settings
 from docasset.errors import CorrectionsError, LabelStudioAuthError
 from docasset.sim.operators import write_corrections
@@ -51,6 +55,7 @@ RECEIPT = load_doctype("receipt")
 ADMIN = ("admin@docasset.test", "admin-Pass-1234")
 OPERATOR = ("operator@docasset.test", "operator-Pass-1234")
 TYPED_TOTAL, RETYPED_TOTAL = "97.24", "97.42"  # as if OCR garbled the printed amount
+SLIP, FIXED = "71.00No.J-G-02", "71.00"  # a total that ran into the next printed text
 
 
 def _template() -> Path:
@@ -147,13 +152,21 @@ def _choice(control: str, *choices: str) -> dict[str, Any]:
     }
 
 
+def _filed(wd: Workdir) -> set[str]:
+    """The names of the corrections files imported (archived as ``<sha>-<name>``) or rejected."""
+    archived = {p.name.split("-", 1)[1] for p in wd.corrections_archive.iterdir()}
+    rejected = {p.name for p in wd.corrections_rejected.iterdir()}
+    return archived | {n for n in rejected if not n.endswith(".reasons.txt")}
+
+
 def _pull(st: Flow) -> list[str]:
-    """Tick the pull sensor, then the corrections sensor; the files the pull wrote."""
-    assert st.driver.tick("label_studio_sensor") == []  # it only writes files
-    files = sorted(p.name for p in st.wd.corrections_inbox.iterdir())
-    for run in st.driver.tick("corrections_sensor"):
+    """Tick the pull sensor (it writes the pulled files and requests their import run), then
+    the corrections sensor (nothing left to import); the files the pull wrote."""
+    before = _filed(st.wd)
+    for run in st.driver.tick("label_studio_sensor"):
         assert run.success
-    return files
+    assert st.driver.tick("corrections_sensor") == []  # one import per inbox state
+    return sorted(_filed(st.wd) - before)
 
 
 @pytest.fixture(scope="module")
@@ -468,3 +481,130 @@ def test_a_duplicate_from_a_concurrent_push_is_removed_by_the_next_push(flow: Fl
     # The operator's annotation is on the task that was kept.
     [kept] = [t for t in tasks if t["data"]["doc_id"] == doc]
     assert [a["id"] for a in kept["annotations"]] == [flow.tasks["accept"]["annotation_id"]]
+
+
+def _latest_check(dagster_home: Path, name: str) -> tuple[bool, dict[str, Any]]:
+    """(passed, metadata) of the latest evaluation of a check on ``corrections``."""
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        key = dg.AssetCheckKey(dg.AssetKey("corrections"), name)
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+        assert record.event is not None
+        evaluation = record.event.asset_check_evaluation
+        assert evaluation is not None
+        return evaluation.passed, {k: v.value for k, v in evaluation.metadata.items()}
+
+
+def test_the_admins_path_with_any_home_sends_a_slip_back_to_label_studio_and_stores_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from label_studio_sdk.client import LabelStudio as Sdk
+
+    from docasset.cli import main
+
+    home = tmp_path / "srv" / "receipts-home"  # not the demo's .docasset/work
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for k in (URL_ENV, TOKEN_ENV, ROOT_ENV, "DOCASSET_HOME"):
+        monkeypatch.delenv(k, raising=False)
+    dagster_home = tmp_path / "dagster_home"
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    state = home / "labelstudio"  # the default --state: under the home, whatever the cwd
+    ls_server.prepare_data_dir(state / "data", ls_server.build_template(_template(), *ADMIN))
+    state.joinpath("credentials.json").write_text(
+        json.dumps({"admin_email": ADMIN[0], "admin_password": ADMIN[1]})
+    )
+    args = ["--home", str(home), "labelstudio", "--port", str(ls_server.free_port())]
+    try:
+        assert main([*args, "start"]) == 0
+        invite = re.search(r"sign up at (\S+)", capsys.readouterr().out)
+        assert invite is not None
+        # The admin loads the printed settings; DOCASSET_HOME comes with them.
+        lines = (state / "docasset.env").read_text().splitlines()
+        env = dict(ln.removeprefix("export ").split("=", 1) for ln in lines)
+        assert env["DOCASSET_HOME"] == env[ROOT_ENV] == str(home.resolve())
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        wd = Workdir(home)
+        _rules_only_model(wd)
+        for d in generate(tmp_path / "receipts", 2, seed=7, prefix="adm-"):
+            shutil.copy(d.image_path, wd.inbox / d.image_path.name)
+        assert main(["ingest"]) == 0  # pushes the review documents
+        client = LabelStudioClient(env[URL_ENV], env[TOKEN_ENV], "test")
+        project = client.find_project("docasset review")
+        assert project is not None
+        tasks = client.tasks(project, 100)
+        assert len(tasks) == 2 and all(t["data"]["status"] == "to check" for t in tasks)
+
+        # An operator signs up with the printed link and slips: the total runs on.
+        operator = ls_server.sign_up(invite.group(1), *OPERATOR)
+        op = Sdk(base_url=env[URL_ENV], api_key=ls_server.personal_token(operator))
+        task = tasks[0]
+        result = task["predictions"][0]["result"]
+        ann = op.annotations.create(id=task["id"], result=_with_total(result, SLIP), lead_time=3.0)
+        capsys.readouterr()
+        assert main(["ingest"]) == 0  # pulls: refused, sent back, nothing stored
+        assert "1 Label Studio annotation(s) refused" in capsys.readouterr().err
+        seen = op.tasks.get(id=str(task["id"]))  # what the operator's Label Studio shows
+        assert seen.data is not None and seen.data["status"].startswith("rejected")
+        assert f"total: not an amount ({SLIP!r})" in seen.data["rejection"]
+        assert seen.is_labeled is False  # back among the tasks to do
+        assert read_store(wd.corrections_store).height == 0
+        assert len(list(wd.corrections_rejected.glob("label-studio-*.json"))) == 1
+        passed, meta = _latest_check(dagster_home, "label_studio_rejections")
+        assert not passed and meta["open_rejections"] == 1
+        # Another import run (a JSONL file for the other document): the refusal still counts.
+        other = {
+            "doc_id": tasks[1]["data"]["doc_id"],
+            "fields": {"total": "12.00"},
+            "annotator": "alice",
+            "timestamp": "2026-12-01T10:00:00Z",
+        }
+        write_corrections(wd.corrections_inbox / "alice.jsonl", [other])
+        assert main(["ingest"]) == 0
+        assert read_store(wd.corrections_store).height == 1
+        passed, meta = _latest_check(dagster_home, "label_studio_rejections")
+        assert not passed and meta["open_rejections"] == 1
+
+        # The operator fixes the value and presses Update: pulled, checked, stored.
+        op.annotations.update(id=ann.id, result=_with_total(result, FIXED))
+        assert main(["ingest"]) == 0
+        store = read_store(wd.corrections_store)
+        [row] = store.filter(pl.col("doc_id") == task["data"]["doc_id"]).iter_rows(named=True)
+        assert row["annotator"] == OPERATOR[0]
+        assert json.loads(row["fields_json"])["total"] == FIXED
+        seen = op.tasks.get(id=str(task["id"]))
+        assert seen.data is not None and (seen.data["status"], seen.data["rejection"]) == (
+            "corrected",
+            "",
+        )
+        assert _latest_check(dagster_home, "label_studio_rejections") == (
+            True,
+            {"open_rejections": 0, "rejections": {}},
+        )
+    finally:
+        assert main([*args, "stop"]) == 0
+
+
+def test_a_running_label_studio_that_cannot_serve_a_home_says_how_to_get_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from docasset.cli import main
+
+    state = tmp_path / "state"
+    ls_server.prepare_data_dir(state / "data", ls_server.build_template(_template(), *ADMIN))
+    state.joinpath("credentials.json").write_text(
+        json.dumps({"admin_email": ADMIN[0], "admin_password": ADMIN[1]})
+    )
+    port = str(ls_server.free_port())
+    first = ["--home", str(tmp_path / "a"), "labelstudio", "--state", str(state), "--port", port]
+    other = ["--home", str(tmp_path / "b"), "labelstudio", "--state", str(state), "--port", port]
+    try:
+        assert main([*first, "start"]) == 0
+        capsys.readouterr()
+        assert main([*other, "start"]) == 1
+        err = capsys.readouterr().err
+        assert f"serves files under {tmp_path / 'a'}" in err and "stop it" in err
+        assert "--document-root" in err
+    finally:
+        assert main([*first, "stop"]) == 0

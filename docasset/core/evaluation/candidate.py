@@ -104,7 +104,15 @@ def evaluate_candidate(
         report.snippet_chars,
     )
     blocks = build_report(
-        doctype, cand, prod, verdict.passed, verdict.reasons, analysis, golden_frozen
+        doctype,
+        cand,
+        prod,
+        verdict.passed,
+        verdict.reasons,
+        analysis,
+        golden_frozen,
+        verdict.findings,
+        gate,
     )
     result = EvaluationReport(
         candidate=mv.version,

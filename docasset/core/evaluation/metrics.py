@@ -145,6 +145,9 @@ class Scores:
             "field_automation": self.field_automation,
             "accepted_field_accuracy": self.accepted_field_accuracy,
             "fields_accepted": m.accepted,
+            "fields_accepted_right": m.accepted_right,
+            "fields_scored": m.n,
+            "n_auto_correct": self.n_auto_correct,
             "fields": {
                 k: {
                     "precision": s.precision,
@@ -156,6 +159,8 @@ class Scores:
                     "fn": s.fn,
                     "automation": s.automation,
                     "accepted": s.accepted,
+                    "accepted_right": s.accepted_right,
+                    "n": s.n,
                     "accepted_accuracy": s.accepted_accuracy,
                 }
                 for k, s in self.fields.items()

@@ -1,5 +1,8 @@
-"""The manager-facing evaluation report's content: summary, per-field scores with intervals,
-automation, calibration and error analysis, as blocks (rendered by
+"""The manager-facing evaluation report's content: the decision first (promote, or keep
+production with the reasons and the next step, with a warning when the golden set is too
+small for the gate), then the summary, per-field scores with intervals (Wilson 95 % for every
+proportion, ``intervals``; a proportion of nothing is written as absent), automation,
+calibration and error analysis, as blocks (rendered by
 ``docasset.core.reporting.blocks`` as Markdown for the Dagster UI and ``report.md``, and as
 standalone ``report.html``)."""
 
@@ -12,6 +15,8 @@ from typing import Any
 
 from docasset.core.evaluation.error_analysis import DocErrors, FieldConfusion
 from docasset.core.evaluation.evaluate import ModelEvaluation, doc_confidence, doc_right
+from docasset.core.evaluation.gate import GateConfig, GateFinding
+from docasset.core.evaluation.intervals import min_documents, proportion
 from docasset.core.extraction.fields import DocType
 from docasset.core.files import atomic_write
 from docasset.core.reporting import plots
@@ -55,13 +60,83 @@ def _f(v: float | None, digits: int = 3) -> str:
 
 
 def _ci(scores: dict[str, Any] | None, name: str, metric: str = "f1") -> str:
-    """``0.912 [0.85, 0.97]``: the value and its bootstrap interval."""
+    """``0.912 [0.85, 0.97]``: the value and its interval. Precision and recall (proportions
+    of counted values) get the Wilson interval of their counts; F1 (not a proportion) its
+    percentile-bootstrap interval over documents, or, when every resample gave the same
+    value (a small set with no error), says so instead of a zero-width interval."""
     if scores is None:
         return ""
-    value = scores["micro" if name == "micro" else "fields"]
-    value = value[metric] if name == "micro" else value[name][metric]
+    src = scores["micro"] if name == "micro" else scores["fields"][name]
+    value = src[metric]
+    counts = scores["fields"].values() if name == "micro" else [src]
+    tp = sum(int(c.get("tp", 0)) for c in counts)
+    fp = sum(int(c.get("fp", 0)) for c in counts)
+    fn = sum(int(c.get("fn", 0)) for c in counts)
+    has_counts = all("tp" in c for c in counts)
+    if metric in ("precision", "recall") and has_counts:
+        n = tp + (fp if metric == "precision" else fn)
+        what = "no predicted value" if metric == "precision" else "no true value"
+        return proportion(tp, n, what)
     ci = (scores.get("ci") or {}).get(name, {}).get(metric)
+    if ci and ci[0] == ci[1]:
+        return f"{value:.3f} (no spread over {scores.get('n_docs', '?')} documents: see P, R)"
     return f"{value:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
+NEXT_STEP = {
+    "f1_drop": "open the error analysis below for {field}: correct or add documents like the "
+    "newly wrong ones, retrain, and evaluate the new candidate",
+    "automation_drop": "the candidate sends more documents to operators: compare the "
+    "calibration and automation sections; retrain with more corrections before promoting",
+    "field_automation_drop": "the candidate accepts fewer fields: compare the calibration "
+    "section; retrain with more corrections before promoting",
+    "latency": "profile the candidate (latency p95 above); fix its speed, then evaluate again",
+}
+
+
+def decision_blocks(
+    candidate: str,
+    production: str | None,
+    passed: bool,
+    reasons: list[str],
+    findings: tuple[GateFinding, ...],
+    n_golden: int,
+    gate: GateConfig,
+) -> list[Block]:
+    """The decision line (what happens to production, why, what next) and, when the golden
+    set is smaller than the gate needs, a warning saying the minimum and how it is chosen."""
+    if passed and production is None:
+        line = f"**Decision: promote {candidate}** (the first production model)."
+    elif passed:
+        line = (
+            f"**Decision: promote {candidate}** (production moves from {production} to "
+            f"{candidate}): no required field, automation or latency regressed beyond its "
+            "tolerance."
+        )
+    else:
+        kinds: dict[str, list[str]] = {}
+        for f in findings:
+            kinds.setdefault(f.kind, []).append(f.field or "")
+        steps = [NEXT_STEP[k].format(field=", ".join(fields)) for k, fields in kinds.items()]
+        line = (
+            f"**Decision: keep {production}** ({candidate} is blocked: {len(reasons)} "
+            f"regression(s), listed below). Next step: {'; '.join(steps) or 'see the reasons'}."
+        )
+    out: list[Block] = [Para(line)]
+    need = min_documents(gate.min_net_docs, gate.automation_tolerance)
+    if n_golden < need:
+        out.append(
+            Para(
+                f"**Warning: {n_golden} golden documents are too few for this decision** "
+                f"(minimum {need}). The gate calls a regression only when at least "
+                f"{gate.min_net_docs} more documents went wrong than right; on {n_golden} "
+                f"documents that is a change of {gate.min_net_docs / max(n_golden, 1):.0%}, "
+                f"more than the {gate.automation_tolerance:.0%} it is set to catch "
+                f"(minimum = {gate.min_net_docs} / {gate.automation_tolerance:g}). Correct "
+                "more documents of the golden split before trusting a pass."
+            )
+        )
+    return out
 
 
 def _delta(c: float, p: float | None) -> str:
@@ -83,8 +158,11 @@ def build_report(
     reasons: list[str],
     analysis: tuple[list[DocErrors], list[FieldConfusion]],
     golden_frozen: bool,
+    findings: tuple[GateFinding, ...] = (),
+    gate: GateConfig | None = None,
 ) -> list[Block]:
-    """Every section of the report, candidate against production (if any)."""
+    """Every section of the report, candidate against production (if any); ``findings``:
+    the gate's (they pick the next step), ``gate``: its tolerances (the golden-set minimum)."""
     cs, ps = cand.scores, prod.scores if prod else None
     target = cs.get("target_precision", 0.98)
     n = cs["n_docs"]
@@ -93,6 +171,15 @@ def build_report(
             f"Evaluation: candidate {cand.version} vs production "
             f"{prod.version if prod else '(none)'}",
             1,
+        ),
+        *decision_blocks(
+            cand.version or "the candidate",
+            prod.version if prod else None,
+            passed,
+            reasons,
+            findings,
+            n,
+            gate or GateConfig(),
         ),
         Para(
             f"Golden set: {n} {doctype.name} documents"
@@ -104,24 +191,25 @@ def build_report(
     ]
     rows = [
         ("micro F1 (95 % CI)", _ci(cs, "micro"), _ci(ps, "micro"), cs["micro"]["f1"], "micro"),
-        ("fields accepted (no operator check)", None, None, cs.get("field_automation"),
-         "field_automation"),
-        ("accuracy of accepted fields", None, None, cs.get("accepted_field_accuracy"),
-         "accepted_field_accuracy"),
-        ("touchless documents (no field to check)", None, None, cs["automation_rate"],
-         "automation_rate"),
-        ("accuracy of touchless documents", None, None, cs.get("touchless_accuracy"),
-         "touchless_accuracy"),
+        ("fields accepted (no operator check)", *_props(cs, ps, "field_automation"),
+         cs.get("field_automation"), "field_automation"),
+        ("accuracy of accepted fields", *_props(cs, ps, "accepted_field_accuracy"),
+         cs.get("accepted_field_accuracy"), "accepted_field_accuracy"),
+        ("touchless documents (no field to check)", *_props(cs, ps, "automation_rate"),
+         cs["automation_rate"], "automation_rate"),
+        ("accuracy of touchless documents", *_props(cs, ps, "touchless_accuracy"),
+         cs.get("touchless_accuracy"), "touchless_accuracy"),
         ("operator seconds per document (estimate)", None, None,
          cs.get("operator_seconds_per_doc"), "operator_seconds_per_doc"),
-        (f"automation achievable at {target:.0%} precision", None, None,
+        (f"documents automatable at {target:.0%} accuracy, ranked by the least confident "
+         "required field (thresholds aside)", *_props(cs, ps, "automation_at_target"),
          cs["automation_at_target"], "automation_at_target"),
         ("expected calibration error (lower is better)", None, None, cs["ece"], "ece"),
     ]  # fmt: skip
     table_rows = []
     for label, ctext, ptext, cval, key in rows:
         pval = None if ps is None else (ps["micro"]["f1"] if key == "micro" else ps.get(key))
-        delta = _delta(cval, pval) if cval is not None else ""
+        delta = _delta(cval, pval) if cval is not None and pval is not None else ""
         table_rows.append([label, ctext or _f(cval), ptext or _f(pval), delta])
     table_rows += [
         [
@@ -164,16 +252,19 @@ def build_report(
                         cs["fields"][spec.name]["f1"],
                         ps["fields"][spec.name]["f1"] if ps else None,
                     ),
-                    _f(cs["fields"][spec.name].get("automation"), 2),
-                    _f(cs["fields"][spec.name].get("accepted_accuracy")),
+                    _field_prop(cs["fields"][spec.name], "automation"),
+                    _field_prop(cs["fields"][spec.name], "accepted_accuracy"),
                 ]
                 for spec in doctype.fields
             ],
         ),
         Para(
-            "[low, high]: 95 % percentile-bootstrap intervals over golden documents. With few "
-            "golden documents they are wide; the gate counts documents that flipped, not just "
-            "the F1 difference."
+            "[low, high]: 95 % intervals. Proportions (precision, recall, shares accepted, "
+            "accuracies) carry the Wilson score interval of their counts (k/n); F1 the "
+            "percentile bootstrap over golden documents. With few golden documents they are "
+            "wide; the gate counts documents that flipped, not just the F1 difference. A "
+            "share of nothing (no accepted field, no touchless document) is not shown as a "
+            "number."
         ),
         Image("f1.png", "per-field F1", plots.field_f1(doctype.names, cs, ps)),
         Heading("Automation"),
@@ -197,8 +288,7 @@ def build_report(
             plots.automation_tradeoff(
                 {"candidate": _curve(doctype, cand)}
                 | ({"production": _curve(doctype, prod)} if prod else {}),
-                {"candidate": (cs["automation_rate"], cs["auto_accuracy"])}
-                | ({"production": (ps["automation_rate"], ps["auto_accuracy"])} if ps else {}),
+                _operating("candidate", cs) | (_operating("production", ps) if ps else {}),
                 target,
             ),
         ),
@@ -214,6 +304,64 @@ def build_report(
     ]
     blocks += _error_blocks(*analysis)
     return blocks
+
+
+ABSENT = {
+    "field_automation": "no field scored",
+    "accepted_field_accuracy": "no accepted fields",
+    "automation_rate": "no document",
+    "touchless_accuracy": "no touchless document",
+    "automation_at_target": "no document",
+}
+
+
+def _counts(scores: dict[str, Any], key: str) -> tuple[int, int] | None:
+    """(k, n) behind a summary proportion (None: the scores predate the counts)."""
+    n_docs = int(scores.get("n_docs", 0))
+    if key == "field_automation" and "fields_scored" in scores:
+        return int(scores["fields_accepted"]), int(scores["fields_scored"])
+    if key == "accepted_field_accuracy" and "fields_accepted_right" in scores:
+        return int(scores["fields_accepted_right"]), int(scores["fields_accepted"])
+    if key == "automation_rate" and "n_auto" in scores:
+        return int(scores["n_auto"]), n_docs
+    if key == "touchless_accuracy" and "n_auto_correct" in scores:
+        return int(scores["n_auto_correct"]), int(scores["n_auto"])
+    if key == "automation_at_target":
+        return round(float(scores["automation_at_target"]) * n_docs), n_docs
+    return None
+
+
+def _props(
+    cs: dict[str, Any], ps: dict[str, Any] | None, key: str
+) -> tuple[str | None, str | None]:
+    """A summary proportion of the candidate and production, with counts and intervals."""
+
+    def one(scores: dict[str, Any] | None) -> str | None:
+        if scores is None:
+            return None
+        kn = _counts(scores, key)
+        if kn is None:
+            return None
+        return proportion(*kn, ABSENT[key])
+
+    return one(cs), one(ps)
+
+
+def _field_prop(s: dict[str, Any], key: str) -> str:
+    """A field's share accepted, or its accepted accuracy, with counts and interval."""
+    if "n" not in s:  # scores recorded before the counts were
+        return _f(s.get(key), 2 if key == "automation" else 3)
+    if key == "automation":
+        return proportion(int(s["accepted"]), int(s["n"]), "no document", 2)
+    return proportion(int(s.get("accepted_right", 0)), int(s["accepted"]), "none accepted")
+
+
+def _operating(label: str, scores: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """The model's operating point on the automation plot; none when it automated nothing
+    (an accuracy of no document is not a point)."""
+    if not scores.get("n_auto"):
+        return {}
+    return {label: (scores["automation_rate"], scores["auto_accuracy"])}
 
 
 def _error_blocks(docs: list[DocErrors], fields: list[FieldConfusion]) -> list[Block]:

@@ -39,6 +39,7 @@ from spacy.tokens import Doc
 
 from docasset.core.extraction.arithmetic import check_total
 from docasset.core.extraction.confidence import fit_logistic, logistic, span_features
+from docasset.core.extraction.domain import DOMAIN_META, out_of_domain
 from docasset.core.extraction.evidence import WordSpans, span_ocr
 from docasset.core.extraction.fields import (
     DocType,
@@ -567,15 +568,21 @@ def predict_documents(
     words: dict[str, WordSpans] | None = None,
 ) -> list[DocPrediction]:
     """Predict a batch of documents (id -> OCR text): the one code path of the ``predictions``
-    asset and ``docasset extract``. ``history``: the vendor history per document (from the
-    correction memory); ``extra_blockers`` (for example a bad scan) force review; ``words``:
-    the OCR word confidences per document. A document extraction fails on gets
-    :func:`predict_failed` (review, the reason as blocker); the others go on."""
+        asset and ``docasset extract``. ``history``: the vendor history per document (from the
+        correction memory); ``extra_blockers`` (for example a bad scan) force review; ``words``:
+        the OCR word confidences per document. A document unlike the model's training documents
+    (``domain.out_of_domain``, when the model carries a domain summary) gets the document-level
+    blocker ``out_of_domain``: every field is checked. A document extraction fails on gets
+        :func:`predict_failed` (review, the reason as blocker); the others go on."""
     out = []
     # nlp.pipe batches documents through the network: larger matrix products, ~2x faster.
     docs = _parsed(bundle, texts) if bundle else None
+    domain = bundle.meta.get(DOMAIN_META) if bundle else None
     for doc_id, text in texts.items():
         extra = (extra_blockers or {}).get(doc_id, [])
+        if domain and (unlike := out_of_domain(domain, text)):
+            # Unlike the training documents: the calibrated confidence does not carry over.
+            extra = [*extra, Blocker("out_of_domain", None, "; ".join(unlike))]
         if bundle is None or docs is None:
             pred = predict_unmodelled(doctype, doc_id)
             pred.blockers += extra

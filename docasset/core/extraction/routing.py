@@ -41,6 +41,7 @@ BlockerKind = Literal[
     "low_doc_confidence",
     "extraction_failed",
     "ocr_failed",
+    "out_of_domain",
 ]
 History = Literal["filled", "confirmed"]  # how the vendor history took part in a field
 Source = Literal["model", "rule", "both", "none", "memory"]
@@ -51,7 +52,7 @@ HISTORY_USES: tuple[str, ...] = get_args(History)
 SOURCES: tuple[str, ...] = get_args(Source)
 NEVER = 1.01  # a threshold no confidence reaches: the field is never accepted alone
 # Blockers that concern the whole document: every field is to be checked.
-DOC_KINDS: frozenset[str] = frozenset({"no_text", "bad_scan", "no_model"})
+DOC_KINDS: frozenset[str] = frozenset({"no_text", "bad_scan", "no_model", "out_of_domain"})
 
 
 @dataclass(frozen=True)

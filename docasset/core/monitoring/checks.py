@@ -2,8 +2,11 @@
 day's overall verdict.
 
 Every outcome carries its numbers (``value``, the levels, ``measures``): nothing downstream
-parses them back out of the description. A check that could not be graded (no reference,
-drift not measured) is ``assessed=False`` with the reason, and has no value.
+parses them back out of the description. One severity language everywhere: a graded number
+is written in its check's unit (drift as a 0..1 statistic, drops in points, shares in
+percent) with its WARN and ERROR levels beside it (``CheckOutcome.graded``). A check that
+could not be graded (no reference, drift not measured) is ``assessed=False`` with the
+reason, and has no value.
 """
 
 from __future__ import annotations
@@ -55,17 +58,47 @@ class CheckOutcome:
         return self.severity is None
 
     @property
+    def levels(self) -> str:
+        """``WARN at 10 points, ERROR at 40 points``, in the check's unit."""
+        return f"WARN at {fmt_level(self.name, self.warn_at)}, ERROR at " + fmt_level(
+            self.name, self.error_at
+        )
+
+    @property
+    def graded(self) -> str:
+        """The graded number with its levels: ``31 points (WARN at 20 points, ERROR at 40
+        points)``; "-" when not assessed."""
+        if self.value is None:
+            return "-"
+        return f"{fmt_level(self.name, self.value)} ({self.levels})"
+
+    @property
     def description(self) -> str:
         """The summary, then the likely cause and action when the check failed."""
         if not self.assessed:
             return f"not assessed: {self.summary}"
-        text = f"{self.summary}."
+        text = f"{self.summary} ({self.levels})."
         if self.severity and self.cause:
             text += (
                 f" Likely cause: {self.cause.title} - {self.cause.evidence}. "
                 f"Suggested action: {self.cause.action}"
             )
         return text
+
+
+def fmt_level(name: CheckName, x: float) -> str:
+    """A graded number in its check's unit: drift as the statistic, drops in points (a
+    negative drop is a rise), shares in percent."""
+    if name == "drift":
+        return f"{x:.2f}"
+    if name in ("automation_drop", "estimated_accuracy_drop"):
+        return f"{abs(x) * 100:.0f} points" + (" up" if x < 0 else "")
+    return f"{x:.0%}"
+
+
+def _change(drop: float) -> str:
+    """``down 31 points`` / ``up 4 points`` for a drop (reference minus window)."""
+    return f"{'down' if drop >= 0 else 'up'} {abs(drop) * 100:.0f} points"
 
 
 KS_C_ALPHA = 1.949  # the two-sample KS coefficient c(alpha) at alpha = 0.001
@@ -140,7 +173,7 @@ def evaluate_checks(a: HealthAssessment, t: HealthThresholds) -> dict[CheckName,
         "automation_drop",
         c.automation_drop,
         f"automation rate {w.automation_rate:.0%} vs {ref.automation_rate:.0%} on the "
-        f"held-out reference (drop {c.automation_drop:+.0%})",
+        f"held-out reference: {_change(c.automation_drop)}",
         {
             "automation_rate": w.automation_rate,
             "reference_automation_rate": ref.automation_rate,
@@ -172,7 +205,7 @@ def evaluate_checks(a: HealthAssessment, t: HealthThresholds) -> dict[CheckName,
         put(
             "estimated_accuracy_drop",
             drop,
-            f"largest drop of estimated accuracy: {worst} {drop:+.1%} vs held-out "
+            f"largest drop of estimated accuracy: {worst} {_change(drop)} vs the held-out "
             "reference confidence",
             {
                 **{f"estimated_accuracy_{k}": v for k, v in w.model_estimated_accuracy.items()},

@@ -3,9 +3,10 @@ of report blocks (``docasset.core.reporting.blocks``) rendered as Markdown (Dags
 standalone HTML files, with the plots of ``docasset.core.reporting.plots`` embedded (nothing
 loaded from the network).
 
-Report order: verdict, why it is not OK, what changed (failing checks), likely causes with
-suggested actions, the numbers against the reference, estimated vs realized accuracy, the link
-to the drift page, then the plots.
+Report order: verdict, what to do (the decision line), why it is not OK, what changed (failing
+checks, each graded number with its WARN and ERROR levels), likely causes with suggested
+actions, the numbers against the reference, estimated vs realized accuracy, the link to the
+drift page, then the plots.
 """
 
 from __future__ import annotations
@@ -61,6 +62,29 @@ def evidence(
     return out
 
 
+NEXT_STEP: dict[Verdict, str] = {
+    "OK": "nothing to do: every check is within its levels",
+    "NOT_ENOUGH_CHECKED_DOCUMENTS": "have operators check more documents (QA samples) so "
+    "that realized accuracy can be measured",
+    "INCOMPLETE": "see *Limits of this assessment*: a check could not be graded",
+    "NOT_ASSESSED": "see *Limits of this assessment*: nothing could be compared",
+}
+
+
+def decision(
+    a: HealthAssessment, checks: Mapping[CheckName, CheckOutcome], verdict: Verdict
+) -> str:
+    """The report's first line: the verdict and what to do next (the likely cause's action
+    when a check failed)."""
+    failing = [c for c in checks.values() if not c.passed]
+    if failing:
+        worst = sorted(failing, key=lambda c: c.severity != "ERROR")[0]
+        action = a.hints[0].action if a.hints else f"look at `{worst.name}` below"
+        what = ", ".join(f"`{c.name}` {c.graded}" for c in failing)
+        return f"**{VERDICT_TEXT[verdict]}: {what}.** Next step: {action}"
+    return f"**{VERDICT_TEXT[verdict]}.** Next step: {NEXT_STEP.get(verdict, 'see below')}."
+
+
 def blocks(
     a: HealthAssessment,
     checks: Mapping[CheckName, CheckOutcome],
@@ -69,7 +93,10 @@ def blocks(
     with_plots: bool = True,
 ) -> list[Block]:
     """The report's content, renderer-independent."""
-    out: list[Block] = [Heading(f"Production health {a.day}: {VERDICT_TEXT[verdict]}", 1)]
+    out: list[Block] = [
+        Heading(f"Production health {a.day}: {VERDICT_TEXT[verdict]}", 1),
+        Para(decision(a, checks, verdict)),
+    ]
     ref = a.reference
     versions = ", ".join(a.model_versions) or "-"
     against = (
@@ -93,7 +120,7 @@ def blocks(
     out.append(Heading("What changed"))
     out.append(
         Bullets(
-            [f"**{c.severity}** `{c.name}`: {c.summary}" for c in failing]
+            [f"**{c.severity}** `{c.name}`: {c.summary} ({c.levels})" for c in failing]
             or ["Nothing beyond thresholds among the checks assessed."]
         )
     )
@@ -104,7 +131,7 @@ def blocks(
             or ["No known cause stands out."]
         )
     )
-    out += [Heading("Signals vs reference"), _signals_table(a, w)]
+    out += [Heading("Signals vs reference"), _signals_table(a, w, checks)]
     out += _accuracy(a, w, t)
     if a.files and a.files.drift:
         out.append(Para(f"Drift per feature, with distributions: [drift page]({a.files.drift})"))
@@ -112,11 +139,20 @@ def blocks(
         out.append(Para(f"Drift not measured: {a.drift.skipped}."))
     if with_plots:
         out.append(Heading("Plots"))
-        out += [Image(f"health-{i}.png", title, png) for i, (title, png) in enumerate(_plots(a))]
+        out += [Image(f"health-{i}.png", title, png) for i, (title, png) in enumerate(_plots(a, t))]
     return out
 
 
-def _signals_table(a: HealthAssessment, w: WindowSignals) -> Table:
+def _levels(checks: Mapping[CheckName, CheckOutcome], name: CheckName) -> str:
+    c = checks.get(name)
+    if c is None or not c.assessed:
+        return "-"
+    return f"{c.severity or 'within'}: {c.graded}"
+
+
+def _signals_table(
+    a: HealthAssessment, w: WindowSignals, checks: Mapping[CheckName, CheckOutcome]
+) -> Table:
     ref = a.reference
     rows = [
         ["automation rate", _pct(w.automation_rate), _pct(ref.automation_rate if ref else None)],
@@ -164,7 +200,14 @@ def _signals_table(a: HealthAssessment, w: WindowSignals) -> Table:
                 "0 = same distribution",
             ]
         )
-    return Table(["signal", "window", "reference"], rows)
+    graded: dict[str, CheckName] = {
+        "automation rate": "automation_drop",
+        "values never seen in training": "unseen_values",
+        "largest feature drift": "drift",
+    }
+    for row in rows:
+        row.append(_levels(checks, graded[row[0]]) if row[0] in graded else "")
+    return Table(["signal", "window", "reference", "graded (levels)"], rows)
 
 
 def _accuracy(a: HealthAssessment, w: WindowSignals, t: HealthThresholds) -> list[Block]:
@@ -227,7 +270,7 @@ def _accuracy(a: HealthAssessment, w: WindowSignals, t: HealthThresholds) -> lis
     return out
 
 
-def _plots(a: HealthAssessment) -> list[tuple[str, bytes]]:
+def _plots(a: HealthAssessment, t: HealthThresholds) -> list[tuple[str, bytes]]:
     """(title, PNG) of the plots that have data."""
     out: list[tuple[str, bytes]] = []
     ref, w = a.reference, a.signals
@@ -252,7 +295,9 @@ def _plots(a: HealthAssessment) -> list[tuple[str, bytes]]:
         bars["realized"] = {f: g.realized for f, g in a.accuracy_gap.fields.items()}
         out.append(("Estimated vs realized accuracy", plots.accuracy_per_field(bars)))
     if a.drift is not None and a.drift.scores:
-        out.append(("Feature drift", plots.drift_scores(a.drift.scores)))
+        crit = ks_critical(a.drift.n_reference, a.drift.n_window)
+        warn = max(t.drift_warn, crit)
+        out.append(("Feature drift", plots.drift_scores(a.drift.scores, warn)))
     if w.dpi_histogram and ref is not None and ref.dpi_histogram:
         labels = [f"<{e}" for e in DPI_EDGES[1:]]
         series = {"reference": ref.dpi_histogram, "window": w.dpi_histogram}

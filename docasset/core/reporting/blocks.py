@@ -46,11 +46,22 @@ class Image:
 Block = Heading | Para | Bullets | Table | Image
 
 
+def md_text(text: str) -> str:
+    """Text as Markdown shows it: ``<`` and ``>`` outside code spans become entities, so that
+    ``work/review/<day>/`` is not swallowed as an HTML tag by the Dagster UI (code spans show
+    them as they are)."""
+    parts = re.split(r"(`[^`]*`)", text)
+    return "".join(
+        part if part.startswith("`") else part.replace("<", "&lt;").replace(">", "&gt;")
+        for part in parts
+    )
+
+
 def _md_cell(text: str, code: bool) -> str:
     text = text.replace("|", "\\|").replace("\n", " ")
     if code and text:
         return "`" + text.replace("`", "'") + "`"
-    return text
+    return md_text(text)
 
 
 def to_markdown(blocks: list[Block], image_src: Callable[[Image], str] = Image.data_uri) -> str:
@@ -59,13 +70,13 @@ def to_markdown(blocks: list[Block], image_src: Callable[[Image], str] = Image.d
     out: list[str] = []
     for b in blocks:
         if isinstance(b, Heading):
-            out += ["#" * b.level + " " + b.text, ""]
+            out += ["#" * b.level + " " + md_text(b.text), ""]
         elif isinstance(b, Para):
-            out += [b.text, ""]
+            out += [md_text(b.text), ""]
         elif isinstance(b, Bullets):
-            out += [*(f"- {i}" for i in b.items), ""] if b.items else []
+            out += [*(f"- {md_text(i)}" for i in b.items), ""] if b.items else []
         elif isinstance(b, Table):
-            out.append("| " + " | ".join(b.columns) + " |")
+            out.append("| " + " | ".join(md_text(c) for c in b.columns) + " |")
             out.append("|" + "---|" * len(b.columns))
             for r in b.rows:
                 cells = [_md_cell(c, i in b.code_columns) for i, c in enumerate(r)]

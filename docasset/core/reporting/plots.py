@@ -2,7 +2,9 @@
 Agg, no pyplot).
 
 Each function returns PNG bytes. Figures are built with the object API on an Agg canvas, so
-no global pyplot state or display backend is involved (safe inside Dagster runs).
+no global pyplot state or display backend is involved (safe inside Dagster runs). Readable as
+embedded: text at least 9 pt at 100 dpi, every axis labelled; accuracies are drawn as points
+on an axis that starts near the lowest value (bars from 0 would hide 96 % vs 100 %).
 """
 
 from __future__ import annotations
@@ -15,8 +17,18 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-DPI = 80  # small files: the images are embedded in Dagster metadata and the HTML report
+DPI = 100  # the images are embedded in Dagster metadata and the HTML report
+TEXT, SMALL = 10, 9  # point sizes of titles and labels, of ticks and legends
 CANDIDATE, PRODUCTION = "#1f77b4", "#ff7f0e"
+
+
+def accuracy_floor(values: Sequence[float | None], margin: float = 0.05) -> float:
+    """Where an accuracy axis starts: a step of 0.05 below the lowest value (0 when values
+    reach down there), so that differences of a few points stay visible."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return 0.0
+    return max(0.0, float(np.floor((min(vals) - margin) * 20) / 20))
 
 
 def _png(fig: Figure) -> bytes:
@@ -38,6 +50,7 @@ def field_f1(
     if production is not None:
         models.append(("production", production, PRODUCTION))
     width = 0.8 / len(models)
+    lowest: list[float | None] = []
     for k, (label, scores, colour) in enumerate(models):
         f1 = [scores["micro"]["f1"] if n == "micro" else scores["fields"][n]["f1"] for n in labels]
         ci = scores.get("ci") or {}
@@ -50,13 +63,18 @@ def field_f1(
             for v, n in zip(f1, labels, strict=True)
         ]
         xs = [i + (k - (len(models) - 1) / 2) * width for i in range(len(labels))]
-        ax.bar(xs, f1, width, yerr=[lo, hi], capsize=3, color=colour, label=label)
-    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("F1 (95 % bootstrap CI)")
+        ax.errorbar(
+            xs, f1, yerr=[lo, hi], fmt="o", capsize=4, color=colour, label=label, markersize=7
+        )
+        lowest += [v - d for v, d in zip(f1, lo, strict=True)]
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=SMALL)
+    ax.tick_params(labelsize=SMALL)
+    ax.set_ylim(accuracy_floor(lowest), 1.02)
+    ax.set_xlabel("field", fontsize=TEXT)
+    ax.set_ylabel("F1 (95 % bootstrap CI)", fontsize=TEXT)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
-    ax.set_title("Per-field F1 on the golden set")
+    ax.legend(loc="lower left", fontsize=SMALL)
+    ax.set_title("Per-field F1 on the golden set (axis not from 0)", fontsize=TEXT)
     return _png(fig)
 
 
@@ -79,11 +97,12 @@ def reliability(curves: Mapping[str, tuple[list[Mapping[str, float]], float]]) -
         )
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("predicted confidence")
-    ax.set_ylabel("observed accuracy")
+    ax.set_xlabel("predicted confidence", fontsize=TEXT)
+    ax.set_ylabel("observed accuracy", fontsize=TEXT)
+    ax.tick_params(labelsize=SMALL)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    ax.set_title("Calibration (per predicted field)")
+    ax.legend(loc="upper left", fontsize=SMALL)
+    ax.set_title("Calibration (per predicted field)", fontsize=TEXT)
     return _png(fig)
 
 
@@ -99,6 +118,7 @@ def automation_tradeoff(
     (automation rate, auto accuracy) at the model's own thresholds (marked)."""
     fig = Figure(figsize=(5.2, 3.6))
     ax = fig.add_subplot()
+    ys_all: list[float | None] = []
     for (label, docs), colour in zip(curves.items(), (CANDIDATE, PRODUCTION), strict=False):
         ranked = sorted(docs, key=lambda d: -d[0])
         xs, ys, right = [0.0], [1.0], 0
@@ -109,16 +129,19 @@ def automation_tradeoff(
             xs.append(k / len(ranked))
             ys.append(right / k)
         ax.step(xs, ys, where="post", color=colour, label=label)
+        ys_all += ys
         if label in operating:
             ax.plot(*operating[label], marker="*", markersize=12, color=colour)
     ax.axhline(target, color="grey", linestyle="--", linewidth=1, label=f"target {target:.2f}")
     ax.set_xlim(0, 1.02)
-    ax.set_ylim(0, 1.05)
-    ax.set_xlabel("share of documents automated")
-    ax.set_ylabel("accuracy of automated documents")
+    points = [acc for _, acc in operating.values()]
+    ax.set_ylim(accuracy_floor([*ys_all, *points, target]), 1.02)
+    ax.tick_params(labelsize=SMALL)
+    ax.set_xlabel("share of documents automated", fontsize=TEXT)
+    ax.set_ylabel("accuracy of automated documents", fontsize=TEXT)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
-    ax.set_title("Automation vs accuracy (★ = the model's thresholds)")
+    ax.legend(loc="lower left", fontsize=SMALL)
+    ax.set_title("Automation vs accuracy (★ = the model's thresholds)", fontsize=TEXT)
     return _png(fig)
 
 
@@ -147,7 +170,7 @@ def learning_curve(rows: Sequence[Mapping[str, Any]], target: float | None = Non
         ax2 = ax.twinx()
         weeks_x, seconds = zip(*secs, strict=True)
         ax2.bar(weeks_x, seconds, width=0.3, alpha=0.15, color="black")
-        ax2.set_ylabel("operator seconds / document (bars)", fontsize=8)
+        ax2.set_ylabel("operator seconds / document (bars)", fontsize=SMALL)
         ax.set_zorder(ax2.get_zorder() + 1)  # the lines above the bars
         ax.patch.set_visible(False)
     if target is not None:
@@ -159,16 +182,20 @@ def learning_curve(rows: Sequence[Mapping[str, Any]], target: float | None = Non
     ax.set_xlabel("week (green: a new model was promoted at the end of that week)")
     ax.set_ylim(0, 1.05)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=SMALL)
     ax.set_title("docasset production simulation")
     return _png(fig)
 
 
-def _small(title: str, size: tuple[float, float] = (5, 2.6)) -> tuple[Figure, Any]:
+def _small(
+    title: str, xlabel: str, ylabel: str, size: tuple[float, float] = (5.5, 3.0)
+) -> tuple[Figure, Any]:
     fig = Figure(figsize=size)
     ax = fig.add_subplot()
-    ax.set_title(title, fontsize=9)
-    ax.tick_params(labelsize=7, axis="both")
+    ax.set_title(title, fontsize=TEXT)
+    ax.set_xlabel(xlabel, fontsize=SMALL)
+    ax.set_ylabel(ylabel, fontsize=SMALL)
+    ax.tick_params(labelsize=SMALL, axis="both")
     return fig, ax
 
 
@@ -176,39 +203,48 @@ def automation_trend(
     days: Sequence[str], rates: Sequence[float], reference: float | None = None
 ) -> bytes:
     """Production health: the automation rate per day, with the reference's as a line."""
-    fig, ax = _small("Automation rate per day")
+    fig, ax = _small("Automation rate per day", "day", "automation rate")
     ax.plot(list(days), list(rates), "o-")
     if reference is not None:
         ax.axhline(reference, color="grey", ls="--", label="reference")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=SMALL)
     ax.set_ylim(0, 1.05)
     return _png(fig)
 
 
 def accuracy_per_field(bars: Mapping[str, Mapping[str, float | None]]) -> bytes:
-    """Grouped bars per field: ``bars`` maps a series label (reference, estimated, realized)
-    to field -> accuracy; unknown values are left out, not drawn as 0."""
-    fig, ax = _small("Accuracy per field")
+    """Points per field: ``bars`` maps a series label (reference, estimated, realized) to
+    field -> accuracy; unknown values are left out, not drawn as 0. The axis starts near the
+    lowest value (points, not bars, so the truncated axis misleads nobody)."""
+    fig, ax = _small("Accuracy per field (axis not from 0)", "field", "accuracy")
     fields = list(dict.fromkeys(f for series in bars.values() for f in series))
-    width = 0.8 / max(len(bars), 1)
+    width = 0.6 / max(len(bars), 1)
     for k, (label, series) in enumerate(bars.items()):
         pts = [(i, series[f]) for i, f in enumerate(fields) if series.get(f) is not None]
         xs = [i + (k - (len(bars) - 1) / 2) * width for i, _ in pts]
-        ax.bar(xs, [v for _, v in pts], width, label=label)
-    ax.set_xticks(range(len(fields)), fields, fontsize=7)
-    ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=6, loc="lower right")
+        ax.plot(xs, [v for _, v in pts], "o", markersize=7, label=label)
+    ax.set_xticks(range(len(fields)), fields, fontsize=SMALL)
+    ax.set_ylim(accuracy_floor([v for sr in bars.values() for v in sr.values()]), 1.02)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=SMALL, loc="lower right")
     return _png(fig)
 
 
 def drift_scores(scores: Mapping[str, float], warn: float | None = None, top: int = 10) -> bytes:
     """Horizontal bars of the ``top`` largest per-feature drift scores (0..1)."""
     ranked = sorted(scores.items(), key=lambda kv: kv[1])[-top:]
-    fig, ax = _small("Feature drift (Kolmogorov-Smirnov)", (5, 0.8 + 0.22 * len(ranked)))
-    ax.barh([k for k, _ in ranked], [v for _, v in ranked], color="tab:orange")
+    fig, ax = _small(
+        "Feature drift (Kolmogorov-Smirnov)",
+        "KS statistic (0 = same distribution, 1 = disjoint)",
+        "feature",
+        (5.5, 1.3 + 0.3 * len(ranked)),
+    )
+    # Coloured by grade against the WARN level drawn beside: below it is not a finding.
+    colours = ["tab:orange" if warn is not None and v >= warn else "tab:gray" for _, v in ranked]
+    ax.barh([k for k, _ in ranked], [v for _, v in ranked], color=colours)
     if warn is not None:
-        ax.axvline(warn, color="grey", ls="--", lw=1, label=f"warn {warn:.2f}")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.axvline(warn, color="black", ls="--", lw=1, label=f"WARN at {warn:.2f}")
+        ax.legend(fontsize=SMALL, loc="lower right")
     ax.set_xlim(0, 1)
     return _png(fig)
 
@@ -229,31 +265,32 @@ def distributions(
             if len(vals):
                 w = np.full(len(vals), 1.0 / len(vals))
                 ax.hist(vals, bins=edges, weights=w, alpha=0.55, color=colour, label=label)
-        ax.set_title(name, fontsize=8)
-        ax.tick_params(labelsize=6)
+        ax.set_title(name, fontsize=SMALL)
+        ax.tick_params(labelsize=SMALL - 1)
+        ax.set_ylabel("share of documents", fontsize=SMALL - 1)
         if i == 0:
-            ax.legend(fontsize=6)
+            ax.legend(fontsize=SMALL - 1)
     return _png(fig)
 
 
 def binned_shares(labels: Sequence[str], series: Mapping[str, Sequence[int]], title: str) -> bytes:
     """Bars of binned counts as shares of each series' total (e.g. DPI, reference vs window)."""
-    fig, ax = _small(title)
+    fig, ax = _small(title, "bin", "share of documents")
     width = 0.8 / max(len(series), 1)
     for k, (label, counts) in enumerate(series.items()):
         total = max(sum(counts), 1)
         xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(labels))]
         ax.bar(xs, [v / total for v in counts], width, label=label)
-    ax.set_xticks(range(len(labels)), list(labels), fontsize=6)
-    ax.legend(fontsize=7)
+    ax.set_xticks(range(len(labels)), list(labels), fontsize=SMALL)
+    ax.legend(fontsize=SMALL)
     return _png(fig)
 
 
 def binned_lines(mids: Sequence[float], series: Mapping[str, Sequence[int]], title: str) -> bytes:
     """One line per series of binned counts as shares (e.g. confidence per field)."""
-    fig, ax = _small(title)
+    fig, ax = _small(title, "model confidence (bin middle)", "share of values")
     for label, counts in series.items():
         total = max(sum(counts), 1)
-        ax.plot(list(mids), [v / total for v in counts], "o-", label=label, ms=3)
-    ax.legend(fontsize=6)
+        ax.plot(list(mids), [v / total for v in counts], "o-", label=label, ms=4)
+    ax.legend(fontsize=SMALL)
     return _png(fig)

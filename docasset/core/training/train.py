@@ -22,6 +22,7 @@ from spacy.training import Example
 from spacy.util import compounding, filter_spans, fix_random_seed, minibatch
 
 from docasset.core.extraction.confidence import fit_logistic
+from docasset.core.extraction.domain import DOMAIN_META, domain_summary
 from docasset.core.extraction.evidence import WordSpans, doc_words
 from docasset.core.extraction.extract import (
     DOC_THRESHOLD_META,
@@ -474,6 +475,10 @@ def train_model(
     report = TrainReport(len(train_docs), len(dev_docs), "dev" if dev_docs else "train")
     nlp = _fit_ner(train_docs, dev_docs or train_docs, doctype, config, config.patience, report)
     bundle = ModelBundle(nlp, doctype, Calibration(), {}, meta={LAYOUT_META: True})
+    # What the training documents look like: a document unlike them is not accepted on the
+    # model's confidence alone (docasset.core.extraction.domain).
+    if (domain := domain_summary([d.text for d in train_docs])) is not None:
+        bundle.meta[DOMAIN_META] = domain
     folds = cross_fitted(train_docs, dev_docs or train_docs, doctype, config)
     held_out = dev_docs + [d for d in train_docs if d.user_data["doc_id"] in folds]
     if folds:

@@ -11,7 +11,9 @@ field. ``verdict`` is optional: ``"irrelevant"`` or ``"bad_scan"``. ``spans`` is
 field -> ``[start, end]`` character offsets in the document's OCR text (integers,
 ``0 <= start < end``). ``timestamp`` is ISO 8601 (UTC when no zone is given), not before
 ``CorrectionsConfig.min_year`` and not after the import time plus
-``CorrectionsConfig.max_future_seconds``.
+``CorrectionsConfig.max_future_seconds``. A value must suit its field's type (an amount
+parses, a date is plausible: ``docasset.core.extraction.fields.validate_field``), whatever
+the source, so a slip is refused at import, not found later at curation.
 
 Label Studio's JSON export (a list of tasks, see ``docasset.core.validation.ls_annotations``) is
 accepted too: each (task, annotation) becomes one correction, with the same all-or-nothing
@@ -47,7 +49,7 @@ from typing import Any
 
 import polars as pl
 
-from docasset.core.extraction.fields import DocType
+from docasset.core.extraction.fields import DocType, validate_field
 from docasset.core.files import atomic_write, display_name, locked, sweep_tmp
 from docasset.core.tunable import tunable
 from docasset.core.validation.ls_annotations import corrections_from_export, non_json_export
@@ -213,6 +215,8 @@ def validate_line(
             problems.append(f"field {k!r} must be a string or null")
         elif v is not None and (p := _text_problem(f"field {k!r}", v, cfg.max_value_chars)):
             problems.append(p)
+        else:  # what the field's type needs: an amount parses, a date is plausible, ...
+            problems += validate_field(doctype.spec(k), v)
     annotator = obj.get("annotator")
     if not isinstance(annotator, str) or not annotator.strip():
         problems.append("missing annotator")

@@ -2,9 +2,14 @@
 
 A box's typed text is the field's value (boxes of one field are joined in reading order), a
 field ticked "not on this document" is ``null``, a field neither boxed nor ticked is left out
-(untouched: not known), an accepted box left as pre-filled is left out too (not asked); a
+(untouched: not known), an accepted box left as pre-filled is left out too (not asked; a box
+drawn with the field's own label replaces it); a
 verdict (``irrelevant``, ``bad_scan``) stores no field values, as the JSONL format does.
-Exports of the earlier text-span config (``Labels`` over the OCR text) still import. JSON-MIN
+Slips the labelling UI lets through are refused with what to do: two boxes for a one-value
+field (an amount, a date, an identifier), and a pre-annotated box relabelled (clicking a label
+while a box is selected relabels it) that leaves its former field with no box and no "not on
+this document" tick. Exports of the earlier text-span config (``Labels`` over the OCR text)
+still import. JSON-MIN
 and CSV exports are refused with a message saying to export JSON: they lose which value belongs
 to which box.
 """
@@ -19,6 +24,8 @@ from docasset.core.extraction.fields import DocType, collapse
 from docasset.core.validation.ls_config import (
     ABSENT,
     ACCEPTED,
+    ACCEPTED_FIELD,
+    ACCEPTED_SUFFIX,
     FIELD,
     STATUS,
     VALUE,
@@ -79,10 +86,66 @@ def _choices(value: dict[str, Any]) -> list[str]:
     return _strings(value.get("choices") or []) or []
 
 
+def predicted_labels(task: dict[str, Any]) -> dict[str, str]:
+    """Region id -> field label of the boxes docasset pre-annotated on a task (its
+    predictions, as the pull and JSON exports carry them; {} when absent)."""
+    out: dict[str, str] = {}
+    preds = task.get("predictions")
+    for pred in preds if isinstance(preds, list) else []:
+        result = pred.get("result") if isinstance(pred, dict) else None
+        for r in result if isinstance(result, list) else []:
+            if not isinstance(r, dict) or r.get("type") != "rectanglelabels":
+                continue
+            names = _strings((r.get("value") or {}).get("rectanglelabels") or [])
+            if names and len(names) == 1:
+                out[str(r.get("id"))] = names[0].removesuffix(ACCEPTED_SUFFIX)
+    return out
+
+
+def _slips(
+    regions: dict[str, _Region], doctype: DocType, predicted: dict[str, str], absent: list[str]
+) -> Problems:
+    """What the labelling UI lets an operator do by accident: two boxes for a one-value field
+    (their texts would be joined into one value), or a pre-annotated box relabelled that
+    leaves its former field with nothing (no box, no "not on this document" tick)."""
+    problems: Problems = []
+    by_label: dict[str, list[str]] = {}
+    for reg in regions.values():
+        if reg.label is not None and reg.label in doctype.labels and ACCEPTED not in reg.status:
+            by_label.setdefault(reg.label, []).append(collapse(" ".join(reg.texts)))
+    for label, texts in by_label.items():
+        spec = doctype.spec(doctype.labels[label])
+        if spec.type != "text" and len(texts) > 1:
+            shown = ", ".join(repr(t) for t in texts)
+            problems.append(
+                f"{label} has {len(texts)} boxes ({shown}): it is one value; delete the extra "
+                "box or give it its own label"
+            )
+    for rid, reg in regions.items():
+        was = predicted.get(rid)
+        if was is None or reg.label is None or reg.label == was or was not in doctype.labels:
+            continue
+        accepted_box = any(
+            r.label == was and ACCEPTED in r.status for r in regions.values() if r is not reg
+        )
+        if was not in by_label and was not in absent and not accepted_box:
+            text = collapse(" ".join(reg.texts))
+            problems.append(
+                f"the {was} box ({text!r}) was relabelled {reg.label} and {was} has no box "
+                f"left (a label clicked while a box is selected relabels it): set the label "
+                f"back to {was}, or box the {was} or tick it under 'not on this document'"
+            )
+    return problems
+
+
 def _page_annotation(
-    result: list[dict[str, Any]], doctype: DocType, accepted: dict[str, str]
+    result: list[dict[str, Any]],
+    doctype: DocType,
+    accepted: dict[str, str],
+    predicted: dict[str, str] | None = None,
 ) -> tuple[dict[str, str | None], str | None, Problems]:
-    """Fields, verdict and problems of one annotation made with the page-image config."""
+    """Fields, verdict and problems of one annotation made with the page-image config
+    (``predicted``: region id -> label of the pre-annotated boxes, for the relabel check)."""
     problems: Problems = []
     regions: dict[str, _Region] = {}
     absent: list[str] = []
@@ -102,8 +165,11 @@ def _page_annotation(
             absent += _choices(value)
         elif kind == "choices" and control == VERDICT:
             verdict = next(iter(_choices(value)), None)
-        elif kind == "rectanglelabels" and control == FIELD:
+        elif kind == "rectanglelabels" and control in (FIELD, ACCEPTED_FIELD):
             names = _strings(value.get("rectanglelabels") or [])
+            if control == ACCEPTED_FIELD and names is not None:  # shown, not asked
+                names = [n.removesuffix(ACCEPTED_SUFFIX) for n in names]
+                reg.status.add(ACCEPTED)
             where = [_number(r.get("item_index") or 0), _number(value.get("y", 0))]
             where.append(_number(value.get("x", 0)))
             if names is None or None in where:
@@ -123,6 +189,7 @@ def _page_annotation(
             problems.append(f"result {kind!r} from {control!r} is not in docasset's config")
     if verdict is not None:  # the page teaches nothing: no field values, as in the JSONL format
         return {}, verdict, problems
+    problems += _slips(regions, doctype, predicted or {}, absent)
     labels = doctype.labels
     boxes: dict[str, list[tuple[tuple[float, float, float], str, set[str]]]] = {}
     for reg in regions.values():
@@ -143,6 +210,9 @@ def _page_annotation(
     fields: dict[str, str | None] = {}
     for name, entries in boxes.items():
         entries.sort(key=lambda e: e[0])
+        asked = [e for e in entries if ACCEPTED not in e[2]]
+        if asked:  # a box drawn for a field the model accepted replaces the accepted one
+            entries = asked
         joined = collapse(" ".join(text for _, text, _ in entries))
         ticked = any(ACCEPTED in st for _, _, st in entries)
         if ticked and joined == collapse(accepted.get(name) or ""):
@@ -282,7 +352,9 @@ def corrections_from_export(tasks: object, doctype: DocType) -> Parsed:
                 continue
             spans: dict[str, list[int]] = {}
             if "pages" in data or "text" not in data:
-                fields, verdict, problems = _page_annotation(result, doctype, accepted)
+                fields, verdict, problems = _page_annotation(
+                    result, doctype, accepted, predicted_labels(task)
+                )
             else:
                 fields, spans, verdict, problems = _text_annotation(result, doctype, data["text"])
             if not fields and verdict is None and not problems:

@@ -27,7 +27,26 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 NEVER_SYNC = "(?!)"  # a storage regex matching no file: serving works, "Sync" imports nothing
-LS_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # the only format Label Studio's task filters parse
+LS_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+# The columns Label Studio's own default tab hides (internal ids, raw results, timestamps).
+LS_HIDDEN = [
+    f"tasks:{c}"
+    for c in (
+        "inner_id",
+        "annotations_results",
+        "annotations_ids",
+        "predictions_score",
+        "predictions_model_versions",
+        "predictions_results",
+        "file_upload",
+        "storage_filename",
+        "created_at",
+        "updated_at",
+        "updated_by",
+        "avg_lead_time",
+        "draft_exists",
+    )
+]  # the only format Label Studio's task filters parse
 
 
 @dataclass(frozen=True)
@@ -131,6 +150,31 @@ class LabelStudioClient:
             )
         return pid
 
+    def ensure_view(self, project: int, title: str, hidden: list[str]) -> None:
+        """A data manager tab ``title`` hiding the task data keys ``hidden`` (raw page URLs,
+        docasset's JSON), created once (an operator's later changes to it are kept)."""
+        views = self._call(
+            "list the data manager's tabs", lambda: self._sdk.views.list(project=project)
+        )
+        if any((v.data or {}).get("title") == title for v in views):
+            return
+        columns = [f"tasks:data.{k}" for k in hidden]
+        data = {
+            "title": title,
+            "type": "list",
+            "target": "tasks",
+            "hiddenColumns": {"explore": columns + LS_HIDDEN, "labeling": columns + LS_HIDDEN},
+        }
+        made = self._call(
+            "add a data manager tab",
+            lambda: self._sdk.views.create(project=project, data=cast(Any, data)),
+        )
+        order = [int(made.id)] + [int(v.id) for v in views if v.id is not None]
+        self._call(
+            "put the docasset tab first",
+            lambda: self._sdk.views.update_order(ids=order, project=project),
+        )
+
     def ensure_local_storage(self, project: int, paths: Iterable[Path]) -> None:
         """Local-files storages serving these directories to the project (never synced: their
         regex matches no file, so tasks come only from docasset's push)."""
@@ -143,7 +187,10 @@ class LabelStudioClient:
             if str(path) in have:
                 continue
             self._call(
-                f"add local-files storage {path} (is it under LOCAL_FILES_DOCUMENT_ROOT?)",
+                f"add local-files storage {path} (Label Studio serves files only under its "
+                "LOCAL_FILES_DOCUMENT_ROOT: start it for this home with `docasset --home "
+                f"{path.parent} labelstudio start` (or DOCASSET_HOME={path.parent} "
+                "./run.sh labelstudio), or with --document-root a parent of every home)",
                 lambda path=path: self._sdk.import_storage.local.create(  # type: ignore[misc]
                     project=project,
                     path=str(path),
@@ -237,7 +284,8 @@ class LabelStudioClient:
         self, project: int, after: datetime | None, seen: set[int], page_size: int
     ) -> list[dict[str, Any]]:
         """Tasks holding annotations updated after ``after`` (or at it but not in ``seen``),
-        each with only those annotations, ``completed_by`` resolved to ``{id, email}``.
+        each with only those annotations, ``completed_by`` resolved to ``{id, email}``, and the
+        results of its predictions (what the annotation checks compare a box's label to).
 
         An annotation's update bumps its task's ``updated_at`` (to a later time), so
         filtering tasks on it finds every annotation changed since ``after``."""
@@ -265,5 +313,30 @@ class LabelStudioClient:
                     a = {**a, "completed_by": {"id": who, "email": emails.get(who)}}
                 anns.append(a)
             if anns:
-                out.append({"id": task["id"], "data": task["data"], "annotations": anns})
+                preds = [{"result": p.get("result")} for p in task.get("predictions") or []]
+                out.append(
+                    {
+                        "id": task["id"],
+                        "data": task["data"],
+                        "annotations": anns,
+                        "predictions": preds,
+                    }
+                )
         return out
+
+    def task(self, tid: int) -> dict[str, Any]:
+        """One task as a JSON object."""
+        got = self._call("read a task", lambda: self._sdk.tasks.get(id=str(tid)))
+        return got.model_dump(mode="json", warnings=False)
+
+    def flag(self, tid: int, data: dict[str, Any], reopen: bool) -> None:
+        """Replace a task's data (a rejection shown or cleared); ``reopen``: mark it not
+        labelled, so the data manager lists it among the tasks to do (Label Studio marks it
+        labelled again when the annotation is updated)."""
+        if reopen:
+            self._call(
+                "reopen a task",
+                lambda: self._sdk.tasks.update(id=str(tid), data=data, is_labeled=False),
+            )
+        else:
+            self._call("flag a task", lambda: self._sdk.tasks.update(id=str(tid), data=data))

@@ -3,13 +3,17 @@ annotations come back through ``ls_annotations``).
 
 A task (``review_task``): ``data.pages`` are the page images as Label Studio loads them
 (``/data/local-files/?d=<path under its document root>``); ``data.doc_id`` keys the task to
-the document; ``data.review_note`` says why it is queued and what is not asked;
-``data.docasset`` carries the batch, queue reason, blockers, model version and the values
-field-level routing accepted. The one prediction (``model_version``; ``score`` = lowest field
-confidence) has, per predicted field, a box from the OCR word boxes of the value's span (a
-``rectanglelabels`` result with the field's label) and the value docasset shows (a
-``textarea`` result with the same region id), each scored with the calibrated confidence;
-accepted fields add the per-region choice ``accepted`` (see ``ls_config``).
+the document; ``data.review_note`` says why it is queued and what is not asked; the data
+manager's columns ``thumbnail`` (the first page), ``vendor`` (the predicted company or first
+text field), ``status`` (to check, QA sample, or a rejection: ``ls_review``) and ``reason``
+(the blockers) describe it at a glance; ``data.rejection`` is empty until an annotation is
+refused; ``data.docasset`` carries the batch, queue reason, blockers, model version and the
+values field-level routing accepted. The one prediction (``model_version``; ``score`` =
+lowest field confidence) has, per predicted field, a box from the OCR word boxes of the
+value's span (a ``rectanglelabels`` result with the field's label) and the value docasset
+shows (a ``textarea`` result with the same region id), each scored with that field's
+calibrated confidence; an accepted field's box has the grey ``<LABEL> (accepted)`` label of
+the ``accepted_field`` control and both its results are read-only (see ``ls_config``).
 """
 
 from __future__ import annotations
@@ -25,24 +29,27 @@ import polars as pl
 
 from docasset.core.extraction.fields import DocType
 from docasset.core.extraction.prediction_table import from_frame
-from docasset.core.extraction.routing import DocPrediction
+from docasset.core.extraction.routing import Blocker, DocPrediction
 from docasset.core.files import atomic_write
 from docasset.core.intake.scan_table import scan_file
 from docasset.core.intake.scans import IntakeLimits, ScanFile, iter_pages
 from docasset.core.ocr.text import word_offsets
 from docasset.core.ocr.words import empty_words
 from docasset.core.validation.ls_config import (
-    ACCEPTED,
+    ACCEPTED_FIELD,
     FIELD,
     IMAGE,
-    STATUS,
     VALUE,
     LabelStudioConfig,
+    accepted_label,
     labelling_config,
 )
 from docasset.core.workdir import Workdir
 from docasset.errors import LabelStudioError, ScanError
 
+# Task data the data manager's "docasset" tab hides (shown inside the task, or raw).
+HIDDEN_DATA = ("pages", "docasset", "review_note", "rejection")
+VIEW_TITLE = "docasset"
 BROWSER_FORMATS = ("jpeg", "png")  # shown as archived; other formats get a PNG per page
 LOCAL_FILES = "/data/local-files/?d="
 
@@ -133,6 +140,17 @@ def _region(
     return base, geometry
 
 
+def blocker_hint(b: Blocker) -> str:
+    """A blocker as the operator reads it: an image-quality warning says to annotate a
+    readable page as usual (the ``bad_scan`` verdict drops a page from training)."""
+    if b.kind == "bad_scan":
+        return (
+            f"image quality warning ({b.detail or 'scan check'}): if you can read it, annotate "
+            "as usual; 'bad_scan' is only for a page nobody can read"
+        )
+    return b.text
+
+
 def review_note(
     pred: DocPrediction, queue_reason: str, accepted: list[str], unplaced: list[str]
 ) -> str:
@@ -140,7 +158,8 @@ def review_note(
     if queue_reason == "qa_sample":
         parts = ["QA sample of an automated document: check every field."]
     else:
-        parts = [f"To check: {'; '.join(pred.blocker_texts) or 'review'}."]
+        hints = [blocker_hint(b) for b in pred.blockers]
+        parts = [f"To check: {'; '.join(hints) or 'review'}."]
     if accepted:
         parts.append(f"Accepted by the model, not asked: {', '.join(accepted)}.")
     if unplaced:
@@ -185,13 +204,20 @@ def review_task(
             min(size.width, box[2] + pad),
             min(size.height, box[3] + pad),
         )
-        base, geometry = _region(spec.name, page, size, padded, f.confidence)
+        base, geometry = _region(spec.name, page, size, padded, round(f.confidence, 4))
+        is_accepted = status.get(spec.name) == "accepted"
+        if is_accepted:  # shown in grey and read-only: not asked, not changed by a click
+            accepted[spec.name] = f.value
+            base["readonly"] = True
         result.append(
             {
                 **base,
-                "from_name": FIELD,
+                "from_name": ACCEPTED_FIELD if is_accepted else FIELD,
                 "type": "rectanglelabels",
-                "value": {**geometry, "rectanglelabels": [spec.label]},
+                "value": {
+                    **geometry,
+                    "rectanglelabels": [accepted_label(spec.label) if is_accepted else spec.label],
+                },
             }
         )
         result.append(
@@ -202,22 +228,19 @@ def review_task(
                 "value": {**geometry, "text": [f.value]},
             }
         )
-        if status.get(spec.name) == "accepted":
-            accepted[spec.name] = f.value
-            result.append(
-                {
-                    **base,
-                    "from_name": STATUS,
-                    "type": "choices",
-                    "value": {**geometry, "choices": [ACCEPTED]},
-                }
-            )
         scores.append(f.confidence)
     labels = [doctype.spec(n).label for n in accepted]
+    texts = [s.name for s in doctype.fields if s.type == "text"]
+    vendor = next((pred.fields[n].value for n in texts if pred.fields[n].value), None)
     task: dict[str, Any] = {
         "data": {
             "pages": [p.url for p in pages],
+            "thumbnail": pages[0].url if pages else "",
             "doc_id": pred.doc_id,
+            "vendor": vendor or "",
+            "status": "QA sample" if queue_reason == "qa_sample" else "to check",
+            "reason": "; ".join(pred.blocker_texts) or queue_reason,
+            "rejection": "",
             "review_note": review_note(pred, queue_reason, labels, unplaced),
             "docasset": {
                 "batch": batch,

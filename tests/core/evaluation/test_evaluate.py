@@ -156,12 +156,19 @@ def test_report_renders_markdown_with_plots_and_standalone_html(tmp_path: Path) 
     passed, reasons = v.passed, v.reasons
     assert not passed
     analysis = analyse(RECEIPT, cand.predictions, texts, truths)
-    blocks = build_report(RECEIPT, cand, prod, passed, reasons, analysis, golden_frozen=True)
+    blocks = build_report(
+        RECEIPT, cand, prod, passed, reasons, analysis, True, v.findings, GateConfig()
+    )
     md = to_markdown(blocks)
     assert md.startswith("# Evaluation: candidate v2 vs production v1")
     assert "**BLOCKED**" in md and "total F1 dropped" in md
     assert md.count("](data:image/png;base64,") == 3  # F1, automation, calibration
-    assert "| company | yes | 0.900 [0.70, 1.00] |" in md  # precision with its interval
+    assert md.splitlines()[2].startswith("**Decision: keep v1** (v2 is blocked")
+    assert "Next step: open the error analysis below for company, total" in md
+    assert "| company | yes | 0.900 (9/10) [0.60, 0.98] |" in md  # precision, Wilson interval
+    # 10 golden documents cannot show a 5-point drop with 2 net flips: said, with the rule.
+    assert "**Warning: 10 golden documents are too few for this decision** (minimum 40)" in md
+    assert "| accuracy of accepted fields | no accepted fields | no accepted fields |  |" in md
     assert "Most confused fields" in md and "address (1)" in md
     assert "| `p. 1: ACME SDN BHD ⏎ ⟦NO 1 JALAN SATU⟧ ⏎ 01/02/2019" in md
     paths = write_report(tmp_path / "v2", blocks, {"passed": passed}, "evaluation v2")
@@ -194,3 +201,23 @@ def test_error_analysis_names_the_page() -> None:
     errors = doc_errors(RECEIPT, pred, text, {"total": "10.00"}, chars=5)
     [err] = [e for e in errors if e.field == "total"]
     assert (err.truth_page, err.predicted_page) == (1, 1)
+
+
+def test_a_promoted_candidate_on_six_documents_gets_honest_intervals() -> None:
+    from docasset.core.evaluation.intervals import min_documents, proportion, wilson
+
+    lo, hi = wilson(6, 6)  # type: ignore[misc]
+    assert 0.60 < lo < 0.62 and hi == 1.0  # never [1.00, 1.00]
+    assert wilson(0, 0) is None and proportion(0, 0, "no accepted fields") == "no accepted fields"
+    assert proportion(5, 6, "-") == "0.833 (5/6) [0.44, 0.97]"
+    assert min_documents(2, 0.05) == 40
+    preds, texts, truths = _golden()
+    right = [_pred(p.doc_id, RIGHT, TEXT) for p in preds][:6]
+    cand = evaluate_predictions(RECEIPT, "v3", right, [0.01] * 6, texts, truths)
+    prod = evaluate_predictions(RECEIPT, "v2", right, [0.01] * 6, texts, truths)
+    v = regression_verdict(RECEIPT, cand, prod, GateConfig())
+    assert v.passed
+    md = to_markdown(build_report(RECEIPT, cand, prod, True, v.reasons, ([], []), True, v.findings))
+    assert md.splitlines()[2].startswith("**Decision: promote v3** (production moves from v2")
+    assert "too few for this decision** (minimum 40)" in md
+    assert "[1.00, 1.00]" not in md and "1.000 (6/6) [0.61, 1.00]" in md

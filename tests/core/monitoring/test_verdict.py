@@ -134,3 +134,27 @@ def test_json_report_and_metadata_round_every_float() -> None:
     assert 0.9123 in floats  # the estimate, rounded
     nums = [v for v in metadata(day, T).values() if isinstance(v, float)]
     assert nums and all(round(v, 4) == v for v in nums)
+
+
+def test_the_report_opens_with_what_to_do_and_grades_every_number_beside_its_levels() -> None:
+    *_, ok = _day(min_checked=3)
+    assert ok.markdown.splitlines()[2] == (
+        "**OK.** Next step: nothing to do: every check is within its levels."
+    )
+    # The day's automation falls far below the reference: one language, levels beside.
+    low = replace(T, min_checked_docs=3, automation_drop_warn=0.05, automation_drop_error=0.9)
+    preds = long_preds({f"d{i}": doc() for i in range(12)})
+    a = assess_window(preds, truths={"d0": RIGHT}, drift=QUIET, thresholds=low)
+    a = replace(a, comparison=replace(a.comparison, automation_drop=0.31))  # type: ignore[arg-type]
+    day = grade(a, low)
+    c = day.checks["automation_drop"]
+    assert c.severity == "WARN" and "down 31 points" in c.summary and "+" not in c.summary
+    assert c.graded == "31 points (WARN at 5 points, ERROR at 90 points)"
+    first = day.markdown.splitlines()[2]
+    assert first.startswith("**WARN: `automation_drop` 31 points (WARN at 5 points")
+    assert "Next step:" in first
+    assert "(WARN at 5 points, ERROR at 90 points)" in day.markdown  # in "What changed" too
+    # The drift row carries its levels: 0.10 is below WARN, said so.
+    assert "| largest feature drift | 0.10 | 0 = same distribution | within: 0.10 (WARN" in (
+        day.markdown
+    )

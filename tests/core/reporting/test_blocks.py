@@ -53,3 +53,12 @@ def test_links_to_relative_pages_render_and_other_schemes_do_not() -> None:
     )
     bad = to_html([Para("[x](javascript:alert(1))")], "t")
     assert "<a " not in bad
+
+
+def test_markdown_keeps_angle_brackets_of_paths_visible() -> None:
+    md = to_markdown(
+        [Para("written to reports/health-<day>.md and `review/<batch>/`"), Bullets(["a<b>"])]
+    )
+    assert "reports/health-&lt;day&gt;.md" in md  # not an HTML tag the Dagster UI swallows
+    assert "`review/<batch>/`" in md  # a code span shows it as is
+    assert "- a&lt;b&gt;" in md

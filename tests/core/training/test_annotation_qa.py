@@ -103,9 +103,24 @@ def test_consistency_summary_lists_planted_inconsistencies(tmp_path: Path) -> No
             {"doc_id": "d2", "fields": {"company": "9.00", "total": "12.00"}},
             # A total that is not in the text, and a date that fails its validator.
             {"doc_id": "d3", "fields": {"company": "GAMMA STORE", "total": "33.30"}},
-            {"doc_id": "d4", "fields": {"company": "DELTA MART", "date": "31/02/2018"}},
         ],
     )
+    # A date that fails its validator: import refuses it now, a store an older docasset wrote
+    # may still hold one (curation reads it).
+    seg = tmp_path / "store" / "seg-20261124T100000000000Z-old0000000000000.jsonl"
+    old = {
+        "correction_id": "old0000000000004",
+        "doc_id": "d4",
+        "annotator": "a",
+        "timestamp": "2026-11-24T10:00:00+00:00",
+        "verdict": None,
+        "fields_json": json.dumps({"company": "DELTA MART", "date": "31/02/2018"}),
+        "spans_json": None,
+        "source_file": "old.jsonl",
+        "imported_at": "20261124T100000000000Z",
+    }
+    seg.write_text(json.dumps(old) + "\n")
+    store = read_store(tmp_path / "store")
     cur = curate(RECEIPT, store, texts, set(), {}, tmp_path / "golden.json", CFG)
     cur.qa = {"d1": ["annotator conflict: ..."]}
     s = consistency_summary(cur, RECEIPT)

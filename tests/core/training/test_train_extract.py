@@ -291,3 +291,30 @@ def test_vendor_history_confirms_fills_and_contradicts(trained) -> None:
     f = pred.fields["total"]
     assert f.history == "confirmed" and f.history_support == 0
     assert (f.status == "accepted") == (f.confidence >= bundle.thresholds["total"])
+
+
+def test_a_document_unlike_the_training_ones_is_never_accepted_on_confidence_alone(
+    trained,
+) -> None:
+    from docasset.core.extraction.domain import DOMAIN_META
+
+    bundle, _, test = trained
+    domain = bundle.meta[DOMAIN_META]  # saved with the bundle: the model's training domain
+    assert domain["n_documents"] == 30 and "jalan" in domain["vocabulary"]
+    like = {d.user_data["doc_id"]: d.text for d in test}
+    assert not any(
+        b.kind == "out_of_domain"
+        for p in predict_documents(bundle, RECEIPT, like)
+        for b in p.blockers
+    )
+    # A receipt of another world: its fields may look fine, its confidence does not transfer.
+    text, _ = synth(99)
+    other = (
+        text
+        + "\n"
+        + "\n".join(f"Thank you for shopping with Fernwood Grocers, aisle {k}" for k in range(40))
+    )
+    [pred] = predict_documents(bundle, RECEIPT, {"other": other})
+    [why] = [b for b in pred.blockers if b.kind == "out_of_domain"]
+    assert "n_lines" in why.detail and "never seen in training" in why.detail
+    assert pred.route == "review" and set(pred.statuses().values()) == {"to_check"}

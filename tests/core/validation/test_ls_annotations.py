@@ -53,8 +53,13 @@ def _choices(control: str, *values: str, rid: str | None = None) -> dict[str, An
     }
 
 
-def _export(tmp_path: Path, *annotations: list[dict[str, Any]], doc: str = DOC) -> Path:
-    task = {
+def _export(
+    tmp_path: Path,
+    *annotations: list[dict[str, Any]],
+    doc: str = DOC,
+    predicted: list[dict[str, Any]] | None = None,
+) -> Path:
+    task: dict[str, Any] = {
         "id": 7,
         "data": {
             "pages": ["/data/local-files/?d=archive/a.png"],
@@ -71,6 +76,8 @@ def _export(tmp_path: Path, *annotations: list[dict[str, Any]], doc: str = DOC) 
             for i, result in enumerate(annotations)
         ],
     }
+    if predicted is not None:
+        task["predictions"] = [{"result": predicted}]
     path = tmp_path / "export.json"
     path.write_text(json.dumps([task]))
     return path
@@ -120,9 +127,34 @@ def test_accepted_fields_left_as_shown_are_not_asked(tmp_path: Path) -> None:
     assert json.loads(changed["fields_json"]) == {"date": "01/03/2024"}  # reopened by editing
 
 
+def test_an_accepted_box_is_replaced_by_a_box_drawn_with_the_fields_own_label(
+    tmp_path: Path,
+) -> None:
+    box, text = _box("d", "DATE", "01/02/2024")
+    label = {**box["value"], "rectanglelabels": ["DATE (accepted)"]}
+    accepted = [
+        {**box, "from_name": "accepted_field", "readonly": True, "value": label},
+        {**text, "readonly": True},
+    ]
+    kept, replaced = _stored(
+        tmp_path,
+        [*accepted, *_box("t", "TOTAL", "9.00")],
+        [*accepted, *_box("d2", "DATE", "01/03/2024")],
+    )
+    assert json.loads(kept["fields_json"]) == {"total": "9.00"}  # shown, not asked
+    assert json.loads(replaced["fields_json"]) == {"date": "01/03/2024"}
+
+
 @pytest.mark.parametrize(
     ("result", "reason"),
     [
+        # An operator's slip: the total runs into the next printed text.
+        (_box("t", "TOTAL", "71.00No.J-G-02"), r"total: not an amount \('71.00No.J-G-02'\)"),
+        (_box("t", "DATE", "31/02/2018"), "date: not a plausible date"),
+        (
+            [*_box("t", "TOTAL", "71.00"), *_box("t2", "TOTAL", "No.J-G-02", y=12.0)],
+            r"TOTAL has 2 boxes \('71.00', 'No.J-G-02'\): it is one value",
+        ),
         (_box("t", "TOTAL"), "the TOTAL box has no value: type the value"),
         (_box("t", "COLOUR", "red"), "label 'COLOUR' is not in the receipt schema"),
         (_box("t", None, "9.00"), "a box holding '9.00' has no field label"),
@@ -142,6 +174,27 @@ def test_a_bad_annotation_rejects_the_whole_export(
     with pytest.raises(CorrectionsError, match=reason):
         import_file(_export(tmp_path, good, result), tmp_path / "store", RECEIPT, KNOWN)
     assert read_store(tmp_path / "store").height == 0
+
+
+def test_a_relabelled_box_that_leaves_its_field_empty_is_refused(tmp_path: Path) -> None:
+    predicted = [*_box("c", "COMPANY", "Mr.Dakgalbi Solaris"), *_box("t", "TOTAL", "9.00")]
+    # The ADDRESS label clicked while the COMPANY box was selected: relabelled, COMPANY lost.
+    slip = [*_box("c", "ADDRESS", "Mr.Dakgalbi Solaris"), *_box("t", "TOTAL", "9.00")]
+    path = _export(tmp_path, slip, predicted=predicted)
+    with pytest.raises(CorrectionsError, match=r"the COMPANY box \('Mr.Dakgalbi Solaris'\) was "):
+        import_file(path, tmp_path / "store", RECEIPT, KNOWN)
+    # Relabelled on purpose: the operator says where the company is (here: not printed).
+    meant = [*slip, _choices("absent", "COMPANY")]
+    import_file(_export(tmp_path, meant, predicted=predicted), tmp_path / "store", RECEIPT, KNOWN)
+    [row] = read_store(tmp_path / "store").iter_rows(named=True)
+    assert json.loads(row["fields_json"])["address"] == "Mr.Dakgalbi Solaris"
+
+
+def test_two_boxes_of_a_text_field_are_one_value_in_reading_order(tmp_path: Path) -> None:
+    [row] = _stored(
+        tmp_path, [*_box("a", "ADDRESS", "1 MAIN ST", y=5.0), *_box("b", "ADDRESS", "KL", y=8.0)]
+    )
+    assert json.loads(row["fields_json"]) == {"address": "1 MAIN ST KL"}
 
 
 def test_json_min_and_csv_exports_are_refused_with_a_hint(tmp_path: Path) -> None:

@@ -92,16 +92,24 @@ def test_review_task_boxes_each_value_from_its_ocr_words_and_shows_docassets_val
     assert p["model_version"] == "v0007" and p["score"] == 0.55
     by = {(r["id"], r["from_name"]): r for r in p["result"]}
     assert set(by) == {
-        ("company", "field"),
+        ("company", "accepted_field"),
         ("company", "value"),
-        ("company", "status"),
         ("total", "field"),
         ("total", "value"),
     }
+    # The accepted field: its own grey label, read-only (a click cannot change it).
+    accepted = by[("company", "accepted_field")]
+    assert accepted["value"]["rectanglelabels"] == ["COMPANY (accepted)"]
+    assert accepted["readonly"] and by[("company", "value")]["readonly"]
     assert by[("company", "value")]["value"]["text"] == ["ACME SDN. BHD."]
-    assert by[("company", "status")]["value"]["choices"] == ["accepted"]
     total = by[("total", "field")]
-    assert total["value"]["rectanglelabels"] == ["TOTAL"] and total["score"] == 0.81
+    assert total["value"]["rectanglelabels"] == ["TOTAL"] and not total.get("readonly")
+    # Each box is scored with its own field's calibrated confidence.
+    assert (total["score"], accepted["score"]) == (0.81, 0.55)
+    # The data manager's columns.
+    assert (data["thumbnail"], data["vendor"]) == (page.url, "ACME SDN. BHD.")
+    assert (data["status"], data["rejection"]) == ("to check", "")
+    assert data["reason"] == "low confidence total (0.81 < 0.95)"
     # "9.00": left 600, top 898, 60 x 24 px, plus 4 px padding, in percent of 1000 x 2000.
     assert {k: total["value"][k] for k in ("x", "y", "width", "height")} == {
         "x": 59.6,
@@ -114,8 +122,17 @@ def test_review_task_boxes_each_value_from_its_ocr_words_and_shows_docassets_val
         2000,
         0,
     )
-    company = by[("company", "field")]["value"]  # three words: their union
+    company = accepted["value"]  # three words: their union
     assert (company["x"], company["width"]) == (9.6, 20.8)
+
+
+def test_a_quality_warning_never_invites_dropping_a_readable_page() -> None:
+    pred = _pred(total=FieldPrediction("9.00", 19, 23, "both", "b", 0.81))
+    pred.blockers.insert(0, Blocker("bad_scan", None, "low_dpi"))
+    task = review_task(RECEIPT, pred, [TaskPage("/u", 1000, 2000)], word_offsets(_words()), "b1")
+    note = task["data"]["review_note"]
+    assert "bad scan (low_dpi)" not in note
+    assert "image quality warning (low_dpi): if you can read it, annotate as usual" in note
 
 
 def test_review_task_without_values_has_no_prediction() -> None:
