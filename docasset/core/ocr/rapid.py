@@ -23,12 +23,14 @@ so that parallelism comes from documents, as with Tesseract.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,6 +61,17 @@ class RapidConfig:
     )
     text_score: float = tunable(
         0.5, "Segments recognised with a lower score (0-1) are dropped (RapidOCR's default)."
+    )
+    models: str = tunable(
+        "fp32",
+        "Which PP-OCRv6 small det/rec models: fp32 (the rapidocr wheel's) or int8 (statically "
+        "quantized, shipped in docasset/ocr_models with their checksums; "
+        "evals/ppocr_int8/README.md).",
+    )
+    rec_min_ratio: float = tunable(
+        320 / 48,
+        "Each recognised segment is padded to at least this width/height ratio (RapidOCR's "
+        "default 320/48; less padding is less work for narrow segments).",
     )
     row_tolerance: float = tunable(
         0.35,
@@ -172,7 +185,73 @@ def words_frame(
 
 
 _LOCK = threading.Lock()
-_LOADED: dict[tuple[int, float], Any] = {}  # (det_max_side, text_score) -> RapidOCR
+_LOADED: dict[tuple[Any, ...], Any] = {}  # settings that shape the instance -> RapidOCR
+MODEL_DIR = Path(__file__).resolve().parents[2] / "ocr_models"
+MODEL_KINDS = ("fp32", "int8")
+
+
+def int8_model_paths(model_dir: Path = MODEL_DIR) -> tuple[Path, Path]:
+    """The shipped int8 det and rec models, their SHA-256 sums checked against SHA256SUMS."""
+    sums_file = model_dir / "SHA256SUMS"
+    try:
+        sums = dict(
+            reversed(line.split(maxsplit=1)) for line in sums_file.read_text().splitlines() if line
+        )
+    except OSError as exc:
+        raise OcrError(f"{sums_file}: cannot read the int8 models' checksums ({exc})") from exc
+    paths = []
+    for kind in ("det", "rec"):
+        name = f"PP-OCRv6_{kind}_small.int8.onnx"
+        path = model_dir / name
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise OcrError(f"{path}: cannot read the int8 model ({exc})") from exc
+        if sums.get(name.strip()) != digest:
+            raise OcrError(
+                f"{path}: checksum {digest[:12]}... does not match {sums_file}; rebuild it as "
+                "evals/ppocr_int8/README.md says"
+            )
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+class PaddedRecognizer:
+    """RapidOCR's recogniser with each segment padded to ``max(min_ratio, its ratio) x 48``
+    instead of at least 320 x 48, one segment per call as before (batching pads segments to
+    the widest of the batch and changes what is read)."""
+
+    def __init__(self, rec: Any, min_ratio: float) -> None:
+        self.rec, self.min_ratio = rec, min_ratio
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rec, name)
+
+    def _normalised(self, img: np.ndarray, ratio: float) -> np.ndarray:
+        import cv2
+
+        channels, height, _ = self.rec.rec_image_shape
+        width = int(height * ratio)
+        resized = min(width, math.ceil(height * img.shape[1] / float(img.shape[0])))
+        x = cv2.resize(img, (resized, height)).astype(np.float32).transpose((2, 0, 1)) / 255
+        out = np.zeros((channels, height, width), dtype=np.float32)
+        out[:, :, :resized] = (x - 0.5) / 0.5
+        return out
+
+    def __call__(self, args: Any) -> Any:
+        from rapidocr.ch_ppocr_rec.typings import TextRecOutput
+
+        imgs = [args.img] if isinstance(args.img, np.ndarray) else list(args.img)
+        txts, scores = [], []
+        for img in imgs:
+            ratio = max(self.min_ratio, img.shape[1] / float(img.shape[0]))
+            x = self._normalised(img, ratio)[np.newaxis]
+            lines, _ = self.rec.postprocess_op(
+                self.rec.session(x), False, wh_ratio_list=[ratio], max_wh_ratio=ratio
+            )
+            txts.append(lines[0][0])
+            scores.append(lines[0][1])
+        return TextRecOutput(imgs, tuple(txts), scores, tuple((None,) for _ in imgs), 0.0)
 
 
 def _new_rapidocr(config: RapidConfig) -> Any:
@@ -188,8 +267,15 @@ def _new_rapidocr(config: RapidConfig) -> Any:
             "packages (pinned in constraints.txt)"
         ) from exc
     cv2.setNumThreads(1)  # parallelism comes from documents, as with Tesseract
+    if config.models not in MODEL_KINDS:
+        raise OcrError(f"rapidocr.models is {config.models!r}: fp32 or int8")
+    models: dict[str, str] = {}
+    if config.models == "int8":
+        det, rec = int8_model_paths()
+        models = {"Det.model_path": str(det), "Rec.model_path": str(rec)}
     return RapidOCR(
         params={
+            **models,
             "Global.use_cls": False,
             "Global.log_level": "warning",
             "Global.text_score": config.text_score,
@@ -204,12 +290,14 @@ def _new_rapidocr(config: RapidConfig) -> Any:
 
 def loaded_rapidocr(config: RapidConfig) -> Any:
     """The process's RapidOCR instance for these settings, models loaded (once)."""
-    key = (config.det_max_side, config.text_score)
+    key = (config.det_max_side, config.text_score, config.models, config.rec_min_ratio)
     with _LOCK:
         if key not in _LOADED:
             engine = _new_rapidocr(config)
             engine._load_det_model()  # load now, once, under the lock (not at a first page)
             engine._load_rec_model()
+            if config.rec_min_ratio != RapidConfig.rec_min_ratio:
+                engine.text_rec = PaddedRecognizer(engine.text_rec, config.rec_min_ratio)
             _LOADED[key] = engine
         return _LOADED[key]
 
@@ -222,7 +310,8 @@ def _version(config: RapidConfig) -> str:
     cfg = _new_rapidocr(config).cfg  # no model load for a version string
     return (
         f"{version('rapidocr')} ({cfg.Det.ocr_version.value} {cfg.Det.model_type.value} "
-        f"det/rec, onnxruntime {version('onnxruntime')}, det max side {config.det_max_side})"
+        f"det/rec {config.models}, onnxruntime {version('onnxruntime')}, det max side "
+        f"{config.det_max_side}, rec min ratio {config.rec_min_ratio:.2f})"
     )
 
 

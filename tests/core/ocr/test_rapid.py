@@ -19,9 +19,18 @@ import pytest
 
 from docasset.core.intake.scans import inspect_file
 from docasset.core.ocr.engine import DEFAULT_LIMITS
-from docasset.core.ocr.rapid import RapidEngine, Segment, merge_rows, split_words
+from docasset.core.ocr.rapid import (
+    MODEL_DIR,
+    RapidConfig,
+    RapidEngine,
+    Segment,
+    int8_model_paths,
+    merge_rows,
+    split_words,
+)
 from docasset.core.ocr.text import document_text
 from docasset.core.ocr.words import validate_words
+from docasset.errors import OcrError
 from tests.core.ocr.test_ocr import LINES, text_page
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -147,3 +156,39 @@ def test_nothing_is_downloaded_at_run_time(tmp_path: Path) -> None:
     assert out["net"] is False  # the namespace really had no network
     assert {"INVOICE", "Acme", "Harbour"} <= set(out["words"])
     assert [p for p in home.rglob("*")] == []  # no cache, no telemetry, no model download
+
+
+@pytest.mark.parametrize(
+    "config",
+    [RapidConfig(models="int8"), RapidConfig(models="fp32", rec_min_ratio=3.0)],
+    ids=["int8-models", "less-padding"],
+)
+def test_the_cheaper_readings_read_every_line_of_a_page(
+    tmp_path: Path, config: RapidConfig
+) -> None:
+    path = tmp_path / "page.png"
+    text_page(200).save(path, dpi=(200, 200))
+    words = RapidEngine(config).read_document(inspect_file(path), DEFAULT_LIMITS, None)
+    text = document_text(words, words["doc_id"][0]).lower()
+    for line in LINES:
+        assert " ".join(line.split()).lower() in text, (line, text)
+    assert config.models in RapidEngine(config).versions()["rapidocr"]
+
+
+def test_a_tampered_int8_model_is_refused_with_how_to_rebuild(tmp_path: Path) -> None:
+    for f in MODEL_DIR.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    assert int8_model_paths(tmp_path)[0].name == "PP-OCRv6_det_small.int8.onnx"
+    rec = tmp_path / "PP-OCRv6_rec_small.int8.onnx"
+    rec.write_bytes(rec.read_bytes()[:-1] + b"\0")
+    with pytest.raises(OcrError, match="does not match") as err:
+        int8_model_paths(tmp_path)
+    assert "evals/ppocr_int8/README.md" in str(err.value)
+    (tmp_path / "SHA256SUMS").unlink()
+    with pytest.raises(OcrError, match="checksums"):
+        int8_model_paths(tmp_path)
+
+
+def test_an_unknown_model_kind_is_an_error() -> None:
+    with pytest.raises(OcrError, match="fp32 or int8"):
+        RapidEngine(RapidConfig(models="fp16", det_max_side=961)).warm_up()
