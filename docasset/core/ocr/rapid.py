@@ -194,9 +194,8 @@ def int8_model_paths(model_dir: Path = MODEL_DIR) -> tuple[Path, Path]:
     """The shipped int8 det and rec models, their SHA-256 sums checked against SHA256SUMS."""
     sums_file = model_dir / "SHA256SUMS"
     try:
-        sums = dict(
-            reversed(line.split(maxsplit=1)) for line in sums_file.read_text().splitlines() if line
-        )
+        lines = [line.split(maxsplit=1) for line in sums_file.read_text().splitlines()]
+        sums: dict[str, str] = {p[1].lstrip("*"): p[0] for p in lines if len(p) == 2}
     except OSError as exc:
         raise OcrError(f"{sums_file}: cannot read the int8 models' checksums ({exc})") from exc
     paths = []
@@ -207,7 +206,7 @@ def int8_model_paths(model_dir: Path = MODEL_DIR) -> tuple[Path, Path]:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError as exc:
             raise OcrError(f"{path}: cannot read the int8 model ({exc})") from exc
-        if sums.get(name.strip()) != digest:
+        if sums.get(name) != digest:
             raise OcrError(
                 f"{path}: checksum {digest[:12]}... does not match {sums_file}; rebuild it as "
                 "evals/ppocr_int8/README.md says"
@@ -251,7 +250,8 @@ class PaddedRecognizer:
             )
             txts.append(lines[0][0])
             scores.append(lines[0][1])
-        return TextRecOutput(imgs, tuple(txts), scores, tuple((None,) for _ in imgs), 0.0)
+        word_results: Any = tuple((None,) for _ in imgs)  # no word boxes asked
+        return TextRecOutput(imgs, tuple(txts), scores, word_results, 0.0)
 
 
 def _new_rapidocr(config: RapidConfig) -> Any:
