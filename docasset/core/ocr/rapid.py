@@ -62,16 +62,23 @@ class RapidConfig:
     text_score: float = tunable(
         0.5, "Segments recognised with a lower score (0-1) are dropped (RapidOCR's default)."
     )
-    models: str = tunable(
+    det_model: str = tunable(
+        "int8",
+        "The PP-OCRv6 small text detection model: int8 (statically quantized, shipped in "
+        "docasset/ocr_models with its checksum; evals/ppocr_int8/README.md) or fp32 (the "
+        "rapidocr wheel's). Chosen on SROIE 040-099: int8 reads the same key values at a third "
+        "of detection's CPU (docs/ocr-cost.md).",
+    )
+    rec_model: str = tunable(
         "fp32",
-        "Which PP-OCRv6 small det/rec models: fp32 (the rapidocr wheel's) or int8 (statically "
-        "quantized, shipped in docasset/ocr_models with their checksums; "
-        "evals/ppocr_int8/README.md).",
+        "The PP-OCRv6 small recognition model: fp32 (the wheel's) or int8 (shipped; cheaper, "
+        "but it found 2 points fewer key values on SROIE 040-099).",
     )
     rec_min_ratio: float = tunable(
-        320 / 48,
-        "Each recognised segment is padded to at least this width/height ratio (RapidOCR's "
-        "default 320/48; less padding is less work for narrow segments).",
+        3.0,
+        "Each recognised segment is padded to at least this width/height ratio (RapidOCR pads "
+        "to 320/48 = 6.67; less padding is less work for narrow segments, and 3 read the same "
+        "key values on SROIE 040-099).",
     )
     row_tolerance: float = tunable(
         0.35,
@@ -188,31 +195,30 @@ _LOCK = threading.Lock()
 _LOADED: dict[tuple[Any, ...], Any] = {}  # settings that shape the instance -> RapidOCR
 MODEL_DIR = Path(__file__).resolve().parents[2] / "ocr_models"
 MODEL_KINDS = ("fp32", "int8")
+_LIBRARY_MIN_RATIO = 320 / 48  # RapidOCR pads every segment to at least 320 x 48
 
 
-def int8_model_paths(model_dir: Path = MODEL_DIR) -> tuple[Path, Path]:
-    """The shipped int8 det and rec models, their SHA-256 sums checked against SHA256SUMS."""
+def int8_model_path(kind: str, model_dir: Path = MODEL_DIR) -> Path:
+    """The shipped int8 ``det`` or ``rec`` model, its SHA-256 sum checked against
+    SHA256SUMS."""
     sums_file = model_dir / "SHA256SUMS"
     try:
         lines = [line.split(maxsplit=1) for line in sums_file.read_text().splitlines()]
         sums: dict[str, str] = {p[1].lstrip("*"): p[0] for p in lines if len(p) == 2}
     except OSError as exc:
         raise OcrError(f"{sums_file}: cannot read the int8 models' checksums ({exc})") from exc
-    paths = []
-    for kind in ("det", "rec"):
-        name = f"PP-OCRv6_{kind}_small.int8.onnx"
-        path = model_dir / name
-        try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError as exc:
-            raise OcrError(f"{path}: cannot read the int8 model ({exc})") from exc
-        if sums.get(name) != digest:
-            raise OcrError(
-                f"{path}: checksum {digest[:12]}... does not match {sums_file}; rebuild it as "
-                "evals/ppocr_int8/README.md says"
-            )
-        paths.append(path)
-    return paths[0], paths[1]
+    name = f"PP-OCRv6_{kind}_small.int8.onnx"
+    path = model_dir / name
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise OcrError(f"{path}: cannot read the int8 model ({exc})") from exc
+    if sums.get(name) != digest:
+        raise OcrError(
+            f"{path}: checksum {digest[:12]}... does not match {sums_file}; rebuild it as "
+            "evals/ppocr_int8/README.md says"
+        )
+    return path
 
 
 class PaddedRecognizer:
@@ -267,12 +273,12 @@ def _new_rapidocr(config: RapidConfig) -> Any:
             "packages (pinned in constraints.txt)"
         ) from exc
     cv2.setNumThreads(1)  # parallelism comes from documents, as with Tesseract
-    if config.models not in MODEL_KINDS:
-        raise OcrError(f"rapidocr.models is {config.models!r}: fp32 or int8")
     models: dict[str, str] = {}
-    if config.models == "int8":
-        det, rec = int8_model_paths()
-        models = {"Det.model_path": str(det), "Rec.model_path": str(rec)}
+    for kind, precision in (("Det", config.det_model), ("Rec", config.rec_model)):
+        if precision not in MODEL_KINDS:
+            raise OcrError(f"rapidocr.{kind.lower()}_model is {precision!r}: fp32 or int8")
+        if precision == "int8":
+            models[f"{kind}.model_path"] = str(int8_model_path(kind.lower()))
     return RapidOCR(
         params={
             **models,
@@ -290,13 +296,19 @@ def _new_rapidocr(config: RapidConfig) -> Any:
 
 def loaded_rapidocr(config: RapidConfig) -> Any:
     """The process's RapidOCR instance for these settings, models loaded (once)."""
-    key = (config.det_max_side, config.text_score, config.models, config.rec_min_ratio)
+    key = (
+        config.det_max_side,
+        config.text_score,
+        config.det_model,
+        config.rec_model,
+        config.rec_min_ratio,
+    )
     with _LOCK:
         if key not in _LOADED:
             engine = _new_rapidocr(config)
             engine._load_det_model()  # load now, once, under the lock (not at a first page)
             engine._load_rec_model()
-            if config.rec_min_ratio != RapidConfig.rec_min_ratio:
+            if config.rec_min_ratio != _LIBRARY_MIN_RATIO:
                 engine.text_rec = PaddedRecognizer(engine.text_rec, config.rec_min_ratio)
             _LOADED[key] = engine
         return _LOADED[key]
@@ -310,8 +322,9 @@ def _version(config: RapidConfig) -> str:
     cfg = _new_rapidocr(config).cfg  # no model load for a version string
     return (
         f"{version('rapidocr')} ({cfg.Det.ocr_version.value} {cfg.Det.model_type.value} "
-        f"det/rec {config.models}, onnxruntime {version('onnxruntime')}, det max side "
-        f"{config.det_max_side}, rec min ratio {config.rec_min_ratio:.2f})"
+        f"det {config.det_model} rec {config.rec_model}, onnxruntime "
+        f"{version('onnxruntime')}, det max side {config.det_max_side}, "
+        f"rec min ratio {config.rec_min_ratio:.2f})"
     )
 
 

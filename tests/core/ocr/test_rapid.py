@@ -24,7 +24,7 @@ from docasset.core.ocr.rapid import (
     RapidConfig,
     RapidEngine,
     Segment,
-    int8_model_paths,
+    int8_model_path,
     merge_rows,
     split_words,
 )
@@ -160,8 +160,11 @@ def test_nothing_is_downloaded_at_run_time(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "config",
-    [RapidConfig(models="int8"), RapidConfig(models="fp32", rec_min_ratio=3.0)],
-    ids=["int8-models", "less-padding"],
+    [
+        RapidConfig(det_model="int8", rec_model="int8"),
+        RapidConfig(det_model="fp32", rec_model="fp32", rec_min_ratio=320 / 48),
+    ],
+    ids=["int8-models", "fp32-as-rapidocr-pads"],
 )
 def test_the_cheaper_readings_read_every_line_of_a_page(
     tmp_path: Path, config: RapidConfig
@@ -172,23 +175,24 @@ def test_the_cheaper_readings_read_every_line_of_a_page(
     text = document_text(words, words["doc_id"][0]).lower()
     for line in LINES:
         assert " ".join(line.split()).lower() in text, (line, text)
-    assert config.models in RapidEngine(config).versions()["rapidocr"]
+    version = RapidEngine(config).versions()["rapidocr"]
+    assert f"det {config.det_model} rec {config.rec_model}" in version
 
 
 def test_a_tampered_int8_model_is_refused_with_how_to_rebuild(tmp_path: Path) -> None:
     for f in MODEL_DIR.iterdir():
         shutil.copy(f, tmp_path / f.name)
-    assert int8_model_paths(tmp_path)[0].name == "PP-OCRv6_det_small.int8.onnx"
+    assert int8_model_path("det", tmp_path).name == "PP-OCRv6_det_small.int8.onnx"
     rec = tmp_path / "PP-OCRv6_rec_small.int8.onnx"
     rec.write_bytes(rec.read_bytes()[:-1] + b"\0")
     with pytest.raises(OcrError, match="does not match") as err:
-        int8_model_paths(tmp_path)
+        int8_model_path("rec", tmp_path)
     assert "evals/ppocr_int8/README.md" in str(err.value)
     (tmp_path / "SHA256SUMS").unlink()
     with pytest.raises(OcrError, match="checksums"):
-        int8_model_paths(tmp_path)
+        int8_model_path("det", tmp_path)
 
 
 def test_an_unknown_model_kind_is_an_error() -> None:
     with pytest.raises(OcrError, match="fp32 or int8"):
-        RapidEngine(RapidConfig(models="fp16", det_max_side=961)).warm_up()
+        RapidEngine(RapidConfig(det_model="fp16", det_max_side=961)).warm_up()
