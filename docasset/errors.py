@@ -7,10 +7,13 @@ The tree (httpx's ``_exceptions.py`` is the model)::
     │   ├── ScanError             a scan file cannot be used (reason code + detail)
     │   ├── CorrectionsError      a corrections file is rejected whole (line-level problems)
     │   ├── LabelledDataError     a labelled folder (img/ + key/) is missing or malformed
-    │   └── SchemaError           a document type or field definition is invalid or unknown
+    │   ├── SchemaError           a document type or field definition is invalid or unknown
+    │   └── UnsafePathError       a key or stored path is not docasset's or leaves the home
     ├── DocumentError             a stage failed on one document for an unexpected reason
     ├── OcrError                  an OCR engine failed on a page it was given
-    ├── ConfigError               settings contradict each other or the resources they choose
+    ├── ConfigError               a setting is out of range, or settings contradict each other
+    ├── StoreError                a stored file is missing or damaged (names it and the recovery)
+    │   └── NoSpaceError          a write failed: no space left on device
     ├── ModelError                a model version is missing, unreadable, or an alias points nowhere
     ├── TrainingError             training could not run (no examples, invalid data)
     ├── EvaluationError           a model cannot be evaluated (no golden documents yet)
@@ -83,8 +86,34 @@ class OcrError(DocassetError):
 
 
 class ConfigError(DocassetError):
-    """Settings contradict each other or the resources built from them (for example a run
-    config selecting another OCR engine than the ``ocr_engine`` resource provides)."""
+    """A setting has a wrong type or is out of its range (the message names it), or settings
+    contradict each other or the resources built from them (for example a run config
+    selecting another OCR engine than the ``ocr_engine`` resource provides)."""
+
+
+class UnsafePathError(InputError):
+    """A name that becomes a path (a batch partition key, a manifest entry) is not one docasset
+    makes, or would point outside ``DOCASSET_HOME``; nothing is read, written or moved."""
+
+
+class StoreError(DocassetError):
+    """A file docasset stored is missing or damaged. ``path`` is the file, ``problem`` what is
+    wrong with it and ``recovery`` what brings it back (rebuild, re-materialize, re-import);
+    the message says all three. Never swallowed into an empty result."""
+
+    def __init__(self, path: str, problem: str, recovery: str) -> None:
+        self.path = path
+        self.problem = problem
+        self.recovery = recovery
+        super().__init__(f"{path}: {problem}. To recover: {recovery}")
+
+
+class NoSpaceError(StoreError):
+    """Writing a stored file failed because the file system is full (ENOSPC, SQLite's
+    "database or disk is full"); nothing half-written is kept."""
+
+    def __init__(self, path: str, recovery: str = "free space on its file system, then re-run") -> None:
+        super().__init__(path, "no space left on device", recovery)
 
 
 class ModelError(DocassetError):

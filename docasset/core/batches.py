@@ -12,27 +12,64 @@ plus two reads whose cost follows the question, not the number of batches:
   Parquet reader (footers and statistics only for the batches whose rows do not match).
 
 Iterating the mapping (``concat_batches``) still reads everything, for the rare full view.
+
+A batch whose frame was materialized but whose file is gone or damaged is never read as "no
+rows": it is a :class:`~docasset.errors.StoreError` naming the file and the command that
+re-materializes the partition (``docs/damaged-state.md``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import polars as pl
+
+from docasset.core.files import scan_parquet
+from docasset.errors import StoreError
 
 # doc ids -> the batch of each the index knows (a bulk lookup: one query, not one per id)
 BatchesOf = Callable[[list[str]], Mapping[str, str]]
 
 
-class BatchFrames(Mapping[str, pl.DataFrame]):
-    """Batch id -> that batch's frame, read from ``paths`` on access (missing files skipped)."""
+def rematerialize(asset: str, key: str | None = None) -> str:
+    """The exact command that writes a stored frame again (a partition's, when ``key``)."""
+    part = f" --partition {key}" if key else ""
+    return (
+        f"re-materialize {asset}{f' partition {key}' if key else ''} (Dagster UI, or "
+        f"dagster asset materialize -m docasset.definitions --select {asset}{part})"
+    )
 
-    def __init__(self, paths: Mapping[str, Path]) -> None:
+
+class BatchFrames(Mapping[str, pl.DataFrame]):
+    """Batch id -> that batch's frame, read from ``paths`` on access.
+
+    ``materialized``: the batches whose frame was written (the instance's record; None: every
+    key of ``paths``). A materialized batch without its file is a :class:`StoreError` at once
+    (the consumer would otherwise see fewer documents and carry on); a batch never
+    materialized (its run has not finished) is simply not in the mapping yet. ``asset`` names
+    the stored frames in the errors' recovery command."""
+
+    def __init__(
+        self,
+        paths: Mapping[str, Path],
+        materialized: Collection[str] | None = None,
+        asset: str = "the asset",
+    ) -> None:
+        self._asset = asset
+        expected = set(paths) if materialized is None else set(materialized)
+        gone = sorted(k for k, p in paths.items() if k in expected and not Path(p).is_file())
+        if gone:
+            raise StoreError(
+                str(paths[gone[0]]),
+                f"missing, with {len(gone)} stored partition(s) of {asset} recorded as "
+                f"materialized ({', '.join(gone[:5])}{' ...' if len(gone) > 5 else ''})",
+                "; ".join(rematerialize(asset, k) for k in gone[:5]),
+            )
         self._paths = {k: Path(p) for k, p in paths.items() if Path(p).is_file()}
 
     def __getitem__(self, batch: str) -> pl.DataFrame:
-        return pl.read_parquet(self._paths[batch])
+        return scan_parquet(self._paths[batch], rematerialize(self._asset, batch))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._paths)
@@ -63,8 +100,7 @@ class BatchFrames(Mapping[str, pl.DataFrame]):
         self, keys: list[str], predicate: pl.Expr, columns: list[str] | None = None
     ) -> pl.DataFrame | None:
         def scan(k: str) -> pl.DataFrame:
-            lf = pl.scan_parquet(self._paths[k]).filter(predicate)
-            return (lf.select(columns) if columns else lf).collect()
+            return scan_parquet(self._paths[k], rematerialize(self._asset, k), predicate, columns)
 
         frames = [scan(k) for k in keys]
         frames = [f for f in frames if f.height]

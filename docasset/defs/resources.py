@@ -11,7 +11,8 @@ for a given directory (tests, the demo, ``docasset ingest``, the simulation)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,14 @@ from dagster_polars import PolarsParquetIOManager
 from pydantic import Field
 from upath import UPath
 
-from docasset.core.batches import BatchFrames
+from docasset.core.batches import BatchFrames, rematerialize
 from docasset.core.crash import crashpoint
+from docasset.core.files import confined, parquet_errors
 from docasset.core.recovery import record_run_process
 from docasset.core.training.registry import Registry
 from docasset.core.validation.memory import CorrectionMemory
-from docasset.core.workdir import Workdir
+from docasset.core.workdir import Workdir, check_home
+from docasset.errors import StoreError, UnsafePathError
 
 HOME_ENV = "DOCASSET_HOME"
 HOME_DOC = f"Working directory (the deployment: env {HOME_ENV})."
@@ -44,13 +47,13 @@ class DocassetHome(dg.ConfigurableResource):
     root: str = Field(description=HOME_DOC)
 
     def workdir(self) -> Workdir:
-        return Workdir(Path(self.root))
+        return Workdir(check_home(self.root))
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Which process executes this run's steps: how a run left STARTED by a killed process
         # is recognized as dead (docasset.defs.recovery), run monitoring or not.
         if context.run_id:
-            record_run_process(Path(self.root), context.run_id)
+            record_run_process(check_home(self.root), context.run_id)
 
 
 class ModelRegistry(dg.ConfigurableResource):
@@ -61,7 +64,7 @@ class ModelRegistry(dg.ConfigurableResource):
     home: str = Field(description=HOME_DOC)
 
     def store(self) -> Registry:
-        return Registry(Workdir(Path(self.home)).models)
+        return Registry(Workdir(check_home(self.home)).models)
 
 
 class MemoryStore(dg.ConfigurableResource):
@@ -71,13 +74,27 @@ class MemoryStore(dg.ConfigurableResource):
     home: str = Field(description=HOME_DOC)
 
     def store(self) -> CorrectionMemory:
-        return CorrectionMemory(Workdir(Path(self.home)).memory)
+        return CorrectionMemory(Workdir(check_home(self.home)).memory)
 
 
 ALL_PARTITIONS = "docasset/all_partitions"
 # Input metadata: an unpartitioned input that may not exist yet loads as None (absent, not
 # empty: the consumer says what it cannot assess).
 OPTIONAL = "docasset/optional"
+
+
+def _asset(context: dg.InputContext) -> str:
+    return context.asset_key.to_user_string()
+
+
+def _materialized(context: dg.InputContext, keys: Sequence[str]) -> set[str]:
+    """The partitions of the input's asset the instance recorded as materialized (their
+    files must exist); all of ``keys`` when the context has no instance."""
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:
+        return set(keys)
+    return set(instance.get_materialized_partitions(context.asset_key)) & set(keys)
 
 
 class FramesIOManager(PolarsParquetIOManager):
@@ -89,7 +106,10 @@ class FramesIOManager(PolarsParquetIOManager):
     - an ``OPTIONAL`` unpartitioned input that was never materialized loads as None.
 
     Local files are written to a temporary name and renamed, so a crash never leaves half a
-    Parquet file where a reader expects a whole one."""
+    Parquet file where a reader expects a whole one. A partition key is part of the path:
+    nothing is read or written outside the storage directory (``confined``). A stored frame
+    that is missing (though materialized) or damaged is a ``StoreError`` naming the file and
+    the command that writes it again (``docs/damaged-state.md``), never an empty frame."""
 
     home: str = Field(default="", description=HOME_DOC + " Unused when base_dir is set.")
 
@@ -102,7 +122,7 @@ class FramesIOManager(PolarsParquetIOManager):
         if path.protocol not in ("", "file", "local"):
             super().write_df_to_path(context, df, path)
             return
-        local = Path(path.path)
+        local = self._confined(Path(path.path))
         local.parent.mkdir(parents=True, exist_ok=True)
         tmp = local.with_name(local.name + ".tmp")
         super().write_df_to_path(context, df, UPath(str(tmp)))
@@ -123,15 +143,38 @@ class FramesIOManager(PolarsParquetIOManager):
             ),
         }
 
+    def _confined(self, local: Path) -> Path:
+        root = Path(self._base_path.path)
+        return confined(root, os.path.relpath(local, root))
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
+        key = Path(path.path).stem if context.has_asset_partitions else None
+        recovery = rematerialize(_asset(context), key)
+        if path.protocol not in ("", "file", "local"):
+            return super().load_from_path(context, path)
+        local = self._confined(Path(path.path))
+        optional = type(None) in typing.get_args(context.dagster_type.typing_type)
+        if not optional and not local.exists():
+            raise StoreError(str(local), "missing", recovery)
+        with parquet_errors(local, recovery):
+            return super().load_from_path(context, path)
+
     def load_partitions(self, context: dg.InputContext) -> Any:
         if (context.definition_metadata or {}).get(ALL_PARTITIONS):
             base = self._base_path / self.get_asset_relative_path(context)
-            return BatchFrames(
-                {
-                    k: Path(f"{self.make_safe_partition_path(base, k)}{self.extension}")
-                    for k in context.asset_partition_keys
-                }
-            )
+            keys = context.asset_partition_keys
+            done = _materialized(context, keys)
+            paths: dict[str, Path] = {}
+            for k in keys:
+                try:
+                    paths[k] = self._confined(
+                        Path(f"{self.make_safe_partition_path(base, k)}{self.extension}")
+                    )
+                except UnsafePathError:
+                    if k in done:
+                        raise
+                    # A key someone typed (its runs fail before writing): it holds nothing.
+            return BatchFrames(paths, done, _asset(context))
         return super().load_partitions(context)
 
     def load_input(self, context: dg.InputContext) -> Any:

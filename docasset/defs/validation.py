@@ -11,6 +11,8 @@ import dagster as dg
 import polars as pl
 
 from docasset.core.batches import BatchFrames, rows_of
+from docasset.core.files import confined
+from docasset.core.intake.inbox import check_batch_id
 from docasset.core.intake.ledger import document_index, known_doc_ids
 from docasset.core.ocr.documents import bad_scans, texts_of
 from docasset.core.training.curate import promotion_status as compute_promotion_status
@@ -163,5 +165,5 @@ def promotion_status(
 
 
 def review_dir(root: Path, batch: str) -> Path:
-    """Where ``review_queue`` exports a batch."""
-    return root / "review" / batch
+    """Where ``review_queue`` exports a batch (a key that is not a batch id is refused)."""
+    return confined(root, "review", check_batch_id(batch))

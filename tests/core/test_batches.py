@@ -10,6 +10,7 @@ import pytest
 
 from docasset.core.batches import BatchFrames, rows_of, where
 from docasset.core.intake.index import DocumentIndex
+from docasset.errors import StoreError
 
 
 def _write(root: Path, batch: str, ids: list[str], day: int = 1) -> Path:
@@ -25,7 +26,7 @@ def _write(root: Path, batch: str, ids: list[str], day: int = 1) -> Path:
 def frames(tmp_path: Path) -> BatchFrames:
     paths = {f"b{i}": _write(tmp_path, f"b{i}", [f"d{i}a", f"d{i}b"], day=i + 1) for i in range(4)}
     paths["never-written"] = tmp_path / "never-written.parquet"  # a partition with no file
-    return BatchFrames(paths)
+    return BatchFrames(paths, materialized=[f"b{i}" for i in range(4)], asset="documents")
 
 
 def _index(mapping: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -75,3 +76,33 @@ def test_the_documents_index_answers_in_bulk(tmp_path: Path) -> None:
         ix.claim(f"d{i:04d}", f"b{i % 7}", f"{i}-x.png", "x.png", f"batches/b{i % 7}/{i}-x.png")
     got = ix.batches_of([f"d{i:04d}" for i in range(1200)] + ["unknown"])
     assert len(got) == 1200 and got["d0008"] == "b1" and "unknown" not in got
+
+
+def test_a_materialized_batch_whose_file_is_gone_is_an_error_naming_it(tmp_path: Path) -> None:
+    # Issue 23 defect 9: a deleted documents Parquet silently shrank the training set.
+    paths = {f"b{i}": _write(tmp_path, f"b{i}", [f"d{i}"]) for i in range(2)}
+    paths["b1"].unlink()
+    with pytest.raises(StoreError) as err:
+        BatchFrames(paths, materialized=["b0", "b1"], asset="documents")
+    assert err.value.path == str(paths["b1"]) and "missing" in err.value.problem
+    assert "dagster asset materialize" in err.value.recovery
+    assert "--select documents --partition b1" in err.value.recovery
+    # Not materialized yet (its run is still going): not an error, just not there.
+    assert sorted(BatchFrames(paths, materialized=["b0"])) == ["b0"]
+
+
+def test_a_damaged_batch_file_is_an_error_naming_the_file_and_the_command(
+    frames: BatchFrames, tmp_path: Path
+) -> None:
+    # Issue 23 defect 10: "parquet: File out of specification" with no file name.
+    path = tmp_path / "b1.parquet"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size * 6 // 10])
+    for read in (
+        lambda: frames["b1"],
+        lambda: frames.rows_of(["d1a"], _index({"d1a": "b1"})),
+        lambda: frames.where(pl.col("n") >= 0),
+    ):
+        with pytest.raises(StoreError) as err:
+            read()
+        assert err.value.path == str(path) and "damaged" in err.value.problem
+        assert "--partition b1" in str(err.value)

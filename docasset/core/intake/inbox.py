@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from typing import Any
 
 from docasset.core.files import (
     atomic_write,
+    clean_text,
+    confined,
     display_name,
     fsync_dir,
     locked,
@@ -45,6 +48,7 @@ from docasset.core.intake.scans import file_kind
 from docasset.core.recovery import mark_pending
 from docasset.core.tunable import tunable
 from docasset.core.workdir import Workdir
+from docasset.errors import UnsafePathError
 
 _F_SETLEASE = getattr(fcntl, "F_SETLEASE", 1024)  # Linux: F_LINUX_SPECIFIC_BASE + 0
 CLAIM_LOCK = ".claim.lock"
@@ -170,6 +174,23 @@ class Claimed:
     entries: list[dict[str, Any]]
 
 
+BATCH_ID = re.compile(r"b\d{8}T\d{6}-[0-9a-f]{6}")  # what new_batch_id makes; nothing else is one
+
+
+def check_batch_id(batch_id: object) -> str:
+    """``batch_id`` if it is one :func:`new_batch_id` makes, else :class:`UnsafePathError`:
+    a batch partition key becomes file names (manifest, ledger, ``review/<key>/``, stored
+    frames), so a key someone typed into the UI (``../../x``, ``/etc``) is refused before
+    anything is read, written or moved."""
+    if not isinstance(batch_id, str) or not BATCH_ID.fullmatch(batch_id):
+        raise UnsafePathError(
+            f"{clean_text(repr(batch_id))} is not a docasset batch id (b<YYYYMMDD>T<HHMMSS>-<6 hex>, "
+            "made when the inbox is claimed); batches are created by docasset ingest or "
+            "inbox_sensor, not typed in"
+        )
+    return batch_id
+
+
 def new_batch_id(names: list[bytes], now: datetime | None = None) -> str:
     """A sortable batch id: UTC time plus a hash of the names and the moment (unique)."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
@@ -178,7 +199,7 @@ def new_batch_id(names: list[bytes], now: datetime | None = None) -> str:
 
 
 def _manifest_path(wd: Workdir, batch_id: str) -> Path:
-    return wd.batches / f"{batch_id}.json"
+    return confined(wd.root, "batches", f"{check_batch_id(batch_id)}.json")
 
 
 def _plan_path(wd: Workdir, batch_id: str) -> Path:

@@ -21,8 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from docasset.core.crash import crashpoint
-from docasset.core.files import append_line, atomic_write, locked
-from docasset.core.intake.inbox import OPEN, InboxConfig, open_marker, read_manifest
+from docasset.core.files import append_line, atomic_write, confined, locked
+from docasset.core.intake.inbox import (
+    OPEN,
+    InboxConfig,
+    check_batch_id,
+    open_marker,
+    read_manifest,
+)
 from docasset.core.intake.index import DocumentIndex
 from docasset.core.intake.scans import IntakeLimits, ScanFile, inspect_file
 from docasset.core.isolation import isolated
@@ -35,7 +41,7 @@ _SUFFIX = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "pdf": ".pdf"}
 
 def read_ledger(wd: Workdir, batch_id: str | None = None) -> list[dict[str, Any]]:
     """Recorded intake outcomes: of one batch, or of all batches."""
-    paths = [wd.index / f"{batch_id}.jsonl"] if batch_id else sorted(wd.index.glob("*.jsonl"))
+    paths = [_ledger_path(wd, batch_id)] if batch_id else sorted(wd.index.glob("*.jsonl"))
     rows: list[dict[str, Any]] = []
     for p in paths:
         if p.is_file():
@@ -48,6 +54,10 @@ def read_ledger(wd: Workdir, batch_id: str | None = None) -> list[dict[str, Any]
                 if isinstance(rec, dict):
                     rows.append(rec)
     return rows
+
+
+def _ledger_path(wd: Workdir, batch_id: str) -> Path:
+    return confined(wd.root, "index", f"{check_batch_id(batch_id)}.jsonl")
 
 
 def document_index(wd: Workdir) -> DocumentIndex:
@@ -81,12 +91,12 @@ def process_batch(wd: Workdir, batch_id: str, limits: IntakeLimits) -> Iterator[
     or ``quarantined`` (with ``reason`` and ``detail``).
     """
     manifest = read_manifest(wd, batch_id)
-    ledger = wd.index / f"{batch_id}.jsonl"
+    ledger = _ledger_path(wd, batch_id)
     index = document_index(wd)
     with locked(wd.batches / f".{batch_id}.lock"):
         done = {_entry_key(r): r for r in read_ledger(wd, batch_id)}
         for entry in manifest["entries"]:
-            src = wd.root / entry["path"]
+            src = confined(wd.root, str(entry["path"]))
             rec = done.get(str(entry["entry"]))
             if rec is None:
                 filed = None if os.path.lexists(src) else _filed(wd, batch_id, entry, index)
@@ -94,7 +104,7 @@ def process_batch(wd: Workdir, batch_id: str, limits: IntakeLimits) -> Iterator[
                 if filed is not None:  # the ledger was lost after the entry was filed away
                     rec["rebuilt_from"] = str(filed.relative_to(wd.root))
                 append_line(ledger, json.dumps(rec))
-            _file_away(src, wd.root / str(rec["stored_path"]))
+            _file_away(src, confined(wd.root, str(rec["stored_path"])))
             crashpoint("file_away")
             if rec["status"] == "quarantined":
                 reason = wd.root / f"{rec['stored_path']}.reason.json"
