@@ -405,15 +405,17 @@ def cmd_model(args: argparse.Namespace) -> int:
 
 
 def cmd_memory(args: argparse.Namespace) -> int:
+    from docasset.core.files import clean_text as c
     from docasset.core.validation.memory import CorrectionMemory
     from docasset.core.workdir import Workdir
 
     mem = CorrectionMemory(Workdir(_home(args)).memory)
     if args.memory_cmd == "list":
+        # Every value came from an operator or a document: shown, never run by the terminal.
         for e in mem.entries():
             print(
-                f"{e.id}  {e.vendor!r}  {e.field} = {e.value!r}  (by {e.annotator}, "
-                f"correction {e.source_correction}, {e.created_at})"
+                f"{c(e.id)}  {c(repr(e.vendor))}  {c(e.field)} = {c(repr(e.value))}  "
+                f"(by {c(e.annotator)}, correction {c(e.source_correction)}, {c(e.created_at)})"
             )
     else:
         mem.remove(args.entry, args.reason, actor=os.environ.get("USER", "cli"))

@@ -76,11 +76,31 @@ def fsync_dir(path: Path) -> None:
 
 
 def append_line(path: Path, line: str) -> None:
-    """Append one line and fsync (for append-only logs)."""
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line.rstrip("\n") + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    """Append one line and fsync (for append-only logs).
+
+    Appenders hold an exclusive ``flock`` on the log while they write, so a tail without its
+    newline is a write a killed appender cut short (never one in progress): it is cut off,
+    with a warning, before the new line, which would otherwise be glued to it."""
+    with open(path, "ab+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            size = fh.seek(0, os.SEEK_END)
+            if size:
+                fh.seek(max(0, size - 65536))
+                tail = fh.read()
+                if not tail.endswith(b"\n"):
+                    cut = tail.rfind(b"\n")
+                    keep = size - len(tail) + cut + 1 if cut >= 0 else (0 if size <= 65536 else size)
+                    if keep < size:
+                        log.warning("%s: torn last line (%d bytes) cut off", path, size - keep)
+                        fh.truncate(keep)
+                    else:  # a torn line longer than what we looked at: keep it apart
+                        fh.write(b"\n")
+            fh.write((line.rstrip("\n") + "\n").encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @contextmanager

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from docasset.core.files import locked
+from docasset.core.files import locked, store_errors
 
 INDEX_FILE = "documents.sqlite"
 STATUSES = ("pending", "ok", "quarantined")
@@ -116,7 +116,15 @@ class DocumentIndex:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         # Autocommit; writers use BEGIN IMMEDIATE. busy_timeout waits out the other writers.
-        with closing(sqlite3.connect(self.path, timeout=60.0, isolation_level=None)) as db:
+        # A damaged file or a full disk is a typed error naming the file and the way back.
+        recovery = (
+            f"delete {self.path} (and its -wal/-shm files beside it): docasset rebuilds the "
+            f"index from the batch ledgers {self.path.parent}/*.jsonl at the next use"
+        )
+        with (
+            store_errors(self.path, recovery),
+            closing(sqlite3.connect(self.path, timeout=60.0, isolation_level=None)) as db,
+        ):
             db.execute("PRAGMA busy_timeout=60000")
             yield db
 

@@ -9,6 +9,8 @@ Layout under the root directory:
   ``metrics.json`` (golden-set figures) and ``report.{md,html,json}`` next to it.
 - ``aliases.json``: alias -> version, replaced atomically.
 - ``aliases.log.jsonl``: every alias move (from, to, kind, reason, actor, time), appended.
+  It is the record: a missing ``aliases.json`` is rebuilt from it (with a warning), so a lost
+  file never reads as "no production model".
 
 Alias moves and version numbering happen under an exclusive file lock, so two processes
 never lose each other's move or register the same version number.
@@ -23,6 +25,7 @@ is wrong with which version, never a traceback.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -37,9 +40,11 @@ from typing import Any
 
 from docasset.core.crash import crashpoint
 from docasset.core.extraction.extract import MODEL_META, PIPELINE_DIR, ModelBundle
-from docasset.core.files import append_line, atomic_write, locked
+from docasset.core.files import append_line, atomic_write, locked, read_json, read_jsonl
 from docasset.core.recovery import process_start
-from docasset.errors import ModelError
+from docasset.errors import ModelError, StoreError
+
+log = logging.getLogger("docasset")
 
 ALIASES = ("production", "candidate")
 MOVE_KINDS = ("promote", "manual", "rollback")
@@ -113,6 +118,7 @@ class Registry:
         self.root = root
         (root / "versions").mkdir(parents=True, exist_ok=True)
         self.swept = sweep_stale_versions(root)
+        self._holding = False  # this object holds the registry lock (it is not re-entrant)
 
     @property
     def _aliases_path(self) -> Path:
@@ -121,14 +127,52 @@ class Registry:
     @contextmanager
     def _lock(self) -> Iterator[None]:
         with locked(self.root / ".lock"):
-            yield
+            self._holding = True
+            try:
+                yield
+            finally:
+                self._holding = False
+
+    @property
+    def _log_path(self) -> Path:
+        return self.root / "aliases.log.jsonl"
 
     def aliases(self) -> dict[str, str]:
+        """Alias -> version. ``aliases.json`` missing while the alias log records moves: the
+        aliases are rebuilt from the log (its last move of each alias), written back, and a
+        warning says so; damaged: a :class:`StoreError` saying to delete it (it is rebuilt)."""
         p = self._aliases_path
         if not p.is_file():
-            return {}
-        data = _json_file(p, "model registry")
+            replayed = self._replay()
+            if replayed:
+                log.warning(
+                    "%s is missing: rebuilt from %s (%s)",
+                    p,
+                    self._log_path.name,
+                    ", ".join(f"{a}={v}" for a, v in sorted(replayed.items())),
+                )
+                if self._holding:
+                    self._write_aliases(replayed)
+                else:
+                    with self._lock():
+                        if not p.is_file():
+                            self._write_aliases(replayed)
+            return replayed
+        data = read_json(p, f"delete {p}: it is rebuilt from {self._log_path}")
+        if not isinstance(data, dict):
+            raise StoreError(
+                str(p), "not a JSON object", f"delete {p}: it is rebuilt from {self._log_path}"
+            )
         return {str(k): str(v) for k, v in data.items()}
+
+    def _replay(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for e in self.history():
+            out[e["alias"]] = str(e["to"])
+        return out
+
+    def _write_aliases(self, aliases: dict[str, str]) -> None:
+        atomic_write(self._aliases_path, json.dumps(aliases, indent=1, sort_keys=True).encode())
 
     def _dir(self, version: str) -> Path:
         if not isinstance(version, str) or not VERSION_NAME.fullmatch(version):
@@ -267,7 +311,7 @@ class Registry:
             aliases = self.aliases()
             previous = aliases.get(alias)
             aliases[alias] = version
-            atomic_write(self._aliases_path, json.dumps(aliases, indent=1, sort_keys=True).encode())
+            self._write_aliases(aliases)
             entry = {
                 "at": datetime.now(UTC).isoformat(),
                 "alias": alias,
@@ -277,19 +321,18 @@ class Registry:
                 "reason": reason,
                 "actor": actor,
             }
-            append_line(self.root / "aliases.log.jsonl", json.dumps(entry))
+            append_line(self._log_path, json.dumps(entry))
 
     def history(self) -> list[dict[str, Any]]:
-        """Every alias move, oldest first (a torn or damaged log line is left out)."""
-        p = self.root / "aliases.log.jsonl"
+        """Every alias move, oldest first (a torn last line is left out with a warning; a
+        damaged line elsewhere is a :class:`StoreError`)."""
+        p = self._log_path
+        recovery = f"restore {p} from a backup, or delete its damaged line"
         out = []
-        for line in p.read_text("utf-8", "replace").splitlines() if p.is_file() else []:
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(e, dict) and isinstance(e.get("alias"), str) and "to" in e:
-                out.append(e)
+        for n, e in enumerate(read_jsonl(p, recovery), 1):
+            if not (isinstance(e, dict) and isinstance(e.get("alias"), str) and "to" in e):
+                raise StoreError(str(p), f"record {n} is not an alias move", recovery)
+            out.append(e)
         return out
 
     def production_lineage(self) -> list[str]:

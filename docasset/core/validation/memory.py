@@ -31,10 +31,10 @@ from rapidfuzz import fuzz
 from docasset.core.extraction.fields import parse_amount
 from docasset.core.extraction.history import STABLE_FIELDS, HistoryHit, VendorHistory
 from docasset.core.extraction.rules import AMOUNT_RE, NOT_TOTAL_RE
-from docasset.core.files import append_line
+from docasset.core.files import append_line, read_jsonl
 from docasset.core.ocr.text import lines_with_offsets
 from docasset.core.validation.corrections import CorrectionRecord, latest_per_document
-from docasset.errors import DocassetError
+from docasset.errors import DocassetError, StoreError
 
 MEMORY_FIELDS = STABLE_FIELDS
 VENDOR_FIELDS = ("company", "vendor")
@@ -69,6 +69,10 @@ def vendor_key(name: str) -> str:
 
 
 LEARNED = "learned"  # log op: a correction learn() has read (entries or not)
+MEMORY_RECOVERY = (
+    "restore {path} from a backup, or delete the damaged line (the memory entries it recorded "
+    "are lost; docasset memory list shows what remains)"
+)
 
 
 class CorrectionMemory:
@@ -79,10 +83,16 @@ class CorrectionMemory:
         root.mkdir(parents=True, exist_ok=True)
         self.path = root / "entries.jsonl"
 
-    def _log(self) -> list[dict[str, object]]:
-        if not self.path.is_file():
-            return []
-        return [json.loads(x) for x in self.path.read_text("utf-8").splitlines() if x.strip()]
+    def _log(self) -> list[dict[str, Any]]:
+        # A torn last line (a killed append) is left out with a warning; damage elsewhere
+        # is a StoreError naming the line.
+        recs = read_jsonl(self.path, MEMORY_RECOVERY.format(path=self.path))
+        bad = next((n for n, r in enumerate(recs, 1) if not isinstance(r, dict) or "op" not in r), None)
+        if bad is not None:
+            raise StoreError(
+                str(self.path), f"record {bad} is not a memory log record", MEMORY_RECOVERY.format(path=self.path)
+            )
+        return recs
 
     def entries(self, log: list[dict[str, Any]] | None = None) -> list[MemoryEntry]:
         """Live entries (added and not removed), newest last (from ``log`` when the caller
