@@ -92,6 +92,9 @@ def corrections(
     imported, rejected = result.imported, result.rejected
     store = read_store(wd.corrections_store)
     unusable = store.filter(pl.col("problem").is_not_null())
+    damaged = unusable.filter(pl.col("correction_id").is_null())["problem"].to_list()
+    for problem in damaged:  # each names the segment and the original to re-import
+        context.log.error(problem)
     mem = memory.store()
     latest = latest_per_document(store)
     # Texts only for corrections the memory has not read yet (total keywords): the new ones.
@@ -110,8 +113,15 @@ def corrections(
             # Stored records an older docasset let in that cannot be used: skipped, with why.
             "unusable_records": unusable.height,
             "unusable": dg.MetadataValue.json(
-                dict(unusable.select("correction_id", "problem").head(50).iter_rows())
+                dict(
+                    unusable.filter(pl.col("correction_id").is_not_null())
+                    .select("correction_id", "problem")
+                    .head(50)
+                    .iter_rows()
+                )
             ),
+            "damaged_segments": len(damaged),
+            "damage": dg.MetadataValue.json(damaged[:50]),
             "temp_files_swept": len(result.swept),
             "documents_corrected": latest.height,
             "conflicts": int(latest["conflict"].sum()) if latest.height else 0,

@@ -31,6 +31,13 @@ twice. Temp files a killed import left are swept under the lock.
 Reading is total too: a stored record that cannot be used (written by an older docasset that
 validated less, or damaged) is kept out of :func:`latest_per_document` with its reason in the
 ``problem`` column, so it never crashes curation, the memory or the sensors.
+
+Each segment starts with a header line ``{"segment": 2, "records": N, "sha256": ...}`` (the
+checksum of the record lines after it). A segment whose records do not match it (truncated,
+overwritten) is reported as a problem row naming the segment and the archived original to
+re-import (``corrections/archive/<sha>-<name>``); re-importing that original replaces the
+damaged segment instead of being a no-op. Segments of an older docasset have no header and
+are read line by line (a line that does not parse is a problem row, never skipped silently).
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ from docasset.core.validation.strict_json import JsonRefused, loads
 from docasset.errors import CorrectionsError
 
 VERDICTS = ("irrelevant", "bad_scan")
+DAMAGED_DIR = "damaged"  # beside the store: damaged segments replaced by a re-import, kept
 KEYS = ("doc_id", "fields", "annotator", "timestamp", "verdict", "doc_type", "spans")
 _UNKNOWN_ID = re.compile(r"unknown document id '([^']*)'")
 STORE_COLUMNS = {
@@ -387,28 +395,85 @@ def stored_problem(rec: dict[str, Any], cfg: CorrectionsConfig = CorrectionsConf
     return None
 
 
-def _segment_rows(seg: Path) -> Iterator[dict[str, Any]]:
-    for line in seg.read_text("utf-8", "replace").splitlines():
+SEGMENT_FORMAT = 2
+
+
+def segment_bytes(records: list[dict[str, Any]]) -> bytes:
+    """A segment's content: the checksum header, then one JSON record per line."""
+    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+    head = {"segment": SEGMENT_FORMAT, "records": len(records), "sha256": hashlib.sha256(body).hexdigest()}
+    return (json.dumps(head) + "\n").encode() + body
+
+
+def segment_damage(seg: Path) -> str | None:
+    """What is wrong with a stored segment (None: intact, or an older segment without a
+    checksum whose lines all parse)."""
+    return _read_segment(seg)[1]
+
+
+def reimport_hint(seg: Path) -> str:
+    """How to bring a damaged segment's records back: re-import the archived original."""
+    sha = seg.stem.rsplit("-", 1)[-1]
+    archive = seg.parent.parent / "archive"
+    found = sorted(archive.glob(f"{sha}-*")) if archive.is_dir() else []
+    src = str(found[0]) if found else f"{archive}/{sha}-<name> (the original, if kept elsewhere)"
+    return f"re-import its original: docasset corrections import {src}"
+
+
+def _read_segment(seg: Path) -> tuple[list[dict[str, Any]], str | None]:
+    raw = seg.read_bytes()
+    head_line, nl, body = raw.partition(b"\n")
+    try:
+        head = json.loads(head_line) if head_line.strip() else None
+    except (ValueError, RecursionError):
+        head = None
+    if isinstance(head, dict) and head.get("segment") == SEGMENT_FORMAT:
+        lines = body.split(b"\n")
+    else:
+        head, lines = None, raw.split(b"\n")  # an older segment: no checksum
+    recs: list[dict[str, Any]] = []
+    bad = 0
+    for line in lines:
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
-        except (ValueError, RecursionError):
-            continue  # not a record at all (damaged segment): nothing to keep
+            rec = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            bad += 1
+            continue
         if isinstance(rec, dict):
-            yield rec
+            recs.append(rec)
+        else:
+            bad += 1
+    if head is not None:
+        if hashlib.sha256(body).hexdigest() != head.get("sha256") or len(recs) != head.get("records"):
+            return recs, (
+                f"segment {seg.name} is damaged (checksum mismatch: {len(recs)} of "
+                f"{head.get('records')} records readable, {bad} damaged line(s)); "
+                + reimport_hint(seg)
+            )
+    elif bad:
+        return recs, (
+            f"segment {seg.name} is damaged ({bad} line(s) are not records); " + reimport_hint(seg)
+        )
+    return recs, None
 
 
 def read_store(store: Path) -> pl.DataFrame:
-    """Every stored correction, in import order; unusable ones carry their ``problem``."""
+    """Every stored correction, in import order; unusable ones carry their ``problem``; a
+    damaged segment adds one row (no correction id) whose ``problem`` names it and the
+    archived original to re-import, besides the records still readable in it."""
     rows: list[dict[str, object]] = []
     for seg in sorted(store.glob("seg-*.jsonl")) if store.is_dir() else []:
-        for rec in _segment_rows(seg):
+        recs, damage = _read_segment(seg)
+        for rec in recs:
             problem = stored_problem(rec)
             row = {k: rec.get(k) for k in _RECORD_KEYS}
             if problem and any(v is not None and not isinstance(v, str) for v in row.values()):
                 row = {k: (v if isinstance(v, str) else None) for k, v in row.items()}
             rows.append({**row, "problem": problem})
+        if damage:
+            rows.append({**dict.fromkeys(_RECORD_KEYS), "source_file": seg.name, "problem": damage})
     if not rows:
         return pl.DataFrame(schema=STORE_COLUMNS)
     return pl.DataFrame(rows, schema=STORE_COLUMNS)
@@ -455,9 +520,15 @@ def import_locked(
     raw = read_input(path, cfg, follow_symlinks)
     sha = hashlib.sha256(raw).hexdigest()[:16]
     seen = sorted(store.glob(f"seg-*-{sha}.jsonl"))
-    if seen:
-        return ImportResult(str(path), sha, 0, 0, True, seen[0].name)
+    intact = [s for s in seen if segment_damage(s) is None]
+    if intact:
+        return ImportResult(str(path), sha, 0, 0, True, intact[0].name)
     records = parse_bytes(raw, str(path), doctype, known_ids, now, cfg)
+    # A damaged segment of this very file is replaced: its records are stored again.
+    damaged = store.parent / DAMAGED_DIR
+    for s in seen:
+        damaged.mkdir(exist_ok=True)
+        os.replace(s, damaged / s.name)
     existing = set(read_store(store)["correction_id"].to_list())
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
     new = []
@@ -468,7 +539,7 @@ def import_locked(
         new.append({**rec, "source_file": display_name(path.name), "imported_at": stamp})
     seg = store / f"seg-{stamp}-{sha}.jsonl"
     # An empty segment still marks the file as imported, so a re-import is a no-op.
-    atomic_write(seg, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in new).encode())
+    atomic_write(seg, segment_bytes(new))
     return ImportResult(str(path), sha, len(new), len(records) - len(new), False, seg.name)
 
 

@@ -251,7 +251,10 @@ def test_unusable_stored_records_are_skipped_by_curation_with_a_reason(tmp_path:
         ],
     )
     df = read_store(store)
-    assert df.height == 5 and df.filter(df["problem"].is_not_null()).height == 4
+    # The 4 unusable records, and the torn line reported as the segment's damage (issue 23).
+    assert df.height == 6 and df.filter(df["problem"].is_not_null()).height == 5
+    [seg_row] = df.filter(df["correction_id"].is_null()).to_dicts()
+    assert "is damaged (1 line(s) are not records)" in seg_row["problem"]
     latest = latest_per_document(df)
     assert latest["doc_id"].to_list() == [ids[4]]
     cur = curate(
