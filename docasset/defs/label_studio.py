@@ -8,7 +8,6 @@ annotations not fixed yet)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -20,8 +19,9 @@ import polars as pl
 from pydantic import Field
 
 from docasset.core.extraction.fields import DocType
-from docasset.core.files import atomic_write
+from docasset.core.files import atomic_write, clean_text
 from docasset.core.intake.ledger import known_doc_ids
+from docasset.core.validation.ls_annotations import pulled_file
 from docasset.core.validation.ls_client import LabelStudioClient, parse_time
 from docasset.core.validation.ls_config import LabelStudioConfig, labelling_config
 from docasset.core.validation.ls_review import RejectionLedger, flagged_data, review_pulled
@@ -202,11 +202,6 @@ label_studio_annotations = dg.AssetSpec(
 )
 
 
-def _pulled_name(project: int, task: dict) -> str:
-    digest = hashlib.sha256(json.dumps(task, sort_keys=True).encode()).hexdigest()[:12]
-    return f"label-studio-p{project}-{task['data'].get('doc_id')}-{digest}.json"
-
-
 @dg.sensor(
     job=corrections_job,
     minimum_interval_seconds=60,
@@ -245,10 +240,14 @@ def label_studio_sensor(
         )
     wd = home.workdir()
     inbox = wd.corrections_inbox
+    odd = []
     for task in tasks:
+        name, problem = pulled_file(project, task)
+        if problem:  # written anyway: the import rejects it with the reason, the rest goes on
+            odd.append(f"task {clean_text(task.get('id'))}: {problem}")
+            context.log.warning(f"Label Studio task {clean_text(task.get('id'))}: {problem}")
         atomic_write(
-            inbox / _pulled_name(project, task),
-            json.dumps([task], indent=1, sort_keys=True, ensure_ascii=False).encode(),
+            inbox / name, json.dumps([task], indent=1, sort_keys=True, ensure_ascii=False).encode()
         )
     # Checked now, with the import's own rules: a refused annotation goes back to its task.
     ledger = RejectionLedger(inbox.parent)
@@ -297,6 +296,10 @@ def label_studio_sensor(
                     "documents": len(tasks),
                     "refused": len(rejected),
                     "newest_update": newest.isoformat(),
+                    # Tasks whose doc id is not one of ours: written under a safe name, the
+                    # import rejects them with the reason; the others are not held up.
+                    "odd_tasks": len(odd),
+                    "odd": dg.MetadataValue.json(odd[:50]),
                     "project": dg.MetadataValue.url(f"{client.url}/projects/{project}"),
                 },
             )

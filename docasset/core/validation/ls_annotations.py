@@ -16,11 +16,14 @@ to which box.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from docasset.core.extraction.fields import DocType, collapse
+from docasset.core.files import clean_text, stored_name
 from docasset.core.validation.ls_config import (
     ABSENT,
     ACCEPTED,
@@ -36,6 +39,27 @@ USE_JSON = (
     "export the project from Label Studio as JSON (Export -> JSON); JSON-MIN and CSV "
     "exports lose which value belongs to which box"
 )
+
+DOC_ID_MAX = 200  # a docasset doc id is a 16-hex hash; anything this long is not one
+
+
+def pulled_file(project: int, task: object) -> tuple[str, str | None]:
+    """The corrections-inbox file name of one pulled Label Studio task, and what is wrong with
+    its ``data.doc_id`` (None: nothing). The name is always safe to create (bounded, no
+    separators, a hash of the task keeps different tasks apart), whatever the task holds, so
+    one odd task never stops a pull; the import then refuses an unknown doc id with its
+    reason, like any corrections file."""
+    digest = hashlib.sha256(json.dumps(task, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    data = task.get("data") if isinstance(task, dict) else None
+    doc_id = data.get("doc_id") if isinstance(data, dict) else None
+    problem = None
+    if not isinstance(doc_id, str) or not doc_id:
+        problem = "no doc_id in the task's data"
+    elif len(doc_id) > DOC_ID_MAX or stored_name(doc_id) != doc_id:
+        problem = f"doc_id {clean_text(repr(doc_id), 80)} is not a docasset document id"
+    part = stored_name(str(doc_id), 64) if isinstance(doc_id, str) and doc_id else "no-doc-id"
+    return f"label-studio-p{int(project)}-{part}-{digest}.json", problem
+
 
 Problems = list[str]
 TEXT_RESULT_TYPES = ("labels", "choices")  # what the earlier text-span config produces
