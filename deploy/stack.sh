@@ -80,7 +80,10 @@ write_env() { # the configuration every process (and `down`, and an operator's s
   # A shell that sourced env.sh keeps the choice made then (its host/broker are ours).
   pg_local=${DOCASSET_STACK_PG_LOCAL:-$pg_local}
   redis_local=${DOCASSET_STACK_REDIS_LOCAL:-$redis_local}
-  cat >"$ENV_FILE" <<ENV
+  # It holds the Postgres password and broker URLs: owner-only from its creation (umask),
+  # written whole to a temp file and renamed (an older 0644 env.sh is replaced, not reused).
+  local tmp="$ENV_FILE.tmp.$$"
+  (umask 077 && rm -f "$tmp" && cat >"$tmp") <<ENV
 # written by deploy/stack.sh up; source it to use the dagster CLI on the stack
 export PATH="$ROOT/.venv/bin:\$PATH"
 export DAGSTER_HOME="$STACK_DIR/dagster_home"
@@ -109,6 +112,7 @@ export DOCASSET_WORKERS=$workers
 export DOCASSET_WORKER_CONCURRENCY=$conc
 export DOCASSET_MAX_CONCURRENT_RUNS="${DOCASSET_MAX_CONCURRENT_RUNS:-$((workers * conc))}"
 ENV
+  chmod 600 "$tmp" && mv -f "$tmp" "$ENV_FILE"
 }
 
 pg_up() {

@@ -434,7 +434,7 @@ def cmd_labelstudio(args: argparse.Namespace) -> int:
     import httpx
 
     from docasset.core.extraction.fields import load_doctype
-    from docasset.core.files import atomic_write
+    from docasset.core.files import PRIVATE_MODE, atomic_write
     from docasset.core.validation import ls_server
     from docasset.core.validation.ls_client import LabelStudioClient
     from docasset.core.validation.ls_config import LabelStudioConfig, labelling_config
@@ -493,8 +493,8 @@ def cmd_labelstudio(args: argparse.Namespace) -> int:
     session = ls_server.login(url, creds["admin_email"], creds["admin_password"])
     if not creds.get("token"):
         creds["token"] = ls_server.personal_token(session)
-    atomic_write(creds_file, json.dumps(creds, indent=1).encode())
-    creds_file.chmod(0o600)
+    # Secrets: owner-only from the temp file's creation on, never readable by others.
+    atomic_write(creds_file, json.dumps(creds, indent=1).encode(), mode=PRIVATE_MODE)
     client = LabelStudioClient(url, creds["token"], f"the token in {creds_file}")
     doctype = load_doctype(args.doc_type)
     project = client.ensure_project(
@@ -508,8 +508,7 @@ def cmd_labelstudio(args: argparse.Namespace) -> int:
         f"export DOCASSET_LABEL_STUDIO_TOKEN={creds['token']}\n"
         f"export DOCASSET_LABEL_STUDIO_DOCUMENT_ROOT={creds.get('document_root') or home}\n"
     )
-    atomic_write(state / "docasset.env", env.encode())
-    (state / "docasset.env").chmod(0o600)
+    atomic_write(state / "docasset.env", env.encode(), mode=PRIVATE_MODE)
     release = httpx.get(f"{url}/api/version", timeout=10).json().get("release", "?")
     print(
         f"Label Studio {release} is running at {url} (pid {pid}; data {state / 'data'}, "

@@ -292,3 +292,54 @@ def test_a_held_batch_says_so_and_is_released_by_a_documented_command(
     text = docasset("status").stdout
     assert "nothing, no work is stranded" in text and "0 without a successful" in text
     assert docasset("release", batch, "--reason", "again").returncode == 1  # nothing held
+
+
+def _memory_entry(home: Path, annotator: str) -> None:
+    mem = home / "memory"
+    mem.mkdir(parents=True, exist_ok=True)
+    rec = {
+        "op": "add",
+        "id": "m1",
+        "vendor": "ACME",
+        "field": "company",
+        "value": "ACME SDN BHD",
+        "source_correction": "c1",
+        "annotator": annotator,
+        "created_at": "2026-11-24T10:00:00+00:00",
+        "kind": "value",
+    }
+    with open(mem / "entries.jsonl", "a") as fh:
+        fh.write(json.dumps(rec) + "\n")
+
+
+def test_memory_list_shows_control_characters_instead_of_running_them(tmp_path: Path) -> None:
+    # Issue 23 defect 8: an annotator name set the terminal title and forged a log line.
+    home = tmp_path / "work"
+    _memory_entry(home, "eve\x1b]0;pwned\x07\nERROR forged line")
+    res = _run("--home", str(home), "memory", "list")
+    assert res.returncode == 0, res.stderr
+    assert "\x1b" not in res.stdout and "\x07" not in res.stdout
+    assert res.stdout.count("\n") == 1  # one entry, one line
+    assert "eve\\x1b]0;pwned\\x07\\nERROR forged line" in res.stdout
+
+
+def test_memory_list_tolerates_a_torn_last_line_with_a_warning(tmp_path: Path) -> None:
+    # Issue 23 defect 12: a torn last line failed every predictions step (JSONDecodeError).
+    home = tmp_path / "work"
+    _memory_entry(home, "alice")
+    with open(home / "memory" / "entries.jsonl", "a") as fh:
+        fh.write('{"op": "add", "id": "m2", "ven')  # a write cut short
+    res = _run("--home", str(home), "memory", "list")
+    assert res.returncode == 0, res.stderr
+    assert "m1" in res.stdout and "m2" not in res.stdout
+    assert "torn last line" in res.stderr
+
+
+def test_a_damaged_store_file_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    home = tmp_path / "work"
+    _memory_entry(home, "alice")
+    log = home / "memory" / "entries.jsonl"
+    log.write_text("{damaged\n" + log.read_text())
+    res = _run("--home", str(home), "memory", "list")
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert f"{log}: line 1 is damaged" in res.stderr and "To recover:" in res.stderr

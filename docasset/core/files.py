@@ -45,13 +45,16 @@ STORED_NAME_BYTES = 180
 _UNSAFE = re.compile(r"[^\w.\-+=@,() ]")
 # Files the team reads (reports, pages): owner-writable, readable by the group and others.
 REPORT_MODE = 0o644
+# Secrets (credentials, tokens): owner-only, from the temp file's creation on.
+PRIVATE_MODE = 0o600
 
 
 def atomic_write(path: Path, data: bytes, mode: int = REPORT_MODE) -> None:
     """Write ``data`` to ``path`` via a temp file, fsync and rename: all or nothing.
 
     ``mode`` is the file's permission bits (the temp file would otherwise keep
-    ``mkstemp``'s owner-only 0600)."""
+    ``mkstemp``'s owner-only 0600); it is set before any byte is written, so a secret
+    written with :data:`PRIVATE_MODE` is never readable by others, not even briefly."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX, suffix=path.suffix[:16])
     try:
         os.fchmod(fd, mode)

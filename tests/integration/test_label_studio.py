@@ -432,9 +432,19 @@ def test_a_refused_token_names_the_setting_and_legacy_tokens_work(
 
 
 def test_docasset_labelstudio_starts_sets_up_the_project_and_stops(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from docasset.cli import main
+    from docasset.core import files
+
+    modes: dict[str, int] = {}  # each file's mode when its content became visible
+    real_replace = os.replace
+
+    def spy(src: str, dst: object) -> None:
+        modes[Path(str(dst)).name] = os.stat(src).st_mode & 0o777
+        real_replace(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", spy)
 
     state, home = tmp_path / "state", tmp_path / "work"
     ls_server.prepare_data_dir(state / "data", ls_server.build_template(_template(), *ADMIN))
@@ -449,6 +459,8 @@ def test_docasset_labelstudio_starts_sets_up_the_project_and_stops(
         assert f"running at http://127.0.0.1:{port}" in out and "/user/signup/?token=" in out
         creds = json.loads((state / "credentials.json").read_text())
         assert oct((state / "credentials.json").stat().st_mode & 0o777) == "0o600"
+        # Owner-only from the start (issue 23 defect 7: 0644 until a chmod after the rename).
+        assert modes["credentials.json"] == modes["docasset.env"] == 0o600
         client = LabelStudioClient(creds["url"], creds["token"], "test")
         assert client.whoami() == ADMIN[0] and client.find_project("docasset review") == 1
         assert main([*args, "start"]) == 0  # again: already running, nothing created twice

@@ -68,6 +68,28 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def launch(
+    exe: Path,
+    data_dir: Path,
+    document_root: Path,
+    host: str,
+    port: int,
+    admin_email: str,
+    admin_password: str,
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of ``label-studio start``. The admin account goes in
+    the environment (``LABEL_STUDIO_USERNAME``/``_PASSWORD``, which Label Studio reads when
+    no ``--username``/``--password`` is given): a command line is readable by every local
+    user (``ps``), a process's environment only by its owner."""
+    cmd = [str(exe), "start", "--no-browser", "--internal-host", host, "--port", str(port)]
+    env = {
+        **server_env(data_dir, document_root),
+        "LABEL_STUDIO_USERNAME": admin_email,
+        "LABEL_STUDIO_PASSWORD": admin_password,
+    }
+    return cmd, env
+
+
 @dataclass(frozen=True)
 class Server:
     """A running Label Studio: its process id, URL and log file."""
@@ -105,23 +127,11 @@ def start(
         raise LabelStudioError(f"port {port} on {host} is in use: choose another with --port")
     data_dir.mkdir(parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        str(exe),
-        "start",
-        "--no-browser",
-        "--internal-host",
-        host,
-        "--port",
-        str(port),
-        "--username",
-        admin_email,
-        "--password",
-        admin_password,
-    ]
+    cmd, env = launch(exe, data_dir, document_root, host, port, admin_email, admin_password)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             cmd,
-            env=server_env(data_dir, document_root),
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

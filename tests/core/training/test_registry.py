@@ -13,7 +13,7 @@ from docasset.core.extraction.extract import Calibration, ModelBundle
 from docasset.core.extraction.fields import load_doctype
 from docasset.core.training.registry import Registry
 from docasset.core.workdir import Workdir
-from docasset.errors import ModelError
+from docasset.errors import ModelError, StoreError
 
 
 def _bundle() -> ModelBundle:
@@ -210,3 +210,25 @@ def test_a_killed_registry_write_is_swept_when_the_registry_is_next_opened(
     reg = Registry(tmp_path)
     assert sorted(reg.swept) == sorted([dead.name, old.name])
     assert live.is_dir() and not dead.exists() and not old.exists()
+
+
+def test_a_deleted_aliases_file_is_rebuilt_from_the_alias_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 23 defect 13: every document "no production model yet", no warning.
+    reg = Registry(tmp_path)
+    for s in "ab":
+        reg.set_alias("production", reg.register(_bundle(), {"training_set_version": s}).version, s)
+    reg.set_alias("candidate", "v0001", "c")
+    (tmp_path / "aliases.json").unlink()
+    fresh = Registry(tmp_path)
+    with caplog.at_level("WARNING", logger="docasset"):
+        assert fresh.resolve("production").version == "v0002"
+    assert "aliases.json is missing: rebuilt from aliases.log.jsonl" in caplog.text
+    assert json.loads((tmp_path / "aliases.json").read_text()) == {
+        "candidate": "v0001",
+        "production": "v0002",
+    }
+    (tmp_path / "aliases.json").write_text("{torn")
+    with pytest.raises(StoreError, match=r"aliases.json: damaged .* To recover: delete"):
+        fresh.aliases()
