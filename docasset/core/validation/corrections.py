@@ -57,7 +57,7 @@ from typing import Any
 import polars as pl
 
 from docasset.core.extraction.fields import DocType, validate_field
-from docasset.core.files import atomic_write, display_name, locked, sweep_tmp
+from docasset.core.files import atomic_write, display_name, locked, store_errors, sweep_tmp
 from docasset.core.tunable import tunable
 from docasset.core.validation.ls_annotations import corrections_from_export, non_json_export
 from docasset.core.validation.strict_json import JsonRefused, loads
@@ -539,7 +539,8 @@ def import_locked(
         new.append({**rec, "source_file": display_name(path.name), "imported_at": stamp})
     seg = store / f"seg-{stamp}-{sha}.jsonl"
     # An empty segment still marks the file as imported, so a re-import is a no-op.
-    atomic_write(seg, segment_bytes(new))
+    with store_errors(seg, "free space on its file system, then import the file again"):
+        atomic_write(seg, segment_bytes(new))
     return ImportResult(str(path), sha, len(new), len(records) - len(new), False, seg.name)
 
 
