@@ -133,8 +133,18 @@ def parse_doctype(data: dict, source: str) -> DocType:
     if len(set(names)) != len(names) or len({s.label for s in specs}) != len(specs):
         raise SchemaError(f"{source}: field names and labels must be unique")
     rules: list[tuple[str, tuple[str, ...]]] = []
-    for rule in data.get("rules") or []:
-        for target, parts in (rule.get("sum") or {}).items():
+    raw_rules = data.get("rules") or []
+    if not isinstance(raw_rules, list):
+        raise SchemaError(f"{source}: 'rules' must be a list of {{sum: {{field: [fields]}}}}")
+    for i, rule in enumerate(raw_rules):
+        sums = rule.get("sum") if isinstance(rule, dict) else None
+        if not isinstance(sums, dict) or not sums:
+            raise SchemaError(
+                f"{source}: rule #{i} must be {{sum: {{field: [fields]}}}}, got {rule!r}"
+            )
+        for target, parts in sums.items():
+            if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
+                raise SchemaError(f"{source}: sum rule {target!r} must list field names")
             if target not in names or any(p not in names for p in parts):
                 raise SchemaError(f"{source}: sum rule {target} = {parts} names unknown fields")
             rules.append((target, tuple(parts)))
@@ -243,7 +253,15 @@ def load_doctype(name_or_path: str) -> DocType:
     if not path.is_file():
         shipped = sorted(p.stem for p in DOCTYPE_DIR.glob("*.yaml"))
         raise SchemaError(f"unknown document type {name_or_path!r} (shipped: {shipped})")
-    return parse_doctype(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
+    try:
+        # safe_load: a !!python tag is refused (ConstructorError), never run
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+        why = getattr(exc, "problem", None) or type(exc).__name__
+        raise SchemaError(f"{path}: not a readable YAML document type{at}: {why}") from exc
+    return parse_doctype(data, str(path))
 
 
 def collapse(text: str) -> str:

@@ -116,3 +116,28 @@ def test_equivalence_is_per_type_and_strict_match_is_reported_beside_it() -> Non
     assert equivalent(company, None, None) and not equivalent(company, "A", None)
     assert not strict_match(company, "ABC Sdn. Bhd.", "abc sdn bhd")
     assert strict_match(company, " ABC ", "ABC")
+
+
+GOOD_FIELDS = "fields:\n  - {name: total, label: TOTAL, type: amount}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("name: r\n" + GOOD_FIELDS + "rules: [5]\n", "rule #0 must be"),
+        ("name: r\n" + GOOD_FIELDS + "rules: {sum: 1}\n", "'rules' must be a list"),
+        ("name: r\n" + GOOD_FIELDS + "rules:\n  - sum: {total: 5}\n", "must list field names"),
+        ("name: r\nfields: [\n", "not a readable YAML document type (line"),
+        ("name: !!python/object/apply:os.system ['echo pwned']\n", "not a readable YAML"),
+        (b"\xff\xfe name", "not a readable YAML"),
+    ],
+)
+def test_a_broken_doctype_file_is_a_schema_error_naming_it(
+    tmp_path: Path, text: str | bytes, says: str
+) -> None:
+    # Issue 23 defect 18: tracebacks (AttributeError, ScannerError, ConstructorError).
+    path = tmp_path / f"broken-{abs(hash(text))}.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(SchemaError) as err:
+        load_doctype(str(path))
+    assert str(err.value).startswith(str(path)) and says in str(err.value)
