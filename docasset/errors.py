@@ -112,7 +112,9 @@ class NoSpaceError(StoreError):
     """Writing a stored file failed because the file system is full (ENOSPC, SQLite's
     "database or disk is full"); nothing half-written is kept."""
 
-    def __init__(self, path: str, recovery: str = "free space on its file system, then re-run") -> None:
+    def __init__(
+        self, path: str, recovery: str = "free space on its file system, then re-run"
+    ) -> None:
         super().__init__(path, "no space left on device", recovery)
 
 

@@ -93,7 +93,9 @@ def append_line(path: Path, line: str) -> None:
                 tail = fh.read()
                 if not tail.endswith(b"\n"):
                     cut = tail.rfind(b"\n")
-                    keep = size - len(tail) + cut + 1 if cut >= 0 else (0 if size <= 65536 else size)
+                    keep = (
+                        size - len(tail) + cut + 1 if cut >= 0 else (0 if size <= 65536 else size)
+                    )
                     if keep < size:
                         log.warning("%s: torn last line (%d bytes) cut off", path, size - keep)
                         fh.truncate(keep)

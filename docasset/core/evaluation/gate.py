@@ -17,18 +17,20 @@ FindingKind = Literal["f1_drop", "automation_drop", "field_automation_drop", "la
 class GateConfig:
     """Accuracy-regression tolerances (absolute, in F1 / rate points / seconds)."""
 
-    f1_tolerance: float = tunable(0.02, "Largest allowed F1 drop of a required field.")
-    automation_tolerance: float = tunable(0.05, "Largest allowed automation-rate drop.")
-    latency_p95_factor: float = tunable(2.0, "Largest allowed p95 latency ratio.")
+    f1_tolerance: float = tunable(0.02, "Largest allowed F1 drop of a required field.", ge=0, le=1)
+    automation_tolerance: float = tunable(0.05, "Largest allowed automation-rate drop.", ge=0, le=1)
+    latency_p95_factor: float = tunable(2.0, "Largest allowed p95 latency ratio.", ge=1)
     latency_floor_s: float = tunable(
         0.05,
         "p95 latency below this never counts as a regression (milliseconds are timer noise).",
+        ge=0,
     )
     # On a small golden set one document moves F1 by several points: one flip is noise.
     min_net_docs: int = tunable(
         2,
         "A field regresses only if at least this many more golden documents went right->wrong "
         "than wrong->right.",
+        ge=1,
     )
 
 

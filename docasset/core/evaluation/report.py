@@ -50,9 +50,10 @@ class ReportConfig:
     bootstrap_samples: int = tunable(
         1000,
         "Bootstrap resamples of the golden documents for the 95 % intervals of P/R/F1.",
+        ge=1,
     )
-    worst_documents: int = tunable(10, "Worst golden documents shown in the error analysis.")
-    snippet_chars: int = tunable(40, "OCR characters shown either side of each error.")
+    worst_documents: int = tunable(10, "Worst golden documents shown in the error analysis.", ge=0)
+    snippet_chars: int = tunable(40, "OCR characters shown either side of each error.", ge=0)
 
 
 def _f(v: float | None, digits: int = 3) -> str:

@@ -60,28 +60,41 @@ class RoutingConfig:
     """How routing thresholds are fitted and what the vendor history weighs."""
 
     target_precision: float = tunable(
-        0.98, "Touchless documents (no field to check) aim at this document accuracy."
+        0.98,
+        "Touchless documents (no field to check) aim at this document accuracy.",
+        gt=0,
+        le=1,
     )
     field_target: float = tunable(
-        0.99, "A field is accepted alone at the confidence where held-out precision reaches this."
+        0.99,
+        "A field is accepted alone at the confidence where held-out precision reaches this.",
+        gt=0,
+        le=1,
     )
     memory_confidence: float = tunable(
         0.99,
         "Confidence of a stable field the vendor history confirms (the value operators typed "
         "for this vendor, seen at least history_min_support times and found in the text).",
+        ge=0,
+        le=1,
     )
     history_min_support: int = tunable(
-        2, "Corrections that must have typed a vendor's value before its history accepts it."
+        2,
+        "Corrections that must have typed a vendor's value before its history accepts it.",
+        ge=1,
     )
     min_ocr_conf: float = tunable(
         0.8,
         "A value whose lowest OCR word confidence (0-1) is below this is checked by a person "
         "whatever the model's confidence, unless the vendor history accepts it (0: off).",
+        ge=0,
+        le=1,
     )
     min_support: int = tunable(
         8,
         "A threshold needs this many held-out values (documents, for the document threshold) "
         "at or above it.",
+        ge=1,
     )
 
 

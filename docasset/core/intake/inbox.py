@@ -64,18 +64,21 @@ class InboxConfig:
         2.0,
         "A file is claimed once unchanged (size, mtime) across two sensor ticks and this old "
         "(0: at once).",
+        ge=0,
     )
-    batch_max_files: int = tunable(500, "Most files one inbox batch takes.")
+    batch_max_files: int = tunable(500, "Most files one inbox batch takes.", ge=1)
     ingest_retries: int = tunable(
         2,
         "A batch whose ingest run failed or died is run again up to this many times (by the "
         "next docasset ingest or inbox_sensor tick), then listed by docasset status.",
+        ge=0,
     )
     dead_run_seconds: float = tunable(
         120.0,
         "A started run whose recorded step process has been gone this long is dead (reported "
         "failed, then retried); a run executed in-process by docasset ingest is dead as soon "
         "as that process is gone.",
+        ge=0,
     )
 
 

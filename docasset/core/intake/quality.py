@@ -12,25 +12,37 @@ from docasset.core.tunable import tunable
 class QualityThresholds:
     """Production guidance: below 150 DPI is a bad scan, 300 is preferred."""
 
-    min_dpi: float = tunable(150.0, "Below this effective DPI a scan is bad (300 preferred).")
-    min_blur: float = tunable(20.0, "Variance of the Laplacian below this is a blurred scan.")
-    min_contrast: float = tunable(0.08, "Grey-level contrast below this is unreadable.")
-    min_ocr_confidence: float = tunable(40.0, "Mean word confidence below this is unreadable.")
+    min_dpi: float = tunable(150.0, "Below this effective DPI a scan is bad (300 preferred).", ge=0)
+    min_blur: float = tunable(20.0, "Variance of the Laplacian below this is a blurred scan.", ge=0)
+    min_contrast: float = tunable(0.08, "Grey-level contrast below this is unreadable.", ge=0, le=1)
+    min_ocr_confidence: float = tunable(
+        40.0, "Mean word confidence below this is unreadable.", ge=0, le=100
+    )
     # The text-height estimate assumes ~10 pt body text; receipts print smaller, so an estimated
     # DPI (no or contradicted metadata) counts as low only below min_dpi / this factor.
     estimate_tolerance: float = tunable(
         1.5,
         "An estimated DPI (no or contradicted resolution tag) counts as low only below "
         "min_dpi / this factor (the estimate assumes 10 pt text; receipts print smaller).",
+        ge=1,
     )
     max_bad_scan_share: float = tunable(
-        0.5, "scan_quality gate fails above this share of bad files in a batch."
+        0.5,
+        "scan_quality gate fails above this share of bad files in a batch.",
+        ge=0,
+        le=1,
     )
     ocr_failure_warn_share: float = tunable(
-        0.0, "ocr_failures warns above this share of a batch's documents failing OCR."
+        0.0,
+        "ocr_failures warns above this share of a batch's documents failing OCR.",
+        ge=0,
+        le=1,
     )
     ocr_failure_error_share: float = tunable(
-        0.2, "ocr_failures is an error above this share of a batch's documents failing OCR."
+        0.2,
+        "ocr_failures is an error above this share of a batch's documents failing OCR.",
+        ge=0,
+        le=1,
     )
 
 

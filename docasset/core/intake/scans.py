@@ -45,10 +45,12 @@ MIN_PDF_DPI = 100  # an oversized PDF page is rasterised coarser, down to this
 class IntakeLimits:
     """Caps that keep one hostile or huge file from taking the pipeline down."""
 
-    max_bytes: int = tunable(50 * 1024 * 1024, "Larger scan files are quarantined (bytes).")
-    max_pixels_per_page: int = tunable(60_000_000, "Decompression-bomb cap (pixels per page).")
-    max_pages: int = tunable(200, "Documents with more pages are quarantined.")
-    pdf_dpi: int = tunable(300, "Rasterisation DPI of PDF pages.")
+    max_bytes: int = tunable(50 * 1024 * 1024, "Larger scan files are quarantined (bytes).", ge=1)
+    max_pixels_per_page: int = tunable(
+        60_000_000, "Decompression-bomb cap (pixels per page).", ge=1
+    )
+    max_pages: int = tunable(200, "Documents with more pages are quarantined.", ge=1)
+    pdf_dpi: int = tunable(300, "Rasterisation DPI of PDF pages.", ge=36, le=2400)
 
 
 @dataclass(frozen=True)

@@ -23,47 +23,69 @@ class HealthThresholds:
         0.75,
         "health drift check: WARN when a feature's drift (Kolmogorov-Smirnov, 0..1) or the "
         "route's prediction drift reaches this.",
+        ge=0,
+        le=1,
     )
-    drift_error: float = tunable(0.9, "health drift check: ERROR at this drift.")
+    drift_error: float = tunable(0.9, "health drift check: ERROR at this drift.", ge=0, le=1)
     automation_drop_warn: float = tunable(
         0.2,
         "health automation_drop check: WARN when the automation rate is this much below the "
         "held-out reference.",
+        ge=0,
+        le=1,
     )
-    automation_drop_error: float = tunable(0.4, "health automation_drop check: ERROR at this drop.")
+    automation_drop_error: float = tunable(
+        0.4, "health automation_drop check: ERROR at this drop.", ge=0, le=1
+    )
     unseen_warn: float = tunable(
         0.3,
         "health unseen_values check: WARN at this share of usable documents with a vendor, "
         "date format, month or label never seen in training.",
+        ge=0,
+        le=1,
     )
-    unseen_error: float = tunable(0.6, "health unseen_values check: ERROR at this share.")
+    unseen_error: float = tunable(
+        0.6, "health unseen_values check: ERROR at this share.", ge=0, le=1
+    )
     accuracy_drop_warn: float = tunable(
         0.08,
         "health estimated_accuracy_drop check: WARN when a required field's mean calibrated "
         "confidence is this much below the held-out reference.",
+        ge=0,
+        le=1,
     )
     accuracy_drop_error: float = tunable(
-        0.15, "health estimated_accuracy_drop check: ERROR at this drop."
+        0.15,
+        "health estimated_accuracy_drop check: ERROR at this drop.",
+        ge=0,
+        le=1,
     )
     hint_share: float = tunable(
         0.2,
         "A root cause (bad scans, irrelevant pages, new vendors, unseen months) is hinted when "
         "it concerns at least this share of the window's documents.",
+        ge=0,
+        le=1,
     )
     vendor_similarity: float = tunable(
         80.0,
         "A predicted vendor is known when it matches a training vendor at least this well "
         "(rapidfuzz ratio, 0..100).",
+        ge=0,
+        le=100,
     )
     min_drift_docs: int = tunable(
-        10, "Drift is measured only with this many documents on each side."
+        10,
+        "Drift is measured only with this many documents on each side.",
+        ge=1,
     )
-    trend_days: int = tunable(14, "Days of automation-rate trend shown in the health report.")
+    trend_days: int = tunable(14, "Days of automation-rate trend shown in the health report.", ge=1)
     min_checked_docs: int = tunable(
         30,
         "Realized accuracy is trusted only when it rests on at least this many human-checked "
         "documents of the day; below it the verdict is 'not enough checked documents', never "
         "OK, and realized figures stay out of the metadata.",
+        ge=1,
     )
     deepchecks_page: bool = tunable(
         True,

@@ -52,12 +52,17 @@ class EscalationConfig:
     """
 
     min_page_conf: float = tunable(
-        70.0, "Re-read a page whose mean Tesseract word confidence is below this (0: never)."
+        70.0,
+        "Re-read a page whose mean Tesseract word confidence is below this (0: never).",
+        ge=0,
+        le=100,
     )
     min_field_strength: float = tunable(
         0.0,
         "Re-read a document when a required field's best rule/layout candidate in the "
         "Tesseract text is weaker than this (0: only when a required field has none).",
+        ge=0,
+        le=1,
     )
     on_missing_fields: bool = tunable(
         True, "Re-read a document whose Tesseract text lacks a required field's candidate."

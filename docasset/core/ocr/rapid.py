@@ -57,10 +57,15 @@ class RapidConfig:
     """
 
     det_max_side: int = tunable(
-        960, "Text detection runs on the page scaled to at most this longer side (pixels)."
+        960,
+        "Text detection runs on the page scaled to at most this longer side (pixels).",
+        ge=32,
     )
     text_score: float = tunable(
-        0.5, "Segments recognised with a lower score (0-1) are dropped (RapidOCR's default)."
+        0.5,
+        "Segments recognised with a lower score (0-1) are dropped (RapidOCR's default).",
+        ge=0,
+        le=1,
     )
     det_model: str = tunable(
         "int8",
@@ -84,6 +89,8 @@ class RapidConfig:
         0.35,
         "A segment joins a row when its centre is within this share of the smaller of the two "
         "heights from the row's centre line.",
+        ge=0,
+        le=1,
     )
 
 

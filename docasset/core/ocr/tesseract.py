@@ -64,14 +64,18 @@ class OcrConfig:
         "when present (always), or OCR every page (never); docasset.core.ocr.pdf_text.",
     )
     lang: str = tunable("eng", "Tesseract language(s), e.g. eng or eng+deu.")
-    psm: int = tunable(6, "Tesseract page segmentation mode.")
+    psm: int = tunable(6, "Tesseract page segmentation mode.", ge=0, le=13)
     upscale_below_dpi: float = tunable(
-        0.0, "Pages below this effective DPI are upscaled towards 300 DPI (0: never)."
+        0.0,
+        "Pages below this effective DPI are upscaled towards 300 DPI (0: never).",
+        ge=0,
     )
     deskew: bool = tunable(True, "Rotate pages by their measured skew before OCR.")
     osd: bool = tunable(False, "Detect page orientation (0/90/180/270) with Tesseract OSD.")
-    timeout_s: float = tunable(120.0, "Tesseract time limit per page (seconds).")
-    workers: int = tunable(0, "Pages OCR'd in parallel, one document per worker (0: one per core).")
+    timeout_s: float = tunable(120.0, "Tesseract time limit per page (seconds).", gt=0)
+    workers: int = tunable(
+        0, "Pages OCR'd in parallel, one document per worker (0: one per core).", ge=0
+    )
 
 
 def _tesseract_env() -> None:

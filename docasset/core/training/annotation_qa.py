@@ -33,16 +33,22 @@ class QaConfig:
     max_inconsistency_rate: float = tunable(
         0.15,
         "annotation_consistency fails above this share of promoted documents with issues.",
+        ge=0,
+        le=1,
     )
     min_confidence: float = tunable(
         0.9,
         "QA list: a model that never trained on a corrected document predicted another value "
         "with at least this calibrated confidence (out-of-fold disagreement).",
+        ge=0,
+        le=1,
     )
     auto_sample_rate: float = tunable(
         0.05,
         "Share of automated documents (stable by id hash) also put in the review queue as a "
         "QA sample; the ones found wrong are promoted as auto false positives.",
+        ge=0,
+        le=1,
     )
 
 

@@ -75,10 +75,13 @@ class SplitConfig:
     """How documents are split; the fractions are of the stable id hash space."""
 
     golden_fraction: float = tunable(
-        0.2, "Share of corrected documents (by id hash) held out as golden."
+        0.2,
+        "Share of corrected documents (by id hash) held out as golden.",
+        ge=0,
+        lt=1,
     )
-    dev_fraction: float = tunable(0.2, "Share used for calibration and thresholds.")
-    min_golden: int = tunable(5, "The golden set freezes once it has this many documents.")
+    dev_fraction: float = tunable(0.2, "Share used for calibration and thresholds.", ge=0, lt=1)
+    min_golden: int = tunable(5, "The golden set freezes once it has this many documents.", ge=1)
 
 
 @dataclass

@@ -56,20 +56,23 @@ MIN_CALIBRATION_FOLD = 6  # fewer held-out documents per fold: thresholds chosen
 class TrainConfig:
     """Training hyper-parameters (defaults suit a few hundred receipts on 2 CPU cores)."""
 
-    epochs: int = tunable(40, "Most passes over the training documents.")
-    patience: int = tunable(15, "Stop after this many epochs without held-out improvement.")
-    dropout: float = tunable(0.2, "NER dropout rate.")
-    seed: int = tunable(0, "Random seed (training is deterministic per seed).")
-    batch_start: float = tunable(4.0, "Minibatch size at the first update (compounding).")
-    batch_end: float = tunable(16.0, "Largest minibatch size (compounding).")
-    learn_rate: float = tunable(0.001, "Adam learning rate (spaCy's default).")
+    epochs: int = tunable(40, "Most passes over the training documents.", ge=1)
+    patience: int = tunable(15, "Stop after this many epochs without held-out improvement.", ge=1)
+    dropout: float = tunable(0.2, "NER dropout rate.", ge=0, lt=1)
+    seed: int = tunable(0, "Random seed (training is deterministic per seed).", ge=0)
+    batch_start: float = tunable(4.0, "Minibatch size at the first update (compounding).", ge=1)
+    batch_end: float = tunable(16.0, "Largest minibatch size (compounding).", ge=1)
+    learn_rate: float = tunable(0.001, "Adam learning rate (spaCy's default).", gt=0, le=1)
     calibration_folds: int = tunable(
         3,
         "Cross-fitting folds adding calibration evidence from the training documents "
         "(0: the dev split alone).",
+        ge=2,
     )
     fold_patience: int = tunable(
-        5, "Patience of the fold models (they only parse for calibration: they stop earlier)."
+        5,
+        "Patience of the fold models (they only parse for calibration: they stop earlier).",
+        ge=1,
     )
 
 
@@ -81,6 +84,7 @@ class RetrainConfig:
         20,
         "Retrain once this many corrections were newly promoted into train/dev since the "
         "training set of the production model.",
+        ge=1,
     )
     dead_run_retries: int = tunable(
         1,

@@ -122,18 +122,24 @@ class CorrectionRecord:
 class CorrectionsConfig:
     """What a corrections file may contain, and how the corrections inbox is worked."""
 
-    max_file_bytes: int = tunable(64 * 1024 * 1024, "Larger corrections files are rejected.")
-    max_value_chars: int = tunable(10_000, "Longer field values are rejected.")
-    max_span_offset: int = tunable(10_000_000, "Span offsets beyond this are rejected.")
-    min_year: int = tunable(2000, "Timestamps before this year are rejected.")
+    max_file_bytes: int = tunable(64 * 1024 * 1024, "Larger corrections files are rejected.", ge=1)
+    max_value_chars: int = tunable(10_000, "Longer field values are rejected.", ge=1)
+    max_span_offset: int = tunable(10_000_000, "Span offsets beyond this are rejected.", ge=1)
+    min_year: int = tunable(2000, "Timestamps before this year are rejected.", ge=1900, le=9999)
     max_future_seconds: float = tunable(
-        86_400.0, "Timestamps later than the import time plus this are rejected (clock skew)."
+        86_400.0,
+        "Timestamps later than the import time plus this are rejected (clock skew).",
+        ge=0,
     )
     stale_tmp_seconds: float = tunable(
-        3_600.0, "Temp files (.tmp-*) older than this in the corrections inbox are swept."
+        3_600.0,
+        "Temp files (.tmp-*) older than this in the corrections inbox are swept.",
+        ge=0,
     )
     import_retries: int = tunable(
-        3, "Times the corrections sensor retries an inbox state whose import run failed."
+        3,
+        "Times the corrections sensor retries an inbox state whose import run failed.",
+        ge=0,
     )
 
 
@@ -401,7 +407,11 @@ SEGMENT_FORMAT = 2
 def segment_bytes(records: list[dict[str, Any]]) -> bytes:
     """A segment's content: the checksum header, then one JSON record per line."""
     body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
-    head = {"segment": SEGMENT_FORMAT, "records": len(records), "sha256": hashlib.sha256(body).hexdigest()}
+    head = {
+        "segment": SEGMENT_FORMAT,
+        "records": len(records),
+        "sha256": hashlib.sha256(body).hexdigest(),
+    }
     return (json.dumps(head) + "\n").encode() + body
 
 
@@ -446,7 +456,9 @@ def _read_segment(seg: Path) -> tuple[list[dict[str, Any]], str | None]:
         else:
             bad += 1
     if head is not None:
-        if hashlib.sha256(body).hexdigest() != head.get("sha256") or len(recs) != head.get("records"):
+        if hashlib.sha256(body).hexdigest() != head.get("sha256") or len(recs) != head.get(
+            "records"
+        ):
             return recs, (
                 f"segment {seg.name} is damaged (checksum mismatch: {len(recs)} of "
                 f"{head.get('records')} records readable, {bad} damaged line(s)); "

@@ -63,11 +63,16 @@ class LabelStudioConfig:
         1,
         "Annotations a task needs before Label Studio stops showing it to operators (the "
         "project's maximum_annotations; 2 or more for double annotation).",
+        ge=1,
     )
     box_padding: int = tunable(
-        4, "Pixels added around a value's OCR word boxes so its pre-annotated box never clips it."
+        4,
+        "Pixels added around a value's OCR word boxes so its pre-annotated box never clips it.",
+        ge=0,
     )
-    page_size: int = tunable(100, "Tasks per request when listing a Label Studio project.")
+    page_size: int = tunable(
+        100, "Tasks per request when listing a Label Studio project.", ge=1, le=1000
+    )
 
 
 def accepted_label(label: str) -> str:

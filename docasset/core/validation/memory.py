@@ -87,10 +87,14 @@ class CorrectionMemory:
         # A torn last line (a killed append) is left out with a warning; damage elsewhere
         # is a StoreError naming the line.
         recs = read_jsonl(self.path, MEMORY_RECOVERY.format(path=self.path))
-        bad = next((n for n, r in enumerate(recs, 1) if not isinstance(r, dict) or "op" not in r), None)
+        bad = next(
+            (n for n, r in enumerate(recs, 1) if not isinstance(r, dict) or "op" not in r), None
+        )
         if bad is not None:
             raise StoreError(
-                str(self.path), f"record {bad} is not a memory log record", MEMORY_RECOVERY.format(path=self.path)
+                str(self.path),
+                f"record {bad} is not a memory log record",
+                MEMORY_RECOVERY.format(path=self.path),
             )
         return recs
 
