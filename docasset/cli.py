@@ -23,7 +23,9 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def _home(args: argparse.Namespace) -> Path:
-    return Path(args.home or os.environ.get("DOCASSET_HOME") or Path.cwd() / ".docasset" / "work")
+    from docasset.core.workdir import default_home
+
+    return Path(args.home) if args.home else default_home()
 
 
 def _use_instance(default: Path) -> Path:

@@ -36,8 +36,9 @@ HOME_DOC = f"Working directory (the deployment: env {HOME_ENV})."
 
 
 def storage(home: str) -> str:
-    """Where the IO managers keep asset values in working directory ``home``."""
-    return str(Path(home) / "storage")
+    """Where the IO managers keep asset values in working directory ``home`` (an empty one
+    is a ``ConfigError``, never the current directory)."""
+    return str(check_home(home) / "storage")
 
 
 class DocassetHome(dg.ConfigurableResource):

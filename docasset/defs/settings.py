@@ -13,7 +13,7 @@ import typing
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import dagster as dg
-from pydantic import ConfigDict, Field, create_model
+from pydantic import ConfigDict, Field, create_model, model_validator
 
 from docasset.core.evaluation.gate import GateConfig
 from docasset.core.evaluation.report import ReportConfig
@@ -29,7 +29,7 @@ from docasset.core.ocr.tesseract import OcrConfig
 from docasset.core.training.annotation_qa import QaConfig
 from docasset.core.training.curate import SplitConfig
 from docasset.core.training.train import RetrainConfig, TrainConfig
-from docasset.core.tunable import tunables
+from docasset.core.tunable import check, tunables
 from docasset.core.validation.corrections import CorrectionsConfig
 from docasset.core.validation.ls_config import LabelStudioConfig
 
@@ -43,6 +43,13 @@ class CoreSettings(dg.Config):
         """The core config dataclass with these values."""
         return type(self).__core__(**self.model_dump())  # type: ignore[attr-defined]
 
+    @model_validator(mode="after")
+    def _in_range(self) -> CoreSettings:
+        # At load (code, run config, launchpad): a wrong type or an out-of-range value is a
+        # ConfigError naming the setting (docasset.core.tunable.check), never used.
+        check(self.core(), type(self).__section__)  # type: ignore[attr-defined]
+        return self
+
 
 def section(core: type, name: str) -> type[CoreSettings]:
     """A Dagster config class with the fields, defaults and descriptions of ``core``."""
@@ -51,6 +58,7 @@ def section(core: type, name: str) -> type[CoreSettings]:
     }
     cls = create_model(name, __base__=CoreSettings, __doc__=core.__doc__, **fields)
     cls.__core__ = core  # type: ignore[attr-defined]
+    cls.__section__ = next(k for k, v in SECTIONS.items() if v is core)  # type: ignore[attr-defined]
     return cls
 
 

@@ -6,13 +6,16 @@ import dataclasses
 import importlib
 import inspect
 import pkgutil
+import re
 
 import dagster as dg
 import pytest
 
 import docasset.core
-from docasset.core.tunable import is_config, tunables
+from docasset.core.tunable import bounds, check, is_config, problem, tunables
+from docasset.defs.resources import DocassetHome
 from docasset.defs.settings import SECTIONS, Settings, section_types
+from docasset.errors import ConfigError
 
 
 def _core_configs() -> set[type]:
@@ -79,3 +82,67 @@ def test_a_field_without_a_description_is_refused() -> None:
 
     with pytest.raises(TypeError, match=r"Bare\.x"):
         tunables(Bare)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [  # issue 23 defect 17: all accepted, batch_max_files 0 left files in the inbox forever
+        ({"quality": {"max_bad_scan_share": -1.0}}, "quality.max_bad_scan_share must be >= 0"),
+        ({"routing": {"field_target": 7.5}}, "routing.field_target must be > 0 and <= 1"),
+        ({"retrain": {"min_corrections": -3}}, "retrain.min_corrections must be >= 1"),
+        ({"inbox": {"settle_seconds": -10.0}}, "inbox.settle_seconds must be >= 0"),
+        ({"inbox": {"batch_max_files": 0}}, "inbox.batch_max_files must be >= 1"),
+        ({"training": {"dropout": float("nan")}}, "training.dropout must be a finite number"),
+    ],
+)
+def test_nonsense_settings_are_refused_at_load_naming_the_setting(
+    overrides: dict, named: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        Settings(**overrides)
+
+
+def test_every_numeric_setting_declares_its_range_and_its_default_is_in_it() -> None:
+    for name, core in SECTIONS.items():
+        check(core(), name)  # the defaults are valid
+        for field, kind, default, _ in tunables(core):
+            if kind in (int, float):
+                assert bounds(core, field), f"{name}.{field} declares no range"
+
+
+def test_range_checks_are_pure_core_functions() -> None:
+    assert problem(0.5, float, {"ge": 0, "le": 1}) is None
+    assert problem(True, int, {"ge": 0}) == "must be a whole number, got True"
+    assert problem("x", float, {}) == "must be a number, got 'x'"
+    assert problem(2, int, {"gt": 2}) == "must be > 2, got 2"
+
+
+def test_a_bad_value_in_run_config_fails_the_run_naming_the_setting(tmp_path, make_defs) -> None:
+    defs = make_defs(tmp_path / "work")
+    job = defs.resolve_job_def("corrections_job")
+    with pytest.raises(dg.DagsterResourceFunctionError) as err:
+        job.execute_in_process(
+            run_config={
+                "resources": {"settings": {"config": {"quality": {"max_bad_scan_share": 2.0}}}}
+            },
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+    cause = err.value.__cause__
+    assert isinstance(cause, ConfigError) and "quality.max_bad_scan_share" in str(cause)
+
+
+def test_an_empty_docasset_home_is_the_clis_default_not_the_current_directory(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docasset.cli import _home, build_parser
+    from docasset.core.workdir import check_home, default_home
+
+    monkeypatch.chdir(tmp_path)
+    assert default_home({"DOCASSET_HOME": ""}) == tmp_path / ".docasset" / "work"
+    assert default_home({"DOCASSET_HOME": "  "}) == default_home({})
+    monkeypatch.setenv("DOCASSET_HOME", "")
+    assert _home(build_parser().parse_args(["memory", "list"])) == default_home()
+    with pytest.raises(ConfigError, match="working directory is empty"):
+        check_home("")
+    with pytest.raises(ConfigError, match="working directory is empty"):
+        DocassetHome(root="").workdir()
