@@ -217,16 +217,12 @@ def confined(home: Path, *parts: str | Path) -> Path:
             raise UnsafePathError(f"{clean_text(repr(text))} is not a relative path inside {root}")
     path = Path(os.path.normpath(root.joinpath(*parts)))
     real_root = root.resolve()
-    if (
+    if (path != root and root not in path.parents) or (
         path != root
-        and root not in path.parents
-        or (
-            path != root
-            and real_root != (real := path.parent.resolve())
-            and real_root not in real.parents
-        )
+        and real_root != (real := path.parent.resolve())
+        and real_root not in real.parents
     ):
-        shown = clean_text(repr(os.path.join(*map(os.fspath, parts))))
+        shown = clean_text(repr(os.path.join(*(str(p) for p in parts))))
         raise UnsafePathError(
             f"{shown} leads outside the home {root} (nothing read, written or moved)"
         )

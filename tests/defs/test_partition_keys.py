@@ -62,5 +62,7 @@ def test_the_parquet_store_refuses_a_path_outside_it(tmp_path: Path, make_defs) 
 
     store = make_defs(tmp_path / "work").resources["frames_io"].create_io_manager(None)
     with pytest.raises(UnsafePathError):
-        store._confined(UPath(str(tmp_path / "work" / "storage" / "documents" / ".." / ".." / "..")))
+        store._confined(
+            UPath(str(tmp_path / "work" / "storage" / "documents" / ".." / ".." / ".."))
+        )
     assert store._confined(UPath(str(tmp_path / "work" / "storage" / "documents" / "b.parquet")))

@@ -105,7 +105,7 @@ def test_nonsense_settings_are_refused_at_load_naming_the_setting(
 def test_every_numeric_setting_declares_its_range_and_its_default_is_in_it() -> None:
     for name, core in SECTIONS.items():
         check(core(), name)  # the defaults are valid
-        for field, kind, default, _ in tunables(core):
+        for field, kind, _default, _ in tunables(core):
             if kind in (int, float):
                 assert bounds(core, field), f"{name}.{field} declares no range"
 

@@ -187,8 +187,9 @@ def check_batch_id(batch_id: object) -> str:
     anything is read, written or moved."""
     if not isinstance(batch_id, str) or not BATCH_ID.fullmatch(batch_id):
         raise UnsafePathError(
-            f"{clean_text(repr(batch_id))} is not a docasset batch id (b<YYYYMMDD>T<HHMMSS>-<6 hex>, "
-            "made when the inbox is claimed); batches are created by docasset ingest or "
+            f"{clean_text(repr(batch_id))} is not a docasset batch id "
+            "(b<YYYYMMDD>T<HHMMSS>-<6 hex>, made when the inbox is claimed); batches are "
+            "created by docasset ingest or "
             "inbox_sensor, not typed in"
         )
     return batch_id

@@ -432,7 +432,7 @@ def reimport_hint(seg: Path) -> str:
 
 def _read_segment(seg: Path) -> tuple[list[dict[str, Any]], str | None]:
     raw = seg.read_bytes()
-    head_line, nl, body = raw.partition(b"\n")
+    head_line, _, body = raw.partition(b"\n")
     try:
         head = json.loads(head_line) if head_line.strip() else None
     except (ValueError, RecursionError):

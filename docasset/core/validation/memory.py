@@ -110,7 +110,7 @@ class CorrectionMemory:
             if rec["op"] == "add":
                 fields = {k: rec[k] for k in MemoryEntry.__annotations__ if k in rec}
                 fields.pop("support", None)
-                live[ident] = MemoryEntry(**fields)  # type: ignore[arg-type]
+                live[ident] = MemoryEntry(**fields)
                 seen[ident] = {str(rec["source_correction"])}
             elif rec["op"] == "seen":
                 seen.setdefault(ident, set()).add(str(rec["correction"]))

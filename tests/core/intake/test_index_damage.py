@@ -36,9 +36,11 @@ def test_a_damaged_index_says_to_delete_it_and_deleting_it_rebuilds(tmp_path: Pa
 
 def test_a_full_disk_is_no_space_left_on_device(tmp_path: Path) -> None:
     # A real ENOSPC: /dev/full refuses every write with it.
-    with pytest.raises(NoSpaceError, match="no space left on device"), store_errors(
-        Path("/dev/full"), "x"
-    ), open("/dev/full", "wb") as fh:
+    with (
+        pytest.raises(NoSpaceError, match="no space left on device"),
+        store_errors(Path("/dev/full"), "x"),
+        open("/dev/full", "wb") as fh,
+    ):
         fh.write(b"x" * 10)
         fh.flush()
     # SQLite's "database or disk is full" (SQLITE_FULL), here from a page limit.
