@@ -41,6 +41,7 @@ from docasset.core.files import (
     fsync_dir,
     locked,
     name_hex,
+    read_json,
     stored_name,
     sweep_tmp,
 )
@@ -355,7 +356,11 @@ def read_manifest(wd: Workdir, batch_id: str) -> dict[str, Any]:
     if not path.exists() and _plan_path(wd, batch_id).exists():
         with locked(wd.batches / CLAIM_LOCK):
             recover_claims(wd)
-    data = json.loads(path.read_text("utf-8"))
+    data = read_json(
+        path,
+        f"restore {path} from a backup (the batch's files are in batches/{batch_id}/, or "
+        "filed away as its ledger index/<batch>.jsonl records)",
+    )
     if "entries" not in data:  # written before claims moved files
         data["entries"] = [
             {

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from docasset.core.crash import crashpoint
-from docasset.core.files import append_line, atomic_write, confined, locked
+from docasset.core.files import append_line, atomic_write, confined, locked, read_jsonl
 from docasset.core.intake.inbox import (
     OPEN,
     InboxConfig,
@@ -44,15 +44,13 @@ def read_ledger(wd: Workdir, batch_id: str | None = None) -> list[dict[str, Any]
     paths = [_ledger_path(wd, batch_id)] if batch_id else sorted(wd.index.glob("*.jsonl"))
     rows: list[dict[str, Any]] = []
     for p in paths:
-        if p.is_file():
-            # A torn last line (crash mid-write) is ignored: its entry was not filed away.
-            for line in p.read_text("utf-8").splitlines():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(rec, dict):
-                    rows.append(rec)
+        # A torn last line (crash mid-write) is left out with a warning: its entry was not
+        # filed away, and the batch's re-run records it. Damage elsewhere is a StoreError.
+        recovery = (
+            f"delete the damaged line of {p}, then re-materialize raw_scans partition "
+            f"{p.stem} (its re-run records that entry again)"
+        )
+        rows.extend(rec for rec in read_jsonl(p, recovery) if isinstance(rec, dict))
     return rows
 
 

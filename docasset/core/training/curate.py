@@ -34,7 +34,7 @@ from spacy.util import filter_spans
 from docasset.core.extraction.evidence import WordSpans
 from docasset.core.extraction.fields import DocType, FieldSpec, collapse, normalize, values_match
 from docasset.core.extraction.rules import find_dates, find_totals
-from docasset.core.files import atomic_write
+from docasset.core.files import atomic_write, read_json
 from docasset.core.training.align import Alignment, near_miss
 from docasset.core.training.train import docs_to_bytes, make_training_doc
 from docasset.core.tunable import tunable
@@ -43,6 +43,7 @@ from docasset.core.validation.corrections import (
     latest_per_document,
     unusable_documents,
 )
+from docasset.errors import StoreError
 
 EXCLUSION_REASONS = {
     "irrelevant": "an operator marked the page irrelevant",
@@ -116,9 +117,22 @@ def split_of(doc_id: str, cfg: SplitConfig) -> str:
     return "dev" if h < cfg.golden_fraction + cfg.dev_fraction else "train"
 
 
+GOLDEN_RECOVERY = (
+    "restore {path} from a backup; deleting it freezes a new golden set from the current "
+    "corrections (model evaluations before and after are then not comparable)"
+)
+
+
 def load_golden(path: Path) -> list[str] | None:
     """The frozen golden ids, or None if not frozen yet."""
-    return json.loads(path.read_text("utf-8"))["doc_ids"] if path.is_file() else None
+    if not path.is_file():
+        return None
+    data = read_json(path, GOLDEN_RECOVERY.format(path=path))
+    if not isinstance(data, dict) or not isinstance(data.get("doc_ids"), list):
+        raise StoreError(
+            str(path), "not a golden set (no doc_ids list)", GOLDEN_RECOVERY.format(path=path)
+        )
+    return [str(d) for d in data["doc_ids"]]
 
 
 def freeze_golden(path: Path, doc_ids: list[str]) -> None:
@@ -422,7 +436,10 @@ def trained_ids(info: dict[str, object], sets_dir: Path, key: str) -> set[str] |
     version = info.get("training_set_version")
     path = sets_dir / f"{version}.json"
     if version and path.is_file():
-        return set(json.loads(path.read_text("utf-8"))[key])
+        data = read_json(path, f"restore {path} from a backup (it is written once, at training)")
+        if not isinstance(data, dict) or not isinstance(data.get(key), list):
+            raise StoreError(str(path), f"no {key} list", f"restore {path} from a backup")
+        return set(data[key])
     return None
 
 

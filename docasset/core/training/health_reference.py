@@ -30,7 +30,7 @@ from spacy.tokens import Doc
 from docasset.core.extraction.evidence import doc_words
 from docasset.core.extraction.extract import ModelBundle, predict_text
 from docasset.core.extraction.fields import DocType, parse_date, values_match
-from docasset.core.files import atomic_write
+from docasset.core.files import atomic_write, read_json, read_parquet
 from docasset.core.intake.scans import PageQuality, effective_dpi
 from docasset.core.training.registry import Registry
 from docasset.errors import ModelError
@@ -300,8 +300,13 @@ def load_reference(version_dir: Path) -> Reference:
     d = version_dir / REFERENCE_DIR
     if not (d / "reference.json").is_file() or not (d / "features.parquet").is_file():
         raise ModelError(f"{version_dir}: no health reference (model trained before references)")
-    meta = json.loads((d / "reference.json").read_text("utf-8"))
-    return Reference(features=pl.read_parquet(d / "features.parquet"), **meta)
+    # Written with the version at training time: a damaged one comes back by training again.
+    recovery = (
+        f"restore {d} from a backup, or retrain (a new version gets a new reference); "
+        "until then health checks of this version cannot compare against it"
+    )
+    meta = read_json(d / "reference.json", recovery)
+    return Reference(features=read_parquet(d / "features.parquet", recovery), **meta)
 
 
 def has_reference(version_dir: Path) -> bool:
