@@ -330,6 +330,7 @@ def cmd_corrections_import(args: argparse.Namespace) -> int:
     Exit 0: stored (or already imported: a no-op); 1: rejected whole, nothing stored (each
     reason on stderr, the file copied to ``corrections/rejected/`` with its reasons)."""
     from docasset.core.extraction.fields import load_doctype
+    from docasset.core.files import clean_text
     from docasset.core.intake.ledger import known_doc_ids
     from docasset.core.validation.corrections import import_file, latest_per_document, read_store
     from docasset.core.validation.corrections_inbox import archive, reject
@@ -350,7 +351,8 @@ def cmd_corrections_import(args: argparse.Namespace) -> int:
             f"docasset: error: {src} rejected, nothing stored (reasons: {dst}.reasons.txt)",
             file=sys.stderr,
         )
-        sys.stderr.write("".join(f"line {n}: {why}\n" for n, why in exc.problems))
+        # Reasons quote the file's content: shown, never run by the terminal.
+        sys.stderr.write("".join(f"line {n}: {clean_text(why, None)}\n" for n, why in exc.problems))
         return EXIT_ERROR
     archived = archive(wd, src, res, move=False)
     if res.already_imported:
@@ -371,6 +373,7 @@ def cmd_corrections_import(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
+    from docasset.core.files import clean_text
     from docasset.core.training.registry import Registry
     from docasset.core.workdir import Workdir
 
@@ -395,8 +398,9 @@ def cmd_model(args: argparse.Namespace) -> int:
                     " ".join(a for a, v in aliases.items() if v == mv.version),
                 )
             )
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for r in rows:
+        shown = [[clean_text(c, None) for c in r] for r in rows]  # stored text, shown
+        widths = [max(len(r[i]) for r in shown) for i in range(len(shown[0]))]
+        for r in shown:
             print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     elif args.model_cmd == "promote":
         reg.set_alias("production", args.version, f"manual: {args.reason}", actor, kind="manual")

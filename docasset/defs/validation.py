@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 
 from docasset.core.batches import BatchFrames, rows_of
-from docasset.core.files import confined
+from docasset.core.files import clean_text, confined
 from docasset.core.intake.inbox import check_batch_id
 from docasset.core.intake.ledger import document_index, known_doc_ids
 from docasset.core.ocr.documents import bad_scans, texts_of
@@ -88,7 +88,8 @@ def corrections(
     # One entry at a time under the store lock: a bad file is rejected, the others go on.
     result = import_inbox(wd, settings.doctype(), known_doc_ids(wd), settings.corrections_config())
     for name, reasons in result.rejected.items():
-        context.log.error(f"{name} rejected, nothing stored: {'; '.join(reasons[:20])}")
+        shown = clean_text(f"{name} rejected, nothing stored: {'; '.join(reasons[:20])}", None)
+        context.log.error(shown)  # names and reasons quote outside text: one log line each
     imported, rejected = result.imported, result.rejected
     store = read_store(wd.corrections_store)
     unusable = store.filter(pl.col("problem").is_not_null())

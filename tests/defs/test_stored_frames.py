@@ -32,7 +32,9 @@ def _world(tmp_path: Path, instance: dg.DagsterInstance) -> tuple[dict, Path]:
     resources = {"frames_io": PolarsParquetIOManager(base_dir=str(tmp_path / "storage"))}
     instance.add_dynamic_partitions("batches", [*KEYS, "b20261124T120000-cccccc"])  # 3rd: no run
     for k in KEYS:
-        assert dg.materialize([docs], partition_key=k, instance=instance, resources=resources).success
+        assert dg.materialize(
+            [docs], partition_key=k, instance=instance, resources=resources
+        ).success
     return resources, tmp_path / "storage" / "docs"
 
 
