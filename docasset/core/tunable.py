@@ -86,6 +86,13 @@ def check(config: Any, section: str = "") -> Any:
         why = problem(getattr(config, f.name), hints[f.name], f.metadata.get(RANGE, {}))
         if why:
             wrong.append(f"{section + '.' if section else ''}{f.name} {why}")
+    prefix = section + "." if section else ""
+    for a, b in getattr(cls, "ORDERED", ()):  # a warning threshold below its error, ...
+        if not wrong and getattr(config, a) > getattr(config, b):
+            wrong.append(
+                f"{prefix}{a} must be <= {prefix}{b}, got {getattr(config, a)!r} > "
+                f"{getattr(config, b)!r}"
+            )
     if wrong:
         raise ConfigError("invalid settings: " + "; ".join(wrong))
     return config

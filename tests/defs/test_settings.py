@@ -93,6 +93,8 @@ def test_a_field_without_a_description_is_refused() -> None:
         ({"inbox": {"settle_seconds": -10.0}}, "inbox.settle_seconds must be >= 0"),
         ({"inbox": {"batch_max_files": 0}}, "inbox.batch_max_files must be >= 1"),
         ({"training": {"dropout": float("nan")}}, "training.dropout must be a finite number"),
+        ({"health": {"drift_warn": 0.95}}, "health.drift_warn must be <= health.drift_error"),
+        ({"training": {"batch_start": 64.0}}, "training.batch_start must be <= training.batch_end"),
     ],
 )
 def test_nonsense_settings_are_refused_at_load_naming_the_setting(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from docasset.core.intake.scans import PageQuality, effective_dpi
 from docasset.core.tunable import tunable
@@ -11,6 +12,10 @@ from docasset.core.tunable import tunable
 @dataclass(frozen=True)
 class QualityThresholds:
     """Production guidance: below 150 DPI is a bad scan, 300 is preferred."""
+
+    ORDERED: ClassVar = (
+        ("ocr_failure_warn_share", "ocr_failure_error_share"),
+    )  # each (a, b): a <= b (checked at load)
 
     min_dpi: float = tunable(150.0, "Below this effective DPI a scan is bad (300 preferred).", ge=0)
     min_blur: float = tunable(20.0, "Variance of the Laplacian below this is a blurred scan.", ge=0)

@@ -4,6 +4,7 @@ needs, and the problem codes they use."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from docasset.core.tunable import tunable
 
@@ -18,6 +19,13 @@ MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 @dataclass(frozen=True)
 class HealthThresholds:
     """When a health check warns or errors, and when a root cause is hinted (see Settings)."""
+
+    ORDERED: ClassVar = (
+        ("drift_warn", "drift_error"),
+        ("automation_drop_warn", "automation_drop_error"),
+        ("unseen_warn", "unseen_error"),
+        ("accuracy_drop_warn", "accuracy_drop_error"),
+    )  # each (a, b): a <= b (checked at load)
 
     drift_warn: float = tunable(
         0.75,

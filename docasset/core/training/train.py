@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import spacy
 from spacy.tokens import Doc, DocBin, Span
@@ -55,6 +55,8 @@ MIN_CALIBRATION_FOLD = 6  # fewer held-out documents per fold: thresholds chosen
 @dataclass(frozen=True)
 class TrainConfig:
     """Training hyper-parameters (defaults suit a few hundred receipts on 2 CPU cores)."""
+
+    ORDERED: ClassVar = (("batch_start", "batch_end"),)  # each (a, b): a <= b (checked at load)
 
     epochs: int = tunable(40, "Most passes over the training documents.", ge=1)
     patience: int = tunable(15, "Stop after this many epochs without held-out improvement.", ge=1)
