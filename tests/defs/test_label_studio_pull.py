@@ -32,6 +32,8 @@ TASKS = [
 
 
 class _Server:
+    url = "http://stand-in"
+
     def find_project(self, title: str) -> int:
         return 7
 
@@ -62,8 +64,11 @@ def test_tasks_with_a_slash_or_a_huge_doc_id_are_reported_and_the_others_pulled(
     assert len(files) == 4 and all(len(f.encode()) < 200 and "/" not in f for f in files)
     written = [json.loads((wd.corrections_inbox / f).read_text())[0]["id"] for f in files]
     assert sorted(written) == [1, 2, 3, 4]  # the odd ones too: the import rejects them, saying why
-    message = res.skip_reason.skip_message
-    assert "2 odd task(s)" in message and "task 2:" in message and "task 3:" in message
+    [event] = res.asset_events  # the pull is recorded, the odd tasks with it
+    assert event.metadata["odd_tasks"].value == 2
+    odd = event.metadata["odd"].value
+    assert [o.split(":")[0] for o in odd] == ["task 2", "task 3"]
+    assert len(res.run_requests) == 1  # the import of what was pulled is requested
     assert not list(tmp_path.glob("etc*")) and not (tmp_path / "etc").exists()
 
 

@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from docasset.core.workdir import Workdir
 from docasset.defs.intake import raw_scans
+from docasset.defs.partitions import batches
+from docasset.defs.resources import FramesIOManager
 from docasset.defs.validation import review_dir
 from docasset.errors import UnsafePathError
 
@@ -58,12 +61,20 @@ def test_a_hostile_batch_key_reads_writes_and_moves_nothing_outside_the_home(
         review_dir(wd.root, key)
 
 
-def test_the_parquet_store_refuses_a_path_outside_it(tmp_path: Path, make_defs) -> None:
-    from upath import UPath
+@dg.asset(partitions_def=batches, io_manager_key="frames_io")
+def frame(context) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    return pl.DataFrame({"doc_id": [context.partition_key]})
 
-    store = make_defs(tmp_path / "work").resources["frames_io"].create_io_manager(None)
-    with pytest.raises(UnsafePathError):
-        store._confined(
-            UPath(str(tmp_path / "work" / "storage" / "documents" / ".." / ".." / ".."))
-        )
-    assert store._confined(UPath(str(tmp_path / "work" / "storage" / "documents" / "b.parquet")))
+
+def test_the_frame_store_writes_nothing_outside_its_directory(tmp_path: Path, instance) -> None:
+    storage = tmp_path / "home" / "storage"
+    instance.add_dynamic_partitions("batches", ["../../../evil3"])
+    res = dg.materialize(
+        [frame],
+        partition_key="../../../evil3",
+        instance=instance,
+        resources={"frames_io": FramesIOManager(base_dir=str(storage))},
+        raise_on_error=False,
+    )
+    assert not res.success
+    assert not list(tmp_path.rglob("evil3*"))  # before: tmp_path/evil3.parquet

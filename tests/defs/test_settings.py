@@ -133,18 +133,26 @@ def test_a_bad_value_in_run_config_fails_the_run_naming_the_setting(tmp_path, ma
     assert isinstance(cause, ConfigError) and "quality.max_bad_scan_share" in str(cause)
 
 
-def test_an_empty_docasset_home_is_the_clis_default_not_the_current_directory(
+def test_an_empty_docasset_home_is_an_error_for_the_cli_and_the_definitions(
     tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from docasset.cli import _home, build_parser
-    from docasset.core.workdir import check_home, default_home
+    # Before: the definitions used the process's cwd, the CLI ./.docasset/work.
+    from docasset.cli import main
+    from docasset.core.workdir import default_home
+    from docasset.definitions import build_definitions
 
     monkeypatch.chdir(tmp_path)
-    assert default_home({"DOCASSET_HOME": ""}) == tmp_path / ".docasset" / "work"
-    assert default_home({"DOCASSET_HOME": "  "}) == default_home({})
-    monkeypatch.setenv("DOCASSET_HOME", "")
-    assert _home(build_parser().parse_args(["memory", "list"])) == default_home()
+    assert default_home({}) == tmp_path / ".docasset" / "work"
     with pytest.raises(ConfigError, match="working directory is empty"):
-        check_home("")
+        default_home({"DOCASSET_HOME": "  "})
+    monkeypatch.setenv("DOCASSET_HOME", "")
+    assert main(["memory", "list"]) == 1  # docasset: error: ... (no files made here)
+    defs = build_definitions(None)  # the deployed definitions: home from dg.EnvVar
+    with (
+        pytest.raises(ConfigError, match="working directory is empty"),
+        dg.build_resources({"home": defs.resources["home"]}) as resolved,
+    ):
+        resolved.home.workdir()  # what every asset and sensor asks first
     with pytest.raises(ConfigError, match="working directory is empty"):
         DocassetHome(root="").workdir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

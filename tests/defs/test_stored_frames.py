@@ -12,7 +12,7 @@ import pytest
 
 from docasset.core.batches import BatchFrames
 from docasset.defs.partitions import ALL_BATCHES, batches, concat_batches
-from docasset.defs.resources import PolarsParquetIOManager
+from docasset.defs.resources import FramesIOManager
 
 KEYS = ["b20261124T100000-aaaaaa", "b20261124T110000-bbbbbb"]
 
@@ -29,7 +29,7 @@ def training_set(docs: BatchFrames) -> int:
 
 
 def _world(tmp_path: Path, instance: dg.DagsterInstance) -> tuple[dict, Path]:
-    resources = {"frames_io": PolarsParquetIOManager(base_dir=str(tmp_path / "storage"))}
+    resources = {"frames_io": FramesIOManager(base_dir=str(tmp_path / "storage"))}
     instance.add_dynamic_partitions("batches", [*KEYS, "b20261124T120000-cccccc"])  # 3rd: no run
     for k in KEYS:
         assert dg.materialize(
