@@ -26,6 +26,8 @@ class HealthThresholds:
         ("unseen_warn", "unseen_error"),
         ("accuracy_drop_warn", "accuracy_drop_error"),
     )  # each (a, b): a <= b (checked at load)
+    # The drops are signed (negative: better than the reference), so their thresholds are only
+    # bounded below; one above any possible drop (> 1) switches that level off.
 
     drift_warn: float = tunable(
         0.75,
@@ -39,11 +41,10 @@ class HealthThresholds:
         0.2,
         "health automation_drop check: WARN when the automation rate is this much below the "
         "held-out reference.",
-        ge=0,
-        le=1,
+        ge=-1,
     )
     automation_drop_error: float = tunable(
-        0.4, "health automation_drop check: ERROR at this drop.", ge=0, le=1
+        0.4, "health automation_drop check: ERROR at this drop.", ge=-1
     )
     unseen_warn: float = tunable(
         0.3,
@@ -59,14 +60,12 @@ class HealthThresholds:
         0.08,
         "health estimated_accuracy_drop check: WARN when a required field's mean calibrated "
         "confidence is this much below the held-out reference.",
-        ge=0,
-        le=1,
+        ge=-1,
     )
     accuracy_drop_error: float = tunable(
         0.15,
         "health estimated_accuracy_drop check: ERROR at this drop.",
-        ge=0,
-        le=1,
+        ge=-1,
     )
     hint_share: float = tunable(
         0.2,
