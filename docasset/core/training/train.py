@@ -93,6 +93,7 @@ class RetrainConfig:
         "A retraining run whose process died (killed, crashed) is run again this many times "
         "for the same corrections; a run that failed (or whose candidate the gate blocked) "
         "is a verdict and is not.",
+        ge=0,
     )
 
 
