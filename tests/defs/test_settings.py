@@ -120,7 +120,9 @@ def test_range_checks_are_pure_core_functions() -> None:
 
 
 def test_a_bad_value_in_run_config_fails_the_run_naming_the_setting(tmp_path, make_defs) -> None:
-    defs = make_defs(tmp_path / "work")
+    from docasset.core.workdir import Workdir
+
+    defs = make_defs(Workdir(tmp_path / "work").root)  # the home exists: only settings fail
     job = defs.resolve_job_def("corrections_job")
     with pytest.raises(dg.DagsterResourceFunctionError) as err:
         job.execute_in_process(
