@@ -40,6 +40,9 @@ class _Server:
     def annotated_since(self, project: int, after: object, seen: object, page: int) -> list:
         return TASKS
 
+    def flag(self, task_id: int, data: object, reopen: bool) -> None:
+        """A refused annotation goes back to its task (recorded by the real client)."""
+
 
 class _StandIn(LabelStudio):
     def client(self) -> Any:

@@ -84,6 +84,7 @@ class RapidConfig:
         "Each recognised segment is padded to at least this width/height ratio (RapidOCR pads "
         "to 320/48 = 6.67; less padding is less work for narrow segments, and 3 read the same "
         "key values on SROIE 040-099).",
+        gt=0,
     )
     row_tolerance: float = tunable(
         0.35,
