@@ -37,7 +37,7 @@ def rematerialize(asset: str, key: str | None = None) -> str:
     part = f" --partition {key}" if key else ""
     return (
         f"re-materialize {asset}{f' partition {key}' if key else ''} (Dagster UI, or "
-        f"dagster asset materialize -m docasset.definitions --select {asset}{part})"
+        f"dg launch --assets {asset}{part} from the project directory)"
     )
 
 

@@ -45,7 +45,11 @@ class OcrEngine(dg.ConfigurableResource, ABC):
                 f"settings.ocr.engine is {wanted!r} but the ocr_engine resource is {self.name!r}"
                 ": build the definitions with that setting (build_definitions(settings=...))"
             )
-        return with_text_layer(self._build(settings, review), settings.ocr_config().text_layer)
+        return with_text_layer(
+            self._build(settings, review),
+            settings.ocr_config().text_layer,
+            settings.text_layer_config(),
+        )
 
     def identity(self, settings: Settings) -> dict[str, Any]:
         """What a model trained on this engine's text records (``Engine.identity``)."""

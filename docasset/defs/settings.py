@@ -17,6 +17,7 @@ from pydantic import ConfigDict, Field, create_model, model_validator
 
 from docasset.core.evaluation.gate import GateConfig
 from docasset.core.evaluation.report import ReportConfig
+from docasset.core.extraction.domain import DomainConfig
 from docasset.core.extraction.extract import RoutingConfig
 from docasset.core.extraction.fields import DocType, load_doctype
 from docasset.core.intake.inbox import InboxConfig
@@ -24,6 +25,7 @@ from docasset.core.intake.quality import QualityThresholds
 from docasset.core.intake.scans import IntakeLimits
 from docasset.core.monitoring.thresholds import HealthThresholds
 from docasset.core.ocr.hybrid import EscalationConfig
+from docasset.core.ocr.pdf_text import TextLayerConfig
 from docasset.core.ocr.rapid import RapidConfig
 from docasset.core.ocr.tesseract import OcrConfig
 from docasset.core.training.annotation_qa import QaConfig
@@ -68,8 +70,10 @@ SECTIONS: dict[str, type] = {
     "quality": QualityThresholds,
     "ocr": OcrConfig,
     "rapidocr": RapidConfig,
+    "text_layer": TextLayerConfig,
     "escalation": EscalationConfig,
     "routing": RoutingConfig,
+    "domain": DomainConfig,
     "corrections": CorrectionsConfig,
     "split": SplitConfig,
     "qa": QaConfig,
@@ -87,8 +91,10 @@ if TYPE_CHECKING:  # generated classes: a section is given as its class or as a 
     QualitySettings: TypeAlias = Any
     OcrSettings: TypeAlias = Any
     RapidSettings: TypeAlias = Any
+    TextLayerSettings: TypeAlias = Any
     EscalationSettings: TypeAlias = Any
     RoutingSettings: TypeAlias = Any
+    DomainSettings: TypeAlias = Any
     CorrectionsSettings: TypeAlias = Any
     SplitSettings: TypeAlias = Any
     QaSettings: TypeAlias = Any
@@ -104,8 +110,10 @@ else:
     QualitySettings = section(QualityThresholds, "QualitySettings")
     OcrSettings = section(OcrConfig, "OcrSettings")
     RapidSettings = section(RapidConfig, "RapidSettings")
+    TextLayerSettings = section(TextLayerConfig, "TextLayerSettings")
     EscalationSettings = section(EscalationConfig, "EscalationSettings")
     RoutingSettings = section(RoutingConfig, "RoutingSettings")
+    DomainSettings = section(DomainConfig, "DomainSettings")
     CorrectionsSettings = section(CorrectionsConfig, "CorrectionsSettings")
     SplitSettings = section(SplitConfig, "SplitSettings")
     QaSettings = section(QaConfig, "QaSettings")
@@ -134,12 +142,20 @@ class Settings(dg.ConfigurableResource):
     rapidocr: RapidSettings = Field(
         default_factory=RapidSettings, description="The RapidOCR (PP-OCR) engine."
     )
+    text_layer: TextLayerSettings = Field(
+        default_factory=TextLayerSettings,
+        description="When a PDF page is read from its text layer (ocr.text_layer: auto).",
+    )
     escalation: EscalationSettings = Field(
         default_factory=EscalationSettings,
         description="When the hybrid engine re-reads a page with RapidOCR.",
     )
     routing: RoutingSettings = Field(
         default_factory=RoutingSettings, description="Routing thresholds and memory."
+    )
+    domain: DomainSettings = Field(
+        default_factory=DomainSettings,
+        description="Out-of-domain documents: the training summary a candidate saves.",
     )
     corrections: CorrectionsSettings = Field(
         default_factory=CorrectionsSettings, description="What a corrections file may hold."
@@ -184,6 +200,12 @@ class Settings(dg.ConfigurableResource):
 
     def rapid_config(self) -> RapidConfig:
         return cast(RapidConfig, self.rapidocr.core())
+
+    def domain_config(self) -> DomainConfig:
+        return cast(DomainConfig, self.domain.core())
+
+    def text_layer_config(self) -> TextLayerConfig:
+        return cast(TextLayerConfig, self.text_layer.core())
 
     def escalation_config(self) -> EscalationConfig:
         return cast(EscalationConfig, self.escalation.core())

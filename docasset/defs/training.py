@@ -157,6 +157,7 @@ def candidate_model(
         context.run.run_id,
         # The deployment's engine read the curated documents' text.
         ocr_engine.identity(settings),
+        settings.domain_config(),
     )
     context.add_output_metadata(
         {

@@ -85,8 +85,8 @@ def test_a_materialized_batch_whose_file_is_gone_is_an_error_naming_it(tmp_path:
     with pytest.raises(StoreError) as err:
         BatchFrames(paths, materialized=["b0", "b1"], asset="documents")
     assert err.value.path == str(paths["b1"]) and "missing" in err.value.problem
-    assert "dagster asset materialize" in err.value.recovery
-    assert "--select documents --partition b1" in err.value.recovery
+    assert "dg launch --assets" in err.value.recovery
+    assert "--assets documents --partition b1" in err.value.recovery
     # Not materialized yet (its run is still going): not an error, just not there.
     assert sorted(BatchFrames(paths, materialized=["b0"])) == ["b0"]
 

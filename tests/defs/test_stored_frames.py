@@ -77,4 +77,4 @@ def test_a_missing_or_damaged_partition_fails_naming_it_and_the_command(
     error = _error(res)
     assert error.cls_name == "StoreError" and str(path) in error.message
     assert ("missing" if damage == "deleted" else "damaged") in error.message
-    assert f"--select docs --partition {KEYS[1]}" in error.message
+    assert f"--assets docs --partition {KEYS[1]}" in error.message

@@ -46,20 +46,23 @@ class DomainConfig:
     trusted alone."""
 
     min_documents: int = tunable(
-        8, "Training documents needed to describe a domain (fewer: no domain check)."
+        8, "Training documents needed to describe a domain (fewer: no domain check).", ge=1
     )
     range_margin: float = tunable(
         0.5,
         "A shape feature is out of domain beyond the training range widened by this share of "
         "its width on each side.",
+        ge=0,
     )
     novelty_margin: float = tunable(
         0.2,
         "A document is out of domain when its share of words new to the training vocabulary "
         "exceeds the largest leave-one-out share of the training documents by this much.",
+        ge=0,
+        le=1,
     )
     max_vocabulary: int = tunable(
-        20_000, "Most frequent training words kept in the summary (the bundle's size)."
+        20_000, "Most frequent training words kept in the summary (the bundle's size).", ge=1
     )
 
 

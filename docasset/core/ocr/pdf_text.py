@@ -80,21 +80,27 @@ class TextLayerConfig:
     one scan without a layer 0; invisible OCR layers were confirmed 0.74-0.98 by the sample,
     except one garbled layer ("The piltes tr&d tor fie strldard...") at 0.48."""
 
-    min_chars: int = tunable(30, "A text layer needs at least this many non-space characters.")
+    min_chars: int = tunable(
+        30, "A text layer needs at least this many non-space characters.", ge=1
+    )
     max_garbage: float = tunable(
-        0.1, "Largest share of unmapped or private-use glyphs a usable text layer has."
+        0.1, "Largest share of unmapped or private-use glyphs a usable text layer has.", ge=0, le=1
     )
     min_coverage: float = tunable(
         0.25,
         "Smallest share of the page's ink (dark pixels at 50 DPI) under glyph boxes; below, "
         "the page shows text the layer lacks (checked in mode auto only).",
+        ge=0,
+        le=1,
     )
     min_agreement: float = tunable(
         0.65,
         "An invisible text layer (a scanner's OCR) must be confirmed this much (0-1, "
         "length-weighted partial alignment) by a sample OCR of its longest lines (auto only).",
+        ge=0,
+        le=1,
     )
-    sample_lines: int = tunable(3, "Lines of an invisible text layer re-read to check it.")
+    sample_lines: int = tunable(3, "Lines of an invisible text layer re-read to check it.", ge=1)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 import spacy
 
+from docasset.core.extraction.domain import DomainConfig
 from docasset.core.extraction.extract import ModelBundle, RoutingConfig
 from docasset.core.extraction.fields import DocType
 from docasset.core.ocr.engine import OCR_META
@@ -25,6 +26,7 @@ def train_candidate(
     registry: Registry,
     run_id: str,
     ocr: dict[str, Any] | None = None,
+    domain: DomainConfig | None = None,
 ) -> tuple[ModelVersion, ModelBundle, TrainReport]:
     """Train on the curated train/dev splits, register the version (training set, config,
     metrics, run, and ``ocr``: the identity of the OCR engine its text came from, also in
@@ -32,7 +34,7 @@ def train_candidate(
     nlp = spacy.blank("en")
     train = docs_from_bytes(curated.train, nlp)
     dev = docs_from_bytes(curated.dev, nlp)
-    bundle, report = train_model(train, dev, doctype, config, routing)
+    bundle, report = train_model(train, dev, doctype, config, routing, domain)
     if ocr is not None:
         bundle.meta[OCR_META] = ocr
     mv = registry.register(

@@ -22,7 +22,7 @@ from spacy.training import Example
 from spacy.util import compounding, filter_spans, fix_random_seed, minibatch
 
 from docasset.core.extraction.confidence import fit_logistic
-from docasset.core.extraction.domain import DOMAIN_META, domain_summary
+from docasset.core.extraction.domain import DOMAIN_META, DomainConfig, domain_summary
 from docasset.core.extraction.evidence import WordSpans, doc_words
 from docasset.core.extraction.extract import (
     DOC_THRESHOLD_META,
@@ -460,6 +460,7 @@ def train_model(
     doctype: DocType,
     config: TrainConfig,
     routing: RoutingConfig | None = None,
+    domain: DomainConfig | None = None,
 ) -> tuple[ModelBundle, TrainReport]:
     """Train NER from scratch on ``train_docs``; calibrate and set the routing thresholds on
     held-out outcomes: the ``dev_docs`` parsed by the model plus, cross-fitted, the training
@@ -484,8 +485,8 @@ def train_model(
     bundle = ModelBundle(nlp, doctype, Calibration(), {}, meta={LAYOUT_META: True})
     # What the training documents look like: a document unlike them is not accepted on the
     # model's confidence alone (docasset.core.extraction.domain).
-    if (domain := domain_summary([d.text for d in train_docs])) is not None:
-        bundle.meta[DOMAIN_META] = domain
+    if (summary := domain_summary([d.text for d in train_docs], domain)) is not None:
+        bundle.meta[DOMAIN_META] = summary
     folds = cross_fitted(train_docs, dev_docs or train_docs, doctype, config)
     held_out = dev_docs + [d for d in train_docs if d.user_data["doc_id"] in folds]
     if folds:
