@@ -33,7 +33,8 @@ serving_model = dg.AssetSpec(
 @dg.asset(
     group_name="evaluation",
     kinds={"spacy"},
-    description="Candidate vs production on the frozen golden set: per-field precision/recall/"
+    description="Candidate vs production on the frozen golden set and, paired per document, on "
+    "the shadow set (checked documents production never trained on): per-field precision/recall/"
     "F1 with bootstrap intervals, automation rate at the target precision and accuracy of auto "
     "documents, calibration, latency and throughput, error analysis; the gate verdict. "
     "Markdown with plots in the UI; report.md/report.html/report.json next to the candidate "
@@ -58,6 +59,8 @@ def evaluation_report(
         settings.report_config(),
         settings.gate_config(),
         home.workdir().reports,
+        # Shadow evaluation: the candidate's held-out documents production never trained on.
+        docs_from_bytes(curated_training_set.dev, spacy.blank("en")),
     )
     context.add_output_metadata(report_metadata(report, to_markdown(blocks)))
     return report
@@ -93,6 +96,7 @@ def report_metadata(r: EvaluationReport, markdown: str) -> dict[str, Any]:
         "candidate": r.candidate,
         "passed": r.passed,
         "n_golden": r.n_golden,
+        "n_shadow": r.n_shadow,
         **_scores_metadata("", cs),
         "automation_at_target": round(float(cs["automation_at_target"]), 4),
         "auto_accuracy": round(float(cs["auto_accuracy"]), 4),
@@ -113,9 +117,11 @@ def report_metadata(r: EvaluationReport, markdown: str) -> dict[str, Any]:
     blocking=True,
     description="Fails when a required field's F1 drops beyond tolerance, the "
     "automation rate or the share of accepted fields drops, or p95 latency regresses (see "
-    "Settings.gate). A failing candidate is a normal outcome, reported at WARN severity so the "
-    "run goes on to production_model, which keeps production and records why (it promotes "
-    "only a report that passed); an error in the check itself stops promotion.",
+    "Settings.gate), on the golden set or, from gate.min_shadow_docs documents, on the shadow "
+    "set (checked documents production never trained on). A failing candidate is a normal "
+    "outcome, reported at WARN severity so the run goes on to production_model, which keeps "
+    "production and records why (it promotes only a report that passed); an error in the check "
+    "itself stops promotion.",
 )
 def accuracy_regression(evaluation_report: EvaluationReport) -> dg.AssetCheckResult:
     r = evaluation_report
@@ -132,6 +138,7 @@ def accuracy_regression(evaluation_report: EvaluationReport) -> dg.AssetCheckRes
             meta[f"delta_f1_{name}"] = round(float(s["f1"] - prod["fields"][name]["f1"]), 4)
     for f in r.verdict.findings:
         key = f"{f.kind}_{f.field}" if f.field else f.kind
+        key = key if f.scope == "golden" else f"{f.scope}_{key}"
         meta[f"limit_{key}"] = round(f.limit, 4)
     if r.passed:
         return dg.AssetCheckResult(passed=True, metadata=meta, description="; ".join(r.reasons))

@@ -31,6 +31,8 @@ _DESCRIPTIONS: dict[CheckName, str] = {
     "estimated_accuracy_drop": "WARN/ERROR when a required field's estimated accuracy (mean "
     "calibrated confidence of the model's values) drops below the held-out reference "
     "(settings.health.accuracy_drop_warn/error).",
+    "qa_accuracy": "ERROR when the upper bound of the accepted-field accuracy measured by the "
+    "blind QA sample (95 % Clopper-Pearson) is below routing.field_target.",
 }
 
 
@@ -63,7 +65,7 @@ def _result(outcome: CheckOutcome) -> dg.AssetCheckResult:
         for name in CHECKS
     ],
     can_subset=True,
-    description="The four production-health checks, graded from one stored assessment.",
+    description="The production-health checks, graded from one stored assessment.",
 )
 def health_checks(
     context,

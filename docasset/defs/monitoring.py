@@ -10,6 +10,7 @@ import dagster as dg
 import polars as pl
 
 from docasset.core.batches import BatchFrames
+from docasset.core.extraction.calibration_store import read_evidence, store_dir
 from docasset.core.intake.ledger import document_index
 from docasset.core.monitoring.assessment import HealthAssessment
 from docasset.core.monitoring.monitor import (
@@ -17,6 +18,7 @@ from docasset.core.monitoring.monitor import (
     day_inputs,
     metadata,
     monitor_day,
+    qa_measure,
     report_paths,
 )
 from docasset.defs.partitions import ALL_BATCHES, days
@@ -37,7 +39,8 @@ from docasset.defs.settings import Settings
     kinds={"deepchecks"},
     description="Per day, for the documents a model predicted: OCR and scan quality, prediction "
     "density, missing required fields, per-field confidence, values never seen in training, "
-    "automation trend, feature drift (deepchecks), estimated vs realized accuracy and likely "
+    "automation trend, feature drift (deepchecks), estimated vs realized accuracy, the "
+    "accepted-field accuracy the blind QA sample measured (with its interval), and likely "
     "causes, against the production model's training reference. Writes `reports/health-<day>."
     "{html,md,json}` and the drift page `health-<day>-drift.html` beside them.",
 )
@@ -64,8 +67,14 @@ def production_health(
     )
     ids = inputs.predictions["doc_id"].unique().to_list()
     truths = checked_values(corrections, ids) if corrections is not None else {}
+    store = registry.store()
+    evidence, _ = read_evidence(store_dir(store.root))
+    production = store.resolve("production")
+    qa = qa_measure(
+        evidence, production.version if production else None, settings.routing_config().field_target
+    )
     report = monitor_day(
-        inputs, settings.doctype(), truths, t, settings.quality_thresholds(), wd.reports
+        inputs, settings.doctype(), truths, t, settings.quality_thresholds(), wd.reports, qa
     )
     meta: dict[str, object] = {
         **metadata(report, t),

@@ -17,6 +17,7 @@ from docasset.core.intake.ledger import document_index, known_doc_ids
 from docasset.core.ocr.documents import bad_scans, texts_of
 from docasset.core.training.curate import promotion_status as compute_promotion_status
 from docasset.core.training.curate import sampled_auto_outcomes
+from docasset.core.validation.checked import asked_dir, record_asked, record_checks
 from docasset.core.validation.corrections import latest_per_document, read_store
 from docasset.core.validation.corrections_inbox import import_inbox
 from docasset.core.validation.review_export import export_review
@@ -32,7 +33,8 @@ from docasset.defs.settings import Settings
     group_name="validation",
     kinds={"polars"},
     description="The batch's documents routed to review, plus a stable QA sample of touchless "
-    "ones (settings.qa.auto_sample_rate; queue_reason 'qa_sample'): predicted values, "
+    "ones (settings.qa.auto_sample_rate; queue_reason 'qa_sample') and accepted fields asked "
+    "blind as QA (settings.qa.qa_rate; column qa): predicted values, "
     "confidences, per-field status (field_status: accepted fields are shown locked, only the "
     "to_check ones are asked), blockers and page image, exported as the project's own JSONL "
     "(`review/<batch>/queue.jsonl`); label_studio_tasks turns it into Label Studio tasks.",
@@ -45,13 +47,17 @@ def review_queue(
     settings: Settings,
 ) -> pl.DataFrame:
     wd = home.workdir()
-    queued = review_queue_frame(predictions, settings.qa_config().auto_sample_rate)
+    qa = settings.qa_config()
+    queued = review_queue_frame(predictions, qa.auto_sample_rate, qa.qa_rate)
+    # What operators are asked, kept until their answers arrive (calibration evidence).
+    record_asked(asked_dir(wd.models), context.partition_key, queued)
     out = review_dir(wd.root, context.partition_key)
     n = export_review(settings.doctype(), queued, documents, wd.root, out)
     context.add_output_metadata(
         {
             "documents": n["documents"],
             "qa_sample": n["qa_sample"],
+            "qa_fields": int(queued["qa"].sum()),
             "fields_to_check": int((queued["field_status"] == "to_check").sum()),
             "fields_accepted": int((queued["field_status"] == "accepted").sum()),
             "queue_jsonl": dg.MetadataValue.path(str(out / "queue.jsonl")),
@@ -104,6 +110,8 @@ def corrections(
     docs = rows_of(documents, fresh, document_index(wd).batches_of)  # their batches only
     texts = texts_of(docs) if docs is not None else {}
     learned = mem.learn(store, texts)
+    # The answers to what operators were asked become calibration evidence (QA and checks).
+    checked = record_checks(wd.models, settings.doctype(), store)
     context.add_output_metadata(
         {
             "files_imported": len(imported),
@@ -127,6 +135,7 @@ def corrections(
             "documents_corrected": latest.height,
             "conflicts": int(latest["conflict"].sum()) if latest.height else 0,
             "memory_entries_added": len(learned),
+            "checked_values_recorded": checked,
             "memory_entries": dg.MetadataValue.json(
                 [f"{e.vendor}: {e.field} ({e.kind}) = {e.value}" for e in learned[:50]]
             ),

@@ -6,17 +6,19 @@ Week 0 trains the first model from the ``--bootstrap`` labelled folder: its docu
 through the inbox, operators type every document's fields, and the retrain job runs. Each
 following week the next slice of ``--dataset`` (in folder order) arrives in the inbox; the
 inbox sensor runs intake -> OCR -> predictions -> review queue; simulated operators work the
-review queue from the ground truth: every ``review`` document is corrected, and of the QA
-sample of automated documents the pipeline adds to the queue (``--sample-rate``), the ones
-found wrong become corrections. The corrections sensor imports them (which also feeds the
+review queue from the ground truth: every queued document is answered (``review`` documents
+corrected; the QA-sampled automated documents (``--sample-rate``) and those holding accepted
+fields asked blind as QA (``settings.qa.qa_rate``) confirmed or corrected: the answers feed
+the calibration store). The corrections sensor imports them (which also feeds the
 correction memory), and the retraining sensor and the ``accuracy_regression`` gate decide on
 a new production model. Every step is a real Dagster run on a temporary ``DAGSTER_HOME``;
 nothing goes around the assets.
 
 Writes ``learning_curve.csv`` (one row per week, see ``COLUMNS``), ``learning_curve.png``,
-``learning_curve.md`` and ``accepted_errors.csv`` (every accepted field that was wrong: the
-errors nobody was asked to check, with the evidence that accepted them) to ``--out``; the
-working directory of the run is ``OUT/work``.
+``learning_curve.md``, ``accepted_errors.csv`` (every accepted field that was wrong, with the
+evidence that accepted them and whether the QA sample asked it) and ``predictions/weekNN.jsonl``
+(the week's predictions as ``docasset extract`` JSON lines) to ``--out``; the working directory
+of the run is ``OUT/work``.
 """
 
 from __future__ import annotations
@@ -37,9 +39,14 @@ import polars as pl
 from docasset.core.datasets.labelled import LabelledDoc, read_labelled_folder
 from docasset.core.evaluation.candidate import EvaluationReport
 from docasset.core.evaluation.metrics import operator_seconds, outcome
-from docasset.core.extraction.fields import DocType
+from docasset.core.extraction.calibration_store import read_evidence, store_dir
+from docasset.core.extraction.certify import CERTIFICATION_META, precision_interval
+from docasset.core.extraction.extract import MODEL_META
+from docasset.core.extraction.fields import DocType, strict_match
+from docasset.core.extraction.prediction_table import from_frame, to_json
 from docasset.core.reporting import plots
 from docasset.core.reporting.blocks import md_table
+from docasset.core.validation.checked import qa_accuracy
 from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
@@ -54,16 +61,25 @@ COLUMNS = {
     "auto_accuracy": "share of auto documents with every required field right",
     "field_automation": "share of the week's fields accepted (no operator check)",
     "accepted_field_accuracy": "share of accepted fields that are right (None: none accepted)",
-    "accepted_errors": "accepted fields that are wrong (silent errors unless QA-sampled)",
+    "accepted_field_accuracy_low": "lower end of its 95 % Clopper-Pearson interval",
+    "accepted_field_accuracy_high": "upper end of its 95 % Clopper-Pearson interval",
+    "accepted_field_accuracy_strict": "share of accepted fields that are exactly right (strict)",
+    "accepted_errors": "accepted fields that are wrong (under equivalence)",
+    "silent_errors": "accepted fields that are wrong and nobody was asked (not in the QA sample)",
     "touchless_rate": "share of documents with no field to check (= automation_rate)",
     "touchless_accuracy": "share of touchless documents with every required field right",
     "operator_seconds_per_doc": "estimated operator seconds per document: 10 s per field to "
     "check that is wrong or missing (keyed), 2 s per field to check that is right (confirmed), "
-    "0 s per accepted field; QA-sampled touchless documents have every field checked",
+    "0 s per accepted field; QA work counts: fields asked blind as QA and QA-sampled touchless "
+    "documents are checked like any others",
     "micro_f1": "exact-match micro F1 of the week's predictions, before any correction",
     "memory_fields": "fields filled from the correction memory",
     "review_docs": "documents routed to review",
     "qa_sampled": "automated documents in the review queue's QA sample",
+    "qa_fields": "accepted fields asked blind as QA that week (answered: in the store)",
+    "qa_accuracy": "share of the week's QA-asked accepted fields found right (equivalence)",
+    "qa_low": "lower end of its 95 % Clopper-Pearson interval",
+    "qa_high": "upper end of its 95 % Clopper-Pearson interval",
     "auto_errors_found": "sampled automated documents found wrong (they become corrections)",
     "docs_corrected": "documents in the week's corrections file",
     "fields_corrected": "fields operators had to change (or type, in week 0)",
@@ -73,11 +89,15 @@ COLUMNS = {
     "gate": "accuracy_regression outcome: passed | blocked | not reached",
     "gate_reasons": "why the gate blocked (or the first-model note)",
     "production_version": "production model at the end of the week",
+    "certified": "per field of the production model at the end of the week: certified "
+    "threshold (or none) @ checked values behind it, lower bound; or what is missing",
+    "evidence": "per field: checked values in the calibration store pooled for it",
 }
 
 
 # What accepted_errors.csv says of each accepted field that was wrong.
 SILENT = ("doc_id", "field", "value", "confidence", "source", "history", "memory_entry")
+# ... plus "truth" and "qa" (asked blind in the QA sample: found, not silent)
 
 
 @dataclass(frozen=True)
@@ -92,6 +112,7 @@ class SimConfig:
     seed: int = 0
     min_golden: int = 5
     ocr_engine: str | None = None  # settings.ocr.engine (None: the default, hybrid)
+    certainty: float | None = None  # settings.routing.certainty (None: the default, 0.95)
 
 
 def _drop(docs: list[LabelledDoc], prefix: str, wd: Workdir) -> dict[str, LabelledDoc]:
@@ -119,12 +140,15 @@ def week_figures(
     preds: pl.DataFrame,
     truth: dict[str, dict[str, str]],
     sampled: set[str] | None = None,
+    qa_fields: set[tuple[str, str]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, int], list[dict[str, Any]]]:
     """Field and document automation with their accuracy, micro F1, memory use and operator
     seconds of one week's predictions (before correction, SROIE protocol; ``sampled``: the
-    touchless documents of the QA sample, which operators check whole); per document the
-    number of wrong fields; and the accepted fields that are wrong (the silent errors)."""
-    tp = fp = fn = n_auto = auto_ok = n_fields = accepted = accepted_ok = 0
+    touchless documents of the QA sample, which operators check whole; ``qa_fields``: the
+    accepted (document, field) pairs asked blind as QA); per document the number of wrong
+    fields; and the accepted fields that are wrong (``silent`` when nobody was asked)."""
+    tp = fp = fn = n_auto = auto_ok = n_fields = accepted = accepted_ok = strict_ok = 0
+    n_silent = 0
     seconds = 0.0
     wrong_fields: dict[str, int] = {}
     silent: list[dict[str, Any]] = []
@@ -141,12 +165,21 @@ def week_figures(
             wrong_required += bad and spec.required
             n_fields += 1
             status = r["field_status"]
+            asked = checked_whole or (str(doc_id), r["field"]) in (qa_fields or set())
             if status == "accepted":
                 accepted += 1
                 accepted_ok += not bad
+                strict_ok += strict_match(spec, r["value"], t.get(r["field"]) or None)
                 if bad:
-                    silent.append({**{k: r.get(k) for k in SILENT}, "truth": t.get(r["field"])})
-            seconds += operator_seconds("to_check" if checked_whole else status, not bad)
+                    n_silent += not asked
+                    silent.append(
+                        {
+                            **{k: r.get(k) for k in SILENT},
+                            "truth": t.get(r["field"]),
+                            "qa": asked,
+                        }
+                    )
+            seconds += operator_seconds("to_check" if asked else status, not bad)
         wrong_fields[str(doc_id)] = wrong
         if rows["route"][0] == "auto":
             n_auto += 1
@@ -154,13 +187,18 @@ def week_figures(
     prec = tp / (tp + fp) if tp + fp else 0.0
     rec = tp / (tp + fn) if tp + fn else 0.0
     n = preds["doc_id"].n_unique()
+    low, high = precision_interval(accepted_ok, accepted) or (None, None)
     figures = {
         "documents": n,
         "automation_rate": n_auto / n if n else None,
         "auto_accuracy": auto_ok / n_auto if n_auto else None,
         "field_automation": accepted / n_fields if n_fields else None,
         "accepted_field_accuracy": accepted_ok / accepted if accepted else None,
+        "accepted_field_accuracy_low": low,
+        "accepted_field_accuracy_high": high,
+        "accepted_field_accuracy_strict": strict_ok / accepted if accepted else None,
         "accepted_errors": accepted - accepted_ok,
+        "silent_errors": n_silent,
         "touchless_rate": n_auto / n if n else None,
         "touchless_accuracy": auto_ok / n_auto if n_auto else None,
         "operator_seconds_per_doc": round(seconds / n, 2) if n else None,
@@ -203,6 +241,15 @@ def retrain_outcome(runs: list[dg.ExecuteInProcessResult]) -> dict[str, Any]:
     return out
 
 
+def _all_qa(queue: pl.DataFrame | None, doc_id: str) -> bool:
+    """Whether every accepted field of a queued document is asked as QA (the document
+    sample, checked whole)."""
+    if queue is None or "qa" not in queue.columns:
+        return True
+    rows = queue.filter(pl.col("doc_id") == doc_id)
+    return bool(rows.filter(pl.col("field_status") == "to_check").height == rows.height)
+
+
 def _correction(doc_id: str, fields: dict[str, str], annotator: str, stamp: str) -> dict:
     return {
         "doc_id": doc_id,
@@ -227,6 +274,7 @@ class Simulation:
             split={"min_golden": cfg.min_golden},
             qa={"auto_sample_rate": cfg.sample_rate},
             **({"ocr": {"engine": cfg.ocr_engine}} if cfg.ocr_engine else {}),
+            **({"routing": {"certainty": cfg.certainty}} if cfg.certainty is not None else {}),
         )
         self.doctype = self.settings.doctype()
         self.defs = build_definitions(str(self.home), self.settings)
@@ -311,15 +359,22 @@ class Simulation:
         if queue is not None and "queue_reason" in queue.columns:  # plus the QA sample
             queued |= dict(queue.select("doc_id", "queue_reason").unique("doc_id").iter_rows())
         sampled = {d for d, why in queued.items() if why != "review"}
-        figures, wrong, silent = week_figures(self.doctype, preds, truth, sampled)
+        qa_fields: set[tuple[str, str]] = set()
+        if queue is not None and "qa" in queue.columns:
+            qa_fields = set(queue.filter(pl.col("qa")).select("doc_id", "field").iter_rows())
+        # Touchless documents of the document sample are checked whole; elsewhere only the
+        # accepted fields asked as QA are (qa_fields).
+        whole = {d for d in sampled if routes.get(d) == "auto" and _all_qa(queue, d)}
+        figures, wrong, silent = week_figures(self.doctype, preds, truth, whole, qa_fields)
         self.silent += [{"week": week, **e} for e in silent]
         errors_found = {d for d in sampled if wrong.get(d, 0)}
-        to_correct = {d for d, why in queued.items() if why == "review"} | errors_found
+        # Operators answer every queued document: corrections of reviewed documents, and the
+        # QA documents' values (right ones confirmed: QA measures right as well as wrong).
         stamp = datetime.now(UTC).isoformat()
-        recs = [
-            _correction(d, truth[d], "operator", stamp) for d in sorted(to_correct) if d in truth
-        ]
+        recs = [_correction(d, truth[d], "operator", stamp) for d in sorted(queued) if d in truth]
         self._submit(f"week{week:02d}.jsonl", recs)
+        self._write_predictions(week, preds, {v: k for k, v in ids.items()}, names)
+        qa = self._qa_figures(set(truth))
         runs = self._tick("retrain_sensor", train_cfg or self.train_cfg)
         if not runs and retrain_by_hand:
             runs = [self.driver.run("retrain_job", None, train_cfg or self.train_cfg)]
@@ -328,13 +383,65 @@ class Simulation:
             "week": week,
             **figures,
             "qa_sampled": len(sampled),
+            "qa_fields": len(qa_fields),
+            **qa,
             "auto_errors_found": len(errors_found),
             "docs_corrected": len(recs),
             "fields_corrected": sum(wrong.get(r["doc_id"], 0) for r in recs),
             "model_version": model,
             **retrain_outcome(runs),
             "production_version": self.production(),
+            **self._certification(),
         }
+
+    def _write_predictions(
+        self,
+        week: int,
+        preds: pl.DataFrame,
+        stems: dict[str, str],
+        names: dict[str, LabelledDoc],
+    ) -> None:
+        """The week's predictions as ``docasset extract`` JSON lines (``doc`` is the labelled
+        folder's id, so an outside scorer can score them), under ``predictions/``."""
+        out = self.home.parent / "predictions"
+        out.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for pred in from_frame(preds):
+            stem = stems.get(pred.doc_id)
+            doc = names[stem].id if stem in names else pred.doc_id
+            lines.append(json.dumps(to_json(self.doctype, pred, doc), ensure_ascii=False))
+        (out / f"week{week:02d}.jsonl").write_text("".join(x + "\n" for x in lines), "utf-8")
+
+    def _qa_figures(self, doc_ids: set[str]) -> dict[str, Any]:
+        """The accepted-field accuracy the week's blind QA answers measured (from the
+        calibration store, as production_health reads it)."""
+        store, _ = read_evidence(store_dir(self.registry.root))
+        mine = store.filter(pl.col("doc_id").is_in(sorted(doc_ids))) if store.height else store
+        q = qa_accuracy(mine)
+        low, high = q["interval"] or (None, None)
+        return {"qa_accuracy": q["accuracy"], "qa_low": low, "qa_high": high}
+
+    def _certification(self) -> dict[str, str | None]:
+        """The production model's certified thresholds and evidence, one line per column."""
+        mv = self.registry.resolve("production")
+        if mv is None:
+            return {"certified": None, "evidence": None}
+        meta = json.loads((Path(mv.path) / MODEL_META).read_text("utf-8"))
+        certs: dict[str, dict[str, Any]] = meta.get(CERTIFICATION_META) or {}
+        cert = "; ".join(
+            f"{f} {c['threshold']:.2f} @ {c['accepted']} (lb {c['lower_bound']:.3f})"
+            if c["certified"]
+            else f"{f} none ({c['accepted']}/{c['errors']} wrong: needs {c['missing']})"
+            for f, c in certs.items()
+        )
+        evidence = "; ".join(
+            f"{f} {c['evidence']} "
+            + "("
+            + ", ".join(f"{k} {v}" for k, v in sorted(c["by_source"].items()))
+            + ")"
+            for f, c in certs.items()
+        )
+        return {"certified": cert or None, "evidence": evidence or None}
 
 
 def simulate(
@@ -357,10 +464,10 @@ def simulate(
         print(json.dumps(rows[-1]), flush=True)
     curve = pl.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], infer_schema_length=None)
     write_curve(curve, out, sim.settings.routing_config().target_precision)
-    schema = {"week": pl.Int64} | {c: pl.String for c in (*SILENT, "truth")}
-    pl.DataFrame(sim.silent, schema=schema | {"confidence": pl.Float64}).write_csv(
-        out / "accepted_errors.csv"
-    )
+    schema: dict[str, type[pl.DataType]] = {"week": pl.Int64}
+    schema |= {c: pl.String for c in (*SILENT, "truth")}
+    schema |= {"confidence": pl.Float64, "qa": pl.Boolean}
+    pl.DataFrame(sim.silent, schema=schema).write_csv(out / "accepted_errors.csv")
     return curve
 
 
@@ -425,6 +532,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-golden", type=int, default=5, help="golden documents before freezing")
     p.add_argument("--ocr-engine", help="settings.ocr.engine (default: the settings' default)")
+    p.add_argument(
+        "--certainty",
+        type=float,
+        help="settings.routing.certainty (default 0.95; 0: uncertified point estimates)",
+    )
     a = p.parse_args(argv)
     for name in ("dataset", "bootstrap"):
         if not (Path(getattr(a, name)) / "img").is_dir():
@@ -445,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
         a.seed,
         a.min_golden,
         a.ocr_engine,
+        a.certainty,
     )
     with tempfile.TemporaryDirectory(prefix="docasset-sim-") as dh:
         (Path(dh) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")

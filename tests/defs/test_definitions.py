@@ -50,6 +50,7 @@ HEALTH_CHECKS = {
     "health_automation_drop",
     "health_unseen_values",
     "health_estimated_accuracy_drop",
+    "health_qa_accuracy",
 }
 
 

@@ -28,6 +28,7 @@ from docasset.defs.settings import Settings
 from docasset.sim.operators import corrections_from_keys, write_corrections
 from docasset.sim.synthetic import degrade
 from docasset.sim.synthetic.generate import generate, vendor_catalogue
+from tests.defs.conftest import UNCERTIFIED
 
 pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
 
@@ -38,6 +39,9 @@ SETTINGS: dict[str, dict[str, object]] = {
     "inbox": {"settle_seconds": 0.0},
     "retrain": {"min_corrections": 20},
     "split": {"min_golden": 4},
+    # 44 synthetic receipts cannot certify 99 % (299 checked values per field): the reference
+    # automation these tests see drop comes from the point estimate (see conftest UNCERTIFIED).
+    "routing": UNCERTIFIED,
 }
 
 
@@ -165,8 +169,12 @@ def test_in_distribution_stream_stays_green(trained: Trained, tmp_path: Path) ->
         "health_automation_drop",
         "health_unseen_values",
         "health_estimated_accuracy_drop",
+        "health_qa_accuracy",  # the operators answered the blind QA sample
     }
     assert _failing(run) == {}, (h.hints, {k: e.description for k, e in run.checks.items()})
+    # The accepted fields asked blind as QA measure accepted-field accuracy, with its interval.
+    assert h.qa is not None and h.qa.n >= 1 and h.qa.low <= h.qa.accuracy <= h.qa.high
+    assert run.meta["qa_fields"] == h.qa.n
     assert h.n_modelled == 12 and h.drift is not None and h.drift.skipped is None
     # Realized accuracy on the human-checked documents, beside the estimate and the gap.
     gap = h.accuracy_gap

@@ -7,20 +7,24 @@ gate, write the manager's report, record the figures with the version.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from spacy.tokens import Doc
 
 from docasset.core.evaluation.error_analysis import analyse, analysis_dict
 from docasset.core.evaluation.evaluate import ModelEvaluation, evaluate_model
 from docasset.core.evaluation.gate import GateConfig, GateVerdict, regression_verdict
 from docasset.core.evaluation.report import ReportConfig, build_report, write_report
+from docasset.core.extraction.calibration_store import read_evidence, store_dir
+from docasset.core.extraction.certify import CERTIFICATION_META
 from docasset.core.extraction.extract import ModelBundle
 from docasset.core.extraction.fields import DocType
 from docasset.core.reporting.blocks import Block
 from docasset.core.training.registry import Registry
+from docasset.core.validation.checked import qa_accuracy
 from docasset.errors import EvaluationError
 
 
@@ -52,6 +56,13 @@ class EvaluationReport:
     production_scores: dict[str, Any] | None
     latency: Latency
     error_analysis: dict[str, object]
+    # The shadow comparison: checked documents production never trained on and the candidate
+    # only held out (0: none, or no production model).
+    n_shadow: int = 0
+    shadow: dict[str, Any] = field(default_factory=dict)
+    # field -> Certification.as_dict() of the candidate's (production's) thresholds
+    certification: dict[str, Any] = field(default_factory=dict)
+    production_certification: dict[str, Any] = field(default_factory=dict)
     report_path: str = ""  # report.md under reports/
     html_path: str = ""  # report.html next to the version
 
@@ -78,10 +89,17 @@ def evaluate_candidate(
     report: ReportConfig,
     gate: GateConfig,
     reports_dir: Path,
+    held_out: list[Doc] | None = None,
 ) -> tuple[EvaluationReport, list[Block]]:
     """Evaluate the candidate version and the production alias (if any) on ``golden``, decide,
     write ``report.{md,html,json}`` next to the version and under ``reports_dir``, and record
-    the figures with the version. Raises ``EvaluationError`` when the golden set is empty."""
+    the figures with the version. Raises ``EvaluationError`` when the golden set is empty.
+
+    Shadow evaluation: of ``held_out`` (the candidate's dev split: checked documents it did not
+    train on), those production never trained on either - the documents operators checked
+    since production was trained - are predicted by both models and compared paired per
+    document by the same rules as the golden set; its findings join the gate's, prefixed
+    with how many documents they rest on."""
     if not golden:
         raise EvaluationError(
             "the golden set is empty: no corrected documents fall in the golden split yet"
@@ -91,10 +109,29 @@ def evaluate_candidate(
         return evaluate_model(bundle, golden, target_precision, report.bootstrap_samples)
 
     mv = registry.get(candidate_version)
-    cand = evaluate(ModelBundle.load(mv.path, mv.version))
+    cand_bundle = ModelBundle.load(mv.path, mv.version)
+    cand = evaluate(cand_bundle)
     prod_bundle = registry.load("production")
     prod = evaluate(prod_bundle) if prod_bundle else None
-    verdict = regression_verdict(doctype, cand, prod, gate)
+    certification = cand_bundle.meta.get(CERTIFICATION_META) or {}
+    prod_certification = (prod_bundle.meta.get(CERTIFICATION_META) if prod_bundle else None) or {}
+    verdict = regression_verdict(doctype, cand, prod, gate, certification, prod_certification)
+    shadow_docs = shadow_documents(held_out or [], registry, prod_bundle)
+    shadow: dict[str, Any] = {}
+    if prod_bundle is not None and shadow_docs:
+        cs, ps = (
+            evaluate_model(b, shadow_docs, target_precision, report.bootstrap_samples)
+            for b in (cand_bundle, prod_bundle)
+        )
+        shadow = shadow_summary(doctype, cs, ps)
+        if len(shadow_docs) >= gate.min_shadow_docs:
+            where = f"shadow set ({len(shadow_docs)} checked documents production never saw): "
+            extra = tuple(
+                replace(f, text=where + f.text, scope="shadow")
+                for f in regression_verdict(doctype, cs, ps, gate).findings
+                if f.kind != "latency"
+            )
+            verdict = GateVerdict(not (verdict.findings + extra), verdict.findings + extra)
     analysis = analyse(
         doctype,
         cand.predictions,
@@ -113,6 +150,10 @@ def evaluate_candidate(
         golden_frozen,
         verdict.findings,
         gate,
+        certification,
+        prod_certification,
+        shadow,
+        production_qa(registry, prod_bundle),
     )
     result = EvaluationReport(
         candidate=mv.version,
@@ -132,6 +173,10 @@ def evaluate_candidate(
             prod.docs_per_second if prod else None,
         ),
         error_analysis=analysis_dict(*analysis),
+        certification=certification,
+        production_certification=prod_certification,
+        n_shadow=len(shadow_docs) if shadow else 0,
+        shadow=shadow,
     )
     title = f"docasset evaluation {mv.version}"
     in_version = write_report(Path(mv.path), blocks, result.to_dict(), title)
@@ -147,6 +192,52 @@ def evaluate_candidate(
         }
     )
     return final, blocks
+
+
+def production_qa(registry: Registry, production: ModelBundle | None) -> dict[str, Any] | None:
+    """The accepted-field accuracy production's blind QA answers measured (``checked``), or
+    None without a production model."""
+    if production is None or production.version is None:
+        return None
+    evidence, _ = read_evidence(store_dir(registry.root))
+    if evidence.height:
+        evidence = evidence.filter(pl.col("model_version") == production.version)
+    return {"version": production.version, **qa_accuracy(evidence)}
+
+
+def shadow_documents(
+    held_out: list[Doc], registry: Registry, production: ModelBundle | None
+) -> list[Doc]:
+    """The held-out documents production never trained on (none without a production model
+    or when its training set is unknown)."""
+    if production is None or production.version is None or not held_out:
+        return []
+    info = registry.get(production.version).info
+    record = info.get("training_set")
+    if not isinstance(record, dict) or "doc_ids" not in record:
+        return []
+    seen = set(record["doc_ids"])
+    return [d for d in held_out if d.user_data["doc_id"] not in seen]
+
+
+def shadow_summary(doctype: DocType, cand: ModelEvaluation, prod: ModelEvaluation) -> dict:
+    """Both models' figures on the shadow documents and the paired per-document count: on
+    how many documents the candidate gets more (fewer) required fields right."""
+    better = worse = 0
+    for d in cand.truths:
+        c = sum(d in cand.correct.get(n, set()) for n in doctype.required)
+        p = sum(d in prod.correct.get(n, set()) for n in doctype.required)
+        better, worse = better + (c > p), worse + (c < p)
+    keys = ("field_automation", "accepted_field_accuracy", "automation_rate")
+    return {
+        "n_docs": len(cand.truths),
+        "candidate": {"micro_f1": cand.scores["micro"]["f1"]}
+        | {k: cand.scores.get(k) for k in keys},
+        "production": {"micro_f1": prod.scores["micro"]["f1"]}
+        | {k: prod.scores.get(k) for k in keys},
+        "docs_better": better,
+        "docs_worse": worse,
+    }
 
 
 def version_metrics(ev: ModelEvaluation, report: EvaluationReport) -> dict[str, object]:

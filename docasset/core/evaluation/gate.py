@@ -4,7 +4,7 @@ carry their numbers (the ``accuracy_regression`` check reads them; nothing parse
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from docasset.core.evaluation.evaluate import ModelEvaluation
 from docasset.core.extraction.fields import DocType
@@ -26,6 +26,11 @@ class GateConfig:
         ge=0,
     )
     # On a small golden set one document moves F1 by several points: one flip is noise.
+    min_shadow_docs: int = tunable(
+        20,
+        "The shadow comparison (checked documents production never trained on) gates only on "
+        "at least this many documents; fewer are reported, not decided on.",
+    )
     min_net_docs: int = tunable(
         2,
         "A field regresses only if at least this many more golden documents went right->wrong "
@@ -45,6 +50,7 @@ class GateFinding:
     candidate: float
     limit: float
     text: str
+    scope: Literal["golden", "shadow"] = "golden"  # which comparison found it
 
 
 @dataclass(frozen=True)
@@ -62,14 +68,36 @@ class GateVerdict:
         return [f.text for f in self.findings]
 
 
+def evidence_change(
+    candidate: dict[str, dict[str, Any]] | None, production: dict[str, dict[str, Any]] | None
+) -> str:
+    """Which fields' certification evidence shrank or lost its threshold, production ->
+    candidate ("" when nothing did or either has no certification)."""
+    if not candidate or not production:
+        return ""
+    out = []
+    for name, p in production.items():
+        c = candidate.get(name)
+        if c is None:
+            continue
+        lost = p["certified"] and not c["certified"]
+        if lost or c["evidence"] < p["evidence"]:
+            state = "certified -> none" if lost else ("certified" if c["certified"] else "none")
+            out.append(f"{name} {p['evidence']} -> {c['evidence']} checked values ({state})")
+    return "; evidence that shrank: " + ", ".join(out) if out else ""
+
+
 def regression_verdict(
     doctype: DocType,
     candidate: ModelEvaluation,
     production: ModelEvaluation | None,
     cfg: GateConfig,
+    certification: dict[str, dict[str, Any]] | None = None,
+    production_certification: dict[str, dict[str, Any]] | None = None,
 ) -> GateVerdict:
     """Whether ``candidate`` may replace ``production``. With no production model there is
-    nothing to regress from."""
+    nothing to regress from. A drop in fields accepted names the certification evidence that
+    shrank (``certification``: field -> ``Certification.as_dict()`` of each model)."""
     if production is None:
         return GateVerdict(True, (), first_model=True)
     out: list[GateFinding] = []
@@ -113,7 +141,8 @@ def regression_verdict(
                 cf,
                 pf - cfg.automation_tolerance,
                 f"fields accepted dropped {pf:.3f} -> {cf:.3f} "
-                f"(tolerance {cfg.automation_tolerance})",
+                f"(tolerance {cfg.automation_tolerance})"
+                + evidence_change(certification, production_certification),
             )
         )
     bound = max(production.latency_p95 * cfg.latency_p95_factor, cfg.latency_floor_s)

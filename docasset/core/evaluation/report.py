@@ -161,9 +161,15 @@ def build_report(
     golden_frozen: bool,
     findings: tuple[GateFinding, ...] = (),
     gate: GateConfig | None = None,
+    certification: dict[str, dict[str, Any]] | None = None,
+    production_certification: dict[str, dict[str, Any]] | None = None,
+    shadow: dict[str, Any] | None = None,
+    production_qa: dict[str, Any] | None = None,
 ) -> list[Block]:
     """Every section of the report, candidate against production (if any); ``findings``:
-    the gate's (they pick the next step), ``gate``: its tolerances (the golden-set minimum)."""
+    the gate's (they pick the next step), ``gate``: its tolerances (the golden-set minimum);
+    ``certification``: the candidate's per-field certification (``model.json``); ``shadow``:
+    the shadow comparison (``candidate.shadow_summary``)."""
     cs, ps = cand.scores, prod.scores if prod else None
     target = cs.get("target_precision", 0.98)
     n = cs["n_docs"]
@@ -268,6 +274,9 @@ def build_report(
             "number."
         ),
         Image("f1.png", "per-field F1", plots.field_f1(doctype.names, cs, ps)),
+        *certification_blocks(doctype, certification, production_certification),
+        *qa_blocks(production_qa),
+        *shadow_blocks(n, cs, ps, shadow),
         Heading("Automation"),
         Para(
             "Each field is accepted when its confidence clears the field's threshold (fitted on "
@@ -435,3 +444,131 @@ def write_report(
 def _on_page(page: int | None, context: str) -> str:
     """An error's context after the page it is on ("p. 2: ..."), or as is without one."""
     return f"p. {page + 1}: {context}" if page is not None and context else context
+
+
+def certification_blocks(
+    doctype: DocType,
+    certs: dict[str, dict[str, Any]] | None,
+    production: dict[str, dict[str, Any]] | None = None,
+) -> list[Block]:
+    """The "Certified thresholds" section: per field the threshold (or none), the checked
+    values behind it, their precision's lower bound, where the evidence came from and what is
+    missing. Empty for models trained before certification."""
+    if not certs:
+        return []
+    any_cert = next(iter(certs.values()))
+    conf = any_cert.get("confidence", 0.0)
+    claim = (
+        f"one-sided {conf:.0%} Clopper-Pearson lower bound"
+        if conf > 0
+        else "point estimate (routing.certainty 0: UNCERTIFIED)"
+    )
+    rows = []
+    for spec in doctype.fields:
+        c = certs.get(spec.name)
+        if c is None:
+            continue
+        p = (production or {}).get(spec.name)
+        rows.append(
+            [
+                spec.name,
+                f"{c['threshold']:.3f}" if c["certified"] else "none",
+                str(c["evidence"]),
+                str(p["evidence"]) if p else "",
+                f"{c['accepted']} ({c['errors']} wrong)",
+                f"{c['lower_bound']:.4f}",
+                ", ".join(f"{k} {v}" for k, v in sorted(c.get("by_source", {}).items())),
+                "" if c["certified"] else _missing(c),
+            ]
+        )
+    return [
+        Heading("Certified thresholds"),
+        Para(
+            f"A field is accepted by the model alone only from a certified threshold: the "
+            f"lowest confidence whose checked values at or above it have a {claim} of "
+            f"precision >= the field target ({any_cert.get('target', 0):.0%}). Evidence is "
+            "pooled from every retrain's held-out values, QA samples of accepted fields and "
+            "operator checks (one per document and field, re-scored by this model). With no "
+            "error, 99 % at 95 % needs 299 checked values."
+        ),
+        Table(
+            [
+                "field",
+                "threshold",
+                "evidence",
+                "production evidence",
+                "accepted at threshold",
+                "lower bound",
+                "sources",
+                "missing",
+            ],
+            rows,
+        ),
+    ]
+
+
+def _missing(c: dict[str, Any]) -> str:
+    if c["missing"] is None:
+        return "errors at every cut: more evidence alone cannot certify it"
+    return f"needs {c['missing']} more checked values with no error"
+
+
+def qa_blocks(qa: dict[str, Any] | None) -> list[Block]:
+    """Production's accepted-field accuracy as its blind QA sample measured it."""
+    if qa is None:
+        return []
+    if not qa["n"]:
+        return [Para(f"QA-measured accuracy of production {qa['version']}: no QA answer yet.")]
+    low, high = qa["interval"]
+    return [
+        Para(
+            f"QA-measured accuracy of production {qa['version']}'s accepted fields (blind QA "
+            f"sample): {qa['right']} of {qa['n']} right ({qa['accuracy']:.1%}, 95 % interval "
+            f"{low:.3f}-{high:.3f}; strict {qa['strict_accuracy']:.1%})."
+        )
+    ]
+
+
+def shadow_blocks(
+    n_golden: int,
+    cs: dict[str, Any],
+    ps: dict[str, Any] | None,
+    shadow: dict[str, Any] | None,
+) -> list[Block]:
+    """ "What each comparison rests on": the golden set and the shadow set (checked documents
+    production never trained on and the candidate only held out), paired per document."""
+    if ps is None:
+        return []
+    keys = ("micro_f1", "field_automation", "accepted_field_accuracy")
+    golden_c = {"micro_f1": cs["micro"]["f1"]} | {k: cs.get(k) for k in keys[1:]}
+    golden_p = {"micro_f1": ps["micro"]["f1"]} | {k: ps.get(k) for k in keys[1:]}
+    rows = [["golden (frozen)", str(n_golden), *_pair(golden_c, golden_p, keys), ""]]
+    if shadow:
+        rows.append(
+            [
+                "shadow (checked since production, never trained on)",
+                str(shadow["n_docs"]),
+                *_pair(shadow["candidate"], shadow["production"], keys),
+                f"{shadow['docs_better']} better / {shadow['docs_worse']} worse",
+            ]
+        )
+    else:
+        rows.append(["shadow", "0", "", "", "", "no checked document production never saw"])
+    return [
+        Heading("What each comparison rests on"),
+        Table(
+            [
+                "comparison",
+                "documents",
+                "micro F1 (candidate / production)",
+                "fields accepted",
+                "accepted accuracy",
+                "paired per document (required fields right)",
+            ],
+            rows,
+        ),
+    ]
+
+
+def _pair(c: dict[str, Any], p: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+    return [f"{_f(c.get(k))} / {_f(p.get(k))}" for k in keys]

@@ -9,11 +9,13 @@ human-readable reasons) and ``blocker_details`` (the same as structs ``{kind, fi
 count and filter by ``kind``, never parse the text), ``doc_confidence``. Per field:
 ``field_status`` (``accepted`` | ``to_check``: what Label Studio locks or asks), the value and
 its evidence, ``memory_entry``/``history`` (the correction-memory entry that ``filled`` or
-``confirmed`` it) and ``span_ocr_conf`` (lowest OCR word confidence 0-1 under the value).
+``confirmed`` it), ``span_ocr_conf`` (lowest OCR word confidence 0-1 under the value) and
+``features`` (the confidence model's evidence, JSON, for the calibration store).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +61,7 @@ PREDICTION_COLUMNS: dict[str, PolarsDataType] = {
     "memory_entry": pl.Utf8,
     "history": pl.Utf8,
     "span_ocr_conf": pl.Float64,
+    "features": pl.Utf8,
 }
 
 PREDICTIONS_SCHEMA = pa.DataFrameSchema(
@@ -86,6 +89,8 @@ PREDICTIONS_SCHEMA = pa.DataFrameSchema(
         "memory_entry": pa.Column(pl.Utf8, nullable=True),
         "history": pa.Column(pl.Utf8, pa.Check.isin(list(HISTORY_USES)), nullable=True),
         "span_ocr_conf": pa.Column(pl.Float64, nullable=True),
+        # The confidence model's evidence (JSON): what the calibration store re-scores.
+        "features": pa.Column(pl.Utf8, nullable=True),
     },
     strict=True,
     unique=["doc_id", "field"],
@@ -130,6 +135,7 @@ def predictions_frame(
                     "memory_entry": f.memory_entry,
                     "history": f.history,
                     "span_ocr_conf": f.ocr_conf,
+                    "features": json.dumps(f.features, sort_keys=True) if f.features else None,
                 }
             )
     df = (

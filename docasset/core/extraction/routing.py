@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
+from docasset.core.extraction.certify import NEVER, Certification, certify
 from docasset.core.extraction.fields import DocType, validate_field
 from docasset.core.tunable import tunable
 
@@ -50,7 +51,7 @@ FIELD_STATUSES: tuple[str, ...] = get_args(FieldStatus)
 BLOCKER_KINDS: tuple[str, ...] = get_args(BlockerKind)
 HISTORY_USES: tuple[str, ...] = get_args(History)
 SOURCES: tuple[str, ...] = get_args(Source)
-NEVER = 1.01  # a threshold no confidence reaches: the field is never accepted alone
+# NEVER (from certify): a threshold no confidence reaches: the field is never accepted alone
 # Blockers that concern the whole document: every field is to be checked.
 DOC_KINDS: frozenset[str] = frozenset({"no_text", "bad_scan", "no_model", "out_of_domain"})
 
@@ -95,6 +96,13 @@ class RoutingConfig:
         "A threshold needs this many held-out values (documents, for the document threshold) "
         "at or above it.",
         ge=1,
+    )
+    certainty: float = tunable(
+        0.95,
+        "A field threshold is certified when the one-sided Clopper-Pearson lower bound (at this "
+        "confidence) of the checked values' precision at or above it reaches field_target "
+        "(0.99 at 0.95: at least 299 checked values with no error). 0: the point estimate, "
+        "uncertified (tiny demo worlds only).",
     )
 
 
@@ -257,17 +265,36 @@ def thresholds_for(
     outcomes: list[tuple[str, float, bool]],
     target: float,
     min_support: int = RoutingConfig.min_support,
+    certainty: float = RoutingConfig.certainty,
 ) -> dict[str, float]:
-    """Per-field confidence thresholds reaching ``target`` field precision on held-out
-    outcomes ``(field, confidence, correct)``: the lowest confidence at which the held-out
-    precision of the values at or above it (at least ``min_support`` of them) reaches
-    ``target``; :data:`NEVER` if none."""
-    return {
-        spec.name: precision_cut(
-            [(c, ok) for f, c, ok in outcomes if f == spec.name and c > 0], target, min_support
-        )
-        for spec in doctype.fields
-    }
+    """Per-field certified confidence thresholds for ``target`` field precision on checked
+    outcomes ``(field, confidence, correct)``: the lowest confidence at which the values at or
+    above it (at least ``min_support`` of them) have a precision lower bound (Clopper-Pearson
+    at ``certainty``) >= ``target``; :data:`NEVER` if none (see :func:`certify_fields`)."""
+    certs = certify_fields(
+        doctype, [(f, c, ok, "") for f, c, ok in outcomes], target, certainty, min_support
+    )
+    return {name: c.threshold for name, c in certs.items()}
+
+
+def certify_fields(
+    doctype: DocType,
+    evidence: list[tuple[str, float, bool, str]],
+    target: float,
+    certainty: float,
+    min_support: int = 1,
+) -> dict[str, Certification]:
+    """Per field, its certification on ``evidence`` ``(field, confidence, correct, source)``:
+    the lowest certified threshold, the evidence behind it, and what is missing without one."""
+    out: dict[str, Certification] = {}
+    for spec in doctype.fields:
+        rows = [(c, ok) for f, c, ok, _ in evidence if f == spec.name]
+        sources: dict[str, int] = {}
+        for f, c, _, src in evidence:
+            if f == spec.name and c > 0 and src:
+                sources[src] = sources.get(src, 0) + 1
+        out[spec.name] = certify(spec.name, rows, target, certainty, min_support, sources)
+    return out
 
 
 def precision_cut(rows: list[tuple[float, bool]], target: float, min_support: int) -> float:

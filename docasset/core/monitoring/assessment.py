@@ -200,6 +200,24 @@ class ReportFiles:
 
 
 @dataclass(frozen=True)
+class QaMeasure:
+    """Accepted-field accuracy measured by the blind QA sample of the model in use: ``n``
+    QA answers, ``right`` of them right under ``equivalent`` (``strict``: exact match), the
+    two-sided 95 % Clopper-Pearson interval, and the field target it is held to."""
+
+    n: int
+    right: int
+    strict: int
+    low: float
+    high: float
+    target: float
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / self.n
+
+
+@dataclass(frozen=True)
 class HealthAssessment:
     """Every health signal of one window (``production_health``'s value).
 
@@ -222,6 +240,7 @@ class HealthAssessment:
     drift: DriftResult | None = None
     hints: tuple[Hint, ...] = ()
     files: ReportFiles | None = None
+    qa: QaMeasure | None = None  # None: no QA answer for the model in use yet
 
     @property
     def n_docs(self) -> int:

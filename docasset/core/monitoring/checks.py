@@ -17,12 +17,15 @@ from typing import Literal
 from docasset.core.monitoring.assessment import HealthAssessment, Hint
 from docasset.core.monitoring.thresholds import HealthThresholds
 
-CheckName = Literal["drift", "automation_drop", "unseen_values", "estimated_accuracy_drop"]
+CheckName = Literal[
+    "drift", "automation_drop", "unseen_values", "estimated_accuracy_drop", "qa_accuracy"
+]
 CHECKS: tuple[CheckName, ...] = (
     "drift",
     "automation_drop",
     "unseen_values",
     "estimated_accuracy_drop",
+    "qa_accuracy",
 )
 Severity = Literal["WARN", "ERROR"]
 Verdict = Literal[
@@ -119,15 +122,18 @@ def _grade(value: float, warn: float, error: float) -> Severity | None:
 
 
 def evaluate_checks(a: HealthAssessment, t: HealthThresholds) -> dict[CheckName, CheckOutcome]:
-    """The verdicts of the four health checks of an assessment (see :data:`CHECKS`)."""
+    """The verdicts of the health checks of an assessment (see :data:`CHECKS`)."""
     top = a.hints[0] if a.hints else None
+    target = a.qa.target if a.qa else 0.0
     levels: dict[CheckName, tuple[float, float]] = {
         "drift": (t.drift_warn, t.drift_error),
         "automation_drop": (t.automation_drop_warn, t.automation_drop_error),
         "unseen_values": (t.unseen_warn, t.unseen_error),
         "estimated_accuracy_drop": (t.accuracy_drop_warn, t.accuracy_drop_error),
+        "qa_accuracy": (target, target),
     }
     out: dict[CheckName, CheckOutcome] = {}
+    out["qa_accuracy"] = qa_outcome(a)
 
     def skip(name: CheckName, why: str) -> None:
         out[name] = CheckOutcome(name, False, None, None, *levels[name], why)
@@ -144,7 +150,8 @@ def evaluate_checks(a: HealthAssessment, t: HealthThresholds) -> dict[CheckName,
     c, w = a.comparison, a.signals
     if c is None or w is None:
         for name in CHECKS:
-            skip(name, a.not_assessed or "the model in use has no health reference")
+            if name != "qa_accuracy":
+                skip(name, a.not_assessed or "the model in use has no health reference")
         return out
     drift = a.drift
     top_drift = drift.max_score if drift is not None else None
@@ -216,6 +223,36 @@ def evaluate_checks(a: HealthAssessment, t: HealthThresholds) -> dict[CheckName,
     return out
 
 
+def qa_outcome(a: HealthAssessment) -> CheckOutcome:
+    """ERROR when even the upper bound of the QA-measured accepted-field accuracy (95 %
+    Clopper-Pearson) is below the field target: accepted fields are provably worse than
+    promised. Not assessed without a QA answer for the model in use."""
+    q = a.qa
+    if q is None or q.n == 0:
+        return CheckOutcome(
+            "qa_accuracy", False, None, None, 0.0, 0.0, "no QA answer for the model in use yet"
+        )
+    sev: Severity | None = "ERROR" if q.high < q.target else None
+    return CheckOutcome(
+        "qa_accuracy",
+        True,
+        sev,
+        q.high,
+        q.target,
+        q.target,
+        f"accepted fields right {q.right} of {q.n} in the blind QA sample ({q.accuracy:.1%}, "
+        f"95 % interval {q.low:.3f}-{q.high:.3f}; strict {q.strict} of {q.n}) against the "
+        f"{q.target:.0%} target",
+        {
+            "qa_fields": float(q.n),
+            "qa_right": float(q.right),
+            "qa_accuracy": q.accuracy,
+            "qa_low": q.low,
+            "qa_high": q.high,
+        },
+    )
+
+
 def verdict(
     a: HealthAssessment, checks: dict[CheckName, CheckOutcome], t: HealthThresholds
 ) -> Verdict:
@@ -233,6 +270,8 @@ def verdict(
         return "WARN"
     if a.n_checked < t.min_checked_docs:
         return "NOT_ENOUGH_CHECKED_DOCUMENTS"
-    if not all(c.assessed for c in checks.values()):
+    # No QA answer yet is a stated limit (the report says so), not an incomplete grading: a
+    # deployment with QA off would otherwise never be OK.
+    if not all(c.assessed for n, c in checks.items() if n != "qa_accuracy"):
         return "INCOMPLETE"
     return "OK"

@@ -110,6 +110,7 @@ def blocks(
             f"(+{a.n_unmodelled} before any model); {against}"
         )
     )
+    out.append(Para(_qa_line(a)))
     why = evidence(a, checks, t)
     if why:
         out += [Heading("Limits of this assessment"), Bullets(why)]
@@ -148,6 +149,18 @@ def _levels(checks: Mapping[CheckName, CheckOutcome], name: CheckName) -> str:
     if c is None or not c.assessed:
         return "-"
     return f"{c.severity or 'within'}: {c.graded}"
+
+
+def _qa_line(a: HealthAssessment) -> str:
+    """The accepted-field accuracy the blind QA sample measured (or that none did yet)."""
+    q = a.qa
+    if q is None or not q.n:
+        return "QA-measured accuracy of accepted fields: no QA answer for the model in use yet."
+    return (
+        f"QA-measured accuracy of accepted fields: {q.right} of {q.n} right "
+        f"({q.accuracy:.1%}, 95 % interval {q.low:.3f}-{q.high:.3f}; strict {q.strict} of "
+        f"{q.n}), target {q.target:.0%}."
+    )
 
 
 def _signals_table(

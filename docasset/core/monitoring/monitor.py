@@ -26,7 +26,13 @@ from docasset.core.extraction.fields import DocType
 from docasset.core.files import atomic_write
 from docasset.core.intake.quality import QualityThresholds
 from docasset.core.intake.scan_table import document_problems
-from docasset.core.monitoring.assessment import ROUND, HealthAssessment, ReportFiles, plain
+from docasset.core.monitoring.assessment import (
+    ROUND,
+    HealthAssessment,
+    QaMeasure,
+    ReportFiles,
+    plain,
+)
 from docasset.core.monitoring.checks import (
     VERDICT_TEXT,
     CheckName,
@@ -53,6 +59,7 @@ from docasset.core.ocr.words import empty_words
 from docasset.core.reporting.blocks import Block, to_html, to_markdown
 from docasset.core.training.health_reference import HELD_OUT, Reference, window_reference
 from docasset.core.training.registry import Registry
+from docasset.core.validation.checked import qa_accuracy
 from docasset.core.validation.corrections import CorrectionRecord, latest_per_document
 
 
@@ -147,8 +154,10 @@ def monitor_day(
     t: HealthThresholds,
     quality: QualityThresholds,
     reports: Path,
+    qa: QaMeasure | None = None,
 ) -> DayReport:
-    """Assess the day, grade it, and write its report files under ``reports``."""
+    """Assess the day, grade it, and write its report files under ``reports``; ``qa``: the
+    QA-measured accepted-field accuracy of the model in use."""
     day, ref = inputs.day, inputs.reference
     window, n_unmodelled = window_frames(inputs.predictions, day)
     ids = window["doc_id"].unique(maintain_order=True).to_list()
@@ -197,7 +206,7 @@ def monitor_day(
         drift=names["drift"] if drift is not None else None,
         deepchecks=names["deepchecks"] if measured_drift and t.deepchecks_page else None,
     )
-    day_report = grade(replace(a, files=files), t)
+    day_report = grade(replace(a, files=files, qa=qa), t)
     write_report(day_report, t, reports, ref_rows, features if ids else None)
     return day_report
 
@@ -293,8 +302,25 @@ def metadata(r: DayReport, t: HealthThresholds) -> dict[str, float | int | str]:
         for f, g in a.accuracy_gap.fields.items():
             nums[f"realized_accuracy_{f}"] = g.realized
             nums[f"accuracy_gap_{f}"] = g.gap
+    if a.qa is not None and a.qa.n:
+        out["qa_fields"] = a.qa.n
+        nums |= {"qa_accuracy": a.qa.accuracy, "qa_low": a.qa.low, "qa_high": a.qa.high}
     out |= {k: round(v, ROUND) for k, v in nums.items() if v is not None}
     return out
+
+
+def qa_measure(evidence: pl.DataFrame, version: str | None, target: float) -> QaMeasure | None:
+    """The QA-measured accepted-field accuracy of model ``version`` from the calibration
+    store's rows (``validation.checked``); None without a QA answer for it."""
+    if version is None or evidence.is_empty():
+        return None
+    mine = evidence.filter(pl.col("model_version") == version)
+    q = qa_accuracy(mine)
+    if not q["n"]:
+        return None
+    low, high = q["interval"]
+    strict = round(q["strict_accuracy"] * q["n"])
+    return QaMeasure(q["n"], q["right"], strict, low, high, target)
 
 
 def report_paths(a: HealthAssessment) -> dict[str, str]:

@@ -46,7 +46,16 @@ class QaConfig:
     auto_sample_rate: float = tunable(
         0.05,
         "Share of automated documents (stable by id hash) also put in the review queue as a "
-        "QA sample; the ones found wrong are promoted as auto false positives.",
+        "QA sample (every accepted field asked blind); the ones found wrong are promoted as "
+        "auto false positives.",
+        ge=0,
+        le=1,
+    )
+    qa_rate: float = tunable(
+        0.05,
+        "Share of accepted fields (stable by a hash of document id and field) asked blind in "
+        "the review queue as QA: their answers measure accepted-field accuracy and feed the "
+        "calibration store (0: off).",
         ge=0,
         le=1,
     )

@@ -4,10 +4,18 @@ production-health reference, aliased ``candidate``."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 import spacy
 
+from docasset.core.extraction.calibration_store import (
+    append_evidence,
+    evidence_frame,
+    read_evidence,
+    stamp,
+    store_dir,
+)
 from docasset.core.extraction.domain import DomainConfig
 from docasset.core.extraction.extract import ModelBundle, RoutingConfig
 from docasset.core.extraction.fields import DocType
@@ -30,11 +38,16 @@ def train_candidate(
 ) -> tuple[ModelVersion, ModelBundle, TrainReport]:
     """Train on the curated train/dev splits, register the version (training set, config,
     metrics, run, and ``ocr``: the identity of the OCR engine its text came from, also in
-    ``model.json``) with its health reference, and point ``candidate`` at it."""
+    ``model.json``) with its health reference, and point ``candidate`` at it.
+
+    The thresholds are certified on this training's held-out values pooled with the
+    calibration store (``models/calibration``); the held-out values are then appended to the
+    store (source ``fold``), so the evidence grows with every retrain."""
     nlp = spacy.blank("en")
     train = docs_from_bytes(curated.train, nlp)
     dev = docs_from_bytes(curated.dev, nlp)
-    bundle, report = train_model(train, dev, doctype, config, routing, domain)
+    evidence, _ = read_evidence(store_dir(registry.root))
+    bundle, report = train_model(train, dev, doctype, config, routing, domain, evidence)
     if ocr is not None:
         bundle.meta[OCR_META] = ocr
     mv = registry.register(
@@ -57,5 +70,7 @@ def train_candidate(
     # Production health compares every window with what this version was trained on.
     golden = docs_from_bytes(curated.golden, nlp)
     save_reference(mv.path, build_reference(bundle, {"train": train, "dev": dev, "golden": golden}))
+    rows = stamp(report.evidence, "fold", mv.version, datetime.now(UTC))
+    append_evidence(store_dir(registry.root), evidence_frame(rows), f"fold-{mv.version}")
     registry.set_alias("candidate", mv.version, f"trained in run {run_id}")
     return mv, bundle, report

@@ -16,11 +16,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
+import polars as pl
 import spacy
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from spacy.util import compounding, filter_spans, fix_random_seed, minibatch
 
+from docasset.core.extraction.calibration_store import pooled_evidence
+from docasset.core.extraction.certify import CERTIFICATION_META
 from docasset.core.extraction.confidence import fit_logistic
 from docasset.core.extraction.domain import DOMAIN_META, DomainConfig, domain_summary
 from docasset.core.extraction.evidence import WordSpans, doc_words
@@ -32,15 +35,21 @@ from docasset.core.extraction.extract import (
     field_options,
     predict_text,
 )
-from docasset.core.extraction.fields import DocType, FieldSpec, validate_field, values_match
+from docasset.core.extraction.fields import (
+    DocType,
+    FieldSpec,
+    strict_match,
+    validate_field,
+    values_match,
+)
 from docasset.core.extraction.history import VendorHistory
 from docasset.core.extraction.routing import (
     NEVER,
     FieldPrediction,
     RoutingConfig,
+    certify_fields,
     misread,
     precision_cut,
-    thresholds_for,
 )
 from docasset.core.progress import Progress
 from docasset.core.training.align import Alignment, align_document
@@ -109,6 +118,8 @@ class TrainReport:
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     n_calibration: int = 0
+    # Calibration-store rows of this training's held-out values (``evidence_rows``).
+    evidence: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
 def make_training_doc(
@@ -190,6 +201,29 @@ def field_evidence(
     ]
 
 
+def evidence_rows(
+    bundle: ModelBundle, doc: Doc, parsed: Parsed, routing: RoutingConfig
+) -> list[dict[str, Any]]:
+    """Calibration-store rows (``calibration_store``, without source/version/time) of every
+    value ``bundle`` reports for ``doc``: its evidence, confidence, right under
+    ``equivalent`` and ``strict``, and ``acceptable``: whether routing could accept it on its
+    confidence (valid, blocked by no evidence check, read clearly by the OCR)."""
+    truth = doc.user_data["fields"]
+    return [
+        {
+            "field": s.name,
+            "doc_id": doc.user_data["doc_id"],
+            "bin": f.bin,
+            "features": f.features,
+            "confidence": f.confidence,
+            "correct": ok,
+            "strict": strict_match(s, f.value, truth.get(s.name) or None),
+            "acceptable": not (f.checks or validate_field(s, f.value) or misread(f, routing)),
+        }
+        for s, f, ok in reported_values(bundle, [doc], parsed)
+    ]
+
+
 def acceptable_outcomes(
     bundle: ModelBundle, doc: Doc, parsed: Parsed, routing: RoutingConfig
 ) -> list[tuple[str, float, bool]]:
@@ -198,9 +232,9 @@ def acceptable_outcomes(
     read clearly by the OCR. The precision target is the accepted values': a value routing
     never accepts must not hold a threshold up (nor make one look safe)."""
     return [
-        (s.name, f.confidence, ok)
-        for s, f, ok in reported_values(bundle, [doc], parsed)
-        if not (f.checks or validate_field(s, f.value) or misread(f, routing))
+        (r["field"], r["confidence"], r["correct"])
+        for r in evidence_rows(bundle, doc, parsed, routing)
+        if r["acceptable"]
     ]
 
 
@@ -258,7 +292,8 @@ def calibrate(
     routing: RoutingConfig,
     parsed: Parsed | None = None,
     folds: int = 5,
-) -> None:
+    evidence: pl.DataFrame | None = None,
+) -> list[dict[str, Any]]:
     """Fit the candidate ranker, then the confidence of the values it reports, then the
     routing thresholds, all on ``held_out`` documents (in place). ``parsed`` gives, per
     document, entities from a pipeline that never trained on it (cross-fitting); by default
@@ -268,25 +303,36 @@ def calibrate(
     each scored by a calibration fitted on the others): a threshold chosen on the confidences
     of the very documents the confidence model was fitted on finds the top values right more
     often than they are on new documents. Too few documents for folds: in-sample, as before.
+
+    The thresholds are *certified* (``routing.certainty``, see ``extraction.certify``) on
+    these fresh rows pooled with the calibration store's ``evidence`` (earlier retrains' folds,
+    QA, operator checks), re-scored by the new confidence model from their features: a
+    retrain never loses automation because its own held-out split is smaller than the
+    evidence production already has. Returns the fresh rows (``evidence_rows``), for the store.
     """
     parsed = parsed if parsed is not None else _parse(bundle.nlp, held_out)
     bundle.calibration = fit_calibration(bundle, held_out, parsed)
     scorers = out_of_fold(bundle, held_out, parsed, folds)
-    scored = [
+    fresh = [
         row
         for d in held_out
-        for row in acceptable_outcomes(
-            scorers.get(d.user_data["doc_id"], bundle), d, parsed, routing
-        )
+        for row in evidence_rows(scorers.get(d.user_data["doc_id"], bundle), d, parsed, routing)
     ]
-    bundle.thresholds = thresholds_for(
-        bundle.doctype, scored, routing.field_target, routing.min_support
+    pooled = [(r["field"], r["confidence"], r["correct"], "fold") for r in fresh if r["acceptable"]]
+    if evidence is not None and not evidence.is_empty():
+        seen = {(d.user_data["doc_id"], s.name) for d in held_out for s in bundle.doctype.fields}
+        pooled += pooled_evidence(evidence, bundle.version, bundle.calibration.confidence, seen)
+    certs = certify_fields(
+        bundle.doctype, pooled, routing.field_target, routing.certainty, routing.min_support
     )
+    bundle.thresholds = {name: c.threshold for name, c in certs.items()}
+    bundle.meta[CERTIFICATION_META] = {name: c.as_dict() for name, c in certs.items()}
     for scorer in scorers.values():
         scorer.thresholds = bundle.thresholds
     bundle.meta[DOC_THRESHOLD_META], bundle.meta["doc_threshold_basis"] = doc_threshold(
         bundle, held_out, routing, parsed, scorers
     )
+    return fresh
 
 
 def leave_one_out_history(docs: list[Doc]) -> dict[str, VendorHistory]:
@@ -461,6 +507,7 @@ def train_model(
     config: TrainConfig,
     routing: RoutingConfig | None = None,
     domain: DomainConfig | None = None,
+    evidence: pl.DataFrame | None = None,
 ) -> tuple[ModelBundle, TrainReport]:
     """Train NER from scratch on ``train_docs``; calibrate and set the routing thresholds on
     held-out outcomes: the ``dev_docs`` parsed by the model plus, cross-fitted, the training
@@ -475,6 +522,10 @@ def train_model(
     With no dev documents and too few for folds, calibration falls back to the training
     documents and the report says so (``calibrated_on="train"``): confidences are then
     optimistic.
+
+    ``evidence``: the calibration store's rows, pooled with this training's held-out values
+    to certify the thresholds (see :func:`calibrate`); the report's ``evidence`` holds the
+    fresh rows to append to the store.
     """
     if not train_docs:
         raise TrainingError("no training documents")
@@ -492,9 +543,10 @@ def train_model(
     if folds:
         report.calibrated_on = "dev+folds" if dev_docs else "folds"
     if held_out:
-        calibrate(bundle, held_out, routing, {**_parse(nlp, dev_docs), **folds})
-    else:
-        calibrate(bundle, train_docs, routing)
+        parsed = {**_parse(nlp, dev_docs), **folds}
+        report.evidence = calibrate(bundle, held_out, routing, parsed, evidence=evidence)
+    else:  # in-sample confidences: certify on the store, never store these rows as evidence
+        calibrate(bundle, train_docs, routing, evidence=evidence)
     report.n_calibration = len(held_out or train_docs)
     report.seconds = round(time.perf_counter() - started, 2)
     return bundle, report

@@ -156,7 +156,9 @@ def review_note(
 ) -> str:
     """Why the document is queued and what the operator is not asked, in one line."""
     if queue_reason == "qa_sample":
-        parts = ["QA sample of an automated document: check every field."]
+        # Blind QA: the operator checks the fields shown like any others (no "QA" label that
+        # would change how carefully they look).
+        parts = ["To check: the fields shown."]
     else:
         hints = [blocker_hint(b) for b in pred.blockers]
         parts = [f"To check: {'; '.join(hints) or 'review'}."]

@@ -9,6 +9,7 @@ from docasset.core.evaluation.evaluate import ModelEvaluation, evaluate_predicti
 from docasset.core.evaluation.gate import GateConfig, regression_verdict
 from docasset.core.evaluation.metrics import automation_at_precision
 from docasset.core.evaluation.report import build_report, write_report
+from docasset.core.extraction.certify import certify
 from docasset.core.extraction.fields import load_doctype
 from docasset.core.extraction.routing import Blocker, DocPrediction, FieldPrediction
 from docasset.core.reporting.blocks import to_markdown
@@ -221,3 +222,65 @@ def test_a_promoted_candidate_on_six_documents_gets_honest_intervals() -> None:
     assert md.splitlines()[2].startswith("**Decision: promote v3** (production moves from v2")
     assert "too few for this decision** (minimum 40)" in md
     assert "[1.00, 1.00]" not in md and "1.000 (6/6) [0.61, 1.00]" in md
+
+
+# ---- certified thresholds in the gate and the report ------------------------------------------
+
+
+def _certs(evidence: dict[str, int]) -> dict[str, dict]:
+    return {
+        name: certify(name, [(0.95, True)] * n, 0.99, 0.95, by_source={"fold": n}).as_dict()
+        for name, n in evidence.items()
+    }
+
+
+def test_a_drop_in_fields_accepted_names_the_evidence_that_shrank() -> None:
+    prod_scores = {"fields": {k: {"f1": 1.0} for k in RECEIPT.names}, "automation_rate": 0.2}
+    cand_scores = {**prod_scores, "field_automation": 0.1}
+    prod = ModelEvaluation("v1", {**prod_scores, "field_automation": 0.4}, 0.01, 0.01, 1.0, [], ALL)
+    cand = ModelEvaluation("v2", cand_scores, 0.01, 0.01, 1.0, [], ALL)
+    before, after = _certs({"date": 320, "total": 40}), _certs({"date": 120, "total": 60})
+    v = regression_verdict(RECEIPT, cand, prod, GateConfig(), after, before)
+    assert [f.kind for f in v.findings] == ["field_automation_drop"]
+    assert (
+        "evidence that shrank: date 320 -> 120 checked values (certified -> none)" in v.reasons[0]
+    )
+    assert "total" not in v.reasons[0]  # its evidence grew
+
+
+def test_report_shows_certified_thresholds_and_what_is_missing() -> None:
+    preds, texts, truths = _golden()
+    cand = evaluate_predictions(RECEIPT, "v2", preds, [0.01] * 10, texts, truths)
+    analysis = analyse(RECEIPT, cand.predictions, texts, truths)
+    certs = _certs({"company": 0, "address": 10, "date": 300, "total": 250})
+    md = to_markdown(
+        build_report(RECEIPT, cand, None, True, [], analysis, True, certification=certs)
+    )
+    assert "## Certified thresholds" in md
+    assert "| date | 0.950 | 300 |" in md and "300 (0 wrong) | 0.9901" in md
+    assert "needs 49 more checked values with no error" in md  # total: 250 of 299
+    assert "needs 299 more checked values with no error" in md  # company: nothing yet
+    assert "Certified thresholds" not in to_markdown(
+        build_report(RECEIPT, cand, None, True, [], analysis, True)
+    )  # a model trained before certification
+
+
+def test_report_shows_production_qa_accuracy_with_its_interval() -> None:
+    preds, texts, truths = _golden()
+    cand = evaluate_predictions(RECEIPT, "v2", preds, [0.01] * 10, texts, truths)
+    analysis = analyse(RECEIPT, cand.predictions, texts, truths)
+    qa = {
+        "version": "v1",
+        "n": 40,
+        "right": 39,
+        "accuracy": 39 / 40,
+        "interval": (0.868, 0.999),
+        "strict_accuracy": 0.9,
+    }
+    md = to_markdown(build_report(RECEIPT, cand, None, True, [], analysis, True, production_qa=qa))
+    assert "39 of 40 right (97.5%, 95 % interval 0.868-0.999; strict 90.0%)" in md
+    none = {**qa, "n": 0}
+    md = to_markdown(
+        build_report(RECEIPT, cand, None, True, [], analysis, True, production_qa=none)
+    )
+    assert "QA-measured accuracy of production v1: no QA answer yet." in md

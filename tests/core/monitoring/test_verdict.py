@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import date
 
 import polars as pl
 import pytest
 
-from docasset.core.monitoring.checks import evaluate_checks, verdict
+from docasset.core.extraction.certify import precision_interval
+from docasset.core.monitoring.assessment import HealthAssessment, QaMeasure
+from docasset.core.monitoring.checks import evaluate_checks, qa_outcome, verdict
 from docasset.core.monitoring.drift import DriftResult
 from docasset.core.monitoring.monitor import grade, metadata, report_dict
 from tests.core.monitoring.frames import T, assess_window, doc, long_preds
@@ -39,7 +42,9 @@ def _day(min_checked: int):
 
 def test_three_checked_documents_say_not_enough_checked_documents_never_ok() -> None:
     a, t, day = _day(min_checked=30)
-    assert all(c.assessed and c.passed for c in day.checks.values())
+    assert all(c.assessed and c.passed for n, c in day.checks.items() if n != "qa_accuracy")
+    assert not day.checks["qa_accuracy"].assessed  # no QA answer: a stated limit, not graded
+    assert "no QA answer for the model in use yet" in day.markdown
     assert a.n_checked == 3 and a.accuracy_gap is not None
     assert a.accuracy_gap.overall().realized == pytest.approx(8 / 12)
     assert day.verdict == "NOT_ENOUGH_CHECKED_DOCUMENTS"
@@ -158,3 +163,17 @@ def test_the_report_opens_with_what_to_do_and_grades_every_number_beside_its_lev
     assert "| largest feature drift | 0.10 | 0 = same distribution | within: 0.10 (WARN" in (
         day.markdown
     )
+
+
+def test_qa_accuracy_errors_only_when_its_upper_bound_is_below_the_target() -> None:
+    def measured(right: int, n: int) -> HealthAssessment:
+        low, high = precision_interval(right, n) or (0.0, 1.0)
+        base = HealthAssessment(day=date(2026, 1, 1), n_unmodelled=0, model_versions=("v1",))
+        return replace(base, qa=QaMeasure(n, right, right, low, high, 0.99))
+
+    assert not qa_outcome(HealthAssessment(date(2026, 1, 1), 0, ("v1",))).assessed
+    few_errors = qa_outcome(measured(97, 100))  # 97 %: the interval still reaches 99 %
+    assert few_errors.assessed and few_errors.passed and few_errors.value > 0.99
+    bad = qa_outcome(measured(180, 200))  # 90 %: even the upper bound is far below
+    assert bad.severity == "ERROR" and bad.value < 0.99
+    assert bad.measures["qa_fields"] == 200 and "180 of 200" in bad.description

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 import spacy
 from spacy.language import Language
 
 from docasset.core.evaluation.metrics import expected_calibration_error, score
+from docasset.core.extraction.calibration_store import evidence_frame, stamp
 from docasset.core.extraction.extract import (
     LAYOUT_META,
     Calibration,
@@ -20,7 +23,7 @@ from docasset.core.extraction.extract import (
     thresholds_for,
 )
 from docasset.core.extraction.fields import load_doctype
-from docasset.core.extraction.routing import Blocker, RoutingConfig
+from docasset.core.extraction.routing import NEVER, Blocker, RoutingConfig
 from docasset.core.training import train as train_module
 from docasset.core.training.train import (
     TrainConfig,
@@ -69,7 +72,16 @@ def trained():
     nlp = spacy.blank("en")
     docs = [make_training_doc(nlp, RECEIPT, f"d{i}", *synth(i))[0] for i in range(60)]
     train, dev, test = docs[:30], docs[30:45], docs[45:]
-    bundle, report = train_model(train, dev, RECEIPT, TrainConfig(epochs=25, patience=4, seed=1))
+    # 45 held-out documents cannot certify 99 % (299 checked values per field): this world
+    # routes on the point estimate; test_pooled_evidence_certifies_what_one_split_cannot
+    # covers certification.
+    bundle, report = train_model(
+        train,
+        dev,
+        RECEIPT,
+        TrainConfig(epochs=25, patience=4, seed=1),
+        RoutingConfig(certainty=0.0),
+    )
     return bundle, report, test
 
 
@@ -150,9 +162,13 @@ def test_thresholds_reach_target_precision() -> None:
     outcomes = (
         [("total", 0.99, True)] * 50 + [("total", 0.6, True)] * 10 + [("total", 0.6, False)] * 10
     )
-    t = thresholds_for(RECEIPT, outcomes, 0.98)  # a per-field precision target
+    t = thresholds_for(RECEIPT, outcomes, 0.98, certainty=0.0)  # the point estimate
     assert t["total"] == 0.99  # 0.6 would drop precision to 60/70
     assert t["company"] == 1.01  # no evidence: never automatic
+    # Certified at 95 %: 50 right values do not prove 98 % (lower bound 0.942); 149 do.
+    assert thresholds_for(RECEIPT, outcomes, 0.98)["total"] == 1.01
+    more = [("total", 0.99, True)] * 99 + outcomes
+    assert thresholds_for(RECEIPT, more, 0.98)["total"] == 0.99
 
 
 def test_calibration_and_ece() -> None:
@@ -318,3 +334,33 @@ def test_a_document_unlike_the_training_ones_is_never_accepted_on_confidence_alo
     [why] = [b for b in pred.blockers if b.kind == "out_of_domain"]
     assert "n_lines" in why.detail and "never seen in training" in why.detail
     assert pred.route == "review" and set(pred.statuses().values()) == {"to_check"}
+
+
+def test_pooled_evidence_certifies_what_one_split_cannot(trained) -> None:
+    bundle, report, _ = trained
+    nlp = spacy.blank("en")
+    dev = [make_training_doc(nlp, RECEIPT, f"p{i}", *synth(500 + i))[0] for i in range(15)]
+    routing = RoutingConfig()  # certified at 95 %
+    alone = replace(bundle, meta=dict(bundle.meta))
+    fresh = train_module.calibrate(alone, dev, routing)
+    certs = alone.meta[train_module.CERTIFICATION_META]
+    assert all(t == NEVER for t in alone.thresholds.values())
+    assert all(c["missing"] and c["missing"] > 0 for c in certs.values())
+    assert {r["doc_id"] for r in fresh} <= {d.user_data["doc_id"] for d in dev}
+    # The store holds earlier retrains' held-out values (as many as production gathered).
+    earlier = [{**r, "doc_id": f"{r['doc_id']}-{k}"} for k in range(8) for r in report.evidence] + [
+        {**r} for r in fresh
+    ]  # the dev documents' own rows: superseded by the fresh ones
+    store = evidence_frame(stamp(earlier, "fold", "v0001", datetime(2026, 1, 1, tzinfo=UTC)))
+    pooled = replace(bundle, meta=dict(bundle.meta))
+    train_module.calibrate(pooled, dev, routing, evidence=store)
+    certs = pooled.meta[train_module.CERTIFICATION_META]
+    certified = [f for f, c in certs.items() if c["certified"]]
+    assert certified, certs
+    for f in certified:
+        c = certs[f]
+        assert pooled.thresholds[f] == c["threshold"] < NEVER
+        assert c["accepted"] >= 299 and c["lower_bound"] >= routing.field_target
+        # Fresh rows replace the stored rows of the same documents: they count once.
+        per_doc = [r for r in [*report.evidence, *fresh] if r["field"] == f and r["acceptable"]]
+        assert c["evidence"] <= 8 * len(per_doc)
