@@ -15,7 +15,6 @@ Clopper-Pearson interval (``production_health``, the simulation).
 from __future__ import annotations
 
 import io
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from docasset.core.extraction.certify import precision_interval
 from docasset.core.extraction.fields import DocType, equivalent, strict_match
 from docasset.core.extraction.routing import DOC_KINDS
 from docasset.core.files import atomic_write, stored_name
-from docasset.core.validation.corrections import latest_per_document
+from docasset.core.validation.corrections import CorrectionRecord, latest_per_document
 
 MODEL_SOURCES = ("model", "rule", "both")  # memory values are the operators' own, not a model's
 ASKED_COLUMNS = [
@@ -127,7 +126,7 @@ def checked_evidence(
     if asked.is_empty():
         return []
     latest = {
-        r["doc_id"]: json.loads(r["fields_json"])
+        r["doc_id"]: CorrectionRecord.from_row(r).fields
         for r in latest_per_document(corrections).iter_rows(named=True)
         if not r["verdict"] and not r["conflict"]
     }
