@@ -431,7 +431,7 @@ class Simulation:
         cert = "; ".join(
             f"{f} {c['threshold']:.2f} @ {c['accepted']} (lb {c['lower_bound']:.3f})"
             if c["certified"]
-            else f"{f} none ({c['accepted']}/{c['errors']} wrong: needs {c['missing']})"
+            else f"{f} none ({c['accepted']} checked, {c['errors']} wrong: needs {c['missing']})"
             for f, c in certs.items()
         )
         evidence = "; ".join(
