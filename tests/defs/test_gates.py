@@ -177,11 +177,16 @@ def test_equal_or_better_candidate_is_promoted(loop, tmp_path: Path, instance, m
     assert html.read_text().count('src="data:image/png;base64,') == 3
     metrics = reg.get(same.version).info["metrics"]
     assert metrics["gate_passed"] and metrics["micro_f1"] == meta["micro_f1"]
-    # What each comparison rests on: production trained on every checked document, so the
-    # shadow set is empty and says so.
-    assert meta["n_shadow"] == 0 and "## What each comparison rests on" in meta["report"]
-    assert f"| golden (frozen) | {meta['n_golden']} |" in meta["report"]
-    assert "no checked document production never saw" in meta["report"]
+    # What each comparison rests on: the golden set and the shadow set (the candidate's
+    # held-out documents production never trained on), each with its document count.
+    md = meta["report"]
+    assert "## What each comparison rests on" in md
+    assert f"| golden (frozen) | {meta['n_golden']} |" in md
+    if meta["n_shadow"]:
+        shadow_row = "| shadow (checked since production, never trained on) |"
+        assert f"{shadow_row} {meta['n_shadow']} |" in md
+    else:
+        assert "no checked document production never saw" in md
 
 
 def test_inconsistent_annotations_block_training_and_fail_ci(
