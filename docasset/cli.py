@@ -1,5 +1,5 @@
 """The ``docasset`` command line: demo, ingest, train, extract, corrections import, model
-registry, correction memory, a local Label Studio."""
+registry, correction memory, vendor registry, a local Label Studio."""
 
 from __future__ import annotations
 
@@ -429,6 +429,50 @@ def cmd_memory(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_vendors(args: argparse.Namespace) -> int:
+    """``docasset vendors list|show|import|export`` (``docs/vendors.md``)."""
+    from docasset.core.validation.vendor_store import VendorStore
+    from docasset.core.workdir import Workdir
+
+    store = VendorStore(Workdir(_home(args)).vendors)
+    if args.vendors_cmd == "import":
+        result = store.import_file(Path(args.file), os.environ.get("USER", "cli"))
+        print(f"imported {result.vendors} vendor(s) from {args.file}")
+        for c in result.conflicts:
+            print(f"conflict {c.kind} {c.key}: {c.detail}")
+        # Conflicts are stored and reported, never resolved here: exit 1 says to look.
+        return EXIT_ERROR if result.conflicts else EXIT_OK
+    if args.vendors_cmd == "export":
+        n = store.export(Path(args.file))
+        print(f"exported {n} vendor(s) to {args.file}")
+        return EXIT_OK
+    reg = store.registry()
+    if args.vendors_cmd == "show":
+        want = args.vendor.upper()
+        hits = [v for v in reg.vendors.values() if want in (v.id.upper(), v.name.upper())]
+        hits = hits or [v for v in reg.vendors.values() if want in v.name.upper()]
+        if not hits:
+            print(f"docasset: error: no vendor {args.vendor!r}", file=sys.stderr)
+            return EXIT_ERROR
+        for v in hits:
+            mine = [c for c in reg.conflicts if v.id in c.vendors]
+            print(json.dumps({**v.as_dict(), "conflicts": [c.__dict__ for c in mine]}, indent=1))
+        return EXIT_OK
+    if args.conflicts:
+        for c in reg.conflicts:
+            print(f"{c.kind}  {c.key}  {' '.join(c.vendors)}  {c.detail}")
+        return EXIT_OK
+    for v in reg.vendors.values():
+        keys = ", ".join(k for k in sorted(v.keys, key=lambda k: k.startswith("phone:")))
+        print(
+            f"{v.id}  {v.name!r}  confirmations {v.confirmations}  branches {len(v.branches)}"
+            f"  [{'+'.join(sorted(v.sources))}]  {keys[:120]}"
+        )
+    if reg.conflicts:
+        print(f"{len(reg.conflicts)} conflict(s): docasset vendors list --conflicts")
+    return EXIT_OK
+
+
 ADMIN_EMAIL = "admin@docasset.local"
 
 
@@ -631,6 +675,23 @@ def build_parser() -> argparse.ArgumentParser:
     mrm.add_argument("entry")
     mrm.add_argument("--reason", required=True)
     mrm.set_defaults(fn=cmd_memory)
+    ven = sub.add_parser("vendors", help="the vendor registry (master data: keys, branches)")
+    vsub = ven.add_subparsers(dest="vendors_cmd", required=True)
+    vl = vsub.add_parser("list", help="vendors with keys, confirmations and sources")
+    vl.add_argument("--conflicts", action="store_true", help="list the conflicts instead")
+    vl.set_defaults(fn=cmd_vendors)
+    vs = vsub.add_parser("show", help="one vendor (id or name) with provenance as JSON")
+    vs.add_argument("vendor")
+    vs.set_defaults(fn=cmd_vendors)
+    vi = vsub.add_parser(
+        "import",
+        help="import vendors from CSV or JSON (all or nothing; exit 1 when it creates conflicts)",
+    )
+    vi.add_argument("file")
+    vi.set_defaults(fn=cmd_vendors)
+    ve = vsub.add_parser("export", help="export the registry as CSV or JSON (by suffix)")
+    ve.add_argument("file")
+    ve.set_defaults(fn=cmd_vendors)
     ls = sub.add_parser(
         "labelstudio", help="a local Label Studio for operators (start | stop | status)"
     )

@@ -343,3 +343,36 @@ def test_a_damaged_store_file_is_a_clear_error_not_a_traceback(tmp_path: Path) -
     res = _run("--home", str(home), "memory", "list")
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert f"{log}: line 1 is damaged" in res.stderr and "To recover:" in res.stderr
+
+
+def test_vendors_import_list_show_export_and_conflicts(tmp_path: Path) -> None:
+    home = str(tmp_path / "work")
+    good = tmp_path / "vendors.csv"
+    good.write_text(
+        "vendor_id,name,key,address,phone\n"
+        "acme,ACME SDN BHD,tax_id:000111222333,,\n"
+        "acme,ACME SDN BHD,,1 JALAN SATU,03-1234 5678\n"
+    )
+    res = _run("--home", home, "vendors", "import", str(good))
+    assert res.returncode == 0, res.stderr
+    assert "imported 1 vendor(s)" in res.stdout
+    res = _run("--home", home, "vendors", "list")
+    assert res.returncode == 0 and "acme  'ACME SDN BHD'" in res.stdout
+    assert "tax_id:000111222333" in res.stdout
+    shown = json.loads(_run("--home", home, "vendors", "show", "acme").stdout)
+    assert shown["branches"][0]["phones"] == ["phone:0312345678"] and shown["conflicts"] == []
+    out = tmp_path / "out.json"
+    assert _run("--home", home, "vendors", "export", str(out)).returncode == 0
+    assert json.loads(out.read_text())["vendors"][0]["id"] == "acme"
+    # Another vendor claiming the same tax id: stored, reported, exit 1; never merged.
+    clash = tmp_path / "clash.json"
+    clash.write_text(json.dumps([{"name": "OTHER CO", "keys": ["tax_id:000111222333"]}]))
+    res = _run("--home", home, "vendors", "import", str(clash))
+    assert res.returncode == 1 and "conflict shared_key tax_id:000111222333" in res.stdout
+    res = _run("--home", home, "vendors", "list", "--conflicts")
+    assert "tax_id:000111222333" in res.stdout and "OTHER CO" in res.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,key\nX,nonsense\n")
+    res = _run("--home", home, "vendors", "import", str(bad))
+    assert res.returncode == 1 and "line 2" in res.stderr
+    assert _run("--home", home, "vendors", "show", "nobody").returncode == 1

@@ -70,3 +70,4 @@ class Workdir:
     reports = property(lambda self: self.root / "reports")
     curated = property(lambda self: self.root / "curated")
     memory = property(lambda self: self.root / "memory")
+    vendors = property(lambda self: self.root / "vendors")

@@ -10,12 +10,13 @@ import polars as pl
 from docasset.core.crash import crashpoint
 from docasset.core.extraction.batch import batch_summary, predict_batch
 from docasset.core.extraction.extract import ModelBundle
+from docasset.core.extraction.vendors import VendorMatch, match_vendor
 from docasset.core.ocr.documents import texts_of
 from docasset.core.ocr.engine import OCR_META, engine_mismatch
-from docasset.core.validation.memory import vendor_history
+from docasset.core.validation.memory import vendor_history, vendor_key
 from docasset.defs.ocr_engines import OcrEngine
 from docasset.defs.partitions import batches
-from docasset.defs.resources import MemoryStore, ModelRegistry
+from docasset.defs.resources import MemoryStore, ModelRegistry, VendorRegistryStore
 from docasset.defs.settings import Settings
 from docasset.errors import ModelError
 
@@ -30,7 +31,8 @@ from docasset.errors import ModelError
     description="Per document and field: value, normalized value, calibrated confidence, "
     "source, field_status (accepted | to_check) and the correction-memory entry that filled or "
     "confirmed it; per document the route (auto = touchless, review) with its blockers (text "
-    "and structured). Uses the model the registry's `production` alias points to at run time.",
+    "and structured) and the vendor registry's match (vendor_id, vendor_key: the key that "
+    "matched). Uses the model the registry's `production` alias points to at run time.",
 )
 def predictions(
     context,
@@ -39,6 +41,7 @@ def predictions(
     memory: MemoryStore,
     settings: Settings,
     ocr_engine: OcrEngine,
+    vendor_registry_store: VendorRegistryStore,
 ) -> pl.DataFrame:
     doctype = settings.doctype()
     bundle = registry.store().load("production")
@@ -47,10 +50,13 @@ def predictions(
             f"production model is for {bundle.doctype.name!r}, settings say {doctype.name!r}"
         )
     entries = memory.store().entries()
+    reg = vendor_registry_store.store().registry()
+    texts = texts_of(documents)
+    vendors = {d: m for d, t in texts.items() if (m := match_vendor(t, reg)) is not None}
     history = {
         d: h
-        for d, t in texts_of(documents).items()
-        if (h := vendor_history(t, entries)) is not None
+        for d, t in texts.items()
+        if (h := vendor_history(t, entries, _memory_vendor(vendors.get(d)))) is not None
     }
     batch = predict_batch(
         bundle,
@@ -60,6 +66,7 @@ def predictions(
         settings.routing_config(),
         context.partition_key,
         datetime.now(UTC),
+        vendors,
     )
     summary = batch_summary(batch, len(history))
     summary["failures"] = dg.MetadataValue.json(summary["failures"])
@@ -73,6 +80,11 @@ def predictions(
     )
     crashpoint("predictions_before_write")
     return batch.frame
+
+
+def _memory_vendor(match: VendorMatch | None) -> str | None:
+    """The correction memory's vendor of a document the registry matched by its keys."""
+    return vendor_key(match.name) if match is not None and match.name else None
 
 
 def _ocr_warning(

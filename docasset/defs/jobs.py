@@ -29,9 +29,9 @@ ingest_job = dg.define_asset_job(
 corrections_job = dg.define_asset_job(
     "corrections_job",
     tags={RUN_KIND: "corrections"},
-    selection=dg.AssetSelection.assets("corrections", "promotion_status"),
-    description="Import the corrections inbox into the append-only store; recompute which "
-    "corrections would be promoted.",
+    selection=dg.AssetSelection.assets("corrections", "vendor_registry", "promotion_status"),
+    description="Import the corrections inbox into the append-only store; learn the vendor "
+    "registry from them; recompute which corrections would be promoted.",
 )
 retrain_job = dg.define_asset_job(
     "retrain_job",

@@ -1,5 +1,5 @@
-"""Resources: the working directory, the model registry, the correction memory and the IO
-managers (the settings are in ``settings.py``, Label Studio in ``label_studio.py``).
+"""Resources: the working directory, the model registry, the correction memory, the vendor
+registry and the IO managers (the settings are in ``settings.py``, Label Studio in ``label_studio.py``).
 
 Every resource is configured with the working directory: the deployed definitions give it as
 ``dg.EnvVar("DOCASSET_HOME")`` (resolved when a run or a tick starts, never at import), and the
@@ -28,6 +28,7 @@ from docasset.core.files import confined, parquet_errors
 from docasset.core.recovery import record_run_process
 from docasset.core.training.registry import Registry
 from docasset.core.validation.memory import CorrectionMemory
+from docasset.core.validation.vendor_store import VendorStore
 from docasset.core.workdir import Workdir, check_home
 from docasset.errors import StoreError, UnsafePathError
 
@@ -76,6 +77,17 @@ class MemoryStore(dg.ConfigurableResource):
 
     def store(self) -> CorrectionMemory:
         return CorrectionMemory(Workdir(check_home(self.home)).memory)
+
+
+class VendorRegistryStore(dg.ConfigurableResource):
+    """The vendor registry's store (the home's vendors/): the ``vendor_registry`` asset learns
+    it from corrections and managers import into it; predictions read it (a resource, not an
+    input: the registry is downstream of the corrections of earlier predictions)."""
+
+    home: str = Field(description=HOME_DOC)
+
+    def store(self) -> VendorStore:
+        return VendorStore(Workdir(Path(self.home)).vendors)
 
 
 ALL_PARTITIONS = "docasset/all_partitions"
@@ -208,6 +220,7 @@ def resources_for(home: str, extra: Mapping[str, Any]) -> dict[str, Any]:
         "home": DocassetHome(root=home),
         "registry": ModelRegistry(home=home),
         "memory": MemoryStore(home=home),
+        "vendor_registry_store": VendorRegistryStore(home=home),
         "io_manager": PickleIOManager(home=home),
         "frames_io": FramesIOManager(home=home),
         **extra,

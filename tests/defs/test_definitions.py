@@ -40,11 +40,16 @@ def test_lineage_runs_from_raw_scans_to_production_health() -> None:
     assert "predictions" in up["production_health"]
     external = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).is_external}
     assert external == {"label_studio_annotations", "serving_model"}
+    # The vendor registry is learned from corrections (predictions read it as a resource:
+    # an input would close the predictions -> review -> corrections cycle).
+    assert up["vendor_registry"] == {"corrections", "documents"}
 
 
 GATES = {"scan_quality", "annotation_consistency", "accuracy_regression"}
 # Per-batch, non-blocking: a share of failed documents is reported, the batch goes on.
 BATCH_CHECKS = {"ocr_failures"}
+# Two vendors claiming one key: warned about, settled by a manager.
+REGISTRY_CHECKS = {"vendor_conflicts"}
 HEALTH_CHECKS = {
     "health_drift",
     "health_automation_drop",
@@ -57,7 +62,7 @@ HEALTH_CHECKS = {
 def test_gates_are_blocking_checks_and_health_checks_only_warn() -> None:
     graph = defs.resolve_asset_graph()
     names = {k.name: k for k in graph.asset_check_keys}
-    assert set(names) == GATES | HEALTH_CHECKS | BATCH_CHECKS
+    assert set(names) == GATES | HEALTH_CHECKS | BATCH_CHECKS | REGISTRY_CHECKS
     for name, key in names.items():
         # Gates guard what comes after them; health checks report a day, they block nothing.
         assert graph.get_check_spec(key).blocking == (name in GATES), name

@@ -26,6 +26,7 @@ from docasset.core.extraction.fields import load_doctype, values_match
 from docasset.core.training.curate import split_of
 from docasset.core.validation.corrections import read_store
 from docasset.core.validation.memory import CorrectionMemory, vendor_key
+from docasset.core.validation.vendor_store import VendorStore
 from docasset.core.workdir import Workdir
 from docasset.definitions import build_definitions
 from docasset.defs.driver import LocalDriver
@@ -302,6 +303,35 @@ def test_correction_memory_fixes_the_held_out_vendors_next_documents(state: Stat
         e.source_correction for e in held
     )
     assert any(e.kind == "anchor" and e.field == "total" for e in held)
+
+
+def test_the_vendor_registry_learns_from_corrections_and_predictions_match_it(
+    state: State,
+) -> None:
+    [run] = state.runs["corrections_2"]
+    registry = run.output_for_node("vendor_registry")
+    meta = {
+        e.materialization.asset_key.path[-1]: e.materialization.metadata
+        for e in run.get_asset_materialization_events()
+    }
+    assert meta["vendor_registry"]["corrections_learned"].value > 0
+    # The conflicts check ran with the asset: no key two vendors claim in the fixtures.
+    [check] = [c for c in run.get_asset_check_evaluations() if c.check_name == "vendor_conflicts"]
+    assert check.passed and check.metadata["key_conflicts"].value == 0
+    reg = VendorStore(state.wd.vendors).registry()
+    names = {vendor_key(v.name) for v in reg.vendors.values()}
+    assert {vendor_key(v) for v in HELD_OUT} <= names
+    assert set(registry["vendor_id"]) <= set(reg.vendors)
+    # The held-out vendors' next documents are matched by a printed key, not by their name,
+    # and their company is the registry's (the fixtures print a registration and a phone).
+    [intake] = state.runs["intake_3"]
+    preds = intake.output_for_node("predictions")
+    for doc_id in state.held_out_next.values():
+        rows = preds.filter((pl.col("doc_id") == doc_id) & (pl.col("field") == "company"))
+        [row] = rows.iter_rows(named=True)
+        assert row["vendor_id"] in reg.vendors, row
+        assert not row["vendor_key"].startswith("name:"), row
+        assert row["value"] == reg.vendors[row["vendor_id"]].name
 
 
 def test_retraining_fires_promotion_reasons_and_the_gate_catches_planted_annotations(

@@ -14,12 +14,14 @@ from typing import Any
 
 import polars as pl
 
+from docasset.core.extraction.dates import DateContext
 from docasset.core.extraction.extract import EXTRACTION_FAILED, ModelBundle, predict_documents
 from docasset.core.extraction.fields import DocType
 from docasset.core.extraction.history import VendorHistory
 from docasset.core.extraction.prediction_table import blocker_counts, predictions_frame
 from docasset.core.extraction.prediction_table import documents as document_routes
 from docasset.core.extraction.routing import Blocker, DocPrediction, RoutingConfig
+from docasset.core.extraction.vendors import VendorMatch
 from docasset.core.ocr.documents import ocr_errors, texts_of, word_confs_of
 
 
@@ -52,16 +54,23 @@ def predict_batch(
     routing: RoutingConfig,
     batch_id: str,
     now: datetime,
+    vendors: dict[str, VendorMatch] | None = None,
 ) -> BatchPredictions:
-    """Predict every document of a batch (``history``: the vendor history per document)."""
+    """Predict every document of a batch (``history``: the vendor history per document;
+    ``vendors``: the registry's match per document). The batch arrived ``now``: its dates
+    are checked against it (``docasset.core.extraction.dates``)."""
+    arrival = DateContext(arrival=now.date())
+    texts = texts_of(documents)
     preds = predict_documents(
         bundle,
         doctype,
-        texts_of(documents),
+        texts,
         document_blockers(documents),
         history,
         routing,
         word_confs_of(documents),
+        vendors,
+        dict.fromkeys(texts, arrival),
     )
     info = {
         r["doc_id"]: {"ocr_conf": r["ocr_conf"], "bad_scan": r["bad_scan"]}
@@ -95,6 +104,7 @@ def batch_summary(batch: BatchPredictions, vendors_recognised: int) -> dict[str,
         "field_automation": accepted / n_fields if n_fields else 0.0,
         "vendors_recognised": vendors_recognised,
         "memory_fields": int(df["memory_entry"].is_not_null().sum()),
+        "vendors_matched": int(docs["vendor_id"].is_not_null().sum()),
         **{f"blocked_{k}": n for k, n in blocker_counts(df).items()},
         "ocr_failures": len(batch.ocr_failed),
         "extraction_failures": len(failed),

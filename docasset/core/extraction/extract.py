@@ -34,17 +34,20 @@ from typing import Any
 
 import spacy
 import yaml
+from rapidfuzz import fuzz
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from docasset.core.extraction.arithmetic import check_total
 from docasset.core.extraction.confidence import fit_logistic, logistic, span_features
+from docasset.core.extraction.dates import DateContext, date_checks, engines_disagree
 from docasset.core.extraction.domain import DOMAIN_META, out_of_domain
 from docasset.core.extraction.evidence import WordSpans, span_ocr
 from docasset.core.extraction.fields import (
     DocType,
     FieldSpec,
     doctype_to_dict,
+    equivalent,
     load_doctype,
     normalize,
     parse_amount,
@@ -81,6 +84,8 @@ from docasset.core.extraction.rules import (
     rule_candidates,
     untendered_amounts,
 )
+from docasset.core.extraction.vendor_keys import name_key
+from docasset.core.extraction.vendors import VendorMatch
 from docasset.core.isolation import isolated, isolating
 from docasset.errors import DocumentError, ModelError
 
@@ -487,13 +492,17 @@ def predict_text(
     history: VendorHistory | None = None,
     cfg: RoutingConfig | None = None,
     doc_blockers: list[Blocker] | None = None,
+    vendor: VendorMatch | None = None,
+    dates: DateContext | None = None,
 ) -> DocPrediction:
     """Extract and route every field of ``bundle.doctype`` from one document's OCR text.
 
     ``doc``: the pipeline's output for it, when the caller ran the pipeline over a batch;
     ``words``: the OCR word confidences (``docasset.core.extraction.evidence``); ``history``:
     the recognised vendor's history; ``doc_blockers``: document-level reasons for review
-    (a bad scan)."""
+    (a bad scan); ``vendor``: the registry's match (:func:`with_vendor`); ``dates``: what
+    dates are checked against (arrival, a second OCR reading; the vendor's dates come from
+    ``vendor``)."""
     cfg = cfg or RoutingConfig()
     doc = doc if doc is not None else bundle.nlp(text)
     ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
@@ -508,7 +517,9 @@ def predict_text(
         )
         if history is not None:
             f = _with_history(bundle, spec, text, f, opts, history, words, cfg)
-        fields[spec.name] = f
+        if vendor is not None:
+            f = with_vendor(spec, text, f, vendor, cfg)
+        fields[spec.name] = _with_checks(bundle.doctype, spec, text, f, vendor, dates, cfg)
     blockers = list(doc_blockers or [])
     if not text.strip():
         blockers.append(Blocker("no_text", None, "the OCR found no text"))
@@ -521,7 +532,111 @@ def predict_text(
         blockers,
         sum_rule_problems(bundle.doctype, values),
     )
-    return DocPrediction(doc_id, fields, route, blockers, bundle.version, conf)
+    return DocPrediction(
+        doc_id,
+        fields,
+        route,
+        blockers,
+        bundle.version,
+        conf,
+        vendor.vendor_id if vendor else None,
+        vendor.key if vendor else None,
+    )
+
+
+ADDRESS_FIELD = "address"
+
+
+def _alnum(value: str) -> str:
+    return "".join(name_key(value).split())
+
+
+def _printed_at(text: str, value: str) -> tuple[int, int]:
+    """Where ``value`` is printed in ``text`` (its best fuzzy alignment), (0, 0) if nowhere."""
+    res = fuzz.partial_ratio_alignment(value.upper(), text.upper())
+    return (res.dest_start, res.dest_end) if res is not None else (0, 0)
+
+
+def with_vendor(
+    spec: FieldSpec, text: str, f: FieldPrediction, match: VendorMatch, cfg: RoutingConfig
+) -> FieldPrediction:
+    """The company (and, for a recognised branch, the address) after the vendor registry.
+
+    Ambiguous (two vendors matched): the company is to check (``vendor_ambiguous``). The
+    reading equivalent to the registry's value is ``confirmed``; otherwise the registry's
+    value printed in the document (its letters and digits) replaces the reading (``filled``;
+    with fewer confirmations than ``history_min_support`` a suggestion to check). Either is
+    accepted by the history when the vendor (branch) has ``history_min_support``
+    confirmations. The registry's value neither read nor printed *contradicts* the document:
+    the field is to check (``vendor_conflict``), prefilled with the document's reading (the
+    registry's when nothing was read)."""
+    if spec.name in SELLER_FIELDS and match.ambiguous:
+        why = Blocker("vendor_ambiguous", spec.name, f"{match.key}: {', '.join(match.ambiguous)}")
+        return replace(f, checks=(*f.checks, why))
+    if spec.name in SELLER_FIELDS:
+        known, support = match.name, match.support
+    elif spec.name == ADDRESS_FIELD:
+        known, support = match.address, match.address_support
+    else:
+        return f
+    if not known:
+        return f
+    # The reading's own history verdicts (a contradicted or fuzzy memory value) give way to
+    # the registry's when the document agrees with it.
+    keep = tuple(b for b in f.checks if b.kind not in ("history_conflict", "history_fuzzy"))
+    accepted = support if support >= cfg.history_min_support else 0
+    if f.value is not None and equivalent(spec, f.value, known):
+        return _trusted(replace(f, checks=keep, history="confirmed", history_support=accepted), cfg)
+    if not (_alnum(known) and _alnum(known) in _alnum(text)):
+        detail = f"vendor {match.vendor_id} ({match.key}): {known}"[:200]
+        block = Blocker("vendor_conflict", spec.name, detail)
+        value = f.value if f.value is not None else known
+        return replace(f, value=value, checks=(*f.checks, block))
+    start, end = _printed_at(text, known)
+    filled = replace(
+        f,
+        value=known,
+        start=start,
+        end=end,
+        source="memory",
+        checks=keep,
+        history="filled",
+        history_support=accepted,
+        memory_entry=None,
+        # The model's confidence scored another value: a fill too few corrections confirm
+        # is a suggestion for the operator, never accepted on that confidence.
+        confidence=f.confidence if accepted else 0.0,
+    )
+    return _trusted(filled, cfg)
+
+
+def _with_checks(
+    doctype: DocType,
+    spec: FieldSpec,
+    text: str,
+    f: FieldPrediction,
+    vendor: VendorMatch | None,
+    dates: DateContext | None,
+    cfg: RoutingConfig,
+) -> FieldPrediction:
+    """The field with the date checks (``docasset.core.extraction.dates``) and, for the total,
+    the second OCR reading's check; the vendor's corrected dates join ``dates``."""
+    ctx = dates or DateContext()
+    if vendor is not None and vendor.vendor_id is not None:
+        ctx = replace(ctx, vendor_dates=vendor.dates)
+    if cfg.date_window_days and not ctx.window_days:
+        ctx = replace(ctx, window_days=cfg.date_window_days)
+    extra: list[Blocker] = []
+    if spec.type == "date":
+        first = next(s.name for s in doctype.fields if s.type == "date")
+        extra = date_checks(spec.name, f.value, text, ctx, spec.name == first, _one_date(doctype))
+    elif (
+        spec.type == "amount"
+        and f.value is not None
+        and (why := engines_disagree("amount", f.value, ctx.other_reading))
+    ):
+        extra = [Blocker("ocr_engines_disagree", spec.name, why)]
+    return replace(f, checks=(*f.checks, *extra)) if extra else f
 
 
 def predict_unmodelled(doctype: DocType, doc_id: str) -> DocPrediction:
@@ -566,14 +681,18 @@ def predict_documents(
     history: dict[str, VendorHistory] | None = None,
     cfg: RoutingConfig | None = None,
     words: dict[str, WordSpans] | None = None,
+    vendors: dict[str, VendorMatch] | None = None,
+    dates: dict[str, DateContext] | None = None,
 ) -> list[DocPrediction]:
     """Predict a batch of documents (id -> OCR text): the one code path of the ``predictions``
-        asset and ``docasset extract``. ``history``: the vendor history per document (from the
-        correction memory); ``extra_blockers`` (for example a bad scan) force review; ``words``:
-        the OCR word confidences per document. A document unlike the model's training documents
-    (``domain.out_of_domain``, when the model carries a domain summary) gets the document-level
-    blocker ``out_of_domain``: every field is checked. A document extraction fails on gets
-        :func:`predict_failed` (review, the reason as blocker); the others go on."""
+    asset and ``docasset extract``. ``history``: the vendor history per document (from the
+    correction memory); ``extra_blockers`` (for example a bad scan) force review; ``words``:
+    the OCR word confidences per document; ``vendors``: the registry's match per document;
+    ``dates``: per document, what its dates are checked against. A document unlike the
+    model's training documents (``domain.out_of_domain``, when the model carries a domain
+    summary) gets the document-level blocker ``out_of_domain``: every field is checked. A
+    document extraction fails on gets :func:`predict_failed` (review, the reason as blocker);
+    the others go on."""
     out = []
     # nlp.pipe batches documents through the network: larger matrix products, ~2x faster.
     docs = _parsed(bundle, texts) if bundle else None
@@ -602,6 +721,8 @@ def predict_documents(
                     (history or {}).get(doc_id),
                     cfg,
                     extra,
+                    (vendors or {}).get(doc_id),
+                    (dates or {}).get(doc_id),
                 )
             )
             if isinstance(got, DocumentError):

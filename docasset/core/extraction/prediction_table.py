@@ -10,7 +10,9 @@ count and filter by ``kind``, never parse the text), ``doc_confidence``. Per fie
 ``field_status`` (``accepted`` | ``to_check``: what Label Studio locks or asks), the value and
 its evidence, ``memory_entry``/``history`` (the correction-memory entry that ``filled`` or
 ``confirmed`` it), ``span_ocr_conf`` (lowest OCR word confidence 0-1 under the value) and
-``features`` (the confidence model's evidence, JSON, for the calibration store).
+``features`` (the confidence model's evidence, JSON, for the calibration store); per document
+``vendor_id``/``vendor_key``: the vendor registry's match and the key that matched it
+(``kind:value``; on an ambiguous match the key and no vendor).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ PREDICTION_COLUMNS: dict[str, PolarsDataType] = {
     "blockers": pl.List(pl.Utf8),
     "blocker_details": pl.List(BLOCKER_STRUCT),
     "doc_confidence": pl.Float64,
+    "vendor_id": pl.Utf8,
+    "vendor_key": pl.Utf8,
     "field": pl.Utf8,
     "required": pl.Boolean,
     "value": pl.Utf8,
@@ -75,6 +79,8 @@ PREDICTIONS_SCHEMA = pa.DataFrameSchema(
         "blockers": pa.Column(pl.List(pl.Utf8)),
         "blocker_details": pa.Column(pl.List(BLOCKER_STRUCT)),
         "doc_confidence": pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0)),
+        "vendor_id": pa.Column(pl.Utf8, nullable=True),
+        "vendor_key": pa.Column(pl.Utf8, nullable=True),
         "field": pa.Column(pl.Utf8, nullable=False),
         "required": pa.Column(pl.Boolean),
         "value": pa.Column(pl.Utf8, nullable=True),
@@ -121,6 +127,8 @@ def predictions_frame(
                     "blockers": p.blocker_texts,
                     "blocker_details": [b.as_dict() for b in p.blockers],
                     "doc_confidence": float(p.doc_confidence),
+                    "vendor_id": p.vendor_id,
+                    "vendor_key": p.vendor_key,
                     "field": spec.name,
                     "required": spec.required,
                     "value": f.value,
@@ -168,6 +176,8 @@ def to_json(doctype: DocType, p: DocPrediction, doc_name: str | None = None) -> 
         "blocker_details": [b.as_dict() for b in p.blockers],
         "doc_confidence": p.doc_confidence,
         "model_version": p.model_version,
+        "vendor_id": p.vendor_id,
+        "vendor_key": p.vendor_key,
     } | ({"customers": customers} if customers else {})
 
 
@@ -180,6 +190,8 @@ def documents(preds: pl.DataFrame) -> pl.DataFrame:
         pl.col("blockers").first(),
         pl.col("blocker_details").first(),
         pl.col("model_version").first(),
+        pl.col("vendor_id").first(),
+        pl.col("vendor_key").first(),
         pl.col("predicted_at").first(),
         (pl.col("field_status") == "accepted").sum().alias("fields_accepted"),
         (pl.col("field_status") == "to_check").sum().alias("fields_to_check"),
@@ -223,6 +235,8 @@ def from_frame(preds: pl.DataFrame) -> list[DocPrediction]:
                 blockers,
                 first["model_version"],
                 first["doc_confidence"],
+                first.get("vendor_id"),
+                first.get("vendor_key"),
             )
         )
     return out

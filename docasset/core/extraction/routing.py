@@ -43,6 +43,14 @@ BlockerKind = Literal[
     "extraction_failed",
     "ocr_failed",
     "out_of_domain",
+    "vendor_conflict",
+    "vendor_ambiguous",
+    "date_implausible",
+    "date_in_future",
+    "date_far_from_arrival",
+    "date_outside_vendor_history",
+    "date_printed_differently",
+    "ocr_engines_disagree",
 ]
 History = Literal["filled", "confirmed"]  # how the vendor history took part in a field
 Source = Literal["model", "rule", "both", "none", "memory"]
@@ -90,6 +98,11 @@ class RoutingConfig:
         "whatever the model's confidence, unless the vendor history accepts it (0: off).",
         ge=0,
         le=1,
+    )
+    date_window_days: int = tunable(
+        0,
+        "A date further than this many days from the document's arrival is checked by a "
+        "person (date_far_from_arrival; 0: off, e.g. replays of old receipts).",
     )
     min_support: int = tunable(
         8,
@@ -159,6 +172,8 @@ class DocPrediction:
     blockers: list[Blocker]
     model_version: str | None
     doc_confidence: float = 0.0
+    vendor_id: str | None = None  # the registry's vendor the document matched
+    vendor_key: str | None = None  # the key that matched it (kind:value), or why ambiguous
 
     def values(self) -> dict[str, str | None]:
         return {k: f.value for k, f in self.fields.items()}

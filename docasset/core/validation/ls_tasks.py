@@ -7,7 +7,8 @@ the document; ``data.review_note`` says why it is queued and what is not asked; 
 manager's columns ``thumbnail`` (the first page), ``vendor`` (the predicted company or first
 text field), ``status`` (to check, QA sample, or a rejection: ``ls_review``) and ``reason``
 (the blockers) describe it at a glance; ``data.rejection`` is empty until an annotation is
-refused; ``data.docasset`` carries the batch, queue reason, blockers, model version and the
+refused; ``data.docasset`` carries the batch, queue reason, blockers, model version, the vendor
+registry's match (``vendor_id``, ``vendor_key``: the printed key that matched) and the
 values field-level routing accepted. The one prediction (``model_version``; ``score`` =
 lowest field confidence) has, per predicted field, a box from the OCR word boxes of the
 value's span (a ``rectanglelabels`` result with the field's label) and the value docasset
@@ -166,6 +167,8 @@ def review_note(
         parts.append(f"Accepted by the model, not asked: {', '.join(accepted)}.")
     if unplaced:
         parts.append(f"Predicted but not found on the page: {'; '.join(unplaced)}.")
+    if pred.vendor_id:
+        parts.append(f"Vendor {pred.vendor_id} (by {pred.vendor_key}).")
     parts.append(f"Model {pred.model_version or 'none'}.")
     return " ".join(parts)
 
@@ -251,6 +254,8 @@ def review_task(
                 "blocker_details": [b.as_dict() for b in pred.blockers],
                 "model_version": pred.model_version,
                 "accepted": accepted,
+                "vendor_id": pred.vendor_id,
+                "vendor_key": pred.vendor_key,
             },
         },
         "predictions": [],

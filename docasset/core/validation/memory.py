@@ -284,12 +284,14 @@ def _continues(text: str, end: int) -> bool:
     return sum(ch.isalnum() for ch in rest) >= 3
 
 
-def recall(text: str, entries: list[MemoryEntry]) -> dict[str, tuple[str, int, int, str]]:
-    """Field -> (value, start, end, entry id) for the document's vendor: a remembered value
-    present in the text (exactly, ignoring case and spacing, or fuzzily >= 90; the best match
-    when the vendor has several, e.g. branch addresses), or the amount after a remembered
-    total keyword."""
-    vendor = find_vendor(text, entries)
+def recall(
+    text: str, entries: list[MemoryEntry], vendor: str | None = None
+) -> dict[str, tuple[str, int, int, str]]:
+    """Field -> (value, start, end, entry id) for the document's vendor (``vendor``, else the
+    one named in the header): a remembered value present in the text (exactly, ignoring case
+    and spacing, or fuzzily >= 90; the best match when the vendor has several, e.g. branch
+    addresses), or the amount after a remembered total keyword."""
+    vendor = vendor or find_vendor(text, entries)
     if vendor is None:
         return {}
     out: dict[str, tuple[str, int, int, str]] = {}
@@ -318,10 +320,16 @@ def _squash(s: str) -> str:
     return "".join(s.split()).lower()
 
 
-def vendor_history(text: str, entries: list[MemoryEntry]) -> VendorHistory | None:
+def vendor_history(
+    text: str, entries: list[MemoryEntry], vendor: str | None = None
+) -> VendorHistory | None:
     """The document's vendor history: its recalled values (with their entries' support) and
-    every value typed for the vendor's stable fields; None when no remembered vendor shows."""
-    vendor = find_vendor(text, entries)
+    every value typed for the vendor's stable fields; None when no remembered vendor shows.
+    ``vendor``: the memory's vendor the vendor registry matched by the document's printed keys
+    (``docasset.core.extraction.vendors``), used when the memory knows it; otherwise the
+    vendor is found by its name in the header lines."""
+    if vendor is None or not any(e.vendor == vendor for e in entries):
+        vendor = find_vendor(text, entries)
     if vendor is None:
         return None
     mine = [e for e in entries if e.vendor == vendor]
@@ -331,7 +339,7 @@ def vendor_history(text: str, entries: list[MemoryEntry]) -> VendorHistory | Non
         f: HistoryHit(
             f, v, s, e, ident, by_id[ident].support, by_id[ident].kind, _squash(v) in flat
         )
-        for f, (v, s, e, ident) in recall(text, mine).items()
+        for f, (v, s, e, ident) in recall(text, mine, vendor).items()
     }
     known: dict[str, dict[str, int]] = {}
     for e in mine:

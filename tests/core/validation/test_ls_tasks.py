@@ -65,6 +65,8 @@ def _pred(**fields: FieldPrediction) -> DocPrediction:
         "review",
         [Blocker("low_confidence", "total", "0.81 < 0.95")],
         "v0007",
+        vendor_id="v123",
+        vendor_key="tax_id:000111222333",
     )
 
 
@@ -85,9 +87,13 @@ def test_review_task_boxes_each_value_from_its_ocr_words_and_shows_docassets_val
     data = task["data"]
     assert data["pages"] == [page.url] and data["doc_id"] == DOC
     assert data["docasset"]["accepted"] == {"company": "ACME SDN. BHD."}
+    # The vendor the registry matched, and by which printed key, for the operator.
+    assert data["docasset"]["vendor_key"] == "tax_id:000111222333"
+    assert data["docasset"]["vendor_id"] == "v123"
     note = data["review_note"]
     assert "low confidence total" in note and "not asked: COMPANY" in note
     assert "not found on the page: DATE = 01/02/2024" in note and "v0007" in note
+    assert "Vendor v123 (by tax_id:000111222333)." in note
     [p] = task["predictions"]
     assert p["model_version"] == "v0007" and p["score"] == 0.55
     by = {(r["id"], r["from_name"]): r for r in p["result"]}

@@ -1,0 +1,286 @@
+"""The vendor registry's store: learned from corrections, importable and exportable by a manager.
+
+Files under the registry directory (the work dir's ``vendors/``), both append-only JSON lines:
+
+- ``observations.jsonl``: one record per corrected document the registry learned (the
+  correction id, who typed it and when, the typed company/address/date, and the stable keys
+  printed in its OCR text): the provenance of every vendor, key and branch;
+- ``imports.jsonl``: one record per vendor a manager imported (file, line, actor, time).
+
+The registry itself (``docasset.core.extraction.vendors.build_registry``) is rebuilt from the
+two logs: a document corrected again counts once (its latest correction); conflicts are
+reported (:attr:`Registry.conflicts`, ``docasset vendors list --conflicts``), never merged.
+
+Import formats (:meth:`VendorStore.import_file`, all or nothing: a malformed row rejects the
+file with line-level reasons and imports nothing):
+
+- CSV with a header: ``name`` (required), ``vendor_id``, ``key`` (``kind:value``, e.g.
+  ``tax_id:000123456789``), ``address``, ``phone``; one row per key or branch, rows of one
+  vendor share its name (or id); what :meth:`export` writes is importable;
+- JSON: a list of ``{"name", "id"?, "keys": ["kind:value", ...] | {"kind:value": n},
+  "branches": [{"address", "phones": [...]}]}`` (the ``export`` JSON's ``vendors``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from docasset.core.extraction.fields import parse_date
+from docasset.core.extraction.vendor_keys import extract_keys, normalise, parse_ident
+from docasset.core.extraction.vendors import Conflict, Observation, Registry, build_registry
+from docasset.core.files import append_line, atomic_write
+from docasset.core.validation.corrections import latest_per_document
+from docasset.errors import DocassetError
+
+LEARNED = "learned"
+CSV_COLUMNS = ("vendor_id", "name", "key", "address", "phone", "confirmations", "sources")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import added and the conflicts it created (absent before it)."""
+
+    vendors: int
+    conflicts: list[Conflict]
+
+
+class VendorStore:
+    """The registry's logs under a directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.observations_path = root / "observations.jsonl"
+        self.imports_path = root / "imports.jsonl"
+
+    @staticmethod
+    def _read(path: Path) -> list[dict[str, Any]]:
+        if not path.is_file():
+            return []
+        return [json.loads(x) for x in path.read_text("utf-8").splitlines() if x.strip()]
+
+    def observations(self) -> list[Observation]:
+        """Learned observations (the latest per document) then imported ones, in order."""
+        latest: dict[str, Observation] = {}
+        for rec in self._read(self.observations_path):
+            if rec.get("op") == "observe":
+                latest.pop(rec["doc_id"], None)  # re-inserted last: arrival order of the latest
+                latest[rec["doc_id"]] = _obs(rec)
+        imported = [_obs(r) for r in self._read(self.imports_path)]
+        return [*latest.values(), *imported]
+
+    def registry(self) -> Registry:
+        """The registry the logs give now."""
+        return build_registry(self.observations())
+
+    def learned(self) -> set[str]:
+        """Correction ids the registry has read (whether or not they taught it anything)."""
+        return {str(r["correction"]) for r in self._read(self.observations_path)}
+
+    def learn(self, corrections: pl.DataFrame, texts: dict[str, str]) -> list[Observation]:
+        """Observe the latest unconflicted corrections not read yet whose document's OCR text
+        is in ``texts`` (their keys are read from it); the others wait for their text."""
+        done = self.learned()
+        added: list[Observation] = []
+        for row in latest_per_document(corrections).iter_rows(named=True):
+            cid = str(row["correction_id"])
+            if cid in done:
+                continue
+            if row["conflict"] or row["verdict"]:
+                append_line(self.observations_path, json.dumps({"op": LEARNED, "correction": cid}))
+                continue
+            text = texts.get(row["doc_id"])
+            if text is None:
+                continue
+            fields = json.loads(row["fields_json"])
+            company = fields.get("company") or fields.get("vendor")
+            if not company:
+                append_line(self.observations_path, json.dumps({"op": LEARNED, "correction": cid}))
+                continue
+            day = parse_date(fields.get("date") or "") if fields.get("date") else None
+            obs = Observation(
+                cid,
+                str(row["doc_id"]),
+                str(company),
+                fields.get("address") or None,
+                day.isoformat() if day else None,
+                tuple(k.ident for k in extract_keys(text)),
+                str(row["annotator"] or ""),
+                datetime.now(UTC).isoformat(),
+            )
+            rec = {"op": "observe", "correction": cid, **asdict(obs)}
+            append_line(self.observations_path, json.dumps(rec))
+            added.append(obs)
+        return added
+
+    def import_file(self, path: Path, actor: str) -> ImportResult:
+        """Import a manager's CSV or JSON file (module docstring); returns the vendors it
+        named and the conflicts it created. Raises ``DocassetError`` naming every bad row."""
+        try:
+            raw = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DocassetError(f"{path}: unreadable ({exc})") from exc
+        records = _parse_json(raw, path) if path.suffix.lower() == ".json" else _parse_csv(raw)
+        before = {(c.kind, c.key, c.vendors) for c in self.registry().conflicts}
+        now = datetime.now(UTC).isoformat()
+        obs = [
+            Observation(
+                f"import:{path.name}#{i}",
+                "",
+                rec["name"],
+                address,
+                None,
+                tuple(keys),
+                actor,
+                now,
+                "imported",
+                rec.get("id"),
+            )
+            for i, rec in enumerate(records, start=1)
+            for address, keys in _branch_rows(rec)
+        ]
+        for o in obs:
+            append_line(self.imports_path, json.dumps(asdict(o)))
+        after = self.registry().conflicts
+        new = [c for c in after if (c.kind, c.key, c.vendors) not in before]
+        return ImportResult(len(records), new)
+
+    def export(self, path: Path) -> int:
+        """Write the registry as CSV (one row per key and per branch) or JSON (by suffix);
+        returns the number of vendors."""
+        reg = self.registry()
+        if path.suffix.lower() == ".json":
+            data = {
+                "vendors": [v.as_dict() for v in reg.vendors.values()],
+                "conflicts": [asdict(c) for c in reg.conflicts],
+            }
+            atomic_write(path, json.dumps(data, indent=1).encode())
+            return len(reg.vendors)
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(CSV_COLUMNS)
+        for v in reg.vendors.values():
+            common = [v.id, v.name]
+            tail = [v.confirmations, "+".join(sorted(v.sources))]
+            for k in sorted(v.keys):
+                if not k.startswith("phone:"):
+                    w.writerow([*common, k, "", "", *tail])
+            for b in v.branches:
+                phones = sorted(b.phones) or [""]
+                for p in phones:
+                    w.writerow([*common, "", b.address, p.partition(":")[2], *tail])
+            branch_phones = {p for b in v.branches for p in b.phones}
+            for k in sorted(v.keys):
+                if k.startswith("phone:") and k not in branch_phones:
+                    w.writerow([*common, k, "", "", *tail])
+        atomic_write(path, buf.getvalue().encode())
+        return len(reg.vendors)
+
+
+def _obs(rec: dict[str, Any]) -> Observation:
+    fields = {k: rec[k] for k in Observation.__dataclass_fields__ if k in rec}
+    fields["keys"] = tuple(fields.get("keys", ()))
+    return Observation(**fields)
+
+
+def _key(raw: str, where: str, problems: list[str]) -> str | None:
+    try:
+        kind, value = parse_ident(raw.strip())
+        norm = normalise(kind, value)
+    except ValueError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+    if norm is None:
+        problems.append(f"{where}: {raw!r} is no {kind} (too short or no digits)")
+        return None
+    return f"{kind}:{norm}"
+
+
+def _phone(raw: str, where: str, problems: list[str]) -> str | None:
+    return _key(f"phone:{raw}", where, problems)
+
+
+def _parse_csv(raw: str) -> list[dict[str, Any]]:
+    rows = list(csv.DictReader(io.StringIO(raw)))
+    problems: list[str] = []
+    if not rows or "name" not in rows[0]:
+        raise DocassetError("vendor CSV needs a header with at least 'name' and a row")
+    vendors: dict[str, dict[str, Any]] = {}
+    for n, row in enumerate(rows, start=2):
+        name = (row.get("name") or "").strip()
+        if not name:
+            problems.append(f"line {n}: no name")
+            continue
+        vid = (row.get("vendor_id") or "").strip() or None
+        rec = vendors.setdefault(
+            vid or name.upper(), {"name": name, "id": vid, "keys": [], "branches": []}
+        )
+        if (k := (row.get("key") or "").strip()) and (ident := _key(k, f"line {n}", problems)):
+            rec["keys"].append(ident)
+        address = (row.get("address") or "").strip()
+        phone = (row.get("phone") or "").strip()
+        p = _phone(phone, f"line {n}", problems) if phone else None
+        if address:
+            rec["branches"].append({"address": address, "phones": [p] if p else []})
+        elif p:
+            rec["keys"].append(p)
+    if problems:
+        raise DocassetError("vendor CSV rejected, nothing imported: " + "; ".join(problems[:20]))
+    return list(vendors.values())
+
+
+def _parse_json(raw: str, path: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise DocassetError(f"{path}: not JSON ({exc})") from exc
+    items = data.get("vendors") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise DocassetError(f"{path}: expected a list of vendors (or {{'vendors': [...]}})")
+    problems: list[str] = []
+    out = []
+    for i, item in enumerate(items):
+        where = f"vendor #{i}"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            problems.append(f"{where}: needs a 'name'")
+            continue
+        keys = item.get("keys") or []
+        idents = [_key(str(k), where, problems) for k in keys]
+        branches = []
+        for b in item.get("branches") or []:
+            if not isinstance(b, dict) or not isinstance(b.get("address"), str):
+                problems.append(f"{where}: a branch needs an 'address'")
+                continue
+            phones = [
+                _key(p if ":" in str(p) else f"phone:{p}", where, problems)
+                for p in b.get("phones") or []
+            ]
+            branches.append({"address": b["address"], "phones": [p for p in phones if p]})
+        vid = item.get("id")
+        out.append(
+            {
+                "name": item["name"],
+                "id": vid if isinstance(vid, str) else None,
+                "keys": [k for k in idents if k],
+                "branches": branches,
+            }
+        )
+    if problems:
+        raise DocassetError(f"{path} rejected, nothing imported: " + "; ".join(problems[:20]))
+    return out
+
+
+def _branch_rows(rec: dict[str, Any]) -> Iterable[tuple[str | None, list[str]]]:
+    """An imported vendor as observations: its keys once, then one per branch."""
+    yield None, list(rec["keys"])
+    for b in rec["branches"]:
+        yield b["address"], list(b["phones"])

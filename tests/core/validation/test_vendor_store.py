@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from docasset.core.extraction.fields import load_doctype
+from docasset.core.validation.corrections import import_file, read_store
+from docasset.core.validation.vendor_store import VendorStore
+from docasset.errors import DocassetError
+
+TEXT = {
+    "d1": "BOOK TA .K (TAMAN DAYA) SDN BHD\n(789417-W)\nNO.53 JALAN SAGU 18\nTEL 07-355 2616\n",
+    "d2": "BOOK TA .K (TAMAN DAYA) SDN BHD\n(789417-W)\nLOT 2 JALAN BARU\nTEL 07-111 2222\n",
+}
+
+
+def _store(tmp_path: Path) -> Path:
+    f = tmp_path / "c.jsonl"
+    rows = [
+        {
+            "doc_id": d,
+            "annotator": "alice",
+            "timestamp": f"2026-11-24T10:0{i}:00Z",
+            "fields": {"company": "BOOK TA .K (TAMAN DAYA) SDN BHD", "address": a, "date": day},
+        }
+        for i, (d, a, day) in enumerate(
+            [("d1", "NO.53 JALAN SAGU 18", "25/12/2018"), ("d2", "LOT 2 JALAN BARU", "1/1/2019")]
+        )
+    ]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    import_file(f, tmp_path / "store", load_doctype("receipt"), {"d1", "d2"})
+    return tmp_path / "store"
+
+
+def test_the_registry_learns_each_correction_once_with_its_provenance(tmp_path: Path) -> None:
+    corrections = read_store(_store(tmp_path))
+    store = VendorStore(tmp_path / "vendors")
+    # A document whose OCR text is not at hand waits for it (nothing is marked read).
+    assert [o.doc_id for o in store.learn(corrections, {"d1": TEXT["d1"]})] == ["d1"]
+    assert [o.doc_id for o in store.learn(corrections, TEXT)] == ["d2"]
+    assert store.learn(corrections, TEXT) == []  # idempotent
+    [v] = store.registry().vendors.values()
+    assert v.confirmations == 2 and v.dates == ["2018-12-25", "2019-01-01"]
+    assert len(v.keys["company_no:789417"]) == 2 and len(v.branches) == 2
+    assert {o.annotator for o in store.observations()} == {"alice"}
+    assert store.learned() == set(corrections["correction_id"].to_list())
+
+
+def test_import_export_round_trip_and_conflicts_are_reported_not_merged(tmp_path: Path) -> None:
+    store = VendorStore(tmp_path / "vendors")
+    store.learn(read_store(_store(tmp_path)), TEXT)
+    for suffix in ("csv", "json"):
+        out = tmp_path / f"vendors.{suffix}"
+        assert store.export(out) == 1
+        again = VendorStore(tmp_path / f"again-{suffix}")
+        result = again.import_file(out, "manager")
+        assert result.vendors == 1 and result.conflicts == []
+        [v] = again.registry().vendors.values()
+        assert v.name == "BOOK TA .K (TAMAN DAYA) SDN BHD" and "company_no:789417" in v.keys
+        assert {b.address for b in v.branches} == {"NO.53 JALAN SAGU 18", "LOT 2 JALAN BARU"}
+    # A manager's vendor under another name claiming the learned registration number.
+    other = tmp_path / "other.csv"
+    other.write_text("name,key,address,phone\nKEDAI LAIN,company_no:789417-W,,\n")
+    result = store.import_file(other, "manager")
+    assert [(c.kind, c.key) for c in result.conflicts] == [
+        ("import_disagrees", "company_no:789417")
+    ]
+    assert len(store.registry().vendors) == 2  # kept apart, both claim it
+
+
+def test_a_malformed_import_is_rejected_whole_with_its_lines(tmp_path: Path) -> None:
+    store = VendorStore(tmp_path / "vendors")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,key\nKEDAI A,tax_id:000111222333\n,phone:0312345678\nKEDAI B,colour:red\n")
+    with pytest.raises(DocassetError) as err:
+        store.import_file(bad, "manager")
+    assert "line 3: no name" in str(err.value) and "line 4" in str(err.value)
+    assert store.registry().vendors == {}  # nothing imported
+    with pytest.raises(DocassetError, match="not JSON"):
+        (tmp_path / "bad.json").write_text("{")
+        store.import_file(tmp_path / "bad.json", "manager")
