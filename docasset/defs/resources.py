@@ -1,5 +1,6 @@
 """Resources: the working directory, the model registry, the correction memory, the vendor
-registry and the IO managers (the settings are in ``settings.py``, Label Studio in ``label_studio.py``).
+registry and the IO managers (the settings are in ``settings.py``, Label Studio in
+``label_studio.py``).
 
 Every resource is configured with the working directory: the deployed definitions give it as
 ``dg.EnvVar("DOCASSET_HOME")`` (resolved when a run or a tick starts, never at import), and the
