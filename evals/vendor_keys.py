@@ -20,7 +20,9 @@ the earlier ones still teach), it counts:
   ``rule_date_pick``: the first date the rules find in the text, right or wrong, and whether
   any check flags it (the wrong ones passing are the silent errors left);
 - ``*_printed``: those whose registry value is printed in the document's text (letters and
-  digits), the agreement ``predictions`` accepts on, and how many of them are right.
+  digits), the agreement ``predictions`` accepts on, and how many of them are right;
+  ``*_accepted``: of those, the ones whose vendor (branch) has ``history_min_support``
+  confirmations: what the registry alone accepts.
 
 Text: the OCR cache of ``evals.run`` (``--ocr-cache``; an absent file is written by OCR-ing
 the folder, slow) or, by default, the folder's own ``box/<id>.csv`` line transcripts (SROIE's
@@ -41,11 +43,13 @@ from typing import Any
 from docasset.core.datasets.labelled import LabelledDoc, read_labelled_folder
 from docasset.core.extraction.dates import DateContext, date_checks
 from docasset.core.extraction.fields import FieldSpec, equivalent, parse_date, strict_match
+from docasset.core.extraction.routing import RoutingConfig
 from docasset.core.extraction.rules import rule_candidates
 from docasset.core.extraction.vendor_keys import extract_keys
 from docasset.core.extraction.vendors import Observation, build_registry, match_vendor
 from docasset.errors import DocassetError
 
+MIN_SUPPORT = RoutingConfig.history_min_support  # confirmations before the registry accepts
 DATE = FieldSpec("date", "DATE", True, "date")
 COMPANY = FieldSpec("company", "COMPANY", True, "text")
 ADDRESS = FieldSpec("address", "ADDRESS", True, "text")
@@ -124,6 +128,9 @@ def vendor_stream(
                 if printed(m.name or "", text):
                     c["company_printed"] += 1
                     c["company_printed_right"] += right
+                    if m.support >= MIN_SUPPORT:
+                        c["company_accepted"] += 1
+                        c["company_accepted_right"] += right
                 if m.address is not None:
                     c["branch"] += 1
                     ok = equivalent(ADDRESS, m.address, address)
@@ -133,6 +140,9 @@ def vendor_stream(
                     if printed(m.address, text):
                         c["address_printed"] += 1
                         c["address_printed_right"] += ok
+                        if m.address_support >= MIN_SUPPORT:
+                            c["address_accepted"] += 1
+                            c["address_accepted_right"] += ok
             # The date checks' cost: how many *right* dates (the key's) each would send to check.
             truth_date = d.fields.get("date")
             if truth_date:
@@ -165,6 +175,8 @@ def vendor_stream(
         "matched_by_key": dict(by_key),
         "company_right_ci95": wilson(c["company_right"], c["matched"]),
         "address_right_ci95": wilson(c["address_right"], c["branch"]),
+        "company_accepted_right_ci95": wilson(c["company_accepted_right"], c["company_accepted"]),
+        "address_accepted_right_ci95": wilson(c["address_accepted_right"], c["address_accepted"]),
         "company_printed_right_ci95": wilson(c["company_printed_right"], c["company_printed"]),
         "address_printed_right_ci95": wilson(c["address_printed_right"], c["address_printed"]),
         "right_dates_flagged": dict(flagged),
@@ -194,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         docs = read_labelled_folder(root)
         if a.ocr_cache:
-            from docasset.core.ocr.hybrid import default_engine
+            from docasset.core.extraction.ocr_escalation import default_engine
             from evals.run import load_ocr
 
             # Only the documents up to the scored range: later ones are never read.
