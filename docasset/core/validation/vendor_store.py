@@ -148,8 +148,8 @@ class VendorStore:
             for i, rec in enumerate(records, start=1)
             for address, keys in _branch_rows(rec)
         ]
-        for o in obs:
-            append_line(self.imports_path, json.dumps(asdict(o)))
+        # One write: a file is imported whole or (killed mid-write) not at all but a torn line.
+        append_line(self.imports_path, "\n".join(json.dumps(asdict(o)) for o in obs))
         after = self.registry().conflicts
         new = [c for c in after if (c.kind, c.key, c.vendors) not in before]
         return ImportResult(len(records), new)
