@@ -148,7 +148,7 @@ class VendorStore:
             for i, rec in enumerate(records, start=1)
             for address, keys in _branch_rows(rec)
         ]
-        # One write: a file is imported whole or (killed mid-write) not at all but a torn line.
+        # One write: the rows of one file land together, never half of them.
         append_line(self.imports_path, "\n".join(json.dumps(asdict(o)) for o in obs))
         after = self.registry().conflicts
         new = [c for c in after if (c.kind, c.key, c.vendors) not in before]
