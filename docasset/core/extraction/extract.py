@@ -563,7 +563,8 @@ def with_vendor(
     """The company (and, for a recognised branch, the address) after the vendor registry.
 
     Ambiguous (two vendors matched): the company is to check (``vendor_ambiguous``). The
-    reading equivalent to the registry's value is ``confirmed``; otherwise the registry's
+    document's reading equivalent to the registry's value is ``confirmed`` (a value the
+    correction memory filled only if printed: the memory matches fuzzily); otherwise the registry's
     value printed in the document (its letters and digits) replaces the reading (``filled``;
     with fewer confirmations than ``history_min_support`` a suggestion to check). Either is
     accepted by the history when the vendor (branch) has ``history_min_support``
@@ -585,9 +586,12 @@ def with_vendor(
     # the registry's when the document agrees with it.
     keep = tuple(b for b in f.checks if b.kind not in ("history_conflict", "history_fuzzy"))
     accepted = support if support >= cfg.history_min_support else 0
-    if f.value is not None and equivalent(spec, f.value, known):
+    printed = bool(_alnum(known)) and _alnum(known) in _alnum(text)
+    # The document's own reading (a memory value is the operators', found only fuzzily).
+    read = f.value is not None and f.source != "memory" and equivalent(spec, f.value, known)
+    if read or (printed and f.value is not None and equivalent(spec, f.value, known)):
         return _trusted(replace(f, checks=keep, history="confirmed", history_support=accepted), cfg)
-    if not (_alnum(known) and _alnum(known) in _alnum(text)):
+    if not printed:
         detail = f"vendor {match.vendor_id} ({match.key}): {known}"[:200]
         block = Blocker("vendor_conflict", spec.name, detail)
         value = f.value if f.value is not None else known

@@ -108,3 +108,24 @@ def test_a_date_outside_the_vendors_years_or_after_arrival_is_checked() -> None:
         SEEN + "25/12/2018\nTOTAL 9.00", 0.0, dates=DateContext(arrival=date(2018, 12, 26))
     )
     assert pred.fields["date"].status == "accepted"
+
+
+def test_a_memory_value_the_document_does_not_print_is_not_confirmed_by_the_registry() -> None:
+    from docasset.core.extraction.extract import with_vendor
+    from docasset.core.extraction.routing import FieldPrediction, RoutingConfig
+
+    # SROIE 026's key typed "TED HENG" where the receipts print "TEO HENG"; the memory filled
+    # that typo fuzzily, and the registry's canonical name is the same typo.
+    typo = "TED HENG STATIONERY & BOOKS"
+    text = "TEO HENG STATIONERY & BOOKS\n(001451637-M)\nNO.53, JALAN BESAR\n"
+    keys = tuple(k.ident for k in extract_keys(text))
+    reg = build_registry([Observation(f"c{i}", f"d{i}", typo, None, None, keys) for i in (1, 2)])
+    m = match_vendor(text, reg)
+    assert m is not None and m.name == typo
+    company = RECEIPT.spec("company")
+    filled = FieldPrediction(typo, 0, 27, "memory", "", 0.99, history="filled")
+    out = with_vendor(company, text, filled, m, RoutingConfig())
+    assert [b.kind for b in out.checks] == ["vendor_conflict"] and out.history_support == 0
+    # The model's own reading of the same value (a repaired legal form) is confirmed.
+    read = FieldPrediction(typo, 0, 27, "model", "", 0.5)
+    assert with_vendor(company, text, read, m, RoutingConfig()).history == "confirmed"
