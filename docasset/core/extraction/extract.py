@@ -544,9 +544,6 @@ def predict_text(
     )
 
 
-ADDRESS_FIELD = "address"
-
-
 def _alnum(value: str) -> str:
     return "".join(name_key(value).split())
 
@@ -571,12 +568,12 @@ def with_vendor(
     confirmations. The registry's value neither read nor printed *contradicts* the document:
     the field is to check (``vendor_conflict``), prefilled with the document's reading (the
     registry's when nothing was read)."""
-    if spec.name in SELLER_FIELDS and match.ambiguous:
+    if spec.role == "seller" and match.ambiguous:
         why = Blocker("vendor_ambiguous", spec.name, f"{match.key}: {', '.join(match.ambiguous)}")
         return replace(f, checks=(*f.checks, why))
-    if spec.name in SELLER_FIELDS:
+    if spec.role == "seller":
         known, support = match.name, match.support
-    elif spec.name == ADDRESS_FIELD:
+    elif spec.role == "address":
         known, support = match.address, match.address_support
     else:
         return f
