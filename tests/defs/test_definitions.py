@@ -50,6 +50,8 @@ GATES = {"scan_quality", "annotation_consistency", "accuracy_regression"}
 BATCH_CHECKS = {"ocr_failures"}
 # Two vendors claiming one key: warned about, settled by a manager.
 REGISTRY_CHECKS = {"vendor_conflicts"}
+# Annotations refused back onto their task: reported, non-blocking (issue 25).
+LABEL_STUDIO_CHECKS = {"label_studio_rejections"}
 HEALTH_CHECKS = {
     "health_drift",
     "health_automation_drop",
@@ -62,7 +64,9 @@ HEALTH_CHECKS = {
 def test_gates_are_blocking_checks_and_health_checks_only_warn() -> None:
     graph = defs.resolve_asset_graph()
     names = {k.name: k for k in graph.asset_check_keys}
-    assert set(names) == GATES | HEALTH_CHECKS | BATCH_CHECKS | REGISTRY_CHECKS
+    assert (
+        set(names) == GATES | HEALTH_CHECKS | BATCH_CHECKS | REGISTRY_CHECKS | LABEL_STUDIO_CHECKS
+    )
     for name, key in names.items():
         # Gates guard what comes after them; health checks report a day, they block nothing.
         assert graph.get_check_spec(key).blocking == (name in GATES), name
