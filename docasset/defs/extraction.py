@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -52,15 +53,16 @@ def predictions(
         for d, t in texts_of(documents).items()
         if (h := vendor_history(t, entries)) is not None
     }
-    batch = predict_batch(
-        bundle,
-        doctype,
-        documents,
-        history,
-        settings.routing_config(),
-        context.partition_key,
-        datetime.now(UTC),
-    )
+    with bundle.lock if bundle else nullcontext():  # shared by the worker's runs
+        batch = predict_batch(
+            bundle,
+            doctype,
+            documents,
+            history,
+            settings.routing_config(),
+            context.partition_key,
+            datetime.now(UTC),
+        )
     summary = batch_summary(batch, len(history))
     summary["failures"] = dg.MetadataValue.json(summary["failures"])
     context.add_output_metadata(

@@ -139,9 +139,8 @@ def _fingerprint(path: Path) -> tuple[object, ...]:
 def _cached_load(path: Path, version: str) -> ModelBundle:
     """The bundle of a version, loaded once per process while its files stay the same.
 
-    Callers share the returned bundle: they read it and never modify it (the spaCy pipeline is
-    not thread-safe: concurrent callers in one process lock around it, as the OCR review
-    predicate does)."""
+    Callers share the returned bundle: they read it and never modify it, and hold its
+    ``lock`` while its spaCy pipeline runs (a pipeline is not safe for concurrent calls)."""
     key = (version, *_fingerprint(path))
     with _CACHE_LOCK:
         if key in _CACHE:
