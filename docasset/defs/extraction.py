@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -58,16 +59,17 @@ def predictions(
         for d, t in texts.items()
         if (h := vendor_history(t, entries, _memory_vendor(vendors.get(d)))) is not None
     }
-    batch = predict_batch(
-        bundle,
-        doctype,
-        documents,
-        history,
-        settings.routing_config(),
-        context.partition_key,
-        datetime.now(UTC),
-        vendors,
-    )
+    with bundle.lock if bundle else nullcontext():  # shared by the worker's runs
+        batch = predict_batch(
+            bundle,
+            doctype,
+            documents,
+            history,
+            settings.routing_config(),
+            context.partition_key,
+            datetime.now(UTC),
+            vendors,
+        )
     summary = batch_summary(batch, len(history))
     summary["failures"] = dg.MetadataValue.json(summary["failures"])
     context.add_output_metadata(

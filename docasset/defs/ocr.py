@@ -6,7 +6,6 @@ its pages, bad-scan verdict, computed once)."""
 from __future__ import annotations
 
 import os
-import threading
 
 import dagster as dg
 import polars as pl
@@ -107,10 +106,9 @@ def _review_predicate(registry: ModelRegistry, settings: Settings) -> ReviewPred
     bundle = registry.store().load("production")
     if bundle is None:
         return None
-    lock = threading.Lock()  # one spaCy pipeline, several OCR worker threads
 
     def would_review(doc_id: str, text: str) -> bool:
-        with lock:
+        with bundle.lock:  # one spaCy pipeline, several OCR worker threads
             return predict_text(bundle, doc_id, text).route == "review"
 
     return would_review

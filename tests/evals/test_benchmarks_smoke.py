@@ -40,10 +40,14 @@ def test_bench_ocr_prints_throughputs_and_ratio(
     assert bench_ocr.main(["--images", str(images), "--workers", "2"]) == 0
     out = _json(capsys)
     assert out["pages"] == 3 and out["pipeline_failed_documents"] == 0
-    for key in ("raw_pages_per_s", "pipeline_pages_per_s", "ratio", "cpu_ratio", "loadavg"):
+    for key in ("pipeline_cpu_s_per_page", "raw_cpu_s_per_page", "cpu_ratio", "wall", "loadavg"):
         assert key in out
+    ratio = out["cpu_ratio"]
+    assert ratio["min"] <= ratio["median"] <= ratio["max"]  # type: ignore[index]
+    assert out["peak_rss_mb"] > 0  # type: ignore[operator]
     assert "deskew" in out["preprocessing"]["applied"]  # type: ignore[index]
-    assert len(out["ratios"]) == 1  # type: ignore[arg-type]  # paired, one per repetition
+    assert len(out["cpu_ratios"]) == 1  # type: ignore[arg-type]  # paired, one per repetition
+    assert "key_values_found" not in out  # only with --dataset
 
 
 def test_bench_ocr_runs_rapidocr_bare_and_in_the_pipeline(
@@ -53,7 +57,26 @@ def test_bench_ocr_runs_rapidocr_bare_and_in_the_pipeline(
     assert bench_ocr.main([*argv, "--workers", "1", "--repeat", "2"]) == 0
     out = _json(capsys)
     assert out["engine"]["engine"] == "rapidocr" and out["pages_by_rapidocr"] == 1  # type: ignore[index]
-    assert len(out["ratios"]) == 2 and out["pipeline_words"] > 0  # type: ignore[arg-type,operator]
+    assert len(out["cpu_ratios"]) == 2 and out["pipeline_words"] > 0  # type: ignore[arg-type,operator]
+
+
+def test_bench_ocr_tables_engines_with_the_key_values_they_read(
+    sroie_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two engines, one process each, on 2 SROIE receipts: the table pairs each engine's CPU
+    per page with the key values found in its text (counts and interval)."""
+    argv = ["--dataset", str(sroie_dir), "--engine", "tesseract,rapidocr", "--limit", "2"]
+    assert bench_ocr.main([*argv, "--workers", "1"]) == 0
+    out = _json(capsys)
+    table = {row["engine"]: row for row in out["table"]}  # type: ignore[attr-defined]
+    assert set(table) == {"tesseract", "rapidocr"}
+    for name, row in table.items():
+        kv = out["engines"][name]["key_values_found"]  # type: ignore[index]
+        assert kv["receipts"] == 2 and 0 < kv["of"] <= 8 and 0 <= kv["found"] <= kv["of"]
+        low, high = kv["interval95"]
+        assert low <= kv["found"] / kv["of"] <= high
+        assert row["key_values_found"] == kv["share"] and row["peak_rss_mb"] > 0
+        assert row["pipeline_cpu_s_per_page"] > 0 and row["raw_cpu_s_per_page"] > 0
 
 
 def test_bench_intake_memory_then_incremental(

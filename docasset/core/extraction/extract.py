@@ -27,6 +27,7 @@ document confidence reaches the document threshold; otherwise ``review`` with it
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -180,6 +181,9 @@ class ModelBundle:
     thresholds: dict[str, float]
     version: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # Held while the spaCy pipeline runs: one loaded bundle is shared by the runs of a worker
+    # process (the registry's cache), and a pipeline is not safe for concurrent calls.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def routing_thresholds(self) -> Thresholds:
         """Per-field thresholds and the document threshold (0 for models fitted before

@@ -30,7 +30,9 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -109,6 +111,46 @@ def sweep_stale_versions(root: Path, now: float | None = None) -> list[str]:
             p.unlink(missing_ok=True)
         swept.append(name)
     return swept
+
+
+# Loaded bundles of this process (a run worker, the code server, ``docasset ingest``): a
+# spaCy pipeline costs ~0.4 CPU-s to load, more than the rest of a one-document run's own
+# work, and every run and the OCR review predicate read the same production version. Keyed by
+# the version directory and the (path, size, mtime, inode) of every file it loads, so a version
+# re-created or damaged in place is loaded afresh; the few most recent are kept.
+_CACHE_SIZE = 4
+_CACHE: OrderedDict[tuple[object, ...], ModelBundle] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def _fingerprint(path: Path) -> tuple[object, ...]:
+    """What the bundle is loaded from (``model.json`` and the pipeline; not the evaluation's
+    metrics and reports written beside them later)."""
+    files = [str(path / MODEL_META)] if (path / MODEL_META).is_file() else []
+    for d, _, names in os.walk(path / PIPELINE_DIR):
+        files += [os.path.join(d, n) for n in names]
+    stats = []
+    for f in sorted(files):
+        st = os.stat(f)
+        stats.append((f, st.st_size, st.st_mtime_ns, st.st_ino))
+    return (str(path.resolve()), *stats)
+
+
+def _cached_load(path: Path, version: str) -> ModelBundle:
+    """The bundle of a version, loaded once per process while its files stay the same.
+
+    Callers share the returned bundle: they read it and never modify it, and hold its
+    ``lock`` while its spaCy pipeline runs (a pipeline is not safe for concurrent calls)."""
+    key = (version, *_fingerprint(path))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+        bundle = ModelBundle.load(path, version)
+        _CACHE[key] = bundle
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+        return bundle
 
 
 class Registry:
@@ -222,7 +264,7 @@ class Registry:
     @staticmethod
     def _load(mv: ModelVersion) -> ModelBundle:
         try:
-            return ModelBundle.load(mv.path, mv.version)
+            return _cached_load(mv.path, mv.version)
         except ModelError:
             raise
         # spaCy and the bundle raise many types for a damaged pipeline; all mean "unusable".

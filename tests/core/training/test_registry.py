@@ -232,3 +232,23 @@ def test_a_deleted_aliases_file_is_rebuilt_from_the_alias_log(
     (tmp_path / "aliases.json").write_text("{torn")
     with pytest.raises(StoreError, match=r"aliases.json: damaged .* To recover: delete"):
         fresh.aliases()
+
+
+def test_a_version_is_loaded_once_per_process_until_its_files_change(tmp_path: Path) -> None:
+    """Runs in one worker share the loaded production bundle (spaCy load is the dominant fixed
+    cost of a small run); a version whose model files change is loaded afresh."""
+    reg = Registry(Workdir(tmp_path).models)
+    a = reg.register(_bundle(), {"training_set_version": "a"})
+    b = reg.register(_bundle(), {"training_set_version": "b"})
+    reg.set_alias("production", a.version, "first")
+    first = reg.load("production")
+    assert first is not None and first is reg.load(a.version)
+    assert first is Registry(Workdir(tmp_path).models).load("production")  # another handle
+    other = reg.load(b.version)
+    assert other is not None and other is not first and other.version == b.version
+    meta = a.path / "model.json"
+    data = json.loads(meta.read_text())
+    data["thresholds"] = {"total": 0.5}
+    meta.write_text(json.dumps(data))
+    again = reg.load("production")
+    assert again is not None and again is not first and again.thresholds == {"total": 0.5}
