@@ -21,6 +21,7 @@ from pydantic import Field
 from docasset.core.extraction.fields import DocType
 from docasset.core.files import atomic_write, clean_text
 from docasset.core.intake.ledger import known_doc_ids
+from docasset.core.recovery import clear_pending
 from docasset.core.validation.ls_annotations import pulled_file
 from docasset.core.validation.ls_client import LabelStudioClient, parse_time
 from docasset.core.validation.ls_config import LabelStudioConfig, labelling_config
@@ -173,9 +174,13 @@ def label_studio_tasks(
         context.add_output_metadata(
             {**meta, "pushed": 0, "label_studio": f"not configured ({URL_ENV} unset)"}
         )
+        # The batch's last step is done: recovery no longer needs to resume it, whichever
+        # Dagster instance (or none) later looks at this home.
+        clear_pending(wd, context.partition_key)
         return PUSHED_SCHEMA.validate(pl.DataFrame(schema=PUSHED_COLUMNS))
     client = label_studio.client()
     frame, project = _push(client, label_studio.project_title, wd, doctype, tasks, cfg)
+    clear_pending(wd, context.partition_key)  # as above: the batch's work is complete
     actions = {a: int((frame["action"] == a).sum()) for a in ("created", "updated", "unchanged")}
     context.add_output_metadata(
         {
