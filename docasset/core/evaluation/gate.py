@@ -30,6 +30,7 @@ class GateConfig:
         20,
         "The shadow comparison (checked documents production never trained on) gates only on "
         "at least this many documents; fewer are reported, not decided on.",
+        ge=1,
     )
     min_net_docs: int = tunable(
         2,

@@ -103,6 +103,7 @@ class RoutingConfig:
         0,
         "A date further than this many days from the document's arrival is checked by a "
         "person (date_far_from_arrival; 0: off, e.g. replays of old receipts).",
+        ge=0,
     )
     min_support: int = tunable(
         8,
@@ -116,6 +117,8 @@ class RoutingConfig:
         "confidence) of the checked values' precision at or above it reaches field_target "
         "(0.99 at 0.95: at least 299 checked values with no error). 0: the point estimate, "
         "uncertified (tiny demo worlds only).",
+        ge=0,
+        lt=1,
     )
 
 

@@ -53,9 +53,10 @@ class EscalationConfig:
 
     min_page_conf: float = tunable(
         70.0,
-        "Re-read a page whose mean Tesseract word confidence is below this (0: never).",
+        "Re-read a page whose mean Tesseract word confidence is below this (0: never; 101: "
+        "every page).",
         ge=0,
-        le=100,
+        le=101,
     )
     min_field_strength: float = tunable(
         0.0,
