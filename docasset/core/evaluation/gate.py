@@ -76,16 +76,24 @@ def evidence_change(
     candidate ("" when nothing did or either has no certification)."""
     if not candidate or not production:
         return ""
-    out = []
+    shrank, kept = [], []
     for name, p in production.items():
         c = candidate.get(name)
         if c is None:
             continue
         lost = p["certified"] and not c["certified"]
-        if lost or c["evidence"] < p["evidence"]:
-            state = "certified -> none" if lost else ("certified" if c["certified"] else "none")
-            out.append(f"{name} {p['evidence']} -> {c['evidence']} checked values ({state})")
-    return "; evidence that shrank: " + ", ".join(out) if out else ""
+        state = "certified -> none" if lost else ("certified" if c["certified"] else "none")
+        line = f"{name} {p['evidence']} -> {c['evidence']} checked values ({state})"
+        if c["evidence"] < p["evidence"]:
+            shrank.append(line)
+        elif lost:  # as much evidence or more, yet no threshold: the settings or the model
+            kept.append(line)
+    out = ""
+    if shrank:
+        out += "; evidence that shrank: " + ", ".join(shrank)
+    if kept:
+        out += "; thresholds lost with as much evidence or more: " + ", ".join(kept)
+    return out
 
 
 def regression_verdict(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from docasset.core.evaluation.error_analysis import analyse, doc_errors, find_value
 from docasset.core.evaluation.evaluate import ModelEvaluation, evaluate_predictions
-from docasset.core.evaluation.gate import GateConfig, regression_verdict
+from docasset.core.evaluation.gate import GateConfig, evidence_change, regression_verdict
 from docasset.core.evaluation.metrics import automation_at_precision
 from docasset.core.evaluation.report import build_report, write_report
 from docasset.core.extraction.certify import certify
@@ -246,6 +246,15 @@ def test_a_drop_in_fields_accepted_names_the_evidence_that_shrank() -> None:
         "evidence that shrank: date 320 -> 120 checked values (certified -> none)" in v.reasons[0]
     )
     assert "total" not in v.reasons[0]  # its evidence grew
+
+
+def test_a_threshold_lost_with_more_evidence_is_not_called_shrinking() -> None:
+    """The demo's typo (routing.min_support 1000): more checked values, no threshold."""
+    before = _certs({"date": 320})
+    after = {"date": {**_certs({"date": 330})["date"], "certified": False}}
+    text = evidence_change(after, before)
+    assert "shrank" not in text
+    assert "thresholds lost with as much evidence or more: date 320 -> 330" in text
 
 
 def test_report_shows_certified_thresholds_and_what_is_missing() -> None:
