@@ -119,10 +119,14 @@ def normalise(kind: str, raw: str) -> str | None:
     raise ValueError(f"unknown vendor key kind {kind!r}")
 
 
+def letters_and_digits(name: str) -> str:
+    """Upper-case letters and digits of ``name``, single-spaced (the correction memory's key)."""
+    return " ".join(re.sub(r"[^A-Z0-9]+", " ", name.upper()).split())
+
+
 def name_key(name: str) -> str:
-    """A vendor name as a key: NFKC, upper case, letters and digits single-spaced."""
-    folded = unicodedata.normalize("NFKC", name).upper()
-    return " ".join(re.sub(r"[^A-Z0-9]+", " ", folded).split())
+    """A vendor name as a key: NFKC, then :func:`letters_and_digits`."""
+    return letters_and_digits(unicodedata.normalize("NFKC", name))
 
 
 def _first_phone(raw: str) -> str:

@@ -31,6 +31,7 @@ from rapidfuzz import fuzz
 from docasset.core.extraction.fields import parse_amount
 from docasset.core.extraction.history import STABLE_FIELDS, HistoryHit, VendorHistory
 from docasset.core.extraction.rules import AMOUNT_RE, NOT_TOTAL_RE
+from docasset.core.extraction.vendor_keys import letters_and_digits
 from docasset.core.files import append_line, read_jsonl
 from docasset.core.ocr.text import lines_with_offsets
 from docasset.core.validation.corrections import CorrectionRecord, latest_per_document
@@ -65,7 +66,7 @@ class MemoryEntry:
 
 def vendor_key(name: str) -> str:
     """A vendor's key: upper-case letters and digits of its name, single-spaced."""
-    return " ".join(re.sub(r"[^A-Z0-9]+", " ", name.upper()).split())
+    return letters_and_digits(name)
 
 
 LEARNED = "learned"  # log op: a correction learn() has read (entries or not)
