@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evals import bench_intake, bench_ocr, bench_quality
+from evals import bench_generate, bench_intake, bench_ocr, bench_quality
 
 
 def _json(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
@@ -106,3 +106,10 @@ def test_bench_quality_prints_cpu_time_against_its_budget(
     assert out["reps"] == 2 and out["page_px"] == [1000, 2000]
     assert 0 < out["cpu_s_median"] <= out["cpu_s_max"]  # type: ignore[operator]
     assert out["within_budget"] == (out["cpu_s_median"] <= out["budget_s"])  # type: ignore[operator]
+
+
+def test_bench_generate_prints_its_timings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench_generate.main(["--n", "3", "--repeat", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["receipts"] == 3 and len(out["wall_s"]) == len(out["cpu_s"]) == 2
+    assert out["median_wall_s"] > 0 and out["receipts_per_s"] > 0
