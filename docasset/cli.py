@@ -286,6 +286,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     to_stderr()  # OCR and training progress lines
     from docasset.core.datasets.offline import expand_inputs, input_keys, ocr_files
+    from docasset.core.extraction.dates import DateContext
     from docasset.core.extraction.extract import EXTRACTION_FAILED, ModelBundle, predict_documents
     from docasset.core.extraction.prediction_table import to_json
     from docasset.core.ocr.engine import OCR_META, engine_mismatch
@@ -300,8 +301,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
     for key, _ in keyed:  # every input is accounted for: written, or failed with a reason
         if key not in ocr.texts and key not in failures:
             failures[key] = "no OCR result"
+    # Pages two OCR engines read: their dates and amounts are checked against both readings.
+    second = {k: DateContext(other_reading=t) for k, t in ocr.second_texts.items()}
     preds = predict_documents(
-        bundle, bundle.doctype, dict(sorted(ocr.texts.items())), words=ocr.word_conf
+        bundle, bundle.doctype, dict(sorted(ocr.texts.items())), words=ocr.word_conf, dates=second
     )
     written = 0
     with open(args.out, "w", encoding="utf-8") as fh:

@@ -24,6 +24,7 @@ from docasset.core.extraction.fields import DocType
 from docasset.core.extraction.ocr_escalation import default_engine
 from docasset.core.intake.scans import IntakeLimits, ScanFile, inspect_file
 from docasset.core.isolation import isolated
+from docasset.core.ocr.documents import second_text
 from docasset.core.ocr.engine import OCR_META, Engine, ocr_documents, page_engines
 from docasset.core.ocr.pdf_text import page_reasons
 from docasset.core.ocr.text import WordSpans, document_text, word_spans
@@ -53,6 +54,8 @@ class OcrRun:
     pages: int = 0
     word_conf: dict[str, WordSpans] = field(default_factory=dict)  # key -> word confidences
     page_reasons: dict[str, int] = field(default_factory=dict)  # why pages were read so
+    # key -> the other OCR engine's text, for documents a second engine re-read (hybrid)
+    second_texts: dict[str, str] = field(default_factory=dict)
 
 
 def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
@@ -121,6 +124,8 @@ def ocr_files(
             run.failures[key] = str(out)
             continue
         run.texts[key] = document_text(out, ids[key])
+        if (other := second_text(out, ids[key])) is not None:
+            run.second_texts[key] = other
         for name, n in page_engines(out).items():
             run.page_engines[name] = run.page_engines.get(name, 0) + n
         for why, n in page_reasons(out).items():

@@ -8,7 +8,7 @@ history and OCR word confidences. :func:`batch_summary` counts what the step met
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from docasset.core.extraction.prediction_table import blocker_counts, prediction
 from docasset.core.extraction.prediction_table import documents as document_routes
 from docasset.core.extraction.routing import Blocker, DocPrediction, RoutingConfig
 from docasset.core.extraction.vendors import VendorMatch
-from docasset.core.ocr.documents import ocr_errors, texts_of, word_confs_of
+from docasset.core.ocr.documents import ocr_errors, second_texts_of, texts_of, word_confs_of
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ def predict_batch(
     are checked against it (``docasset.core.extraction.dates``)."""
     arrival = DateContext(arrival=now.date())
     texts = texts_of(documents)
+    second = second_texts_of(documents)  # pages two OCR engines read: a check of dates/amounts
     preds = predict_documents(
         bundle,
         doctype,
@@ -70,7 +71,7 @@ def predict_batch(
         routing,
         word_confs_of(documents),
         vendors,
-        dict.fromkeys(texts, arrival),
+        {d: replace(arrival, other_reading=second.get(d)) for d in texts},
     )
     info = {
         r["doc_id"]: {"ocr_conf": r["ocr_conf"], "bad_scan": r["bad_scan"]}

@@ -18,6 +18,7 @@ import polars as pl
 from docasset.core.intake.quality import QualityThresholds
 from docasset.core.intake.scan_table import document_problems
 from docasset.core.ocr.text import WordSpans, document_text, word_spans
+from docasset.core.ocr.words import SECOND_READING
 
 DOCUMENT_COLUMNS: dict[str, pl.DataType] = {
     "doc_id": pl.Utf8(),
@@ -32,6 +33,9 @@ DOCUMENT_COLUMNS: dict[str, pl.DataType] = {
     "problems": pl.List(pl.Utf8()),
     "bad_scan": pl.Boolean(),
     "ocr_error": pl.Utf8(),  # why OCR failed on the document (None: it did not)
+    # The document as the other OCR engine read it: its pages a second engine re-read in the
+    # first engine's reading, the others as in ``text`` (None: every page was read once).
+    "second_text": pl.Utf8(),
     # The OCR evidence under any span of the text: each word's offsets and confidence.
     "word_conf": pl.List(pl.Struct({"start": pl.Int32(), "end": pl.Int32(), "conf": pl.Float64()})),
 }
@@ -82,6 +86,7 @@ def documents_frame(
                 "problems": problems.get(d, []),
                 "bad_scan": d in problems,
                 "ocr_error": (ocr_failures or {}).get(d),
+                "second_text": second_text(w, d) if w is not None else None,
                 "word_conf": [{"start": s, "end": e, "conf": c} for s, e, c in spans.get(d, [])],
             }
         )
@@ -93,12 +98,33 @@ def documents_frame(
     return DOCUMENTS_SCHEMA.validate(df)
 
 
+def second_text(words: pl.DataFrame, doc_id: str) -> str | None:
+    """The document's text with every page that has a ``second_reading`` replaced by it (None
+    when no page has one: the document was read by one engine)."""
+    if SECOND_READING not in words.columns or words[SECOND_READING].is_null().all():
+        return None
+    pages = []
+    for (page,), g in words.partition_by("page", as_dict=True, maintain_order=True).items():
+        other = g[SECOND_READING][0]
+        pages.append((int(page), other if other is not None else document_text(g, doc_id)))
+    return "\n\n".join(t for _, t in sorted(pages))
+
+
 def _engines(words: pl.DataFrame | None) -> str | None:
     """The engines that read the document's pages ("tesseract", "rapidocr", or both joined
     with "+" when a hybrid run re-read some of its pages); None without any word."""
     if words is None or words.is_empty():
         return None
     return "+".join(sorted(set(words["engine"].to_list())))
+
+
+def second_texts_of(documents: pl.DataFrame) -> dict[str, str]:
+    """Document id -> the other OCR engine's text, for documents a second engine re-read
+    (documents tables written before the column existed have none)."""
+    if "second_text" not in documents.columns:
+        return {}
+    rows = documents.select("doc_id", "second_text").drop_nulls().iter_rows()
+    return {str(d): str(t) for d, t in rows}
 
 
 def texts_of(documents: pl.DataFrame) -> dict[str, str]:

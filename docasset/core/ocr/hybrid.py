@@ -14,8 +14,10 @@ Evidence (:class:`EscalationConfig`), all of it already at hand after the Tesser
   production model would route the Tesseract text to review.
 
 A re-read page takes RapidOCR's words unless RapidOCR found none (then Tesseract's stay);
-the word table's ``engine`` column records which engine produced each page. The policy was
-chosen on the SROIE training half (``evals/README.md``, *OCR engines*).
+the word table's ``engine`` column records which engine produced each page, and its
+``second_reading`` column keeps Tesseract's text of a re-read page: two engines disagreeing
+on a date or an amount is evidence the extraction stage checks (``ocr_engines_disagree``).
+The policy was chosen on the SROIE training half (``evals/README.md``, *OCR engines*).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from docasset.core.ocr.engine import Engine, page_measure
 from docasset.core.ocr.rapid import RapidEngine
 from docasset.core.ocr.tesseract import TesseractEngine
 from docasset.core.ocr.text import document_text
-from docasset.core.ocr.words import empty_words
+from docasset.core.ocr.words import SECOND_READING, empty_words
 from docasset.core.tunable import tunable
 
 ReviewPredicate = Callable[[str, str], bool]  # (doc_id, text) -> would be routed to review
@@ -146,10 +148,15 @@ class HybridEngine(Engine):
 
 
 def combine_pages(tess: dict[int, pl.DataFrame], rapid: dict[int, pl.DataFrame]) -> pl.DataFrame:
-    """Per page RapidOCR's words when it re-read the page and found any, else Tesseract's."""
-    frames = [
-        rapid[p] if p in rapid and rapid[p].height else tess[p]
-        for p in sorted(tess)
-        if (rapid.get(p) is not None and rapid[p].height) or tess[p].height
-    ]
-    return pl.concat(frames) if frames else empty_words()
+    """Per page RapidOCR's words when it re-read the page and found any (with Tesseract's
+    text of the page as its ``second_reading``, "" when Tesseract found no word), else
+    Tesseract's."""
+    frames = []
+    for p in sorted(tess):
+        if p in rapid and rapid[p].height:
+            doc_id = str(rapid[p]["doc_id"][0])
+            other = document_text(tess[p], doc_id) if tess[p].height else ""
+            frames.append(rapid[p].with_columns(pl.lit(other, dtype=pl.Utf8).alias(SECOND_READING)))
+        elif tess[p].height:
+            frames.append(tess[p])
+    return pl.concat(frames, how="diagonal") if frames else empty_words()

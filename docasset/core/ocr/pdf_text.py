@@ -500,7 +500,7 @@ class TextLayerEngine(Engine):
             else empty_words()
         )
         frames = [f for f in (*layer.values(), ocr) if f.height]
-        words = pl.concat(frames) if frames else empty_words()
+        words = pl.concat(frames, how="diagonal") if frames else empty_words()
         return with_reason(words, reasons, TEXT_LAYER).sort("page", "block", "par", "line", "word")
 
 

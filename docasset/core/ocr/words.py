@@ -50,13 +50,24 @@ _PAGE_REASON_SCHEMA = pa.DataFrameSchema(
 )
 
 
+# The other engine's text of the page when a second engine re-read it (the hybrid engine:
+# Tesseract's reading of a page RapidOCR re-read), repeated on the page's words; null when
+# the page was read once. A column present only when an engine keeps a second reading: the
+# extraction stage checks dates and amounts against it (``ocr_engines_disagree``).
+SECOND_READING = "second_reading"
+_OPTIONAL_SCHEMAS = {
+    PAGE_REASON: _PAGE_REASON_SCHEMA,
+    SECOND_READING: pa.DataFrameSchema({SECOND_READING: pa.Column(pl.Utf8, nullable=True)}),
+}
+
+
 def validate_words(df: pl.DataFrame) -> pl.DataFrame:
     """Validate a word table against :data:`WORDS_SCHEMA`, plus the optional
-    :data:`PAGE_REASON` column (raises pandera's error)."""
-    if PAGE_REASON in df.columns:
-        _PAGE_REASON_SCHEMA.validate(df.select(PAGE_REASON))
-        return WORDS_SCHEMA.validate(df.drop(PAGE_REASON)).with_columns(df[PAGE_REASON])
-    return WORDS_SCHEMA.validate(df)
+    :data:`PAGE_REASON` and :data:`SECOND_READING` columns (raises pandera's error)."""
+    extra = [c for c in _OPTIONAL_SCHEMAS if c in df.columns]
+    for c in extra:
+        _OPTIONAL_SCHEMAS[c].validate(df.select(c))
+    return WORDS_SCHEMA.validate(df.drop(extra)).with_columns(df.select(extra))
 
 
 def empty_words() -> pl.DataFrame:

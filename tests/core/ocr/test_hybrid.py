@@ -18,11 +18,13 @@ from docasset.core.extraction.ocr_escalation import (
     make_engine,
 )
 from docasset.core.intake.scans import IntakeLimits, ScanFile, inspect_file
+from docasset.core.ocr.documents import second_text
 from docasset.core.ocr.engine import DEFAULT_LIMITS, engine_mismatch, ocr_documents, page_engines
 from docasset.core.ocr.hybrid import EscalationConfig, HybridEngine
 from docasset.core.ocr.rapid import RapidConfig, RapidEngine
 from docasset.core.ocr.tesseract import OcrConfig, TesseractEngine
 from docasset.core.ocr.text import document_text
+from docasset.core.ocr.words import SECOND_READING
 from docasset.errors import OcrError
 from tests.core.ocr.test_ocr import text_page
 
@@ -147,3 +149,25 @@ def test_engine_mismatch_names_the_difference() -> None:
     assert "version changed" in str(engine_mismatch(tess, psm4))
     hybrid_id = hybrid().identity()
     assert set(hybrid_id["versions"]) == {"tesseract", "rapidocr"}
+
+
+def test_a_reread_page_keeps_tesseracts_reading_as_its_second_reading(tmp_path: Path) -> None:
+    scan = scan_of(tmp_path, text_page(200, lines=RECEIPT_LINES))
+    words = hybrid(min_page_conf=101.0).read_document(scan, DEFAULT_LIMITS, None)
+    assert engines_by_page(words) == {0: "rapidocr"}
+    other = second_text(words, scan.doc_id)
+    assert other is not None and "9.00" in other and "2018" in other
+    assert other == words[SECOND_READING][0]  # Tesseract's text of the page, on every word
+    clean = hybrid().read_document(scan, DEFAULT_LIMITS, None)
+    assert engines_by_page(clean) == {0: "tesseract"}
+    assert second_text(clean, scan.doc_id) is None  # read once: no second reading
+
+
+def test_offline_ocr_keeps_the_second_reading_for_docasset_extract(tmp_path: Path) -> None:
+    from docasset.core.datasets.offline import ocr_files
+
+    path = tmp_path / "r.png"
+    text_page(200, lines=RECEIPT_LINES).save(path, dpi=(200, 200))
+    run = ocr_files([("r", path)], hybrid(min_page_conf=101.0), workers=1)
+    assert set(run.second_texts) == {"r"} and "TOTAL" in run.second_texts["r"]
+    assert ocr_files([("r", path)], hybrid(), workers=1).second_texts == {}
