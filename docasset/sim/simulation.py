@@ -251,6 +251,11 @@ def _all_qa(queue: pl.DataFrame | None, doc_id: str) -> bool:
 
 
 def _correction(doc_id: str, fields: dict[str, str], annotator: str, stamp: str) -> dict:
+    """The correction an operator returns from the ground truth. An empty truth value (a
+    labelling hole, e.g. one SROIE key with an empty total) is left unanswered, as an
+    operator who cannot key a value would: a value the import refuses would reject the whole
+    file (the week's every correction) with it."""
+    fields = {k: v for k, v in fields.items() if v.strip()}
     return {
         "doc_id": doc_id,
         "fields": fields,
