@@ -436,7 +436,12 @@ class Simulation:
         cert = "; ".join(
             f"{f} {c['threshold']:.2f} @ {c['accepted']} (lb {c['lower_bound']:.3f})"
             if c["certified"]
-            else f"{f} none ({c['accepted']} checked, {c['errors']} wrong: needs {c['missing']})"
+            else f"{f} none ({c['accepted']} checked, {c['errors']} wrong: needs {c['missing']}"
+            + (
+                f"; top-scored error {c['top_error']:.2f})"
+                if c.get("top_error") is not None and not c["accepted"]
+                else ")"
+            )
             for f, c in certs.items()
         )
         evidence = "; ".join(

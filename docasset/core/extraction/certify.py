@@ -96,7 +96,9 @@ class Certification:
     the one needing the fewest more values); ``lower_bound``: their precision's lower bound;
     ``evidence``: every checked value of the field (all confidences); ``missing``: more
     checked values with no error the best cut needs (0 when certified; None: unreachable);
-    ``by_source``: evidence per source (held-out fold, QA, operator check).
+    ``by_source``: evidence per source (held-out fold, QA, operator check);
+    ``top_error``: the highest score a wrong value had (None: no wrong value), which any
+    certified cut must lie above.
     """
 
     field: str
@@ -109,6 +111,7 @@ class Certification:
     evidence: int
     missing: int | None
     by_source: dict[str, int]
+    top_error: float | None = None
 
     @property
     def certified(self) -> bool:
@@ -130,6 +133,14 @@ class Certification:
         if self.evidence == 0:
             return f"no threshold: no checked value yet (a cut needs {self.missing} right ones)"
         more = "no amount of" if self.missing is None else f"{self.missing} more"
+        if self.accepted == 0 and self.top_error is not None:
+            # Every cut holding any value holds a wrong one scored high: the nearest claim is
+            # above the most confident error, where no checked value lies yet.
+            return (
+                f"no threshold: the most confident of {self.evidence} checked values (score "
+                f"{self.top_error:.2f}) is wrong; a cut above it needs {more} checked values "
+                "with no error"
+            )
         return (
             f"no threshold: best cut has {self.accepted} checked values, {self.errors} wrong, "
             f"lower bound {self.lower_bound:.4f} < {self.target}; needs {more} checked values "
@@ -159,6 +170,7 @@ def certify(
         if i == len(ranked) or ranked[i][0] != score:
             cuts.append((score, i, right))
     sources = dict(by_source or {})
+    top_error = next((score for score, ok in ranked if not ok), None)
     certified = [
         (cut, n, ok_n, bound)
         for cut, n, ok_n in cuts
@@ -167,7 +179,7 @@ def certify(
     if certified:
         cut, n, ok_n, bound = certified[-1]  # the lowest cut
         return Certification(
-            name, target, confidence, cut, n, n - ok_n, bound, len(ranked), 0, sources
+            name, target, confidence, cut, n, n - ok_n, bound, len(ranked), 0, sources, top_error
         )
     # None certifies: report the cut the fewest more right values would certify.
     nearest: tuple[int | None, int, int] = (None, 0, 0)
@@ -180,5 +192,15 @@ def certify(
     missing, n, ok_n = nearest
     bound = precision_lower_bound(ok_n, n, confidence)
     return Certification(
-        name, target, confidence, NEVER, n, n - ok_n, bound, len(ranked), missing, sources
+        name,
+        target,
+        confidence,
+        NEVER,
+        n,
+        n - ok_n,
+        bound,
+        len(ranked),
+        missing,
+        sources,
+        top_error,
     )

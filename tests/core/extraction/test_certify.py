@@ -57,6 +57,16 @@ def test_too_little_evidence_gives_no_threshold_and_says_what_is_missing() -> No
     assert (empty.evidence, empty.missing, empty.certified) == (0, 299, False)
 
 
+def test_a_confident_error_above_all_the_evidence_is_named() -> None:
+    rows = [(0.97, False)] + [(0.9, True)] * 136
+    c = certify("date", rows, 0.99, 0.95)
+    assert not c.certified and c.top_error == 0.97
+    assert (c.accepted, c.errors, c.evidence, c.missing) == (0, 0, 137, 299)
+    assert "most confident of 137 checked values (score 0.97) is wrong" in c.text
+    assert c.as_dict()["top_error"] == 0.97
+    assert certify("date", [(0.9, True)] * 5, 0.99, 0.95).top_error is None
+
+
 def test_a_tie_across_the_cut_is_never_split() -> None:
     # 299 right at 0.95 and one wrong at the same score: no cut separates them.
     rows = [(0.95, True)] * 299 + [(0.95, False)]
