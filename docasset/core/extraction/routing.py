@@ -255,11 +255,13 @@ def route_document(
         elif problems := validate_field(spec, f.value):
             own.insert(0, Blocker("validator_failed", spec.name, "; ".join(problems)))
         elif f.confidence < threshold and not history_accepts(f, cfg):
-            own.append(
-                Blocker(
-                    "low_confidence", spec.name, f"{f.confidence:.2f} < {min(threshold, 1.0):.2f}"
-                )
+            # No certified threshold: no confidence is enough, say so rather than "1.00 < 1.00".
+            why = (
+                f"{f.confidence:.2f} < {threshold:.2f}"
+                if threshold < NEVER
+                else f"{f.confidence:.2f}, no certified threshold"
             )
+            own.append(Blocker("low_confidence", spec.name, why))
         elif misread(f, cfg):
             detail = f"OCR word confidence {f.ocr_conf:.2f} < {cfg.min_ocr_conf:.2f}"
             own.append(Blocker("low_ocr_confidence", spec.name, detail))

@@ -37,7 +37,7 @@ def test_fields_clear_their_own_threshold_and_the_rest_is_to_check() -> None:
     }
     assert route == "review"
     assert [(b.kind, b.field) for b in blockers] == [("low_confidence", "address")]
-    assert blockers[0].text == "low confidence address (1.00 < 1.00)"
+    assert blockers[0].text == "low confidence address (1.00, no certified threshold)"
 
 
 def test_touchless_needs_every_field_accepted_and_the_document_threshold() -> None:
