@@ -510,6 +510,12 @@ def certification_blocks(
 def _missing(c: dict[str, Any]) -> str:
     if c["missing"] is None:
         return "errors at every cut: more evidence alone cannot certify it"
+    top = c.get("top_error")
+    if top is not None and not c["accepted"]:  # the most confident value is a wrong one
+        return (
+            f"the most confident value (score {top:.2f}) is wrong: a cut above it needs "
+            f"{c['missing']} checked values with no error"
+        )
     return f"needs {c['missing']} more checked values with no error"
 
 

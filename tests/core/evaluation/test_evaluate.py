@@ -269,6 +269,12 @@ def test_report_shows_certified_thresholds_and_what_is_missing() -> None:
     assert "| date | 0.950 | 300 |" in md and "300 (0 wrong) | 0.9901" in md
     assert "needs 49 more checked values with no error" in md  # total: 250 of 299
     assert "needs 299 more checked values with no error" in md  # company: nothing yet
+    wrong_on_top = {"date": certify("date", [(0.99, False)] + [(0.9, True)] * 50, 0.99, 0.95)}
+    certs = {**certs, **{k: c.as_dict() for k, c in wrong_on_top.items()}}
+    md = to_markdown(
+        build_report(RECEIPT, cand, None, True, [], analysis, True, certification=certs)
+    )
+    assert "the most confident value (score 0.99) is wrong: a cut above it needs 299" in md
     assert "Certified thresholds" not in to_markdown(
         build_report(RECEIPT, cand, None, True, [], analysis, True)
     )  # a model trained before certification
