@@ -209,21 +209,17 @@ _LIBRARY_MIN_RATIO = 320 / 48  # RapidOCR pads every segment to at least 320 x 4
 def int8_model_path(kind: str, model_dir: Path = MODEL_DIR) -> Path:
     """The shipped int8 ``det`` or ``rec`` model, its SHA-256 sum checked against
     SHA256SUMS."""
-    sums_file = model_dir / "SHA256SUMS"
-    try:
-        lines = [line.split(maxsplit=1) for line in sums_file.read_text().splitlines()]
-        sums: dict[str, str] = {p[1].lstrip("*"): p[0] for p in lines if len(p) == 2}
-    except OSError as exc:
-        raise OcrError(f"{sums_file}: cannot read the int8 models' checksums ({exc})") from exc
     name = f"PP-OCRv6_{kind}_small.int8.onnx"
     path = model_dir / name
+    expected = recorded_sum(name, model_dir)
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as exc:
         raise OcrError(f"{path}: cannot read the int8 model ({exc})") from exc
-    if sums.get(name) != digest:
+    if expected != digest:
         raise OcrError(
-            f"{path}: checksum {digest[:12]}... does not match {sums_file}; rebuild it as "
+            f"{path}: checksum {digest[:12]}... does not match {model_dir / 'SHA256SUMS'}; "
+            "rebuild it as "
             "evals/ppocr_int8/README.md says"
         )
     return path
@@ -322,17 +318,50 @@ def loaded_rapidocr(config: RapidConfig) -> Any:
         return _LOADED[key]
 
 
+def recorded_sum(name: str, model_dir: Path = MODEL_DIR) -> str:
+    """The SHA-256 sum SHA256SUMS records for a shipped model (the file itself is not read)."""
+    sums_file = model_dir / "SHA256SUMS"
+    try:
+        lines = [line.split(maxsplit=1) for line in sums_file.read_text().splitlines()]
+    except OSError as exc:
+        raise OcrError(f"{sums_file}: cannot read the int8 models' checksums ({exc})") from exc
+    for parts in lines:
+        if len(parts) == 2 and parts[1].lstrip("*") == name:
+            return parts[0]
+    raise OcrError(f"{sums_file}: no checksum for {name}; see evals/ppocr_int8/README.md")
+
+
+def _model_id(kind: str, precision: str) -> str:
+    """Which model a reading used: the wheel's fp32 model (named by the wheel's version) or the
+    shipped int8 model (named by its recorded checksum, which loading verifies)."""
+    if precision not in MODEL_KINDS:
+        raise OcrError(f"rapidocr.{kind}_model is {precision!r}: fp32 or int8")
+    if precision == "fp32":
+        return f"{kind} fp32"
+    return f"{kind} int8 {recorded_sum(f'PP-OCRv6_{kind}_small.int8.onnx')[:12]}"
+
+
 @lru_cache(maxsize=8)
 def _version(config: RapidConfig) -> str:
-    """rapidocr's version, its models, onnxruntime's version, and the detection size."""
-    from importlib.metadata import version
+    """rapidocr's version, its models, onnxruntime's version, and the detection size.
 
-    cfg = _new_rapidocr(config).cfg  # no model load for a version string
+    Read from package metadata and SHA256SUMS: neither rapidocr nor onnxruntime is imported
+    and no model is built (building a RapidOCR object for its config cost ~2 CPU-s per
+    process, paid by every run that reports its OCR versions).
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        rapidocr_v, ort_v = version("rapidocr"), version("onnxruntime")
+    except PackageNotFoundError as exc:
+        raise OcrError(
+            "the rapidocr engine needs the rapidocr and onnxruntime packages (pinned in "
+            f"constraints.txt): {exc}"
+        ) from exc
+    det, rec = _model_id("det", config.det_model), _model_id("rec", config.rec_model)
     return (
-        f"{version('rapidocr')} ({cfg.Det.ocr_version.value} {cfg.Det.model_type.value} "
-        f"det {config.det_model} rec {config.rec_model}, onnxruntime "
-        f"{version('onnxruntime')}, det max side {config.det_max_side}, "
-        f"rec min ratio {config.rec_min_ratio:.2f})"
+        f"{rapidocr_v} (PP-OCRv6 small {det} {rec}, onnxruntime {ort_v}, "
+        f"det max side {config.det_max_side}, rec min ratio {config.rec_min_ratio:.2f})"
     )
 
 

@@ -6,6 +6,7 @@ instance per process); the network-less test runs in its own process by necessit
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from docasset.core.ocr.rapid import (
     Segment,
     int8_model_path,
     merge_rows,
+    recorded_sum,
     split_words,
 )
 from docasset.core.ocr.text import document_text
@@ -176,7 +178,31 @@ def test_the_cheaper_readings_read_every_line_of_a_page(
     for line in LINES:
         assert " ".join(line.split()).lower() in text, (line, text)
     version = RapidEngine(config).versions()["rapidocr"]
-    assert f"det {config.det_model} rec {config.rec_model}" in version
+    assert f"det {config.det_model}" in version and f"rec {config.rec_model}" in version
+
+
+def test_versions_build_no_model_and_name_the_shipped_models_by_checksum() -> None:
+    # In a fresh process: the version string must come from package metadata and SHA256SUMS,
+    # without importing rapidocr/onnxruntime (building a RapidOCR object cost ~2 CPU-s a run).
+    code = (
+        "import json, sys\n"
+        "from docasset.core.ocr.rapid import RapidConfig, RapidEngine, _LOADED\n"
+        "v = RapidEngine(RapidConfig(det_model='int8', rec_model='fp32')).versions()\n"
+        "print(json.dumps({'v': v['rapidocr'], 'loaded': len(_LOADED),\n"
+        "  'imported': sorted(m for m in ('rapidocr', 'onnxruntime', 'cv2') if m in sys.modules)}))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["imported"] == [] and out["loaded"] == 0, out
+    det_sum = recorded_sum("PP-OCRv6_det_small.int8.onnx")
+    assert f"det int8 {det_sum[:12]} rec fp32" in out["v"]
+    assert det_sum == hashlib.sha256(int8_model_path("det").read_bytes()).hexdigest()
+    with pytest.raises(OcrError, match="fp32 or int8"):
+        RapidEngine(RapidConfig(rec_model="fp16", det_max_side=963)).versions()
 
 
 def test_a_tampered_int8_model_is_refused_with_how_to_rebuild(tmp_path: Path) -> None:
