@@ -1,7 +1,8 @@
 """Benchmark: the fixed cost of a one-document ingest run against the bare OCR of it.
 
 ```bash
-.venv/bin/python -m evals.bench_run_cost --model DIR [--profile OUT.prof] PNG [PNG ...]
+.venv/bin/python -m evals.bench_run_cost --model DIR [--profile OUT.prof] \
+    [--instance-yaml dagster.yaml --server-pid PID] PNG [PNG ...]
 ```
 
 One process plays a long-lived ingest worker (a Celery run worker, or ``docasset ingest``
@@ -14,6 +15,11 @@ ingested alone (intake -> OCR -> predictions -> review: one Dagster run through
 the bare OCR of the same scan, measured right after in the same process:
 :func:`~docasset.core.ocr.engine.ocr_documents` with the deployment's engine, warm. The
 target is run / bare OCR <= 2.
+
+``--instance-yaml`` replaces the instance's ``dagster.yaml`` (e.g. Postgres storage, as the
+deployed stack has it); ``--server-pid`` adds the CPU of that process and its children (the
+Postgres postmaster: its backends do the storage's work in other processes) to the run's
+CPU, read from ``/proc``. Each run also reports how many events it stored.
 
 Prints one JSON object on stdout (per scan: run and OCR CPU seconds and their ratio; median
 and range of the ratio; load average; peak RSS); progress on stderr. ``--profile`` writes a
@@ -43,7 +49,35 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def bench(model: Path, scans: list[Path], profile: Path | None = None) -> dict[str, Any]:
+def _ticks(pid: int) -> int:
+    """utime + stime + cutime + cstime of ``pid`` (clock ticks; 0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return sum(int(f) for f in fields[11:15])  # fields 14-17 of proc(5), after pid and comm
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid``, its waited-for children, and its live children (/proc)."""
+    live = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # ppid
+            live += sum(int(f) for f in fields[11:13])
+    return (_ticks(pid) + live) / os.sysconf("SC_CLK_TCK")
+
+
+def bench(
+    model: Path,
+    scans: list[Path],
+    profile: Path | None = None,
+    instance_yaml: Path | None = None,
+    server_pid: int | None = None,
+) -> dict[str, Any]:
     """Ingest ``scans[0]`` untimed, then each scan alone, paired with its bare OCR."""
     import dagster as dg
 
@@ -70,26 +104,39 @@ def bench(model: Path, scans: list[Path], profile: Path | None = None) -> dict[s
         engine = ocr_engine_for(settings).engine(settings, None)
         limits = IntakeLimits()
         os.environ.pop("DAGSTER_HOME", None)
-        _use_instance(Path(tmp) / "dagster_home")  # the instance ``docasset ingest`` creates
+        dagster_home = Path(tmp) / "dagster_home"
+        if instance_yaml is not None:
+            dagster_home.mkdir()
+            shutil.copy(instance_yaml, dagster_home / "dagster.yaml")
+        _use_instance(dagster_home)  # the instance ``docasset ingest`` creates (or the given)
+
+        def cpu_now() -> float:
+            server = tree_cpu_seconds(server_pid) if server_pid is not None else 0.0
+            return process_cpu_seconds() + server
+
         with dg.DagsterInstance.get() as instance:
+            event_storage = type(instance.event_log_storage).__name__
             driver = LocalDriver(instance, ingest_definitions(home, settings), home)
 
-            def run(scan: Path, tag: str, measured: bool = True) -> tuple[float, bool]:
+            def run(scan: Path, tag: str, measured: bool = True) -> tuple[float, bool, int]:
                 # A distinct copy (PNG text chunk): a re-sent file would be a duplicate.
                 [page] = write_pages([scan], Path(tmp) / "staged", 1, tag)
                 shutil.copy(page, wd.inbox / page.name)
-                cpu = process_cpu_seconds()
+                cpu = cpu_now()
                 if prof and measured:
                     prof.enable()
                 _, ok = ingest_once(driver, wd, settings.inbox_config().batch_max_files)
                 if prof and measured:
                     prof.disable()
-                return process_cpu_seconds() - cpu, ok
+                cpu = cpu_now() - cpu
+                [last] = instance.get_runs(limit=1)
+                events = len(instance.get_records_for_run(last.run_id, limit=100_000).records)
+                return cpu, ok, events
 
             _log(f"warm-up run on {scans[0].name}")
             run(scans[0], "warm", measured=False)
             for i, scan in enumerate(scans):
-                run_cpu, ok = run(scan, f"r{i}")
+                run_cpu, ok, events = run(scan, f"r{i}")
                 sf = inspect_file(Path(tmp) / "staged" / f"r{i}-00000.png", limits)
                 cpu = process_cpu_seconds()
                 for _, out in ocr_documents([(sf.doc_id, sf)], engine, limits=limits, workers=1):
@@ -100,6 +147,7 @@ def bench(model: Path, scans: list[Path], profile: Path | None = None) -> dict[s
                     {
                         "scan": scan.name,
                         "run_ok": ok,
+                        "events_stored": events,
                         "run_cpu_s": round(run_cpu, 3),
                         "ocr_cpu_s": round(ocr_cpu, 3),
                         "ratio": round(run_cpu / ocr_cpu, 3),
@@ -112,6 +160,7 @@ def bench(model: Path, scans: list[Path], profile: Path | None = None) -> dict[s
     ratios = [r["ratio"] for r in rows]
     return {
         "engine": settings.ocr_config().engine,
+        "event_storage": event_storage,
         "runs": rows,
         "ratio_median": round(statistics.median(ratios), 3),
         "ratio_min": min(ratios),
@@ -126,9 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, required=True, help="a trained model (docasset train)")
     ap.add_argument("--profile", type=Path, default=None, help="write a CPU-time cProfile here")
+    ap.add_argument(
+        "--instance-yaml", type=Path, default=None, help="the instance's dagster.yaml instead"
+    )
+    ap.add_argument(
+        "--server-pid", type=int, default=None, help="add this process tree's CPU (Postgres)"
+    )
     ap.add_argument("scans", type=Path, nargs="+", help="PNG scans; the first also warms up")
     args = ap.parse_args(argv)
-    print(json.dumps(bench(args.model, args.scans, args.profile)))
+    out = bench(args.model, args.scans, args.profile, args.instance_yaml, args.server_pid)
+    print(json.dumps(out))
     return 0
 
 
