@@ -77,6 +77,7 @@ def bench(
     profile: Path | None = None,
     instance_yaml: Path | None = None,
     server_pid: int | None = None,
+    pool: bool = True,
 ) -> dict[str, Any]:
     """Ingest ``scans[0]`` untimed, then each scan alone, paired with its bare OCR."""
     import dagster as dg
@@ -116,7 +117,8 @@ def bench(
 
         with dg.DagsterInstance.get() as instance:
             event_storage = type(instance.event_log_storage).__name__
-            driver = LocalDriver(instance, ingest_definitions(home, settings), home)
+            defs = ingest_definitions(home, settings)
+            driver = LocalDriver(instance, defs, home, pool_connections=pool)
 
             def run(scan: Path, tag: str, measured: bool = True) -> tuple[float, bool, int]:
                 # A distinct copy (PNG text chunk): a re-sent file would be a duplicate.
@@ -161,6 +163,7 @@ def bench(
     return {
         "engine": settings.ocr_config().engine,
         "event_storage": event_storage,
+        "pooled_connections": pool,
         "runs": rows,
         "ratio_median": round(statistics.median(ratios), 3),
         "ratio_min": min(ratios),
@@ -181,9 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--server-pid", type=int, default=None, help="add this process tree's CPU (Postgres)"
     )
+    ap.add_argument(
+        "--no-pool", action="store_true", help="a new storage connection per query (before)"
+    )
     ap.add_argument("scans", type=Path, nargs="+", help="PNG scans; the first also warms up")
     args = ap.parse_args(argv)
-    out = bench(args.model, args.scans, args.profile, args.instance_yaml, args.server_pid)
+    out = bench(
+        args.model, args.scans, args.profile, args.instance_yaml, args.server_pid, not args.no_pool
+    )
     print(json.dumps(out))
     return 0
 

@@ -113,3 +113,29 @@ def test_bench_generate_prints_its_timings(capsys: pytest.CaptureFixture[str]) -
     out = json.loads(capsys.readouterr().out)
     assert out["receipts"] == 3 and len(out["wall_s"]) == len(out["cpu_s"]) == 2
     assert out["median_wall_s"] > 0 and out["receipts_per_s"] > 0
+
+
+def test_tree_cpu_seconds_counts_live_children(tmp_path: Path) -> None:
+    # bench_run_cost --server-pid: the Postgres backends' CPU is counted through /proc.
+    import os
+    import subprocess
+    import sys
+
+    from evals.bench_run_cost import tree_cpu_seconds
+
+    busy = (
+        "import sys, time\n"
+        "while time.process_time() < 0.5: pass\n"
+        "print('done', flush=True)\n"
+        "sys.stdin.read()\n"  # stay alive (a live child) until the test has read /proc
+    )
+    before = tree_cpu_seconds(os.getpid())
+    child = subprocess.Popen(
+        [sys.executable, "-c", busy], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "done"
+        assert tree_cpu_seconds(os.getpid()) - before >= 0.45
+    finally:
+        child.communicate("")
+    assert tree_cpu_seconds(-1) == 0.0  # no such process: nothing counted
