@@ -42,7 +42,7 @@ from docasset.core.evaluation.metrics import operator_seconds, outcome
 from docasset.core.extraction.calibration_store import read_evidence, store_dir
 from docasset.core.extraction.certify import CERTIFICATION_META, precision_interval
 from docasset.core.extraction.extract import MODEL_META
-from docasset.core.extraction.fields import DocType, strict_match
+from docasset.core.extraction.fields import DocType, strict_match, validate_field
 from docasset.core.extraction.prediction_table import from_frame, to_json
 from docasset.core.reporting import plots
 from docasset.core.reporting.blocks import md_table
@@ -250,18 +250,28 @@ def _all_qa(queue: pl.DataFrame | None, doc_id: str) -> bool:
     return bool(rows.filter(pl.col("field_status") == "to_check").height == rows.height)
 
 
-def _correction(doc_id: str, fields: dict[str, str], annotator: str, stamp: str) -> dict:
-    """The correction an operator returns from the ground truth. An empty truth value (a
-    labelling hole, e.g. one SROIE key with an empty total) is left unanswered, as an
-    operator who cannot key a value would: a value the import refuses would reject the whole
-    file (the week's every correction) with it."""
-    fields = {k: v for k, v in fields.items() if v.strip()}
+def _correction(
+    doc_id: str, truth: dict[str, str], annotator: str, stamp: str, doctype: DocType
+) -> dict | None:
+    """The correction an operator returns from the ground truth. A truth value the import
+    would refuse (a labelling hole: one SROIE key has an empty total, vrdu keys hold
+    truncated dates such as '3/15/202') is left unanswered, as an operator who cannot key a
+    value would: a refused value rejects the whole file (the week's every correction). A
+    document with an empty key is ``irrelevant``; one whose every value is a hole gets no
+    correction (None)."""
+    fields = {
+        k: v
+        for k, v in truth.items()
+        if k in doctype.names and not validate_field(doctype.spec(k), v)
+    }
+    if truth and not fields:
+        return None
     return {
         "doc_id": doc_id,
         "fields": fields,
         "annotator": annotator,
         "timestamp": stamp,
-        "verdict": None if fields else "irrelevant",
+        "verdict": None if truth else "irrelevant",
     }
 
 
@@ -320,9 +330,12 @@ class Simulation:
         self._tick("inbox_sensor")
         ids = source_to_doc_ids(self.wd)
         stamp = datetime.now(UTC).isoformat()
-        recs = [
-            _correction(ids[s], d.fields, "bootstrap", stamp) for s, d in names.items() if s in ids
-        ]
+        answers = (
+            _correction(ids[s], d.fields, "bootstrap", stamp, self.doctype)
+            for s, d in names.items()
+            if s in ids
+        )
+        recs = [r for r in answers if r is not None]
         self._submit("week00.jsonl", recs)
         # The sensor fires once enough documents are corrected; a bootstrap set smaller than
         # retrain_at gets its first training run launched by hand, as an operator would.
@@ -376,7 +389,12 @@ class Simulation:
         # Operators answer every queued document: corrections of reviewed documents, and the
         # QA documents' values (right ones confirmed: QA measures right as well as wrong).
         stamp = datetime.now(UTC).isoformat()
-        recs = [_correction(d, truth[d], "operator", stamp) for d in sorted(queued) if d in truth]
+        answers = (
+            _correction(d, truth[d], "operator", stamp, self.doctype)
+            for d in sorted(queued)
+            if d in truth
+        )
+        recs = [r for r in answers if r is not None]
         self._submit(f"week{week:02d}.jsonl", recs)
         self._write_predictions(week, preds, {v: k for k, v in ids.items()}, names)
         qa = self._qa_figures(set(truth))
