@@ -186,18 +186,18 @@ def load_ocr(
 
 
 def _cached_word_conf(data: dict[str, Any], cache: Path, ids: set[str]) -> dict[str, WordSpans]:
-    """The word confidences of a cache: stored, or computed from its word tables
-    (``<cache>.words.parquet``) when the cache predates them; none when neither exists."""
-    if "word_conf" in data:
-        return {
-            k: [(int(a), int(b), float(c)) for a, b, c in v]
-            for k, v in data["word_conf"].items()
-            if k in ids
-        }
+    """The word confidences (and boxes) of a cache: stored, or computed from its word tables
+    (``<cache>.words.parquet``) when the cache predates them (or stored confidences without
+    boxes); none when neither exists."""
+    from docasset.core.ocr.text import as_span, has_boxes, word_spans
+
     words = cache.with_name(cache.name + ".words.parquet")
+    if "word_conf" in data:
+        stored = {k: [as_span(w) for w in v] for k, v in data["word_conf"].items() if k in ids}
+        if not words.is_file() or any(has_boxes(v) for v in stored.values()):
+            return stored
     if not words.is_file():
         return {}
-    from docasset.core.ocr.text import word_spans
 
     out: dict[str, WordSpans] = {}
     for (key,), w in pl.read_parquet(words).partition_by("key", as_dict=True).items():

@@ -15,7 +15,7 @@ import re
 from bisect import bisect_right
 from typing import TYPE_CHECKING
 
-from docasset.core.ocr.text import WordSpans, word_spans
+from docasset.core.ocr.text import WordSpans, as_span, word_spans
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc
@@ -35,7 +35,7 @@ def span_ocr(spans: WordSpans | None, start: int, end: int) -> tuple[float, floa
     i = max(0, bisect_right(spans, (start, 10**9, 0.0)) - 1)
     confs = []
     while i < len(spans) and spans[i][0] < end:
-        _, e, c = spans[i]
+        e, c = spans[i][1], spans[i][2]
         if e > start:
             confs.append(c / 100.0)
         i += 1
@@ -51,6 +51,7 @@ def confusable_chars(value: str) -> int:
 
 
 def doc_words(doc: Doc) -> WordSpans | None:
-    """The OCR word confidences a training ``Doc`` carries (``user_data["word_conf"]``), if any."""
+    """The OCR word confidences (and boxes, when known) a training ``Doc`` carries
+    (``user_data["word_conf"]``), if any."""
     raw = doc.user_data.get("word_conf")
-    return [(int(s), int(e), float(c)) for s, e, c in raw] if raw else None
+    return [as_span(w) for w in raw] if raw else None

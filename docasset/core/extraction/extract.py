@@ -40,6 +40,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from docasset.core.extraction.arithmetic import check_total
+from docasset.core.extraction.cells import find_labelled_cells
 from docasset.core.extraction.confidence import fit_logistic, logistic, span_features
 from docasset.core.extraction.dates import DateContext, date_checks, engines_disagree
 from docasset.core.extraction.domain import DOMAIN_META, out_of_domain
@@ -88,6 +89,7 @@ from docasset.core.extraction.rules import (
 from docasset.core.extraction.vendor_keys import name_key
 from docasset.core.extraction.vendors import VendorMatch
 from docasset.core.isolation import isolated, isolating
+from docasset.core.ocr.text import has_boxes
 from docasset.errors import DocumentError, ModelError
 
 __all__ = [  # routing types re-exported: callers predating routing.py import them from here
@@ -106,6 +108,9 @@ PIPELINE_DIR = "pipeline"
 # candidate generation is versioned with the model: bundles without the flag (older models,
 # hand-built bundles) extract with NER + regex rules only.
 LAYOUT_META = "layout_candidates"
+# model.json flag: the model was calibrated with label values read from the layout (word
+# boxes, ``docasset.core.extraction.cells``); older models read labels from the text.
+CELLS_META = "cell_candidates"
 PIPE_BATCH = 64
 EXTRACTION_FAILED: BlockerKind = "extraction_failed"  # the blocker of a failed document
 DOC_THRESHOLD_META = "doc_threshold"  # model.json: the document-confidence threshold
@@ -229,13 +234,22 @@ def _bin(source: str, valid: bool, n_spans: int) -> str:
     return f"{source}|{'valid' if valid else 'invalid'}|{'multi' if n_spans > 1 else 'single'}"
 
 
-def field_candidates(spec: FieldSpec, text: str, layout: bool = True) -> list[Candidate]:
-    """Rule candidates for a field, best first: values after the field's printed labels
-    (``keywords``), then by role and type: layout for seller/address text fields (only with
-    ``layout``), the period's part for a ``range`` date, regex rules by type, totals."""
+def field_candidates(
+    spec: FieldSpec, text: str, layout: bool = True, words: WordSpans | None = None
+) -> list[Candidate]:
+    """Rule candidates for a field, best first: values of the field's printed labels
+    (``keywords``: read from the layout when ``words`` carry boxes, ``cells``; else after the
+    label in the text), then by role and type: layout for seller/address text fields (only
+    with ``layout``), the period's part for a ``range`` date, regex rules by type, totals."""
     if spec.type == "text" and not layout:
         return []
-    labelled = find_labelled(text, spec.keywords, spec.type, spec.range_part)
+    labelled = (
+        find_labelled_cells(
+            text, words, spec.keywords, spec.type, spec.range_part, spec.not_keywords
+        )
+        if has_boxes(words)
+        else find_labelled(text, spec.keywords, spec.type, spec.range_part)
+    )
     if spec.type == "text" and spec.role == "seller":
         return labelled + company_candidates(text)
     if spec.type == "text" and spec.role == "address":
@@ -290,13 +304,15 @@ def field_options(
     ents: list[tuple[int, int, str]],
     layout: bool = True,
     words: WordSpans | None = None,
+    cells: bool = False,
 ) -> list[Option]:
     """Every candidate of a field, in the documented combination order (module docstring):
     model spans confirmed by a rule, valid model spans, rule candidates, invalid model spans.
     A rule candidate with the same value as a model span is merged into it (source ``both``).
-    ``words``: the OCR word confidences, for the OCR-evidence features."""
+    ``words``: the OCR word confidences, for the OCR-evidence features; with ``cells`` their
+    boxes place the labels' values (``docasset.core.extraction.cells``)."""
     spans = [(s, e) for s, e, label in ents if label == spec.label]
-    rules = field_candidates(spec, text, layout)[:4]
+    rules = field_candidates(spec, text, layout, words if cells else None)[:4]
     rule_keys = [_key(spec, c.text) for c in rules]
     top = (rules[0].text, rules[0].strength) if rules else ("", 0.0)
     n = len(spans)
@@ -511,9 +527,10 @@ def predict_text(
     doc = doc if doc is not None else bundle.nlp(text)
     ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
     layout = bool(bundle.meta.get(LAYOUT_META))
+    cells = bool(bundle.meta.get(CELLS_META))
     fields: dict[str, FieldPrediction] = {}
     for spec in bundle.doctype.fields:
-        opts = field_options(spec, text, ents, layout, words)
+        opts = field_options(spec, text, ents, layout, words, cells)
         f = (
             _scored(bundle, spec, text, select_option(spec, opts, bundle.calibration), words)
             if opts

@@ -71,7 +71,9 @@ class FieldSpec:
     printed labels after which the value follows ("Contract #", "Advertiser"); ``date_order``
     reads an ambiguous numeric date (``dmy`` 03/02 is 3 February, ``mdy`` 2 March);
     ``range_part`` (``start``/``end``) takes that part of a printed range
-    ("02/19/20 - 02/25/20" fills two fields)."""
+    ("02/19/20 - 02/25/20" fills two fields); ``not_keywords`` are printed labels that begin
+    with a keyword but head another value ("Advertiser Code" beside "Advertiser"): their row
+    holds no value of this field."""
 
     name: str
     label: str
@@ -81,6 +83,7 @@ class FieldSpec:
     keywords: tuple[str, ...] = ()
     date_order: str = "dmy"
     range_part: str | None = None
+    not_keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ def _field_spec(f: object, i: int, order: str, source: str) -> FieldSpec:
         "keywords",
         "date_order",
         "range",
+        "not_keywords",
     }
     if unknown:
         raise SchemaError(f"{source}: field {name!r} has unknown keys {sorted(unknown)}")
@@ -181,10 +185,10 @@ def _field_spec(f: object, i: int, order: str, source: str) -> FieldSpec:
     if role is not None and role not in ROLES:
         raise SchemaError(f"{source}: field {name!r}: role must be one of {ROLES}, not {role!r}")
     keywords = f.get("keywords") or []
-    if not isinstance(keywords, list) or not all(
-        isinstance(k, str) and k.strip() for k in keywords
-    ):
-        raise SchemaError(f"{source}: field {name!r}: keywords must be a list of strings")
+    not_keywords = f.get("not_keywords") or []
+    for key, words in (("keywords", keywords), ("not_keywords", not_keywords)):
+        if not isinstance(words, list) or not all(isinstance(k, str) and k.strip() for k in words):
+            raise SchemaError(f"{source}: field {name!r}: {key} must be a list of strings")
     field_order = f.get("date_order", order)
     if field_order not in DATE_ORDERS:
         raise SchemaError(f"{source}: field {name!r}: date_order must be one of {DATE_ORDERS}")
@@ -200,6 +204,7 @@ def _field_spec(f: object, i: int, order: str, source: str) -> FieldSpec:
         tuple(keywords),
         str(field_order),
         part,
+        tuple(not_keywords),
     )
 
 
@@ -216,6 +221,8 @@ def doctype_to_dict(doctype: DocType) -> dict:
         d["date_order"] = f.date_order
         if f.range_part:
             d["range"] = f.range_part
+        if f.not_keywords:
+            d["not_keywords"] = list(f.not_keywords)
         fields.append(d)
     out: dict[str, object] = {"name": doctype.name, "fields": fields}
     if doctype.sum_rules:

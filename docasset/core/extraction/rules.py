@@ -152,7 +152,7 @@ def find_date_ranges(text: str, part: str) -> list[Candidate]:
     ]
 
 
-def _value_after(rest: str, field_type: str, range_part: str | None) -> tuple[int, int] | None:
+def value_in(rest: str, field_type: str, range_part: str | None) -> tuple[int, int] | None:
     """Where the value of a field of ``field_type`` sits in ``rest`` (the line after its
     label): the first date (range part) / amount / identifier, or the text up to the next
     label-like token ("Agency:"), at most six tokens."""
@@ -180,6 +180,12 @@ def _value_after(rest: str, field_type: str, range_part: str | None) -> tuple[in
     return (m.start(), m.end()) if m else None
 
 
+def label_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of the printed labels, case-insensitive, not inside a longer word."""
+    alternatives = "|".join(re.escape(k.strip()) for k in keywords)
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])", re.I)
+
+
 def find_labelled(
     text: str, keywords: tuple[str, ...], field_type: str, range_part: str | None = None
 ) -> list[Candidate]:
@@ -187,8 +193,7 @@ def find_labelled(
     same line (strength 1.0) or the next (0.7); earlier keywords of the list first."""
     if not keywords:
         return []
-    alternatives = "|".join(re.escape(k.strip()) for k in keywords)
-    label = re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])", re.I)
+    label = label_pattern(keywords)
     lines = lines_with_offsets(text)
     found: list[tuple[int, Candidate]] = []
     for i, (start, line) in enumerate(lines):
@@ -197,11 +202,11 @@ def find_labelled(
                 (j for j, k in enumerate(keywords) if m.group(0).lower() == k.strip().lower()),
                 len(keywords),
             )
-            hit = _value_after(line[m.end() :], field_type, range_part)
+            hit = value_in(line[m.end() :], field_type, range_part)
             base, strength = start + m.end(), 1.0
             if hit is None and i + 1 < len(lines):
                 base, strength = lines[i + 1][0], 0.7
-                hit = _value_after(lines[i + 1][1], field_type, range_part)
+                hit = value_in(lines[i + 1][1], field_type, range_part)
             if hit is not None:
                 s, e = base + hit[0], base + hit[1]
                 found.append((rank, Candidate(s, e, text[s:e], strength)))

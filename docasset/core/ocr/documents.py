@@ -17,9 +17,16 @@ import polars as pl
 
 from docasset.core.intake.quality import QualityThresholds
 from docasset.core.intake.scan_table import document_problems
-from docasset.core.ocr.text import WordSpans, document_text, word_spans
+from docasset.core.ocr.text import WordSpans, as_span, document_text, word_spans
 from docasset.core.ocr.words import SECOND_READING
 
+_BOX = ("page", "left", "top", "right", "bottom")
+WORD_SPAN_FIELDS: dict[str, pl.DataType] = {
+    "start": pl.Int32(),
+    "end": pl.Int32(),
+    "conf": pl.Float64(),
+    **{k: pl.Int32() for k in _BOX},
+}
 DOCUMENT_COLUMNS: dict[str, pl.DataType] = {
     "doc_id": pl.Utf8(),
     "batch_id": pl.Utf8(),
@@ -36,8 +43,9 @@ DOCUMENT_COLUMNS: dict[str, pl.DataType] = {
     # The document as the other OCR engine read it: its pages a second engine re-read in the
     # first engine's reading, the others as in ``text`` (None: every page was read once).
     "second_text": pl.Utf8(),
-    # The OCR evidence under any span of the text: each word's offsets and confidence.
-    "word_conf": pl.List(pl.Struct({"start": pl.Int32(), "end": pl.Int32(), "conf": pl.Float64()})),
+    # The OCR evidence under any span of the text: each word's offsets and confidence, and its
+    # page and box (the layout: a value printed under its label's column).
+    "word_conf": pl.List(pl.Struct(WORD_SPAN_FIELDS)),
 }
 DOCUMENTS_SCHEMA = pa.DataFrameSchema(
     {
@@ -87,7 +95,9 @@ def documents_frame(
                 "bad_scan": d in problems,
                 "ocr_error": (ocr_failures or {}).get(d),
                 "second_text": second_text(w, d) if w is not None else None,
-                "word_conf": [{"start": s, "end": e, "conf": c} for s, e, c in spans.get(d, [])],
+                "word_conf": [
+                    dict(zip(WORD_SPAN_FIELDS, x, strict=False)) for x in spans.get(d, [])
+                ],
             }
         )
     df = (
@@ -146,11 +156,16 @@ def bad_scans(documents: pl.DataFrame) -> set[str]:
 
 
 def word_confs_of(documents: pl.DataFrame) -> dict[str, WordSpans]:
-    """Document id -> its word confidences (documents tables written before the column
-    existed have none)."""
+    """Document id -> its word confidences and boxes (documents tables written before the
+    column existed have none; before the boxes, confidences only)."""
     if "word_conf" not in documents.columns:
         return {}
-    return {
-        str(d): [(int(w["start"]), int(w["end"]), float(w["conf"])) for w in ws or []]
-        for d, ws in documents.select("doc_id", "word_conf").iter_rows()
-    }
+    out: dict[str, WordSpans] = {}
+    for d, ws in documents.select("doc_id", "word_conf").iter_rows():
+        spans = []
+        for w in ws or []:
+            boxed = all(w.get(k) is not None for k in _BOX)
+            keys = list(WORD_SPAN_FIELDS) if boxed else ["start", "end", "conf"]
+            spans.append(as_span([w[k] for k in keys]))
+        out[str(d)] = spans
+    return out

@@ -7,6 +7,9 @@ word table, so a character span in the text maps back to words and boxes exactly
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import polars as pl
 
 LINE_KEYS = ["doc_id", "page", "block", "par", "line"]
@@ -65,20 +68,42 @@ def word_offsets(words: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-WordSpans = list[tuple[int, int, float]]  # (start, end, conf 0-100) in document-text offsets
+# One word of a document text: (start, end, conf 0-100) in document-text offsets, then, when
+# the word table gave them, its page and box (page, left, top, right, bottom in the page's
+# pixels). Readers index the first three (confidences) or all eight (layout); a span of an
+# older documents table or cache has the first three only.
+WordSpan = tuple[int, int, float] | tuple[int, int, float, int, int, int, int, int]
+WordSpans = list[WordSpan]
 
 
 def word_spans(words: pl.DataFrame) -> dict[str, WordSpans]:
-    """Per document id, its words' offsets in :func:`document_text` and their engine
-    confidences (the word table's ``conf``, 0-100), in text order: the OCR evidence that
-    travels with a document's text, whatever the engine."""
+    """Per document id, its words' offsets in :func:`document_text`, their engine
+    confidences (the word table's ``conf``, 0-100), page and box, in text order: the OCR
+    evidence and layout that travel with a document's text, whatever the engine."""
     if words.is_empty():
         return {}
-    off = word_offsets(words).select("doc_id", "start", "end", "conf").sort("doc_id", "start")
-    return {
-        str(d): [(int(s), int(e), float(c)) for s, e, c in g.select("start", "end", "conf").rows()]
-        for (d,), g in off.partition_by("doc_id", as_dict=True, maintain_order=True).items()
-    }
+    cols = ("start", "end", "conf", "page", "left", "top", "width", "height")
+    off = word_offsets(words).select("doc_id", *cols).sort("doc_id", "start")
+    out: dict[str, WordSpans] = {}
+    for (d,), g in off.partition_by("doc_id", as_dict=True, maintain_order=True).items():
+        out[str(d)] = [
+            (int(s), int(e), float(c), int(p), int(x), int(y), int(x + w), int(y + h))
+            for s, e, c, p, x, y, w, h in g.select(*cols).rows()
+        ]
+    return out
+
+
+def as_span(raw: Sequence[Any]) -> WordSpan:
+    """A stored word span (a JSON list, a tuple) with its types: three or eight values."""
+    if len(raw) >= 8:
+        p, x0, y0, x1, y1 = (int(v) for v in raw[3:8])
+        return (int(raw[0]), int(raw[1]), float(raw[2]), p, x0, y0, x1, y1)
+    return (int(raw[0]), int(raw[1]), float(raw[2]))
+
+
+def has_boxes(spans: WordSpans | None) -> bool:
+    """Do the spans carry pages and boxes (not only confidences)?"""
+    return bool(spans) and len(spans[0]) == 8  # type: ignore[arg-type]
 
 
 def lines_with_offsets(text: str) -> list[tuple[int, str]]:

@@ -28,6 +28,7 @@ from docasset.core.extraction.confidence import fit_logistic
 from docasset.core.extraction.domain import DOMAIN_META, DomainConfig, domain_summary
 from docasset.core.extraction.evidence import WordSpans, doc_words
 from docasset.core.extraction.extract import (
+    CELLS_META,
     DOC_THRESHOLD_META,
     LAYOUT_META,
     Calibration,
@@ -249,7 +250,8 @@ def option_rows(
         truth = d.user_data["fields"]
         for spec in bundle.doctype.fields:
             layout = bool(bundle.meta.get(LAYOUT_META))
-            for o in field_options(spec, d.text, ents, layout, doc_words(d)):
+            cells = bool(bundle.meta.get(CELLS_META))
+            for o in field_options(spec, d.text, ents, layout, doc_words(d), cells):
                 ok = values_match(spec, d.text[o.start : o.end], truth.get(spec.name) or None)
                 out.setdefault(spec.name, []).append((o.features, ok))
     return out
@@ -439,7 +441,7 @@ def _fit_ner(
         raise TrainingError("no training document has all its values aligned to its text")
     optimizer = nlp.initialize(lambda: examples)
     optimizer.learn_rate = config.learn_rate
-    probe = ModelBundle(nlp, doctype, Calibration(), {}, meta={LAYOUT_META: True})
+    probe = ModelBundle(nlp, doctype, Calibration(), {}, meta={LAYOUT_META: True, CELLS_META: True})
     best_bytes, best_acc, stale = nlp.to_bytes(), -1.0, 0
     progress = Progress(label, config.epochs, unit="epochs")
     for epoch in range(1, config.epochs + 1):
@@ -533,7 +535,9 @@ def train_model(
     started = time.perf_counter()
     report = TrainReport(len(train_docs), len(dev_docs), "dev" if dev_docs else "train")
     nlp = _fit_ner(train_docs, dev_docs or train_docs, doctype, config, config.patience, report)
-    bundle = ModelBundle(nlp, doctype, Calibration(), {}, meta={LAYOUT_META: True})
+    bundle = ModelBundle(
+        nlp, doctype, Calibration(), {}, meta={LAYOUT_META: True, CELLS_META: True}
+    )
     # What the training documents look like: a document unlike them is not accepted on the
     # model's confidence alone (docasset.core.extraction.domain).
     if (summary := domain_summary([d.text for d in train_docs], domain)) is not None:
