@@ -102,7 +102,7 @@ def find_labelled_cells(
     rest of the label's cell (strength 1.0), else the first cell below the label overlapping
     its column within :data:`BELOW_ROWS` rows (0.9) and the next cell of its row (0.8);
     earlier keywords first. A label that begins one of ``not_keywords`` ("advertiser code":
-    another value's header) is read in its column below only.
+    another value's header) is no label of the field.
     Empty without keywords or without boxes (then ``rules.find_labelled`` reads the text)."""
     if not keywords or not has_boxes(spans):
         return []
@@ -128,8 +128,9 @@ def find_labelled_cells(
         if not _starts_cell(row, under[0], m.start()):
             continue
         last = row.index(under[-1])
-        other = bool(exclude and exclude.match(text, m.start()))
-        hits = _hits(text, rows, m, under, row, last, field_type, range_part, other)
+        if exclude and exclude.match(text, m.start()):
+            continue  # another value's label ("Advertiser Code")
+        hits = _hits(text, rows, m, under, row, last, field_type, range_part)
         for strength, hit in hits:
             s, e = hit
             found.append((rank, Candidate(s, e, text[s:e], strength)))
@@ -150,24 +151,22 @@ def _hits(
     last: int,
     field_type: str,
     range_part: str | None,
-    other: bool,
 ) -> list[tuple[float, tuple[int, int]]]:
-    """(strength, span) of the label's value (``other``: the label begins another field's
-    label, "Advertiser Code": only the column below can hold the value). A typed value (date, amount, identifier): the
+    """(strength, span) of the label's value. A typed value (date, amount, identifier): the
     first one right of the label on its row ("Totals 13 $31,190.00"), else in its column
     below. A text value: the rest of the label's cell ("Advertiser: Bernie 2020"), else the
     cell below in its column and the next cell of its row."""
     nxt = row[last + 1] if last + 1 < len(row) else None
     if field_type != "text":
         end = row[-1].end
-        hit = None if other else value_in(text[m.end() : end], field_type, range_part)
+        hit = value_in(text[m.end() : end], field_type, range_part)
         if hit is not None:
             return [(RIGHT_STRENGTH, (m.end() + hit[0], m.end() + hit[1]))]
         below = _below(text, rows, under, row, last, field_type, range_part)
         return [(BELOW_STRENGTH, below)] if below is not None else []
     out: list[tuple[float, tuple[int, int]]] = []
     if nxt is not None and nxt.left - under[-1].right <= GAP * max(nxt.height, under[-1].height):
-        hit = None if other else _value(text, _cell(row, last + 1), field_type, range_part)
+        hit = _value(text, _cell(row, last + 1), field_type, range_part)
         if hit is not None:
             out.append((RIGHT_STRENGTH, hit))
         nxt = None  # the rest of the label's cell is no column of its own
@@ -219,7 +218,11 @@ def _below(
         # The cell may begin left of the column (a right-aligned or centred value).
         while at > 0 and below[at].left - below[at - 1].right <= GAP * h:
             at -= 1
-        hit = _value(text, _cell(below, at), field_type, range_part)
+        if field_type == "text":
+            hit = _value(text, _cell(below, at), field_type, range_part)
+        else:  # the first typed value from the column on ("9   $1,230.00")
+            got = value_in(text[below[at].start : below[-1].end], field_type, range_part)
+            hit = (below[at].start + got[0], below[at].start + got[1]) if got else None
         if hit is not None:
             return hit
     return None
