@@ -169,6 +169,8 @@ def _hits(
         hit = _value(text, _cell(row, last + 1), field_type, range_part)
         if hit is not None:
             out.append((RIGHT_STRENGTH, hit))
+            if text[m.end() : under[-1].end].strip()[:1] in (":", "#"):
+                return out  # "Advertiser: Bernie 2020" is a form line, not a header
         nxt = None  # the rest of the label's cell is no column of its own
     below = _below(text, rows, under, row, last, field_type, range_part)
     if below is not None:

@@ -39,6 +39,7 @@ def test_ad_order_yaml_loads_with_its_options() -> None:
     assert {f.date_order for f in d.fields} == {"mdy"}
     assert (d.spec("flight_from").range_part, d.spec("flight_to").range_part) == ("start", "end")
     assert d.role_fields("customer") == ["advertiser"]
+    assert "advertiser code" in d.spec("advertiser").not_keywords
     assert load_doctype("receipt").role_fields("seller") == ["company"]
     assert load_doctype("receipt").role_fields("total") == ["total"]
 
@@ -108,6 +109,7 @@ def test_aliases_give_the_canonical_spelling() -> None:
     [
         ({"role": "boss"}, "role must be one of"),
         ({"keywords": "Contract"}, "keywords must be a list"),
+        ({"not_keywords": ["advertiser code", 3]}, "not_keywords must be a list"),
         ({"date_order": "ymd"}, "date_order"),
         ({"range": "start"}, "range is start or end, on a date field"),
         ({"colour": "red"}, "unknown keys"),
