@@ -103,7 +103,7 @@ def as_span(raw: Sequence[Any]) -> WordSpan:
 
 def has_boxes(spans: WordSpans | None) -> bool:
     """Do the spans carry pages and boxes (not only confidences)?"""
-    return bool(spans) and len(spans[0]) == 8  # type: ignore[arg-type]
+    return bool(spans) and spans is not None and len(spans[0]) == 8
 
 
 def lines_with_offsets(text: str) -> list[tuple[int, str]]:
