@@ -281,6 +281,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _with_learned_customers(args: argparse.Namespace, doctype: DocType) -> DocType:
+    """``doctype`` with the customer spellings the working directory's vendor registry
+    learned from corrections (``customers`` in the JSON); unchanged without a registry."""
+    from docasset.core.validation.vendor_store import VendorStore
+    from docasset.core.workdir import Workdir
+
+    root = Workdir(_home(args)).vendors
+    return VendorStore(root).customer_aliases(doctype) if root.is_dir() else doctype
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     from docasset.core.progress import to_stderr
 
@@ -307,13 +317,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
         bundle, bundle.doctype, dict(sorted(ocr.texts.items())), words=ocr.word_conf, dates=second
     )
     written = 0
+    doctype = _with_learned_customers(args, bundle.doctype)
     with open(args.out, "w", encoding="utf-8") as fh:
         for p in preds:
             failed = [b.text for b in p.blockers if b.kind == EXTRACTION_FAILED]
             if failed:
                 failures[p.doc_id] = failed[0]
                 continue
-            fh.write(json.dumps(to_json(bundle.doctype, p), ensure_ascii=False) + "\n")
+            fh.write(json.dumps(to_json(doctype, p), ensure_ascii=False) + "\n")
             written += 1
     for key, why in sorted(failures.items()):
         print(f"not extracted {key}: {why}", file=sys.stderr)

@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 
 from docasset.core.crash import crashpoint
-from docasset.core.extraction.batch import batch_summary, predict_batch
+from docasset.core.extraction.batch import batch_summary, customers_recognised, predict_batch
 from docasset.core.extraction.extract import ModelBundle
 from docasset.core.extraction.vendors import VendorMatch, match_vendor
 from docasset.core.ocr.documents import texts_of
@@ -51,7 +51,10 @@ def predictions(
             f"production model is for {bundle.doctype.name!r}, settings say {doctype.name!r}"
         )
     entries = memory.store().entries()
-    reg = vendor_registry_store.store().registry()
+    store = vendor_registry_store.store()
+    reg = store.registry()
+    # Customers (advertisers) by the spellings corrections taught: a repeat one is known.
+    known = store.customer_aliases(bundle.doctype if bundle else doctype)
     texts = texts_of(documents)
     vendors = {d: m for d, t in texts.items() if (m := match_vendor(t, reg)) is not None}
     history = {
@@ -76,6 +79,7 @@ def predictions(
         {
             "model_version": bundle.version if bundle else "(none)",
             **summary,
+            "customers_recognised": customers_recognised(known, batch.predictions),
             **_ocr_warning(context, bundle, ocr_engine, settings),
             "dagster/row_count": batch.frame.height,
         }

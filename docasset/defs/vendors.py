@@ -12,6 +12,7 @@ from docasset.core.ocr.documents import texts_of
 from docasset.core.validation.corrections import latest_per_document
 from docasset.defs.partitions import ALL_BATCHES
 from docasset.defs.resources import DocassetHome, VendorRegistryStore
+from docasset.defs.settings import Settings
 
 REGISTRY_COLUMNS = {
     "vendor_id": pl.Utf8,
@@ -31,8 +32,10 @@ REGISTRY_COLUMNS = {
     description="The vendor registry: per vendor and stable key (registration, tax id, phone, "
     "domain) its canonical name, confirmations and branches, learned from the corrections it "
     "has not read (keys read from the corrected documents' OCR text) plus managers' imports "
-    "(`docasset vendors import`). Conflicts (two vendors claiming one key) are reported in the "
-    "metadata, never merged. predictions reads it through the vendor_registry_store resource.",
+    "(`docasset vendors import`), and the spellings of customer fields (an advertiser) their "
+    "corrections typed, learned as aliases of the customer's name. Conflicts (two vendors "
+    "claiming one key) are reported in the metadata, never merged. predictions reads it "
+    "through the vendor_registry_store resource.",
 )
 def vendor_registry(
     context,
@@ -40,6 +43,7 @@ def vendor_registry(
     documents: BatchFrames,
     home: DocassetHome,
     vendor_registry_store: VendorRegistryStore,
+    settings: Settings,
 ) -> pl.DataFrame:
     store = vendor_registry_store.store()
     wd = home.workdir()
@@ -47,7 +51,8 @@ def vendor_registry(
     latest = latest_per_document(corrections)
     new = latest.filter(~pl.col("correction_id").is_in(list(done)))["doc_id"].to_list()
     docs = rows_of(documents, set(new), document_index(wd).batches_of, ["doc_id", "text"])
-    learned = store.learn(corrections, texts_of(docs) if docs is not None else {})
+    doctype = settings.doctype()
+    learned = store.learn(corrections, texts_of(docs) if docs is not None else {}, doctype)
     reg = store.registry()
     rows = [
         {
@@ -66,6 +71,8 @@ def vendor_registry(
             "vendors": len(reg.vendors),
             "keys": len(reg.index),
             "corrections_learned": len(learned),
+            # Spellings of customer fields (advertisers) learned as aliases of their names.
+            "customer_aliases": sum(len(t) for _, t in store.customer_aliases(doctype).aliases),
             "conflicts": len(reg.conflicts),
             "conflict_list": dg.MetadataValue.json(
                 [f"{c.kind} {c.key}: {c.detail}" for c in reg.conflicts[:50]]

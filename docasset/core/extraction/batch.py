@@ -16,7 +16,7 @@ import polars as pl
 
 from docasset.core.extraction.dates import DateContext
 from docasset.core.extraction.extract import EXTRACTION_FAILED, ModelBundle, predict_documents
-from docasset.core.extraction.fields import DocType
+from docasset.core.extraction.fields import DocType, alias_key
 from docasset.core.extraction.history import VendorHistory
 from docasset.core.extraction.prediction_table import blocker_counts, predictions_frame
 from docasset.core.extraction.prediction_table import documents as document_routes
@@ -111,3 +111,15 @@ def batch_summary(batch: BatchPredictions, vendors_recognised: int) -> dict[str,
         "extraction_failures": len(failed),
         "failures": dict(sorted(failed.items())[:50]),
     }
+
+
+def customers_recognised(doctype: DocType, predictions: list[DocPrediction]) -> int:
+    """Customer-field values (role ``customer``) whose spelling the type's aliases know:
+    repeat customers recognised under their canonical name (``fields.canonical``)."""
+    tables = {name: {k for k, _ in t} for name, t in doctype.aliases}
+    return sum(
+        1
+        for p in predictions
+        for name in doctype.role_fields("customer")
+        if (v := p.fields[name].value) is not None and alias_key(v) in tables.get(name, set())
+    )

@@ -4,7 +4,9 @@ Files under the registry directory (the work dir's ``vendors/``), both append-on
 
 - ``observations.jsonl``: one record per corrected document the registry learned (the
   correction id, who typed it and when, the typed company/address/date, and the stable keys
-  printed in its OCR text): the provenance of every vendor, key and branch;
+  printed in its OCR text): the provenance of every vendor, key and branch; and one per
+  customer field (an advertiser) of a corrected document: the typed and printed spellings
+  the customer aliases are learned from;
 - ``imports.jsonl``: one record per vendor a manager imported (file, line, actor, time).
 
 The registry itself (``docasset.core.extraction.vendors.build_registry``) is rebuilt from the
@@ -26,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -33,15 +36,24 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from rapidfuzz import fuzz
 
-from docasset.core.extraction.fields import parse_date
+from docasset.core.extraction.fields import DocType, parse_date
+from docasset.core.extraction.layout import LEGAL_FORM_RE
 from docasset.core.extraction.vendor_keys import extract_keys, normalise, parse_ident
 from docasset.core.extraction.vendors import Conflict, Observation, Registry, build_registry
 from docasset.core.files import append_line, atomic_write
+from docasset.core.validation.aliases import (
+    MIN_SIMILARITY,
+    learn_aliases,
+    same_party,
+    with_aliases,
+)
 from docasset.core.validation.corrections import latest_per_document
 from docasset.errors import DocassetError
 
 LEARNED = "learned"
+CUSTOMER = "customer"  # a customer field's typed value and its printed spelling
 CSV_COLUMNS = ("vendor_id", "name", "key", "address", "phone", "confirmations", "sources")
 
 
@@ -86,11 +98,22 @@ class VendorStore:
         """Correction ids the registry has read (whether or not they taught it anything)."""
         return {str(r["correction"]) for r in self._read(self.observations_path)}
 
-    def learn(self, corrections: pl.DataFrame, texts: dict[str, str]) -> list[Observation]:
+    def learn(
+        self,
+        corrections: pl.DataFrame,
+        texts: dict[str, str],
+        doctype: DocType | None = None,
+    ) -> list[Observation]:
         """Observe the latest unconflicted corrections not read yet whose document's OCR text
-        is in ``texts`` (their keys are read from it); the others wait for their text."""
+        is in ``texts`` (their keys are read from it); the others wait for their text.
+
+        The fields come from the document type's roles (``seller``, ``address``, the first
+        date field; without a type the receipt's ``company``/``vendor``, ``address``,
+        ``date``); each ``customer`` field's typed value is recorded with its printed spelling
+        (:meth:`customer_aliases`), whether or not the type has a seller."""
         done = self.learned()
         added: list[Observation] = []
+        seller, address, date_field, customers = _roles(doctype)
         for row in latest_per_document(corrections).iter_rows(named=True):
             cid = str(row["correction_id"])
             if cid in done:
@@ -102,16 +125,28 @@ class VendorStore:
             if text is None:
                 continue
             fields = json.loads(row["fields_json"])
-            company = fields.get("company") or fields.get("vendor")
+            for name in customers:
+                if typed := (fields.get(name) or "").strip():
+                    rec = {
+                        "op": CUSTOMER,
+                        "correction": cid,
+                        "doc_id": str(row["doc_id"]),
+                        "field": name,
+                        "typed": typed,
+                        "printed": printed_spelling(text, typed),
+                    }
+                    append_line(self.observations_path, json.dumps(rec))
+            company = next((fields[k] for k in seller if fields.get(k)), None)
             if not company:
                 append_line(self.observations_path, json.dumps({"op": LEARNED, "correction": cid}))
                 continue
-            day = parse_date(fields.get("date") or "") if fields.get("date") else None
+            raw_day = fields.get(date_field) if date_field else None
+            day = parse_date(raw_day) if raw_day else None
             obs = Observation(
                 cid,
                 str(row["doc_id"]),
                 str(company),
-                fields.get("address") or None,
+                (fields.get(address) or None) if address else None,
                 day.isoformat() if day else None,
                 tuple(k.ident for k in extract_keys(text)),
                 str(row["annotator"] or ""),
@@ -121,6 +156,26 @@ class VendorStore:
             append_line(self.observations_path, json.dumps(rec))
             added.append(obs)
         return added
+
+    def customer_pairs(self, field_name: str) -> list[tuple[str | None, str]]:
+        """(printed, typed) spellings of a customer field, the latest correction per
+        document, in arrival order."""
+        latest: dict[str, tuple[str | None, str]] = {}
+        for rec in self._read(self.observations_path):
+            if rec.get("op") == CUSTOMER and rec.get("field") == field_name:
+                latest.pop(rec["doc_id"], None)
+                latest[rec["doc_id"]] = (rec.get("printed"), str(rec["typed"]))
+        return list(latest.values())
+
+    def customer_aliases(self, doctype: DocType) -> DocType:
+        """``doctype`` with the spellings of its customer fields learned from corrections
+        (``docasset.core.validation.aliases``; its YAML aliases win): a repeat customer's
+        printed spelling gives its canonical name (``fields.canonical``)."""
+        for name in doctype.role_fields("customer"):
+            learned = learn_aliases(self.customer_pairs(name))
+            if learned:
+                doctype = with_aliases(doctype, name, learned)
+        return doctype
 
     def import_file(self, path: Path, actor: str) -> ImportResult:
         """Import a manager's CSV or JSON file (module docstring); returns the vendors it
@@ -184,6 +239,42 @@ class VendorStore:
                     w.writerow([*common, k, "", "", *tail])
         atomic_write(path, buf.getvalue().encode())
         return len(reg.vendors)
+
+
+def _roles(doctype: DocType | None) -> tuple[list[str], str | None, str | None, list[str]]:
+    """The fields the registry reads: seller names, address, date, customers."""
+    if doctype is None:
+        return ["company", "vendor"], "address", "date", []
+    dates = [f.name for f in doctype.fields if f.type == "date"]
+    address = doctype.role_fields("address")
+    return (
+        doctype.role_fields("seller"),
+        address[0] if address else None,
+        dates[0] if dates else None,
+        doctype.role_fields("customer"),
+    )
+
+
+def printed_spelling(text: str, typed: str) -> str | None:
+    """How the document prints the value an operator typed: the text's best fuzzy alignment
+    with it when the two name the same party (``aliases.same_party``), else None."""
+    res = fuzz.partial_ratio_alignment(typed.casefold(), text.casefold())
+    if res is None or res.score < MIN_SIMILARITY:
+        return None
+    start, end = res.dest_start, res.dest_end
+    # Out to whole words, and on over a legal form the operator left out ("..., INC"): at
+    # most two more words of the line, never a label ("Agency:").
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    for _ in range(2):
+        m = re.match(r"[ \t]+(\S+)", text[end:])
+        if m is None or m.group(1).endswith(":") or not LEGAL_FORM_RE.fullmatch(m.group(1)):
+            break
+        end += m.end()
+    printed = text[start:end].strip()
+    return printed if printed and same_party(printed, typed) else None
 
 
 def _obs(rec: dict[str, Any]) -> Observation:

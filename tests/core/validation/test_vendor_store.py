@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from docasset.core.extraction.fields import load_doctype
+from docasset.core.extraction.fields import canonical, load_doctype
 from docasset.core.validation.corrections import import_file, read_store
 from docasset.core.validation.vendor_store import VendorStore
 from docasset.errors import DocassetError
@@ -81,3 +81,46 @@ def test_a_malformed_import_is_rejected_whole_with_its_lines(tmp_path: Path) -> 
     with pytest.raises(DocassetError, match="not JSON"):
         (tmp_path / "bad.json").write_text("{")
         store.import_file(tmp_path / "bad.json", "manager")
+
+
+ORDERS = {
+    "o1": "Contract / Revision\n220018567 /\nAdvertiser\nMIKE BLOOMBERG 2020, INC\n",
+    "o2": "Advertiser: MikeBloomberg2020Inc-D Agency: Assembly\n",
+    "o3": "Advertiser: Bernie 2020\n",
+}
+
+
+def test_customer_spellings_from_corrections_give_a_repeat_advertiser_its_name(
+    tmp_path: Path,
+) -> None:
+    f = tmp_path / "c.jsonl"
+    typed = {"o1": "Mike Bloomberg 2020", "o2": "Mike Bloomberg 2020", "o3": "Bernie 2020"}
+    f.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "doc_id": d,
+                    "annotator": "bob",
+                    "timestamp": f"2026-11-24T11:0{i}:00Z",
+                    "fields": {"advertiser": name, "contract_num": "1"},
+                }
+            )
+            + "\n"
+            for i, (d, name) in enumerate(typed.items())
+        )
+    )
+    ad_order = load_doctype("ad_order")
+    import_file(f, tmp_path / "store", ad_order, set(typed))
+    store = VendorStore(tmp_path / "vendors")
+    # An ad order has no seller field: no vendor is learned, the advertisers are.
+    assert store.learn(read_store(tmp_path / "store"), ORDERS, ad_order) == []
+    pairs = dict(zip(typed, store.customer_pairs("advertiser"), strict=True))
+    assert pairs["o1"] == ("MIKE BLOOMBERG 2020, INC", "Mike Bloomberg 2020")
+    assert pairs["o2"][0] is not None and "MikeBloomberg2020Inc" in pairs["o2"][0]
+    known = store.customer_aliases(ad_order)
+    # A later order printing one of the learned spellings is recognised.
+    assert canonical(known, "advertiser", "MIKE BLOOMBERG 2020, INC") == "Mike Bloomberg 2020"
+    assert canonical(known, "advertiser", "BERNIE 2020") == "Bernie 2020"
+    assert canonical(ad_order, "advertiser", "MIKE BLOOMBERG 2020, INC") != "Mike Bloomberg 2020"
+    assert store.learn(read_store(tmp_path / "store"), ORDERS, ad_order) == []  # read once
+    assert len(store.customer_pairs("advertiser")) == 3
