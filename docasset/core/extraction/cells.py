@@ -26,6 +26,7 @@ BELOW_ROWS = 3  # rows below a label searched for its value
 # The value in the label's own cell, in its column below, in the next cell of its row.
 RIGHT_STRENGTH, BELOW_STRENGTH, NEXT_CELL_STRENGTH = 1.0, 0.9, 0.8
 _TEXT_MAX_TOKENS = 12  # a text value in a cell: at most this many words
+_TRAILING_TAG = re.compile(r"\s*\([^()]{1,12}\)\s*$")
 
 
 @dataclass(frozen=True)
@@ -76,14 +77,25 @@ def _column_end(row: list[_Word], last: int) -> int:
     return row[k].left if k < len(row) else 10**9
 
 
-def _value(text: str, cell: list[_Word], field_type: str, range_part: str | None):
-    """The typed value inside a cell, as a text span, or None."""
+def _value(
+    text: str,
+    cell: list[_Word],
+    field_type: str,
+    range_part: str | None,
+    stop: re.Pattern[str] | None = None,
+) -> tuple[int, int] | None:
+    """The typed value inside a cell, as a text span, or None. A text value ends before
+    another field's label inside the cell (``stop``: "SHEILA JACKSON LEE Invoice #")."""
     s, e = cell[0].start, cell[-1].end
     if text[s:e].rstrip().endswith(":"):
         return None  # another label ("Agency:"), not a value
     if field_type == "text":
         # A name has letters and a few words; a longer cell is running text.
-        if len(cell) > _TEXT_MAX_TOKENS or sum(ch.isalpha() for ch in text[s:e]) < 2:
+        if len(cell) > _TEXT_MAX_TOKENS:
+            return None
+        if stop is not None and (m := stop.search(text, s + 1, e)) and text[m.start() - 1] == " ":
+            e = s + len(text[s : m.start()].rstrip())
+        if sum(ch.isalpha() for ch in text[s:e]) < 2:
             return None
         return s, e
     hit = value_in(text[s:e], field_type, range_part)
@@ -97,18 +109,22 @@ def find_labelled_cells(
     field_type: str,
     range_part: str | None = None,
     not_keywords: tuple[str, ...] = (),
+    stops: tuple[str, ...] = (),
 ) -> list[Candidate]:
     """Values of the field's labels (``keywords``) read from the layout, best first: the
     rest of the label's cell (strength 1.0), else the first cell below the label overlapping
     its column within :data:`BELOW_ROWS` rows (0.9) and the next cell of its row (0.8);
     earlier keywords first. A label that begins one of ``not_keywords`` ("advertiser code":
-    another value's header) is no label of the field.
+    another value's header) is no label of the field; a text value ends before any of
+    ``stops`` (the other fields' labels); a text value with a trailing parenthesised tag
+    ("(27957)", "(P)") is also proposed without it, first.
     Empty without keywords or without boxes (then ``rules.find_labelled`` reads the text)."""
     if not keywords or not has_boxes(spans):
         return []
     assert spans is not None
     label = label_pattern(keywords)
     exclude = label_pattern(not_keywords) if not_keywords else None
+    stop = label_pattern(stops) if stops else None
     words = _words(text, spans)
     rows: dict[int, list[_Word]] = {}
     for w in words:
@@ -130,14 +146,21 @@ def find_labelled_cells(
         last = row.index(under[-1])
         if exclude and exclude.match(text, m.start()):
             continue  # another value's label ("Advertiser Code")
-        hits = _hits(text, rows, m, under, row, last, field_type, range_part)
-        for strength, hit in hits:
-            s, e = hit
+        hits = _hits(text, rows, m, under, row, last, field_type, range_part, stop)
+        for strength, (s, e) in hits:
+            if field_type == "text" and (tag := _TRAILING_TAG.search(text, s, e)):
+                # "Biden for President-D (27957)": the name without its account number first
+                found.append((rank, Candidate(s, tag.start(), text[s : tag.start()], strength)))
             found.append((rank, Candidate(s, e, text[s:e], strength)))
     found.sort(key=lambda rc: (rc[0], -rc[1].strength, rc[1].start))
+    # One candidate per value (its first, strongest place): a header repeated on every
+    # page would otherwise crowd the others out.
     out: list[Candidate] = []
+    seen: set[str] = set()
     for _, c in found:
-        if all((c.start, c.end) != (o.start, o.end) for o in out):
+        key = " ".join(c.text.split()).casefold()
+        if key not in seen:
+            seen.add(key)
             out.append(c)
     return out
 
@@ -151,6 +174,7 @@ def _hits(
     last: int,
     field_type: str,
     range_part: str | None,
+    stop: re.Pattern[str] | None,
 ) -> list[tuple[float, tuple[int, int]]]:
     """(strength, span) of the label's value. A typed value (date, amount, identifier): the
     first one right of the label on its row ("Totals 13 $31,190.00"), else in its column
@@ -162,21 +186,21 @@ def _hits(
         hit = value_in(text[m.end() : end], field_type, range_part)
         if hit is not None:
             return [(RIGHT_STRENGTH, (m.end() + hit[0], m.end() + hit[1]))]
-        below = _below(text, rows, under, row, last, field_type, range_part)
+        below = _below(text, rows, under, row, last, field_type, range_part, stop)
         return [(BELOW_STRENGTH, below)] if below is not None else []
     out: list[tuple[float, tuple[int, int]]] = []
     if nxt is not None and nxt.left - under[-1].right <= GAP * max(nxt.height, under[-1].height):
-        hit = _value(text, _cell(row, last + 1), field_type, range_part)
+        hit = _value(text, _cell(row, last + 1), field_type, range_part, stop)
         if hit is not None:
             out.append((RIGHT_STRENGTH, hit))
             if text[m.end() : under[-1].end].strip()[:1] in (":", "#"):
                 return out  # "Advertiser: Bernie 2020" is a form line, not a header
         nxt = None  # the rest of the label's cell is no column of its own
-    below = _below(text, rows, under, row, last, field_type, range_part)
+    below = _below(text, rows, under, row, last, field_type, range_part, stop)
     if below is not None:
         out.append((BELOW_STRENGTH, below))
     if nxt is not None:
-        hit = _value(text, _cell(row, last + 1), field_type, range_part)
+        hit = _value(text, _cell(row, last + 1), field_type, range_part, stop)
         if hit is not None:
             out.append((NEXT_CELL_STRENGTH, hit))
     return out
@@ -202,6 +226,7 @@ def _below(
     last: int,
     field_type: str,
     range_part: str | None,
+    stop: re.Pattern[str] | None,
 ) -> tuple[int, int] | None:
     """The value in the label's column on the next rows of its page."""
     left = min(w.left for w in under)
@@ -221,7 +246,7 @@ def _below(
         while at > 0 and below[at].left - below[at - 1].right <= GAP * h:
             at -= 1
         if field_type == "text":
-            hit = _value(text, _cell(below, at), field_type, range_part)
+            hit = _value(text, _cell(below, at), field_type, range_part, stop)
         else:  # the first typed value from the column on ("9   $1,230.00")
             got = value_in(text[below[at].start : below[-1].end], field_type, range_part)
             hit = (below[at].start + got[0], below[at].start + got[1]) if got else None

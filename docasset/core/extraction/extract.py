@@ -235,17 +235,22 @@ def _bin(source: str, valid: bool, n_spans: int) -> str:
 
 
 def field_candidates(
-    spec: FieldSpec, text: str, layout: bool = True, words: WordSpans | None = None
+    spec: FieldSpec,
+    text: str,
+    layout: bool = True,
+    words: WordSpans | None = None,
+    stops: tuple[str, ...] = (),
 ) -> list[Candidate]:
     """Rule candidates for a field, best first: values of the field's printed labels
     (``keywords``: read from the layout when ``words`` carry boxes, ``cells``; else after the
     label in the text), then by role and type: layout for seller/address text fields (only
-    with ``layout``), the period's part for a ``range`` date, regex rules by type, totals."""
+    with ``layout``), the period's part for a ``range`` date, regex rules by type, totals.
+    ``stops``: the other fields' labels, where a text value read from the layout ends."""
     if spec.type == "text" and not layout:
         return []
     labelled = (
         find_labelled_cells(
-            text, words, spec.keywords, spec.type, spec.range_part, spec.not_keywords
+            text, words, spec.keywords, spec.type, spec.range_part, spec.not_keywords, stops
         )
         if has_boxes(words)
         else find_labelled(text, spec.keywords, spec.type, spec.range_part)
@@ -268,6 +273,18 @@ def field_candidates(
             top = max(amounts, key=lambda c: parse_amount(c.text) or 0)
             cands = [*cands, Candidate(top.start, top.end, top.text, 0.3)]
     return cands
+
+
+def other_labels(doctype: DocType, spec: FieldSpec) -> tuple[str, ...]:
+    """The printed labels of the type's other fields (where ``spec``'s text value ends)."""
+    mine = {k.lower() for k in spec.keywords}
+    return tuple(
+        k
+        for f in doctype.fields
+        if f.name != spec.name
+        for k in f.keywords
+        if k.lower() not in mine
+    )
 
 
 def _is_valid(spec: FieldSpec, value: str) -> bool:
@@ -305,6 +322,7 @@ def field_options(
     layout: bool = True,
     words: WordSpans | None = None,
     cells: bool = False,
+    stops: tuple[str, ...] = (),
 ) -> list[Option]:
     """Every candidate of a field, in the documented combination order (module docstring):
     model spans confirmed by a rule, valid model spans, rule candidates, invalid model spans.
@@ -312,7 +330,7 @@ def field_options(
     ``words``: the OCR word confidences, for the OCR-evidence features; with ``cells`` their
     boxes place the labels' values (``docasset.core.extraction.cells``)."""
     spans = [(s, e) for s, e, label in ents if label == spec.label]
-    rules = field_candidates(spec, text, layout, words if cells else None)[:4]
+    rules = field_candidates(spec, text, layout, words if cells else None, stops)[:4]
     rule_keys = [_key(spec, c.text) for c in rules]
     top = (rules[0].text, rules[0].strength) if rules else ("", 0.0)
     n = len(spans)
@@ -530,7 +548,9 @@ def predict_text(
     cells = bool(bundle.meta.get(CELLS_META))
     fields: dict[str, FieldPrediction] = {}
     for spec in bundle.doctype.fields:
-        opts = field_options(spec, text, ents, layout, words, cells)
+        opts = field_options(
+            spec, text, ents, layout, words, cells, other_labels(bundle.doctype, spec)
+        )
         f = (
             _scored(bundle, spec, text, select_option(spec, opts, bundle.calibration), words)
             if opts

@@ -34,6 +34,7 @@ from docasset.core.extraction.extract import (
     Calibration,
     ModelBundle,
     field_options,
+    other_labels,
     predict_text,
 )
 from docasset.core.extraction.fields import (
@@ -251,7 +252,8 @@ def option_rows(
         for spec in bundle.doctype.fields:
             layout = bool(bundle.meta.get(LAYOUT_META))
             cells = bool(bundle.meta.get(CELLS_META))
-            for o in field_options(spec, d.text, ents, layout, doc_words(d), cells):
+            stops = other_labels(bundle.doctype, spec)
+            for o in field_options(spec, d.text, ents, layout, doc_words(d), cells, stops):
                 ok = values_match(spec, d.text[o.start : o.end], truth.get(spec.name) or None)
                 out.setdefault(spec.name, []).append((o.features, ok))
     return out

@@ -124,3 +124,21 @@ def test_customer_spellings_from_corrections_give_a_repeat_advertiser_its_name(
     assert canonical(ad_order, "advertiser", "MIKE BLOOMBERG 2020, INC") != "Mike Bloomberg 2020"
     assert store.learn(read_store(tmp_path / "store"), ORDERS, ad_order) == []  # read once
     assert len(store.customer_pairs("advertiser")) == 3
+
+
+def test_predictions_count_the_customers_the_aliases_know() -> None:
+    from docasset.core.extraction.batch import customers_recognised
+    from docasset.core.extraction.routing import DocPrediction, FieldPrediction
+    from docasset.core.validation.aliases import with_aliases
+
+    ad_order = load_doctype("ad_order")
+    known = with_aliases(ad_order, "advertiser", {"mikebloomberg2020inc": "Mike Bloomberg 2020"})
+
+    def pred(advertiser: str | None) -> DocPrediction:
+        fields = {n: FieldPrediction(None, 0, 0, "none", "none", 0.0) for n in ad_order.names}
+        fields["advertiser"] = FieldPrediction(advertiser, 0, 0, "model", "b", 0.9)
+        return DocPrediction("d", fields, "review", [], None)
+
+    preds = [pred("MIKE BLOOMBERG 2020, INC"), pred("Bernie 2020"), pred(None)]
+    assert customers_recognised(known, preds) == 1
+    assert customers_recognised(ad_order, preds) == 0
