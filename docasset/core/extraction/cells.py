@@ -148,6 +148,8 @@ def find_labelled_cells(
             continue  # another value's label ("Advertiser Code")
         hits = _hits(text, rows, m, under, row, last, field_type, range_part, stop)
         for strength, (s, e) in hits:
+            if label.match(text, s):
+                continue  # the field's label again (a form line below a header), no value
             if field_type == "text" and (tag := _TRAILING_TAG.search(text, s, e)):
                 # "Biden for President-D (27957)": the name without its account number first
                 found.append((rank, Candidate(s, tag.start(), text[s : tag.start()], strength)))

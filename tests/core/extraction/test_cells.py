@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from docasset.core.extraction.cells import find_labelled_cells
-from docasset.core.extraction.extract import field_candidates
+from docasset.core.extraction.extract import field_candidates, other_labels
 from docasset.core.extraction.fields import FieldSpec
 from docasset.core.ocr.text import document_text, has_boxes, word_spans
 
@@ -113,3 +113,33 @@ def test_below_stays_on_the_labels_page_and_without_boxes_nothing_is_read() -> N
     confs_only = [w[:3] for w in spans]
     assert not has_boxes(confs_only)  # type: ignore[arg-type]
     assert find_labelled_cells(text, confs_only, ("contract",), "identifier") == []  # type: ignore[arg-type]
+
+
+def test_a_text_value_ends_at_another_fields_label_and_drops_its_tag_first() -> None:
+    rows = [
+        [("Advertiser SHEILA JACKSON LEE FOR CONGRESS Invoice # 1044546", 0)],
+        [("Advertiser: Biden for President-D (27957)", 0)],
+    ]
+    text, spans = _doc(rows)
+    got = [
+        c.text
+        for c in find_labelled_cells(text, spans, ("advertiser",), "text", stops=("invoice #",))
+    ]
+    assert got == [
+        "SHEILA JACKSON LEE FOR CONGRESS",
+        "Biden for President-D",
+        "Biden for President-D (27957)",
+    ]
+    spec = FieldSpec("advertiser", "A", True, "text", keywords=("advertiser",))
+    other = FieldSpec("contract_num", "C", True, "identifier", keywords=("invoice #",))
+    from docasset.core.extraction.fields import DocType
+
+    assert other_labels(DocType("t", (spec, other)), spec) == ("invoice #",)
+
+
+def test_a_header_repeated_on_every_page_is_one_candidate() -> None:
+    page = [[("Advertiser", 0)], [("Cody Johnson", 0)]]
+    words = pl.concat([_page(page, 0), _page(page, 1)])
+    text, spans = document_text(words, "d"), word_spans(words)["d"]
+    got = find_labelled_cells(text, spans, ("advertiser",), "text")
+    assert [c.text for c in got] == ["Cody Johnson"] and got[0].start < text.index("\n\n")
