@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pandera.polars as pa
@@ -15,6 +16,7 @@ from docasset.core.intake.scans import (
     PageInfo,
     PageQuality,
     ScanFile,
+    born_digital_pages,
     iter_pages,
     page_quality,
 )
@@ -47,6 +49,8 @@ SCAN_COLUMNS: dict[str, Any] = {
     "ink_ratio": pl.Float64,
     "text_rows": pl.Int32,
     "blank": pl.Boolean,
+    # A PDF page printing its text, no scan: not rendered, its quality measures null.
+    "born_digital": pl.Boolean,
     "problems": pl.List(pl.Utf8),
     "bad_scan": pl.Boolean,
 }
@@ -111,7 +115,27 @@ def _page_rows(
 ) -> list[dict[str, Any]]:
     rows = []
     with isolating(f"{rec['batch_id']}/{rec.get('entry')}"):
-        for info, img in iter_pages(scan_file(wd, rec), limits):
+        scan = scan_file(wd, rec)
+        # A born-digital PDF page is no scan: rendering it at 300 DPI to measure blur and
+        # skew cost seconds a page and measured nothing (its quality stays null).
+        digital = born_digital_pages(scan)
+        for info in scan.pages:
+            if info.page in digital:
+                rows.append(
+                    {
+                        **base,
+                        "page": info.page,
+                        "width": info.width,
+                        "height": info.height,
+                        "dpi": info.dpi,
+                        "blank": False,
+                        "born_digital": True,
+                        "problems": [],
+                        "bad_scan": False,
+                    }
+                )
+        rest = replace(scan, pages=tuple(i for i in scan.pages if i.page not in digital))
+        for info, img in iter_pages(rest, limits):
             q = page_quality(img, info.dpi)
             problems = page_problems(q, t)
             rows.append(
@@ -128,11 +152,12 @@ def _page_rows(
                     "ink_ratio": q.ink_ratio,
                     "text_rows": q.text_rows,
                     "blank": q.blank,
+                    "born_digital": False,
                     "problems": problems,
                     "bad_scan": bool(problems),
                 }
             )
-    return rows
+    return sorted(rows, key=lambda r: r["page"])
 
 
 def scan_rows(
@@ -225,13 +250,16 @@ def document_problems(
     return out
 
 
-def page_qualities(scans: pl.DataFrame) -> dict[str, list[PageQuality]]:
-    """The measures ``raw_scans`` took, per accepted document and page (for the OCR stage)."""
-    out: dict[str, list[PageQuality]] = {}
+def page_qualities(scans: pl.DataFrame) -> dict[str, list[PageQuality | None]]:
+    """The measures ``raw_scans`` took, per accepted document and page (for the OCR stage;
+    None for a born-digital page it did not render: an engine that OCRs it measures it)."""
+    out: dict[str, list[PageQuality | None]] = {}
     ok = scans.filter(pl.col("status") == "ok").sort("doc_id", "page")
     for r in ok.iter_rows(named=True):
         out.setdefault(r["doc_id"], []).append(
-            PageQuality(
+            None
+            if r.get("born_digital") or r["blur"] is None
+            else PageQuality(
                 r["dpi"],
                 r["est_dpi"],
                 r["blur"],

@@ -19,6 +19,7 @@ from typing import BinaryIO, Literal
 
 import numpy as np
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageOps
 
 from docasset.core.tunable import tunable
@@ -351,6 +352,62 @@ def iter_pages(
             yield from _iter_pdf(fh, scan, where, limits)
         else:
             yield from _iter_raster(fh, scan, where, limits)
+
+
+_BORN_DIGITAL_CHARS = 30  # visible characters a born-digital page prints at least
+_INVISIBLE_TEXT = 3  # PDF text render mode 3: neither fill nor stroke (a scanner's OCR layer)
+_IMAGE_SHARE = 0.25  # an image covering more of the page may be a scan of it
+
+
+def born_digital_pages(scan: ScanFile) -> frozenset[int]:
+    """Pages of a PDF that are no scan: they print visible text (at least
+    :data:`_BORN_DIGITAL_CHARS` characters, mostly not an invisible OCR layer) and hold no
+    image covering more than :data:`_IMAGE_SHARE` of the page. Their scan quality (blur,
+    contrast, skew) measures nothing, so ``raw_scans`` does not render them; the text-layer
+    reader decides later how each page is read. Empty for images. Raises :class:`ScanError`
+    if the file became unreadable."""
+    if scan.format != "pdf":
+        return frozenset()
+    where = str(scan.path)
+    out = set()
+    with _open_binary(scan.path) as fh:
+        pdf = _open_pdf(fh, where)
+        try:
+            for info in scan.pages:
+                try:
+                    page = pdf[info.page]
+                except pdfium.PdfiumError as exc:
+                    raise ScanError(where, "broken_pdf", f"page {info.page}: {exc}") from exc
+                try:
+                    if _prints_text(page):
+                        out.add(info.page)
+                finally:
+                    page.close()
+        finally:
+            pdf.close()
+    return frozenset(out)
+
+
+def _prints_text(page: pdfium.PdfPage) -> bool:
+    """Does the page print visible text and no page-sized image (see born_digital_pages)?"""
+    w, h = page.get_size()
+    area = max(w * h, 1.0)
+    text_modes = []
+    for obj in page.get_objects(max_depth=4):
+        if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+            x0, y0, x1, y1 = obj.get_bounds()
+            if (x1 - x0) * (y1 - y0) > _IMAGE_SHARE * area:
+                return False
+        elif obj.type == pdfium_c.FPDF_PAGEOBJ_TEXT:
+            text_modes.append(pdfium_c.FPDFTextObj_GetTextRenderMode(obj.raw))
+    if not text_modes or sum(m == _INVISIBLE_TEXT for m in text_modes) > len(text_modes) / 2:
+        return False
+    textpage = page.get_textpage()
+    try:
+        chars = textpage.get_text_range()
+    finally:
+        textpage.close()
+    return sum(not c.isspace() for c in chars) >= _BORN_DIGITAL_CHARS
 
 
 def _same_size(where: str, info: PageInfo, w: int, h: int) -> None:

@@ -86,7 +86,11 @@ def frame_features(
         sizes: dict[str, list[tuple[int, int]]] = {}
         for r in s.sort("doc_id", "page").iter_rows(named=True):
             sizes.setdefault(r["doc_id"], []).append((r["width"] or 0, r["height"] or 0))
-        feats = {d: scan_features(q, sizes.get(d, [])) for d, q in quals.items()}
+        # A born-digital page has no scan measures (None): the document's scanned pages count.
+        feats = {
+            d: scan_features([x for x in q if x is not None], sizes.get(d, []))
+            for d, q in quals.items()
+        }
     return document_features(texts, feats, conf)
 
 

@@ -36,7 +36,7 @@ def read_batch(
     engine: Engine,
     limits: IntakeLimits,
     workers: int,
-    qualities: Mapping[str, Sequence[PageQuality]] | None = None,
+    qualities: Mapping[str, Sequence[PageQuality | None]] | None = None,
 ) -> OcrBatch:
     """OCR ``(doc_id, scan)`` items in parallel (``qualities``: pages already measured)."""
     started = time.perf_counter()

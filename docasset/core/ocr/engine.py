@@ -54,7 +54,7 @@ class Engine(ABC):
 
     @abstractmethod
     def read_document(
-        self, scan: ScanFile, limits: IntakeLimits, qualities: Sequence[PageQuality] | None
+        self, scan: ScanFile, limits: IntakeLimits, qualities: Sequence[PageQuality | None] | None
     ) -> pl.DataFrame:
         """Every page of ``scan`` as one validated word table; raises OcrError/ScanError.
 
@@ -78,7 +78,7 @@ class PageEngine(Engine):
         """One grayscale page as a validated word table (empty when no text was found)."""
 
     def read_document(
-        self, scan: ScanFile, limits: IntakeLimits, qualities: Sequence[PageQuality] | None
+        self, scan: ScanFile, limits: IntakeLimits, qualities: Sequence[PageQuality | None] | None
     ) -> pl.DataFrame:
         frames = [
             self.read_page(
@@ -94,7 +94,7 @@ class PageEngine(Engine):
         return pl.concat(frames) if frames else empty_words()
 
 
-def page_measure(qualities: Sequence[PageQuality] | None, page: int) -> PageQuality | None:
+def page_measure(qualities: Sequence[PageQuality | None] | None, page: int) -> PageQuality | None:
     """The measure of ``page`` when an earlier stage took it, else None."""
     return qualities[page] if qualities and page < len(qualities) else None
 
@@ -103,7 +103,7 @@ def _outcome(
     engine: Engine,
     scan: ScanFile,
     limits: IntakeLimits,
-    qualities: Sequence[PageQuality] | None,
+    qualities: Sequence[PageQuality | None] | None,
 ) -> OcrOutcome:
     # Whatever one document raises is its outcome (docasset.core.isolation); only
     # infrastructure errors propagate out of ocr_documents.
@@ -119,7 +119,7 @@ def ocr_documents(
     *,
     limits: IntakeLimits = DEFAULT_LIMITS,
     workers: int | None = None,
-    qualities: Mapping[str, Sequence[PageQuality]] | None = None,
+    qualities: Mapping[str, Sequence[PageQuality | None]] | None = None,
 ) -> Iterator[tuple[str, OcrOutcome]]:
     """OCR documents in parallel with ``engine``; yield ``(key, words | error)`` in input order.
 

@@ -115,7 +115,7 @@ class HybridEngine(Engine):
         return self.rapid.read_page(img, doc_id=doc_id, page=page, dpi=dpi, quality=None)
 
     def read_document(
-        self, scan: ScanFile, limits: IntakeLimits, qualities: Sequence[PageQuality] | None
+        self, scan: ScanFile, limits: IntakeLimits, qualities: Sequence[PageQuality | None] | None
     ) -> pl.DataFrame:
         tess: dict[int, pl.DataFrame] = {}
         rapid: dict[int, pl.DataFrame] = {}

@@ -485,7 +485,7 @@ class TextLayerEngine(Engine):
         self.ocr.warm_up()
 
     def read_document(
-        self, scan: ScanFile, limits: IntakeLimits, qualities: Sequence[PageQuality] | None
+        self, scan: ScanFile, limits: IntakeLimits, qualities: Sequence[PageQuality | None] | None
     ) -> pl.DataFrame:
         if scan.format != "pdf" or self.mode == "never":
             reason = NOT_PDF if scan.format != "pdf" else MODE_NEVER
