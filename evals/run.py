@@ -124,7 +124,10 @@ def write_cache(path: Path, run: OcrRun, cost: dict[str, Any]) -> None:
     path.write_text(json.dumps(data), "utf-8")
     if run.words:
         frames = [w.with_columns(key=pl.lit(k)) for k, w in run.words.items()]
-        pl.concat(frames).write_parquet(path.with_name(path.name + ".words.parquet"))
+        # diagonal: pages an engine read from a text layer carry the page_reason column
+        pl.concat(frames, how="diagonal").write_parquet(
+            path.with_name(path.name + ".words.parquet")
+        )
 
 
 def load_ocr(
