@@ -141,7 +141,10 @@ def find_labelled_cells(
             len(keywords),
         )
         row = rows[under[0].row]
-        if not _starts_cell(row, under[0], m.start()):
+        # A label starts a cell (a header, a form label), or ends in a colon inside a line
+        # of "Label: value" pairs; elsewhere it is a word of running text.
+        colon = text[m.end() : m.end() + 2].lstrip(" ").startswith(":")
+        if not (colon or _starts_cell(row, under[0], m.start())):
             continue
         last = row.index(under[-1])
         if exclude and exclude.match(text, m.start()):

@@ -143,3 +143,10 @@ def test_a_header_repeated_on_every_page_is_one_candidate() -> None:
     text, spans = document_text(words, "d"), word_spans(words)["d"]
     got = find_labelled_cells(text, spans, ("advertiser",), "text")
     assert [c.text for c in got] == ["Cody Johnson"] and got[0].start < text.index("\n\n")
+
+
+def test_a_form_label_with_a_colon_inside_a_line_is_read() -> None:
+    rows = [[("Agency: FP1 Strategies, LLC Advertiser: BUEHLER, KNUTE Market: Bend, OR", 0)]]
+    text, spans = _doc(rows)
+    got = find_labelled_cells(text, spans, ("advertiser",), "text", stops=("market",))
+    assert [c.text for c in got][:1] == ["BUEHLER, KNUTE"]
