@@ -121,7 +121,6 @@ def find_labelled_cells(
     Empty without keywords or without boxes (then ``rules.find_labelled`` reads the text)."""
     if not keywords or not has_boxes(spans):
         return []
-    assert spans is not None
     label = label_pattern(keywords)
     exclude = label_pattern(not_keywords) if not_keywords else None
     stop = label_pattern(stops) if stops else None
@@ -153,7 +152,8 @@ def find_labelled_cells(
         for strength, (s, e) in hits:
             if label.match(text, s):
                 continue  # the field's label again (a form line below a header), no value
-            if field_type == "text" and (tag := _TRAILING_TAG.search(text, s, e)):
+            tag = _TRAILING_TAG.search(text, s, e) if field_type == "text" else None
+            if tag is not None and tag.start() > s:
                 # "Biden for President-D (27957)": the name without its account number first
                 found.append((rank, Candidate(s, tag.start(), text[s : tag.start()], strength)))
             found.append((rank, Candidate(s, e, text[s:e], strength)))

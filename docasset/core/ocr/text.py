@@ -8,7 +8,7 @@ word table, so a character span in the text maps back to words and boxes exactly
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import polars as pl
 
@@ -101,7 +101,7 @@ def as_span(raw: Sequence[Any]) -> WordSpan:
     return (int(raw[0]), int(raw[1]), float(raw[2]))
 
 
-def has_boxes(spans: WordSpans | None) -> bool:
+def has_boxes(spans: WordSpans | None) -> TypeGuard[WordSpans]:
     """Do the spans carry pages and boxes (not only confidences)?"""
     return bool(spans) and spans is not None and len(spans[0]) == 8
 
