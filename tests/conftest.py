@@ -67,18 +67,20 @@ WORLD_FILES = {
 }
 _UNIT_OF_FILE = {f: f"world:{w}" for w, files in WORLD_FILES.items() for f in files}
 # The longest units first (longest-processing-time-first scheduling): a long file started last
-# would keep one worker busy while the other idles. Ranked by durations measured one file at a
-# time (docs/development.md, *Suite speed*; the two integration files, which start real
-# servers, by estimate); every other file follows in collection order.
+# would keep one worker busy while the other idles. Ranked by the per-file durations of a whole
+# `pytest -n 2 --dist loadfile --durations=0` run with the Tesseract replay (docs/
+# development.md, *Suite speed*); every other file follows in collection order.
 LONGEST_FIRST = (
     "world:loop",
     "tests/defs/test_health.py",
-    "tests/sim/test_simulation.py",
-    "tests/integration/test_scale_out.py",
-    "tests/integration/test_label_studio.py",
-    "tests/defs/test_validation_loop.py",
-    "tests/evals/test_bench_history.py",
     "tests/test_cli.py",
+    "tests/integration/test_label_studio.py",
+    "tests/integration/test_scale_out.py",
+    "tests/evals/test_bench_history.py",
+    "tests/sim/test_simulation.py",
+    "tests/defs/test_validation_loop.py",
+    "tests/evals/test_benchmarks_smoke.py",
+    "tests/core/training/test_train_extract.py",
 )
 
 
@@ -139,6 +141,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     replayed = sum(c["replayed"] for c in _REPLAY_COUNTS)
     computed = sum(c["computed"] for c in _REPLAY_COUNTS)
+    if not replayed + computed:  # no test here asked Tesseract
+        return
     terminalreporter.write_line(
         f"tesseract replay: {replayed} answers replayed, {computed} computed by Tesseract "
         "outside tests/tesseract_replay.py REAL_OCR (record them: DOCASSET_TESSERACT_REPLAY="
