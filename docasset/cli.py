@@ -66,6 +66,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace, workdir: Path) -> int:
+    import logging
     import warnings
 
     import dagster as dg
@@ -75,6 +76,11 @@ def _demo(args: argparse.Namespace, workdir: Path) -> int:
     # The demo's output is its report: deepchecks' calls into scikit-learn 1.5 warn about an
     # API scikit-learn deprecated (deepchecks 0.19.1 is the last release; nothing to act on).
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"sklearn\.")
+    if not args.verbose:
+        # Dagster's console logger logs at DEBUG when a sensor loads a stored asset value
+        # ("Loading file from ..."; its log level is not configurable there): below INFO is
+        # dropped in every logger of this process. Warnings and errors still print.
+        logging.disable(logging.DEBUG)
 
     if args.fresh:
         import shutil
@@ -646,6 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--epochs", type=int, default=30)
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--fresh", action="store_true", help="start from an empty working directory")
+    d.add_argument("--verbose", action="store_true", help="also print Dagster's DEBUG lines")
     d.set_defaults(fn=cmd_demo)
 
     t = sub.add_parser("train", help="train a pipeline from a labelled folder (OCR included)")

@@ -32,6 +32,7 @@ import polars as pl
 
 from docasset.core.datasets.labelled import read_labelled_folder
 from docasset.core.evaluation.candidate import EvaluationReport
+from docasset.core.evaluation.evaluate import GoldenScores
 from docasset.core.monitoring.assessment import HealthAssessment
 from docasset.core.workdir import Workdir
 from docasset.sim.simulation import SimConfig, Simulation, write_curve
@@ -200,13 +201,12 @@ def run_demo(
     return result
 
 
-def _scores_line(s: dict[str, Any]) -> str:
-    faa = s.get("accepted_field_accuracy")
-    ta = s.get("touchless_accuracy")
+def _scores_line(s: GoldenScores) -> str:
+    faa, ta = s.accepted_field_accuracy, s.touchless_accuracy
     return (
-        f"micro F1 {s['micro']['f1']:.3f}; fields accepted {s.get('field_automation', 0):.2f} "
+        f"micro F1 {s.micro.f1:.3f}; fields accepted {s.field_automation:.2f} "
         f"(accuracy {'n/a' if faa is None else f'{faa:.3f}'}); touchless "
-        f"{s['automation_rate']:.2f} (accuracy {'n/a' if ta is None else f'{ta:.3f}'})"
+        f"{s.automation_rate:.2f} (accuracy {'n/a' if ta is None else f'{ta:.3f}'})"
     )
 
 
@@ -219,11 +219,9 @@ def print_summary(result: DemoResult) -> None:
             f"on {rep.n_golden} golden documents: {verdict}"
         )
         cs, ps = rep.candidate_scores, rep.production_scores
-        for name, s in cs["fields"].items():
-            prod = f"  production F1 {ps['fields'][name]['f1']:.3f}" if ps else ""
-            print(
-                f"  {name:<10} F1 {s['f1']:.3f} (P {s['precision']:.3f} R {s['recall']:.3f}){prod}"
-            )
+        for name, s in cs.fields.items():
+            prod = f"  production F1 {ps.fields[name].f1:.3f}" if ps else ""
+            print(f"  {name:<10} F1 {s.f1:.3f} (P {s.precision:.3f} R {s.recall:.3f}){prod}")
         print(f"  candidate:  {_scores_line(cs)}")
         if ps:
             print(f"  production: {_scores_line(ps)}")

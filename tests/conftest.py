@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import tesseract_replay
+
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 ROOT = Path(__file__).resolve().parent.parent
 SROIE = ROOT.parent / "shared" / "sroie-dev"
@@ -65,18 +67,20 @@ WORLD_FILES = {
 }
 _UNIT_OF_FILE = {f: f"world:{w}" for w, files in WORLD_FILES.items() for f in files}
 # The longest units first (longest-processing-time-first scheduling): a long file started last
-# would keep one worker busy while the other idles. Ranked by durations measured one file at a
-# time (docs/development.md, *Suite speed*; the two integration files, which start real
-# servers, by estimate); every other file follows in collection order.
+# would keep one worker busy while the other idles. Ranked by the per-file durations of a whole
+# `pytest -n 2 --dist loadfile --durations=0` run with the Tesseract replay (docs/
+# development.md, *Suite speed*); every other file follows in collection order.
 LONGEST_FIRST = (
     "world:loop",
     "tests/defs/test_health.py",
-    "tests/sim/test_simulation.py",
-    "tests/integration/test_scale_out.py",
-    "tests/integration/test_label_studio.py",
-    "tests/defs/test_validation_loop.py",
-    "tests/evals/test_bench_history.py",
     "tests/test_cli.py",
+    "tests/integration/test_label_studio.py",
+    "tests/integration/test_scale_out.py",
+    "tests/evals/test_bench_history.py",
+    "tests/sim/test_simulation.py",
+    "tests/defs/test_validation_loop.py",
+    "tests/evals/test_benchmarks_smoke.py",
+    "tests/core/training/test_train_extract.py",
 )
 
 
@@ -97,6 +101,55 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     rank = {u: i for i, u in enumerate(LONGEST_FIRST)}
     # A stable sort: the tests of one file keep their order.
     items.sort(key=lambda item: rank.get(_unit(item), len(rank)))
+
+
+# Recorded Tesseract answers for the tests that do not test OCR (tests/tesseract_replay.py).
+_REPLAY = tesseract_replay.install()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before the test's fixtures are built: a world is built with its first test's setting.
+    if _REPLAY is not None:
+        _REPLAY.active = tesseract_replay.replays(item.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _REPLAY is None:
+        return
+    counts = {"replayed": _REPLAY.hits, "computed": _REPLAY.misses}
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    if tesseract_replay.MODE == "record":
+        _REPLAY.write_new(worker)
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: the controller reports
+        session.config.workeroutput["tesseract_replay"] = counts
+    else:
+        _REPLAY_COUNTS.append(counts)
+
+
+_REPLAY_COUNTS: list[dict[str, int]] = []
+
+
+def pytest_testnodedown(node: object, error: object) -> None:
+    counts = getattr(node, "workeroutput", {}).get("tesseract_replay")
+    if counts:
+        _REPLAY_COUNTS.append(counts)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _REPLAY_COUNTS:
+        return
+    replayed = sum(c["replayed"] for c in _REPLAY_COUNTS)
+    computed = sum(c["computed"] for c in _REPLAY_COUNTS)
+    if not replayed + computed:  # no test here asked Tesseract
+        return
+    terminalreporter.write_line(
+        f"tesseract replay: {replayed} answers replayed, {computed} computed by Tesseract "
+        "outside tests/tesseract_replay.py REAL_OCR (record them: DOCASSET_TESSERACT_REPLAY="
+        "record, then python -m tests.tesseract_replay merge)"
+        if computed
+        else f"tesseract replay: {replayed} answers replayed, none missing"
+    )
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:

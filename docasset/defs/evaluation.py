@@ -10,6 +10,7 @@ import dagster as dg
 import spacy
 
 from docasset.core.evaluation.candidate import EvaluationReport, evaluate_candidate
+from docasset.core.evaluation.evaluate import GoldenScores
 from docasset.core.reporting.blocks import to_markdown
 from docasset.core.training.curate import CuratedSet
 from docasset.core.training.train import docs_from_bytes
@@ -66,21 +67,23 @@ def evaluation_report(
     return report
 
 
-def _scores_metadata(prefix: str, s: dict) -> dict[str, Any]:
+def _scores_metadata(prefix: str, s: GoldenScores) -> dict[str, Any]:
     meta: dict[str, Any] = {
-        f"{prefix}micro_f1": round(float(s["micro"]["f1"]), 4),
-        f"{prefix}automation_rate": round(float(s["automation_rate"]), 4),
-        f"{prefix}field_automation": round(float(s["field_automation"]), 4),
-        **{f"{prefix}f1_{k}": round(float(v["f1"]), 4) for k, v in s["fields"].items()},
-        **{
-            f"{prefix}accepted_{k}": round(float(v["automation"]), 4)
-            for k, v in s["fields"].items()
-        },
+        f"{prefix}micro_f1": round(s.micro.f1, 4),
+        f"{prefix}automation_rate": round(s.automation_rate, 4),
+        f"{prefix}field_automation": round(s.field_automation, 4),
+        **{f"{prefix}f1_{k}": round(v.f1, 4) for k, v in s.fields.items()},
+        **{f"{prefix}accepted_{k}": round(v.automation, 4) for k, v in s.fields.items()},
     }
-    for key in ("accepted_field_accuracy", "touchless_accuracy", "operator_seconds_per_doc"):
-        if s.get(key) is not None:  # nothing accepted / no touchless document: absent
-            meta[f"{prefix}{key}"] = round(float(s[key]), 4)
-    meta.update({f"{prefix}blocked_{k}": int(n) for k, n in (s.get("blocker_docs") or {}).items()})
+    optional = {
+        "accepted_field_accuracy": s.accepted_field_accuracy,
+        "touchless_accuracy": s.touchless_accuracy,
+        "operator_seconds_per_doc": s.operator_seconds_per_doc,
+    }
+    for key, value in optional.items():
+        if value is not None:  # nothing accepted / no touchless document: absent
+            meta[f"{prefix}{key}"] = round(value, 4)
+    meta.update({f"{prefix}blocked_{k}": n for k, n in s.blocker_docs.items()})
     return meta
 
 
@@ -88,7 +91,7 @@ def report_metadata(r: EvaluationReport, markdown: str) -> dict[str, Any]:
     """Numeric metadata for trend plots, the report in Markdown and where its files are;
     production's figures only when there is a production model (absent, never 0)."""
     cs = r.candidate_scores
-    micro_ci = cs["ci"].get("micro", {}).get("f1")
+    micro_ci = cs.ci.get("micro", {}).get("f1")
     meta: dict[str, Any] = {
         "report": dg.MetadataValue.md(markdown),
         "report_path": dg.MetadataValue.path(r.report_path),
@@ -98,9 +101,9 @@ def report_metadata(r: EvaluationReport, markdown: str) -> dict[str, Any]:
         "n_golden": r.n_golden,
         "n_shadow": r.n_shadow,
         **_scores_metadata("", cs),
-        "automation_at_target": round(float(cs["automation_at_target"]), 4),
-        "auto_accuracy": round(float(cs["auto_accuracy"]), 4),
-        "ece": round(float(cs["ece"]), 4),
+        "automation_at_target": round(cs.automation_at_target, 4),
+        "auto_accuracy": round(cs.auto_accuracy, 4),
+        "ece": round(cs.ece, 4),
         "latency_p50_s": round(r.latency.candidate_p50, 5),
         "latency_p95_s": round(r.latency.candidate_p95, 5),
         "docs_per_second": round(r.latency.candidate_docs_per_second, 2),
@@ -134,8 +137,8 @@ def accuracy_regression(evaluation_report: EvaluationReport) -> dg.AssetCheckRes
     prod = r.production_scores
     if prod is not None:  # no production model: nothing to compare, so no deltas at all
         meta.update(_scores_metadata("production_", prod))
-        for name, s in r.candidate_scores["fields"].items():
-            meta[f"delta_f1_{name}"] = round(float(s["f1"] - prod["fields"][name]["f1"]), 4)
+        for name, s in r.candidate_scores.fields.items():
+            meta[f"delta_f1_{name}"] = round(s.f1 - prod.fields[name].f1, 4)
     for f in r.verdict.findings:
         key = f"{f.kind}_{f.field}" if f.field else f.kind
         key = key if f.scope == "golden" else f"{f.scope}_{key}"
@@ -162,8 +165,8 @@ def production_model(context, evaluation_report: EvaluationReport, registry: Mod
     r = evaluation_report
     common: dict[str, Any] = {
         "candidate": r.candidate,
-        "micro_f1": round(float(r.candidate_scores["micro"]["f1"]), 4),
-        "automation_rate": round(float(r.candidate_scores["automation_rate"]), 4),
+        "micro_f1": round(r.candidate_scores.micro.f1, 4),
+        "automation_rate": round(r.candidate_scores.automation_rate, 4),
         "reasons": dg.MetadataValue.json(r.reasons),
         "report_html": dg.MetadataValue.path(r.html_path),
     }

@@ -48,7 +48,7 @@ def test_corrections_imported_and_retraining_fired_once(loop) -> None:
     report = retrain.output_for_node("evaluation_report")
     assert report.passed and report.production is None and report.verdict.first_model
     assert Path(report.report_path).read_text().startswith("# Evaluation")
-    assert report.candidate_scores["fields"]["date"]["f1"] >= 0.8
+    assert report.candidate_scores.fields["date"].f1 >= 0.8
     reg = Registry(Workdir(loop.home).models)
     assert reg.aliases() == {"candidate": "v0001", "production": "v0001"}
     assert retrain.output_for_node("production_model")["promoted"] is True

@@ -15,7 +15,12 @@ import polars as pl
 from spacy.tokens import Doc
 
 from docasset.core.evaluation.error_analysis import analyse, analysis_dict
-from docasset.core.evaluation.evaluate import ModelEvaluation, evaluate_model
+from docasset.core.evaluation.evaluate import (
+    GoldenScores,
+    ModelEvaluation,
+    comparison_figures,
+    evaluate_model,
+)
 from docasset.core.evaluation.gate import GateConfig, GateVerdict, regression_verdict
 from docasset.core.evaluation.report import ReportConfig, build_report, write_report
 from docasset.core.extraction.calibration_store import read_evidence, store_dir
@@ -52,8 +57,8 @@ class EvaluationReport:
     n_golden: int
     golden_frozen: bool
     training_set_version: str | None
-    candidate_scores: dict[str, Any]
-    production_scores: dict[str, Any] | None
+    candidate_scores: GoldenScores
+    production_scores: GoldenScores | None
     latency: Latency
     error_analysis: dict[str, object]
     # The shadow comparison: checked documents production never trained on and the candidate
@@ -75,7 +80,22 @@ class EvaluationReport:
         return self.verdict.reasons
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "passed": self.passed, "reasons": self.reasons}
+        """The JSON form (``report.json``): the scores as :meth:`GoldenScores.as_dict`."""
+        ps = self.production_scores
+        return {
+            **asdict(self),
+            "candidate_scores": self.candidate_scores.as_dict(),
+            "production_scores": ps.as_dict() if ps is not None else None,
+            "passed": self.passed,
+            "reasons": self.reasons,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A report pickled before the scores were typed held them as dicts.
+        for key in ("candidate_scores", "production_scores"):
+            if isinstance(state.get(key), dict):
+                state = {**state, key: GoldenScores.from_dict(state[key])}
+        self.__dict__.update(state)
 
 
 def evaluate_candidate(
@@ -228,13 +248,10 @@ def shadow_summary(doctype: DocType, cand: ModelEvaluation, prod: ModelEvaluatio
         c = sum(d in cand.correct.get(n, set()) for n in doctype.required)
         p = sum(d in prod.correct.get(n, set()) for n in doctype.required)
         better, worse = better + (c > p), worse + (c < p)
-    keys = ("field_automation", "accepted_field_accuracy", "automation_rate")
     return {
         "n_docs": len(cand.truths),
-        "candidate": {"micro_f1": cand.scores["micro"]["f1"]}
-        | {k: cand.scores.get(k) for k in keys},
-        "production": {"micro_f1": prod.scores["micro"]["f1"]}
-        | {k: prod.scores.get(k) for k in keys},
+        "candidate": comparison_figures(cand.scores),
+        "production": comparison_figures(prod.scores),
         "docs_better": better,
         "docs_worse": worse,
     }
@@ -247,17 +264,17 @@ def version_metrics(ev: ModelEvaluation, report: EvaluationReport) -> dict[str, 
         "evaluated_against": report.production,
         "n_golden": report.n_golden,
         "gate_passed": report.passed,
-        "micro_f1": s["micro"]["f1"],
-        "f1": {k: v["f1"] for k, v in s["fields"].items()},
-        "ci": s["ci"],
-        "automation_rate": s["automation_rate"],
-        "field_automation": s["field_automation"],
-        "accepted_field_accuracy": s["accepted_field_accuracy"],
-        "touchless_accuracy": s["touchless_accuracy"],
-        "operator_seconds_per_doc": s["operator_seconds_per_doc"],
-        "automation_at_target": s["automation_at_target"],
-        "auto_accuracy": s["auto_accuracy"],
-        "ece": s["ece"],
+        "micro_f1": s.micro.f1,
+        "f1": {k: v.f1 for k, v in s.fields.items()},
+        "ci": s.ci,
+        "automation_rate": s.automation_rate,
+        "field_automation": s.field_automation,
+        "accepted_field_accuracy": s.accepted_field_accuracy,
+        "touchless_accuracy": s.touchless_accuracy,
+        "operator_seconds_per_doc": s.operator_seconds_per_doc,
+        "automation_at_target": s.automation_at_target,
+        "auto_accuracy": s.auto_accuracy,
+        "ece": s.ece,
         "latency_p50_s": ev.latency_p50,
         "latency_p95_s": ev.latency_p95,
         "docs_per_second": ev.docs_per_second,

@@ -5,13 +5,15 @@ precision, latency (the gate is ``docasset.core.evaluation.gate``, the report
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 from spacy.tokens import Doc
 
 from docasset.core.evaluation.metrics import (
+    Scores,
     automation_at_precision,
     bootstrap_ci,
     outcome_matrix,
@@ -22,17 +24,62 @@ from docasset.core.extraction.extract import ModelBundle, predict_text
 from docasset.core.extraction.fields import DocType, values_match
 from docasset.core.extraction.routing import DocPrediction
 
+CI = dict[str, dict[str, list[float]]]  # field (and "micro") -> metric -> [low, high]
+
+
+@dataclass
+class GoldenScores(Scores):
+    """:class:`Scores` of a model on the golden set with what the gate and the report add:
+    bootstrap intervals (``ci``, see :func:`bootstrap_ci`), the target precision and the
+    share of documents automatable at it, ranked by document confidence (with the cut).
+    A dict only at the serialisation boundary (:meth:`as_dict`, :meth:`from_dict`)."""
+
+    ci: CI = field(default_factory=dict)
+    target_precision: float = 0.98
+    automation_at_target: float = 0.0
+    confidence_cut_at_target: float = 1.01
+
+    def f1(self, name: str) -> float:
+        """F1 of a field, or of all fields pooled (``"micro"``)."""
+        return self.micro.f1 if name == "micro" else self.fields[name].f1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **super().as_dict(),
+            "ci": self.ci,
+            "target_precision": self.target_precision,
+            "automation_at_target": self.automation_at_target,
+            "confidence_cut_at_target": self.confidence_cut_at_target,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> GoldenScores:
+        s = Scores.from_dict(d)
+        return cls(
+            **{f.name: getattr(s, f.name) for f in fields(Scores)},
+            ci=d.get("ci") or {},
+            target_precision=float(d.get("target_precision", 0.98)),
+            automation_at_target=float(d.get("automation_at_target", 0.0)),
+            confidence_cut_at_target=float(d.get("confidence_cut_at_target", 1.01)),
+        )
+
+
+def comparison_figures(s: GoldenScores) -> dict[str, float | None]:
+    """The figures a shadow comparison sets side by side (``report.json``'s ``shadow``)."""
+    return {
+        "micro_f1": s.micro.f1,
+        "field_automation": s.field_automation,
+        "accepted_field_accuracy": s.accepted_field_accuracy,
+        "automation_rate": s.automation_rate,
+    }
+
 
 @dataclass
 class ModelEvaluation:
-    """One model's figures on the golden set.
-
-    ``scores`` is :meth:`Scores.as_dict` plus ``ci`` (bootstrap intervals, see
-    :func:`bootstrap_ci`), ``automation_at_target`` and ``target_precision``.
-    """
+    """One model's figures on the golden set (``scores``) with what they were computed from."""
 
     version: str | None
-    scores: dict[str, Any]
+    scores: GoldenScores
     latency_p50: float
     latency_p95: float
     docs_per_second: float
@@ -97,12 +144,17 @@ def evaluate_predictions(
     seed: int = 0,
 ) -> ModelEvaluation:
     """Score predictions made on the golden set (``times``: seconds per document)."""
-    s = score(doctype, preds, truths).as_dict()
-    s["ci"] = bootstrap_ci(doctype.names, outcome_matrix(doctype, preds, truths), n_bootstrap, seed)
-    s["target_precision"] = target_precision
-    s["automation_at_target"], s["confidence_cut_at_target"] = automation_at_precision(
+    base = score(doctype, preds, truths)
+    automatable, cut = automation_at_precision(
         [(doc_confidence(doctype, p), doc_right(doctype, p, truths[p.doc_id])) for p in preds],
         target_precision,
+    )
+    s = GoldenScores(
+        **{f.name: getattr(base, f.name) for f in fields(Scores)},
+        ci=bootstrap_ci(doctype.names, outcome_matrix(doctype, preds, truths), n_bootstrap, seed),
+        target_precision=target_precision,
+        automation_at_target=automatable,
+        confidence_cut_at_target=cut,
     )
     arr = np.array(times) if times else np.zeros(1)
     total = float(arr.sum())

@@ -111,8 +111,8 @@ def regression_verdict(
         return GateVerdict(True, (), first_model=True)
     out: list[GateFinding] = []
     for name in doctype.required:
-        c = candidate.scores["fields"][name]["f1"]
-        p = production.scores["fields"][name]["f1"]
+        c = candidate.scores.fields[name].f1
+        p = production.scores.fields[name].f1
         lost = production.correct.get(name, set()) - candidate.correct.get(name, set())
         gained = candidate.correct.get(name, set()) - production.correct.get(name, set())
         if c < p - cfg.f1_tolerance and len(lost) - len(gained) >= cfg.min_net_docs:
@@ -127,7 +127,7 @@ def regression_verdict(
                     f"{len(lost)} golden documents newly wrong, {len(gained)} newly right",
                 )
             )
-    ca, pa = candidate.scores["automation_rate"], production.scores["automation_rate"]
+    ca, pa = candidate.scores.automation_rate, production.scores.automation_rate
     if ca < pa - cfg.automation_tolerance:
         out.append(
             GateFinding(
@@ -140,8 +140,8 @@ def regression_verdict(
                 f"(tolerance {cfg.automation_tolerance})",
             )
         )
-    cf, pf = candidate.scores.get("field_automation"), production.scores.get("field_automation")
-    if cf is not None and pf is not None and cf < pf - cfg.automation_tolerance:
+    cf, pf = candidate.scores.field_automation, production.scores.field_automation
+    if cf < pf - cfg.automation_tolerance:
         out.append(
             GateFinding(
                 "field_automation_drop",

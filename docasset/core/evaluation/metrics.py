@@ -14,7 +14,9 @@ operator confirms it); an accepted field costs nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -24,6 +26,12 @@ from docasset.core.extraction.routing import DocPrediction, FieldStatus
 
 KEY_SECONDS = 10.0  # a field to check whose value is wrong or missing: typed by the operator
 CONFIRM_SECONDS = 2.0  # a field to check whose value is right: confirmed by the operator
+
+OPERATOR_SECONDS_CONVENTION = (
+    f"{KEY_SECONDS:g} s per field to check that is wrong or missing (keyed), "
+    f"{CONFIRM_SECONDS:g} s per field to check that is right (confirmed), "
+    "0 s per accepted field"
+)
 
 
 def operator_seconds(status: FieldStatus, right: bool) -> float:
@@ -127,7 +135,8 @@ class Scores:
     def auto_accuracy(self) -> float:
         return self.n_auto_correct / self.n_auto if self.n_auto else 1.0
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (``report.json``, the registry's metrics); :meth:`from_dict` reads it."""
         m = self.micro
         return {
             "n_docs": self.n_docs,
@@ -166,15 +175,41 @@ class Scores:
                 for k, s in self.fields.items()
             },
             "operator_seconds_per_doc": self.operator_seconds_per_doc,
-            "operator_seconds_convention": (
-                f"{KEY_SECONDS:g} s per field to check that is wrong or missing (keyed), "
-                f"{CONFIRM_SECONDS:g} s per field to check that is right (confirmed), "
-                "0 s per accepted field"
-            ),
+            "operator_seconds_convention": OPERATOR_SECONDS_CONVENTION,
             "blocker_docs": self.blocker_docs,
             "ece": self.ece,
             "reliability": self.reliability,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Scores:
+        """The scores :meth:`as_dict` wrote (a stored ``report.json``); the counts are exact
+        (a field's true values are its tp + fn), ``worst`` is not stored so comes back empty."""
+        fields = {}
+        for name, f in d["fields"].items():
+            n_truth = int(f["tp"]) + int(f["fn"])
+            fields[name] = FieldScore(
+                tp=int(f["tp"]),
+                fp=int(f["fp"]),
+                fn=int(f["fn"]),
+                similarity_sum=float(f["similarity"]) * n_truth,
+                n_truth=n_truth,
+                n=int(f["n"]),
+                accepted=int(f["accepted"]),
+                accepted_right=int(f["accepted_right"]),
+            )
+        n_docs = int(d["n_docs"])
+        return cls(
+            fields,
+            n_docs,
+            int(d["n_auto"]),
+            int(d["n_auto_correct"]),
+            float(d["ece"]),
+            list(d.get("reliability") or []),
+            [],
+            float(d.get("operator_seconds_per_doc") or 0.0) * n_docs,
+            dict(d.get("blocker_docs") or {}),
+        )
 
 
 def expected_calibration_error(

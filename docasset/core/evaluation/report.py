@@ -14,9 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from docasset.core.evaluation.error_analysis import DocErrors, FieldConfusion
-from docasset.core.evaluation.evaluate import ModelEvaluation, doc_confidence, doc_right
+from docasset.core.evaluation.evaluate import (
+    GoldenScores,
+    ModelEvaluation,
+    comparison_figures,
+    doc_confidence,
+    doc_right,
+)
 from docasset.core.evaluation.gate import GateConfig, GateFinding
 from docasset.core.evaluation.intervals import min_documents, proportion
+from docasset.core.evaluation.metrics import OPERATOR_SECONDS_CONVENTION, FieldScore
 from docasset.core.extraction.fields import DocType
 from docasset.core.files import atomic_write
 from docasset.core.reporting import plots
@@ -60,27 +67,22 @@ def _f(v: float | None, digits: int = 3) -> str:
     return "" if v is None else f"{v:.{digits}f}"
 
 
-def _ci(scores: dict[str, Any] | None, name: str, metric: str = "f1") -> str:
+def _ci(scores: GoldenScores | None, name: str, metric: str = "f1") -> str:
     """``0.912 [0.85, 0.97]``: the value and its interval. Precision and recall (proportions
     of counted values) get the Wilson interval of their counts; F1 (not a proportion) its
     percentile-bootstrap interval over documents, or, when every resample gave the same
     value (a small set with no error), says so instead of a zero-width interval."""
     if scores is None:
         return ""
-    src = scores["micro"] if name == "micro" else scores["fields"][name]
-    value = src[metric]
-    counts = scores["fields"].values() if name == "micro" else [src]
-    tp = sum(int(c.get("tp", 0)) for c in counts)
-    fp = sum(int(c.get("fp", 0)) for c in counts)
-    fn = sum(int(c.get("fn", 0)) for c in counts)
-    has_counts = all("tp" in c for c in counts)
-    if metric in ("precision", "recall") and has_counts:
-        n = tp + (fp if metric == "precision" else fn)
+    src = scores.micro if name == "micro" else scores.fields[name]
+    if metric in ("precision", "recall"):
+        n = src.tp + (src.fp if metric == "precision" else src.fn)
         what = "no predicted value" if metric == "precision" else "no true value"
-        return proportion(tp, n, what)
-    ci = (scores.get("ci") or {}).get(name, {}).get(metric)
+        return proportion(src.tp, n, what)
+    value = src.f1
+    ci = scores.ci.get(name, {}).get(metric)
     if ci and ci[0] == ci[1]:
-        return f"{value:.3f} (no spread over {scores.get('n_docs', '?')} documents: see P, R)"
+        return f"{value:.3f} (no spread over {scores.n_docs} documents: see P, R)"
     return f"{value:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
 
 
@@ -171,8 +173,8 @@ def build_report(
     ``certification``: the candidate's per-field certification (``model.json``); ``shadow``:
     the shadow comparison (``candidate.shadow_summary``)."""
     cs, ps = cand.scores, prod.scores if prod else None
-    target = cs.get("target_precision", 0.98)
-    n = cs["n_docs"]
+    target = cs.target_precision
+    n = cs.n_docs
     blocks: list[Block] = [
         Heading(
             f"Evaluation: candidate {cand.version} vs production "
@@ -197,25 +199,24 @@ def build_report(
         Heading("Summary"),
     ]
     rows = [
-        ("micro F1 (95 % CI)", _ci(cs, "micro"), _ci(ps, "micro"), cs["micro"]["f1"], "micro"),
+        ("micro F1 (95 % CI)", _ci(cs, "micro"), _ci(ps, "micro"), "micro"),
         ("fields accepted (no operator check)", *_props(cs, ps, "field_automation"),
-         cs.get("field_automation"), "field_automation"),
+         "field_automation"),
         ("accuracy of accepted fields", *_props(cs, ps, "accepted_field_accuracy"),
-         cs.get("accepted_field_accuracy"), "accepted_field_accuracy"),
+         "accepted_field_accuracy"),
         ("touchless documents (no field to check)", *_props(cs, ps, "automation_rate"),
-         cs["automation_rate"], "automation_rate"),
+         "automation_rate"),
         ("accuracy of touchless documents", *_props(cs, ps, "touchless_accuracy"),
-         cs.get("touchless_accuracy"), "touchless_accuracy"),
-        ("operator seconds per document (estimate)", None, None,
-         cs.get("operator_seconds_per_doc"), "operator_seconds_per_doc"),
+         "touchless_accuracy"),
+        ("operator seconds per document (estimate)", None, None, "operator_seconds_per_doc"),
         (f"documents automatable at {target:.0%} accuracy, ranked by the least confident "
          "required field (thresholds aside)", *_props(cs, ps, "automation_at_target"),
-         cs["automation_at_target"], "automation_at_target"),
-        ("expected calibration error (lower is better)", None, None, cs["ece"], "ece"),
+         "automation_at_target"),
+        ("expected calibration error (lower is better)", None, None, "ece"),
     ]  # fmt: skip
     table_rows = []
-    for label, ctext, ptext, cval, key in rows:
-        pval = None if ps is None else (ps["micro"]["f1"] if key == "micro" else ps.get(key))
+    for label, ctext, ptext, key in rows:
+        cval, pval = _summary(cs, key), None if ps is None else _summary(ps, key)
         delta = _delta(cval, pval) if cval is not None and pval is not None else ""
         table_rows.append([label, ctext or _f(cval), ptext or _f(pval), delta])
     table_rows += [
@@ -255,12 +256,9 @@ def build_report(
                     _ci(cs, spec.name, "recall"),
                     _ci(cs, spec.name),
                     _ci(ps, spec.name),
-                    _delta(
-                        cs["fields"][spec.name]["f1"],
-                        ps["fields"][spec.name]["f1"] if ps else None,
-                    ),
-                    _field_prop(cs["fields"][spec.name], "automation"),
-                    _field_prop(cs["fields"][spec.name], "accepted_accuracy"),
+                    _delta(cs.f1(spec.name), ps.f1(spec.name) if ps else None),
+                    _field_prop(cs.fields[spec.name], "automation"),
+                    _field_prop(cs.fields[spec.name], "accepted_accuracy"),
                 ]
                 for spec in doctype.fields
             ],
@@ -273,7 +271,11 @@ def build_report(
             "share of nothing (no accepted field, no touchless document) is not shown as a "
             "number."
         ),
-        Image("f1.png", "per-field F1", plots.field_f1(doctype.names, cs, ps)),
+        Image(
+            "f1.png",
+            "per-field F1",
+            plots.field_f1(doctype.names, _f1_figures(cs), _f1_figures(ps) if ps else None),
+        ),
         *certification_blocks(doctype, certification, production_certification),
         *qa_blocks(production_qa),
         *shadow_blocks(n, cs, ps, shadow),
@@ -282,10 +284,10 @@ def build_report(
             "Each field is accepted when its confidence clears the field's threshold (fitted on "
             "held-out outcomes for the field precision target) and no check blocks it; only "
             "the other fields go to an operator. Operator seconds follow "
-            f"{cs.get('operator_seconds_convention', 'the metrics convention')}. "
+            f"{OPERATOR_SECONDS_CONVENTION}. "
             f"A document is touchless when no field is to check and its document confidence "
             f"clears the document threshold (fitted for {target:.0%} document accuracy). "
-            f"Blocked documents by kind: {cs.get('blocker_docs') or {}}. "
+            f"Blocked documents by kind: {cs.blocker_docs}. "
             "The curve ranks golden documents by "
             "their least confident required field: how much could be automated at which accuracy. "
             "This is the model alone: in production the correction memory also fills fields of "
@@ -307,8 +309,8 @@ def build_report(
             "calibration.png",
             "reliability diagram",
             plots.reliability(
-                {"candidate": (cs["reliability"], cs["ece"])}
-                | ({"production": (ps["reliability"], ps["ece"])} if ps else {})
+                {"candidate": (cs.reliability, cs.ece)}
+                | ({"production": (ps.reliability, ps.ece)} if ps else {})
             ),
         ),
     ]
@@ -325,53 +327,61 @@ ABSENT = {
 }
 
 
-def _counts(scores: dict[str, Any], key: str) -> tuple[int, int] | None:
-    """(k, n) behind a summary proportion (None: the scores predate the counts)."""
-    n_docs = int(scores.get("n_docs", 0))
-    if key == "field_automation" and "fields_scored" in scores:
-        return int(scores["fields_accepted"]), int(scores["fields_scored"])
-    if key == "accepted_field_accuracy" and "fields_accepted_right" in scores:
-        return int(scores["fields_accepted_right"]), int(scores["fields_accepted"])
-    if key == "automation_rate" and "n_auto" in scores:
-        return int(scores["n_auto"]), n_docs
-    if key == "touchless_accuracy" and "n_auto_correct" in scores:
-        return int(scores["n_auto_correct"]), int(scores["n_auto"])
-    if key == "automation_at_target":
-        return round(float(scores["automation_at_target"]) * n_docs), n_docs
-    return None
+def _f1_figures(s: GoldenScores) -> plots.F1Figures:
+    """Per-field and micro F1 with their bootstrap intervals, for the F1 plot."""
+    return {n: s.f1(n) for n in [*s.fields, "micro"]}, s.ci
 
 
-def _props(
-    cs: dict[str, Any], ps: dict[str, Any] | None, key: str
-) -> tuple[str | None, str | None]:
+def _summary(s: GoldenScores, key: str) -> float | None:
+    """A summary row's value (None: a share of nothing)."""
+    values: dict[str, float | None] = {
+        "micro": s.micro.f1,
+        "field_automation": s.field_automation,
+        "accepted_field_accuracy": s.accepted_field_accuracy,
+        "automation_rate": s.automation_rate,
+        "touchless_accuracy": s.touchless_accuracy,
+        "operator_seconds_per_doc": s.operator_seconds_per_doc,
+        "automation_at_target": s.automation_at_target,
+        "ece": s.ece,
+    }
+    return values[key]
+
+
+def _counts(s: GoldenScores, key: str) -> tuple[int, int]:
+    """(k, n) behind a summary proportion."""
+    m = s.micro
+    counts = {
+        "field_automation": (m.accepted, m.n),
+        "accepted_field_accuracy": (m.accepted_right, m.accepted),
+        "automation_rate": (s.n_auto, s.n_docs),
+        "touchless_accuracy": (s.n_auto_correct, s.n_auto),
+        "automation_at_target": (round(s.automation_at_target * s.n_docs), s.n_docs),
+    }
+    return counts[key]
+
+
+def _props(cs: GoldenScores, ps: GoldenScores | None, key: str) -> tuple[str | None, str | None]:
     """A summary proportion of the candidate and production, with counts and intervals."""
 
-    def one(scores: dict[str, Any] | None) -> str | None:
-        if scores is None:
-            return None
-        kn = _counts(scores, key)
-        if kn is None:
-            return None
-        return proportion(*kn, ABSENT[key])
+    def one(scores: GoldenScores | None) -> str | None:
+        return None if scores is None else proportion(*_counts(scores, key), ABSENT[key])
 
     return one(cs), one(ps)
 
 
-def _field_prop(s: dict[str, Any], key: str) -> str:
+def _field_prop(s: FieldScore, key: str) -> str:
     """A field's share accepted, or its accepted accuracy, with counts and interval."""
-    if "n" not in s:  # scores recorded before the counts were
-        return _f(s.get(key), 2 if key == "automation" else 3)
     if key == "automation":
-        return proportion(int(s["accepted"]), int(s["n"]), "no document", 2)
-    return proportion(int(s.get("accepted_right", 0)), int(s["accepted"]), "none accepted")
+        return proportion(s.accepted, s.n, "no document", 2)
+    return proportion(s.accepted_right, s.accepted, "none accepted")
 
 
-def _operating(label: str, scores: dict[str, Any]) -> dict[str, tuple[float, float]]:
+def _operating(label: str, scores: GoldenScores) -> dict[str, tuple[float, float]]:
     """The model's operating point on the automation plot; none when it automated nothing
     (an accuracy of no document is not a point)."""
-    if not scores.get("n_auto"):
+    if not scores.n_auto:
         return {}
-    return {label: (scores["automation_rate"], scores["auto_accuracy"])}
+    return {label: (scores.automation_rate, scores.auto_accuracy)}
 
 
 def _error_blocks(docs: list[DocErrors], fields: list[FieldConfusion]) -> list[Block]:
@@ -537,8 +547,8 @@ def qa_blocks(qa: dict[str, Any] | None) -> list[Block]:
 
 def shadow_blocks(
     n_golden: int,
-    cs: dict[str, Any],
-    ps: dict[str, Any] | None,
+    cs: GoldenScores,
+    ps: GoldenScores | None,
     shadow: dict[str, Any] | None,
 ) -> list[Block]:
     """ "What each comparison rests on": the golden set and the shadow set (checked documents
@@ -546,8 +556,7 @@ def shadow_blocks(
     if ps is None:
         return []
     keys = ("micro_f1", "field_automation", "accepted_field_accuracy")
-    golden_c = {"micro_f1": cs["micro"]["f1"]} | {k: cs.get(k) for k in keys[1:]}
-    golden_p = {"micro_f1": ps["micro"]["f1"]} | {k: ps.get(k) for k in keys[1:]}
+    golden_c, golden_p = comparison_figures(cs), comparison_figures(ps)
     rows = [["golden (frozen)", str(n_golden), *_pair(golden_c, golden_p, keys), ""]]
     if shadow:
         rows.append(

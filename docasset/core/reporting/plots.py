@@ -39,9 +39,11 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def field_f1(
-    names: Sequence[str], candidate: Mapping[str, Any], production: Mapping[str, Any] | None
-) -> bytes:
+# Per-field (and "micro") F1, and field -> metric -> [low, high] bootstrap intervals.
+F1Figures = tuple[Mapping[str, float], Mapping[str, Mapping[str, Sequence[float]]]]
+
+
+def field_f1(names: Sequence[str], candidate: F1Figures, production: F1Figures | None) -> bytes:
     """Per-field F1 (and micro) of candidate and production with bootstrap 95 % intervals."""
     fig = Figure(figsize=(7, 3.4))
     ax = fig.add_subplot()
@@ -52,8 +54,8 @@ def field_f1(
     width = 0.8 / len(models)
     lowest: list[float | None] = []
     for k, (label, scores, colour) in enumerate(models):
-        f1 = [scores["micro"]["f1"] if n == "micro" else scores["fields"][n]["f1"] for n in labels]
-        ci = scores.get("ci") or {}
+        f1_of, ci = scores
+        f1 = [f1_of[n] for n in labels]
         lo = [
             max(0.0, v - ci[n]["f1"][0]) if n in ci else 0.0
             for v, n in zip(f1, labels, strict=True)
@@ -78,7 +80,7 @@ def field_f1(
     return _png(fig)
 
 
-def reliability(curves: Mapping[str, tuple[list[Mapping[str, float]], float]]) -> bytes:
+def reliability(curves: Mapping[str, tuple[Sequence[Mapping[str, float]], float]]) -> bytes:
     """Reliability diagram: mean confidence vs accuracy per confidence bin, per model.
 
     ``curves``: model label -> (reliability table, ECE)."""

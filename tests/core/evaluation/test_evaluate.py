@@ -4,10 +4,16 @@ import dataclasses
 import json
 from pathlib import Path
 
+from docasset.core.evaluation.candidate import EvaluationReport, Latency
 from docasset.core.evaluation.error_analysis import analyse, doc_errors, find_value
-from docasset.core.evaluation.evaluate import ModelEvaluation, evaluate_predictions
-from docasset.core.evaluation.gate import GateConfig, evidence_change, regression_verdict
-from docasset.core.evaluation.metrics import automation_at_precision
+from docasset.core.evaluation.evaluate import GoldenScores, ModelEvaluation, evaluate_predictions
+from docasset.core.evaluation.gate import (
+    GateConfig,
+    GateVerdict,
+    evidence_change,
+    regression_verdict,
+)
+from docasset.core.evaluation.metrics import FieldScore, automation_at_precision
 from docasset.core.evaluation.report import build_report, write_report
 from docasset.core.extraction.certify import certify
 from docasset.core.extraction.fields import load_doctype
@@ -17,11 +23,22 @@ from docasset.core.reporting.blocks import to_markdown
 RECEIPT = load_doctype("receipt")
 
 
+def _scores(f1: dict[str, float], auto: float = 0.5, fields_accepted: float = 0.0) -> GoldenScores:
+    """Scores of ten documents with these per-field F1 (a wrong value: a false positive and a
+    false negative), touchless share and share of fields accepted."""
+    fields = {}
+    for name, value in f1.items():
+        tp = round(value * 10)
+        fields[name] = FieldScore(
+            tp, 10 - tp, 10 - tp, n_truth=10, n=10, accepted=round(fields_accepted * 10)
+        )
+    return GoldenScores(fields, 10, round(auto * 10), round(auto * 10), 0.0)
+
+
 def _eval(
     f1: dict[str, float], correct: dict[str, set[str]], auto: float = 0.5, p95: float = 0.01
 ) -> ModelEvaluation:
-    scores = {"fields": {k: {"f1": v} for k, v in f1.items()}, "automation_rate": auto}
-    return ModelEvaluation("v", scores, 0.01, p95, 100.0, [], correct)
+    return ModelEvaluation("v", _scores(f1, auto), 0.01, p95, 100.0, [], correct)
 
 
 DOCS = {f"d{i}" for i in range(10)}
@@ -106,15 +123,14 @@ def _golden() -> tuple[list[DocPrediction], dict[str, str], dict[str, dict[str, 
 def test_bootstrap_intervals_bracket_the_scores_and_are_reproducible() -> None:
     preds, texts, truths = _golden()
     ev = evaluate_predictions(RECEIPT, "v1", preds, [0.01] * 10, texts, truths, n_bootstrap=500)
-    ci = ev.scores["ci"]
+    ci = ev.scores.ci
     assert ci["date"]["f1"] == [1.0, 1.0]  # never wrong: no uncertainty left
     for name in ("company", "total", "micro"):
-        value = ev.scores["micro" if name == "micro" else "fields"]
-        value = value["f1"] if name == "micro" else value[name]["f1"]
+        value = ev.scores.f1(name)
         lo, hi = ci[name]["f1"]
         assert lo < value <= hi <= 1.0, (name, lo, value, hi)
     again = evaluate_predictions(RECEIPT, "v1", preds, [0.01] * 10, texts, truths, n_bootstrap=500)
-    assert again.scores["ci"] == ci
+    assert again.scores.ci == ci
 
 
 def test_automation_at_target_precision() -> None:
@@ -127,8 +143,8 @@ def test_automation_at_target_precision() -> None:
     preds, texts, truths = _golden()
     ev = evaluate_predictions(RECEIPT, "v1", preds, [0.01] * 10, texts, truths)
     # The swapped company has the highest confidence: nothing reaches 98 % before it.
-    assert ev.scores["automation_at_target"] == 0.0
-    assert ev.scores["automation_rate"] == 0.9 and ev.scores["auto_accuracy"] == 8 / 9
+    assert ev.scores.automation_at_target == 0.0
+    assert ev.scores.automation_rate == 0.9 and ev.scores.auto_accuracy == 8 / 9
 
 
 def test_error_analysis_shows_ocr_context_and_confusions() -> None:
@@ -235,9 +251,9 @@ def _certs(evidence: dict[str, int]) -> dict[str, dict]:
 
 
 def test_a_drop_in_fields_accepted_names_the_evidence_that_shrank() -> None:
-    prod_scores = {"fields": {k: {"f1": 1.0} for k in RECEIPT.names}, "automation_rate": 0.2}
-    cand_scores = {**prod_scores, "field_automation": 0.1}
-    prod = ModelEvaluation("v1", {**prod_scores, "field_automation": 0.4}, 0.01, 0.01, 1.0, [], ALL)
+    prod_scores = _scores(BASE, auto=0.2, fields_accepted=0.4)
+    cand_scores = _scores(BASE, auto=0.2, fields_accepted=0.1)
+    prod = ModelEvaluation("v1", prod_scores, 0.01, 0.01, 1.0, [], ALL)
     cand = ModelEvaluation("v2", cand_scores, 0.01, 0.01, 1.0, [], ALL)
     before, after = _certs({"date": 320, "total": 40}), _certs({"date": 120, "total": 60})
     v = regression_verdict(RECEIPT, cand, prod, GateConfig(), after, before)
@@ -299,3 +315,49 @@ def test_report_shows_production_qa_accuracy_with_its_interval() -> None:
         build_report(RECEIPT, cand, None, True, [], analysis, True, production_qa=none)
     )
     assert "QA-measured accuracy of production v1: no QA answer yet." in md
+
+
+# ---- typed scores: a dict only at the serialisation boundary ------------------------------------
+
+
+def test_scores_read_back_from_their_json_form_unchanged() -> None:
+    preds, texts, truths = _golden()
+    ev = evaluate_predictions(RECEIPT, "v2", preds, [0.01] * 10, texts, truths, n_bootstrap=50)
+    stored = json.loads(json.dumps(ev.scores.as_dict()))
+    back = GoldenScores.from_dict(stored)
+    assert back.as_dict() == stored  # the JSON shape survives the round trip
+    assert back.fields["company"].tp == ev.scores.fields["company"].tp
+    assert back.micro.similarity == ev.scores.micro.similarity
+    assert back.touchless_accuracy == 8 / 9 and back.ci == ev.scores.ci
+    assert {"micro", "fields", "ci", "automation_at_target", "n_auto"} <= set(stored)
+    assert stored["fields"]["total"]["fn"] == 1  # the missed total
+
+
+def test_a_report_pickled_with_dict_scores_reads_as_typed_scores() -> None:
+    import pickle
+
+    preds, texts, truths = _golden()
+    ev = evaluate_predictions(RECEIPT, "v2", preds, [0.01] * 10, texts, truths, n_bootstrap=50)
+    report = EvaluationReport(
+        "v2",
+        None,
+        GateVerdict(True, (), first_model=True),
+        10,
+        True,
+        None,
+        ev.scores,
+        None,
+        Latency(0.01, 0.01, 100.0, None, None, None),
+        {},
+    )
+    as_json = report.to_dict()
+    assert as_json["candidate_scores"] == ev.scores.as_dict()
+    assert as_json["production_scores"] is None
+    # A report stored before the scores were typed: its scores were the JSON dicts.
+    old = object.__new__(EvaluationReport)
+    object.__setattr__(
+        old, "__dict__", {**report.__dict__, "candidate_scores": ev.scores.as_dict()}
+    )
+    loaded = pickle.loads(pickle.dumps(old))
+    assert isinstance(loaded.candidate_scores, GoldenScores)
+    assert loaded.candidate_scores.as_dict() == ev.scores.as_dict()

@@ -8,7 +8,8 @@ from typing import Any
 import spacy
 
 from docasset.core.evaluation.candidate import shadow_documents, shadow_summary
-from docasset.core.evaluation.evaluate import ModelEvaluation
+from docasset.core.evaluation.evaluate import GoldenScores, ModelEvaluation
+from docasset.core.evaluation.metrics import FieldScore
 from docasset.core.evaluation.report import shadow_blocks
 from docasset.core.extraction.fields import load_doctype
 from docasset.core.reporting.blocks import to_markdown
@@ -49,8 +50,15 @@ def test_shadow_documents_are_the_ones_production_never_trained_on() -> None:
     assert shadow_documents(docs, reg, _Bundle("v0")) == []  # type: ignore[arg-type]
 
 
+def _scores(f1: float, accepted: float) -> GoldenScores:
+    """Ten documents of one field: micro F1 ``f1``, ``accepted`` of them accepted, all right."""
+    tp, acc = round(f1 * 10), round(accepted * 10)
+    one = FieldScore(tp, 10 - tp, 10 - tp, n_truth=10, n=10, accepted=acc, accepted_right=acc)
+    return GoldenScores({"total": one}, 10, 0, 0, 0.0)
+
+
 def _ev(version: str, correct: dict[str, set[str]], accepted: float) -> ModelEvaluation:
-    scores = {"micro": {"f1": 0.8}, "field_automation": accepted, "accepted_field_accuracy": 1.0}
+    scores = _scores(0.8, accepted)
     truths = {d: {} for d in ("a", "b", "c")}
     return ModelEvaluation(version, scores, 0.0, 0.0, 1.0, [], correct, {}, truths)
 
@@ -60,7 +68,7 @@ def test_shadow_summary_pairs_documents_and_the_report_says_what_it_rests_on() -
     prod = _ev("v1", {"company": {"a"}, "total": {"a", "b"}, "date": {"c"}}, 0.4)
     s = shadow_summary(RECEIPT, cand, prod)
     assert (s["n_docs"], s["docs_better"], s["docs_worse"]) == (3, 1, 0)  # b better; c even
-    scores = {"micro": {"f1": 0.9}, "field_automation": 0.3, "accepted_field_accuracy": 1.0}
+    scores = _scores(0.9, 0.3)
     md = to_markdown(shadow_blocks(6, scores, scores, s))
     assert "| golden (frozen) | 6 |" in md
     assert "| shadow (checked since production, never trained on) | 3 |" in md
