@@ -70,7 +70,8 @@ def consistency_issues(curated: CuratedSet, doctype: DocType) -> dict[str, list[
     Checks: entity labels within the schema; spans on token boundaries (a span that does not
     round-trip through ``char_span``, and annotator spans recorded by curation); overlapping
     spans; values that fail their field's validator; values not found in the OCR text; the
-    same surface string labelled differently across documents.
+    same surface string labelled differently across documents (except as fields sharing one
+    date or amount type, where a value's role is not in its text).
     """
     nlp = spacy.blank("en")
     issues: dict[str, list[str]] = defaultdict(list)
@@ -99,11 +100,24 @@ def consistency_issues(curated: CuratedSet, doctype: DocType) -> dict[str, list[
             for name, value in doc.user_data["fields"].items():
                 if name in doctype.names:
                     issues[doc_id] += validate_field(doctype.spec(name), value)
+    types = {s.label: s.type for s in doctype.fields}
     for key, labs in surface.items():
-        if len(labs) > 1:
+        if len(labs) > 1 and not _roles_of_one_value_type(labs, types):
             for doc_id in where[key]:
                 issues[doc_id].append(f"{key!r} labelled {sorted(labs)} across documents")
     return {d: v for d, v in issues.items()}
+
+
+ROLE_FREE_TYPES = ("date", "amount")  # a printed date or amount says nothing of its role
+
+
+def _roles_of_one_value_type(labels: set[str], types: dict[str, str]) -> bool:
+    """Whether ``labels`` are fields of one date or amount type: "03/08/20" ends one flight
+    and starts another, "9.00" is one receipt's subtotal and another's total. A string
+    labelled as a text field in one document and another field elsewhere (a company
+    labelled as an address) stays an inconsistency."""
+    kinds = {types.get(label) for label in labels}
+    return len(kinds) == 1 and kinds <= set(ROLE_FREE_TYPES)
 
 
 def out_of_fold_disagreements(

@@ -129,3 +129,31 @@ def test_consistency_summary_lists_planted_inconsistencies(tmp_path: Path) -> No
     assert any("value not found in OCR text" in i for i in off["d3"]), off
     assert any("not a plausible date" in i for i in off["d4"]), off
     assert s["inconsistency_rate"] == 1.0 and s["qa"] == {"d1": ["annotator conflict: ..."]}
+
+
+def test_a_date_labelled_as_start_and_as_end_across_documents_is_no_inconsistency(
+    tmp_path: Path,
+) -> None:
+    ad = load_doctype("ad_order")
+    texts = {
+        "o1": "CONTRACT 1001\nADVERTISER ACME PAC\nFLIGHT 03/01/20 - 03/08/20\nGROSS $100.00",
+        "o2": "CONTRACT 1002\nADVERTISER BETA PAC\nFLIGHT 03/08/20 - 03/15/20\nGROSS $200.00",
+        "o3": "CONTRACT 1003\nADVERTISER 1001\nFLIGHT 04/01/20 - 04/08/20\nGROSS $300.00",
+    }
+    recs = [
+        {"doc_id": "o1", "fields": {"contract_num": "1001", "flight_to": "03/08/20"}},
+        {"doc_id": "o2", "fields": {"contract_num": "1002", "flight_from": "03/08/20"}},
+        # An identifier labelled as the advertiser elsewhere: still an inconsistency.
+        {"doc_id": "o3", "fields": {"contract_num": "1003", "advertiser": "1001"}},
+    ]
+    f = tmp_path / "c.jsonl"
+    f.write_text(
+        "".join(json.dumps({"annotator": "a", "timestamp": STAMP, **r}) + "\n" for r in recs)
+    )
+    import_file(f, tmp_path / "store", ad, set(texts))
+    cur = curate(ad, read_store(tmp_path / "store"), texts, set(), {}, tmp_path / "g.json", CFG)
+    off = consistency_summary(cur, ad)["offending"]
+    assert not any("labelled" in i for d in ("o2",) for i in off.get(d, []))
+    assert any("'1001' labelled" in i for i in off["o1"]) and any(
+        "labelled" in i for i in off["o3"]
+    )
