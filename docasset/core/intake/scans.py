@@ -11,6 +11,7 @@ import hashlib
 import math
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -260,6 +261,14 @@ def _raster_pages(
     return tuple(pages)
 
 
+# PDFium is not thread-safe, not even across documents: two threads calling it at once crash
+# the process (a segfault, seen with the OCR worker threads on multi-page PDFs). Every call
+# into it, from opening a document to closing it, holds this one process-wide lock; the
+# work between pages (OCR of a rendered page) runs outside it. Re-entrant, so a reader that
+# holds it may call helpers that take it again.
+PDFIUM_LOCK = threading.RLock()
+
+
 def _open_pdf(fh: BinaryIO, where: str) -> pdfium.PdfDocument:
     try:
         return pdfium.PdfDocument(fh)
@@ -285,6 +294,11 @@ def pdf_page_dpi(size_pt: tuple[float, float], limits: IntakeLimits) -> int:
 
 
 def _pdf_pages(fh: BinaryIO, where: str, limits: IntakeLimits) -> tuple[PageInfo, ...]:
+    with PDFIUM_LOCK:
+        return _pdf_pages_locked(fh, where, limits)
+
+
+def _pdf_pages_locked(fh: BinaryIO, where: str, limits: IntakeLimits) -> tuple[PageInfo, ...]:
     pdf = _open_pdf(fh, where)
     try:
         n = len(pdf)
@@ -370,7 +384,7 @@ def born_digital_pages(scan: ScanFile) -> frozenset[int]:
         return frozenset()
     where = str(scan.path)
     out = set()
-    with _open_binary(scan.path) as fh:
+    with _open_binary(scan.path) as fh, PDFIUM_LOCK:
         pdf = _open_pdf(fh, where)
         try:
             for info in scan.pages:
@@ -431,25 +445,28 @@ def _iter_raster(
 def _iter_pdf(
     fh: BinaryIO, scan: ScanFile, where: str, limits: IntakeLimits
 ) -> Iterator[tuple[PageInfo, Image.Image]]:
-    pdf = _open_pdf(fh, where)
+    with PDFIUM_LOCK:
+        pdf = _open_pdf(fh, where)
     try:
         for info in scan.pages:
             try:
-                page = pdf[info.page]
-                try:
-                    dpi = pdf_page_dpi(page.get_size(), limits)
-                    bitmap = page.render(scale=dpi / 72, grayscale=True)
-                    gray = to_gray(bitmap.to_pil())  # copies out of the PDFium buffer
-                    bitmap.close()
-                finally:
-                    page.close()
+                with PDFIUM_LOCK:  # not across the yield: the page's OCR runs unlocked
+                    page = pdf[info.page]
+                    try:
+                        dpi = pdf_page_dpi(page.get_size(), limits)
+                        bitmap = page.render(scale=dpi / 72, grayscale=True)
+                        gray = to_gray(bitmap.to_pil())  # copies out of the PDFium buffer
+                        bitmap.close()
+                    finally:
+                        page.close()
             except pdfium.PdfiumError as exc:
                 raise ScanError(where, "broken_pdf", f"page {info.page}: {exc}") from exc
             if info.dpi == float(dpi):  # else inspected at another dpi: sizes differ
                 _same_size(where, info, gray.width, gray.height)
             yield PageInfo(info.page, gray.width, gray.height, float(dpi)), gray
     finally:
-        pdf.close()
+        with PDFIUM_LOCK:
+            pdf.close()
 
 
 # --- page quality -------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from PIL import Image
 from rapidfuzz import fuzz
 
 from docasset.core.intake.scans import (
+    PDFIUM_LOCK,
     IntakeLimits,
     PageQuality,
     ScanFile,
@@ -427,7 +428,9 @@ def decide_document(
     where = str(scan.path)
     decisions: list[PageDecision] = []
     words: dict[int, pl.DataFrame] = {}
-    with _open_binary(scan.path) as fh:
+    # One lock over the whole document (PDFium is not thread-safe): its text layer reads in
+    # milliseconds; only a sample check's OCR of a few lines runs under it too.
+    with _open_binary(scan.path) as fh, PDFIUM_LOCK:
         pdf = _open_pdf(fh, where)
         try:
             for info in scan.pages:
