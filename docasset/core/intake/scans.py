@@ -382,8 +382,15 @@ def born_digital_pages(scan: ScanFile) -> frozenset[int]:
     if the file became unreadable."""
     if scan.format != "pdf":
         return frozenset()
+    return frozenset(info.page for info, page in locked_pdf_pages(scan) if _prints_text(page))
+
+
+def locked_pdf_pages(scan: ScanFile) -> Iterator[tuple[PageInfo, pdfium.PdfPage]]:
+    """Each page of a PDF scan as a PDFium page, closed after its turn. The document is
+    opened, walked and closed under :data:`PDFIUM_LOCK`, held for the whole walk: iterate it
+    to the end in one thread, and call no other thread's PDFium work from the loop body.
+    Raises :class:`ScanError` if the file became unreadable."""
     where = str(scan.path)
-    out = set()
     with _open_binary(scan.path) as fh, PDFIUM_LOCK:
         pdf = _open_pdf(fh, where)
         try:
@@ -393,13 +400,11 @@ def born_digital_pages(scan: ScanFile) -> frozenset[int]:
                 except pdfium.PdfiumError as exc:
                     raise ScanError(where, "broken_pdf", f"page {info.page}: {exc}") from exc
                 try:
-                    if _prints_text(page):
-                        out.add(info.page)
+                    yield info, page
                 finally:
                     page.close()
         finally:
             pdf.close()
-    return frozenset(out)
 
 
 def _prints_text(page: pdfium.PdfPage) -> bool:

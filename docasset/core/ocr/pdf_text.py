@@ -33,19 +33,16 @@ from PIL import Image
 from rapidfuzz import fuzz
 
 from docasset.core.intake.scans import (
-    PDFIUM_LOCK,
     IntakeLimits,
     PageQuality,
     ScanFile,
-    _open_binary,
-    _open_pdf,
+    locked_pdf_pages,
     pdf_page_dpi,
     to_gray,
 )
 from docasset.core.ocr.engine import Engine, PageEngine
 from docasset.core.ocr.words import WORD_DTYPES, empty_words, validate_words
 from docasset.core.tunable import tunable
-from docasset.errors import ScanError
 
 PDF_TEXT = "pdf-text"
 TextLayerMode = Literal["never", "auto", "always"]
@@ -425,41 +422,28 @@ def decide_document(
     reader: PageEngine | None = None,
 ) -> tuple[list[PageDecision], dict[int, pl.DataFrame]]:
     """Per page of a PDF scan its decision, and the text-layer words of the pages read so."""
-    where = str(scan.path)
     decisions: list[PageDecision] = []
     words: dict[int, pl.DataFrame] = {}
     # One lock over the whole document (PDFium is not thread-safe): its text layer reads in
     # milliseconds; only a sample check's OCR of a few lines runs under it too.
-    with _open_binary(scan.path) as fh, PDFIUM_LOCK:
-        pdf = _open_pdf(fh, where)
-        try:
-            for info in scan.pages:
-                try:
-                    page = pdf[info.page]
-                except pdfium.PdfiumError as exc:
-                    raise ScanError(where, "broken_pdf", f"page {info.page}: {exc}") from exc
-                try:
-                    w, h = page.get_size()
-                    scale = pdf_page_dpi((w, h), limits) / 72
-                    width, height = int(np.ceil(w * scale)), int(np.ceil(h * scale))
-                    decision, got = decide_page(
-                        page,
-                        doc_id=scan.doc_id,
-                        index=info.page,
-                        width=width,
-                        height=height,
-                        scale=scale,
-                        mode=mode,
-                        config=config,
-                        reader=reader,
-                    )
-                finally:
-                    page.close()
-                decisions.append(decision)
-                if got is not None:
-                    words[info.page] = got
-        finally:
-            pdf.close()
+    for info, page in locked_pdf_pages(scan):
+        w, h = page.get_size()
+        scale = pdf_page_dpi((w, h), limits) / 72
+        width, height = int(np.ceil(w * scale)), int(np.ceil(h * scale))
+        decision, got = decide_page(
+            page,
+            doc_id=scan.doc_id,
+            index=info.page,
+            width=width,
+            height=height,
+            scale=scale,
+            mode=mode,
+            config=config,
+            reader=reader,
+        )
+        decisions.append(decision)
+        if got is not None:
+            words[info.page] = got
     return decisions, words
 
 
