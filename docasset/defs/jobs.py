@@ -48,9 +48,13 @@ health_job = dg.define_asset_job(
     description="Label-free production health of one day, with its health checks "
     "(drift, automation drop, unseen values, estimated-accuracy drop).",
 )
+# The check jobs read stored frames and compute a few numbers per check: one process runs them
+# all (the multiprocess executor would start, and import the code location in, one process per
+# check, which costs more than the checks themselves).
 checks_job = dg.define_asset_job(
     "checks_job",
     tags={RUN_KIND: "checks"},
+    executor_def=dg.in_process_executor,
     selection=dg.AssetSelection.all_asset_checks()
     - dg.AssetSelection.checks_for_assets("raw_scans", "ocr_text", "production_health"),
     description="Every unpartitioned asset check on what is materialized (CI runs this).",
@@ -58,6 +62,7 @@ checks_job = dg.define_asset_job(
 batch_checks_job = dg.define_asset_job(
     "batch_checks_job",
     tags={RUN_KIND: "checks"},
+    executor_def=dg.in_process_executor,
     selection=dg.AssetSelection.checks_for_assets("raw_scans", "ocr_text"),
     # A job of checks only has no asset to infer its partitions from: the partitioned config
     # makes it a per-batch job (`dg launch --job batch_checks_job --partition <batch>`).

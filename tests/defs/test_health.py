@@ -72,7 +72,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
             wd.corrections_inbox / "boot.jsonl", corrections_from_keys(wd, boot / "key")
         )
         assert all(r.success for r in driver.tick("corrections_sensor"))
-        train = {"ops": {"candidate_model": {"config": {"epochs": 25, "patience": 8}}}}
+        train = {"ops": {"candidate_model": {"config": {"epochs": 15, "patience": 3}}}}
         [retrain] = driver.tick("retrain_sensor", train)
         assert retrain.success
         yield Trained(root, home, instance.get_dynamic_partitions("batches"))
