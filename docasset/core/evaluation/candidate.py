@@ -19,7 +19,7 @@ from docasset.core.evaluation.evaluate import (
     GoldenScores,
     ModelEvaluation,
     comparison_figures,
-    evaluate_model,
+    evaluate_models,
 )
 from docasset.core.evaluation.gate import GateConfig, GateVerdict, regression_verdict
 from docasset.core.evaluation.report import ReportConfig, build_report, write_report
@@ -125,23 +125,26 @@ def evaluate_candidate(
             "the golden set is empty: no corrected documents fall in the golden split yet"
         )
 
-    def evaluate(bundle: ModelBundle) -> ModelEvaluation:
-        return evaluate_model(bundle, golden, target_precision, report.bootstrap_samples)
-
     mv = registry.get(candidate_version)
     cand_bundle = ModelBundle.load(mv.path, mv.version)
-    cand = evaluate(cand_bundle)
     prod_bundle = registry.load("production")
-    prod = evaluate(prod_bundle) if prod_bundle else None
+    # Both models on each document back to back: their latencies are paired (the gate
+    # compares them), so load on the machine does not decide a promotion.
+    cand, *rest = evaluate_models(
+        [cand_bundle, *([prod_bundle] if prod_bundle else [])],
+        golden,
+        target_precision,
+        report.bootstrap_samples,
+    )
+    prod = rest[0] if rest else None
     certification = cand_bundle.meta.get(CERTIFICATION_META) or {}
     prod_certification = (prod_bundle.meta.get(CERTIFICATION_META) if prod_bundle else None) or {}
     verdict = regression_verdict(doctype, cand, prod, gate, certification, prod_certification)
     shadow_docs = shadow_documents(held_out or [], registry, prod_bundle)
     shadow: dict[str, Any] = {}
     if prod_bundle is not None and shadow_docs:
-        cs, ps = (
-            evaluate_model(b, shadow_docs, target_precision, report.bootstrap_samples)
-            for b in (cand_bundle, prod_bundle)
+        cs, ps = evaluate_models(
+            [cand_bundle, prod_bundle], shadow_docs, target_precision, report.bootstrap_samples
         )
         shadow = shadow_summary(doctype, cs, ps)
         if len(shadow_docs) >= gate.min_shadow_docs:

@@ -106,30 +106,36 @@ def doc_right(doctype: DocType, pred: DocPrediction, truth: dict[str, str]) -> b
     )
 
 
-def evaluate_model(
-    bundle: ModelBundle,
+def evaluate_models(
+    bundles: list[ModelBundle],
     golden: list[Doc],
     target_precision: float = 0.98,
     n_bootstrap: int = 1000,
     seed: int = 0,
-) -> ModelEvaluation:
-    """Run ``bundle`` on every golden document (OCR text) and score it."""
-    preds, times = [], []
-    for d in golden:
-        t = time.perf_counter()
-        preds.append(predict_text(bundle, d.user_data["doc_id"], d.text, words=doc_words(d)))
-        times.append(time.perf_counter() - t)
-    return evaluate_predictions(
-        bundle.doctype,
-        bundle.version,
-        preds,
-        times,
-        {d.user_data["doc_id"]: d.text for d in golden},
-        {d.user_data["doc_id"]: d.user_data["fields"] for d in golden},
-        target_precision,
-        n_bootstrap,
-        seed,
-    )
+) -> list[ModelEvaluation]:
+    """Run every bundle on every golden document and score each (in ``bundles``' order).
+
+    The models' latencies are paired: each document is predicted by all of them back to back,
+    the order rotating from one document to the next, so that a burst of load on the machine
+    (or a cold cache) falls on all of them alike instead of on whichever ran second."""
+    preds: list[list[DocPrediction]] = [[] for _ in bundles]
+    times: list[list[float]] = [[] for _ in bundles]
+    for i, d in enumerate(golden):
+        words = doc_words(d)
+        for k in range(len(bundles)):
+            j = (i + k) % len(bundles)
+            t = time.perf_counter()
+            pred = predict_text(bundles[j], d.user_data["doc_id"], d.text, words=words)
+            times[j].append(time.perf_counter() - t)
+            preds[j].append(pred)
+    texts = {d.user_data["doc_id"]: d.text for d in golden}
+    truths = {d.user_data["doc_id"]: d.user_data["fields"] for d in golden}
+    return [
+        evaluate_predictions(
+            b.doctype, b.version, p, t, texts, truths, target_precision, n_bootstrap, seed
+        )
+        for b, p, t in zip(bundles, preds, times, strict=True)
+    ]
 
 
 def evaluate_predictions(

@@ -361,3 +361,44 @@ def test_a_report_pickled_with_dict_scores_reads_as_typed_scores() -> None:
     loaded = pickle.loads(pickle.dumps(old))
     assert isinstance(loaded.candidate_scores, GoldenScores)
     assert loaded.candidate_scores.as_dict() == ev.scores.as_dict()
+
+
+def test_two_models_are_timed_on_each_document_back_to_back_in_rotating_order(
+    monkeypatch,
+) -> None:
+    """The gate compares the candidate's p95 latency with production's: a burst of load
+    during one model's whole pass used to block a candidate with production's own weights."""
+    import types
+
+    import spacy
+
+    from docasset.core.evaluation import evaluate
+
+    calls: list[tuple[str, str]] = []
+    clock = iter(float(t) for t in range(1000))
+    slow = {"d3"}  # the machine is busy while d3 is predicted, whichever model predicts it
+
+    def fake_predict(bundle, doc_id: str, text: str, words=None) -> DocPrediction:
+        calls.append((bundle.version, doc_id))
+        if doc_id in slow:  # the clock jumps: this call took long
+            for _ in range(50):
+                next(clock)
+        return _pred(doc_id, {}, text)
+
+    monkeypatch.setattr(evaluate, "predict_text", fake_predict)
+    monkeypatch.setattr(evaluate.time, "perf_counter", lambda: next(clock))
+    nlp = spacy.blank("en")
+    docs = []
+    for i in range(6):
+        d = nlp.make_doc("TOTAL 1.00")
+        d.user_data.update(doc_id=f"d{i}", fields={n: "" for n in RECEIPT.names})
+        docs.append(d)
+    a, b = (types.SimpleNamespace(doctype=RECEIPT, version=v) for v in ("cand", "prod"))
+    ev_a, ev_b = evaluate.evaluate_models([a, b], docs, n_bootstrap=10)  # type: ignore[list-item]
+    # Each document by both models, back to back; who goes first alternates.
+    assert [doc for _, doc in calls] == [f"d{i}" for i in range(6) for _ in range(2)]
+    assert [calls[2 * i][0] for i in range(6)] == ["cand", "prod"] * 3
+    assert (ev_a.version, ev_b.version) == ("cand", "prod")
+    assert len(ev_a.predictions) == len(ev_b.predictions) == 6
+    # The slow document is slow for both: their latency tails agree.
+    assert ev_a.latency_p95 == ev_b.latency_p95 > 10 * ev_a.latency_p50
