@@ -95,8 +95,11 @@ case "$CMD" in
     .venv/bin/dg check defs && .venv/bin/dg list defs >/dev/null || exit 1
     # Test files spread over the cores (one file's tests stay in one worker, so each file's
     # servers and module fixtures are set up once; the files sharing a session world, see
-    # tests/conftest.py, stay in one worker too); DOCASSET_TEST_WORKERS=0 runs serially.
-    exec .venv/bin/python -m pytest -n "${DOCASSET_TEST_WORKERS:-2}" --dist loadfile "$@";;
+    # tests/conftest.py, stay in one worker too); one worker more than the cores, because the
+    # integration files wait on servers and sensors and a worker that waits leaves a core idle;
+    # DOCASSET_TEST_WORKERS=0 runs serially.
+    workers="${DOCASSET_TEST_WORKERS:-$(($(nproc) + 1))}"
+    exec .venv/bin/python -m pytest -n "$workers" --dist loadfile "$@";;
   labelstudio)
     shift || true
     ensure_labelstudio
