@@ -76,7 +76,9 @@ ensure_labelstudio() {
 }
 
 export OMP_THREAD_LIMIT=1
-# dg runs the project's Dagster from this venv.
+# dg runs the project's Dagster from this venv, activated (dg warns when the active venv is
+# not the project's).
+export VIRTUAL_ENV="$ROOT/.venv"
 export PATH="$ROOT/.venv/bin:$PATH"
 export DOCASSET_STATE="$ROOT/.docasset"
 case "$CMD" in

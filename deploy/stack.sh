@@ -28,6 +28,7 @@ STACK_DIR=$(cd "$STACK_DIR" && pwd)
 PIDS=$STACK_DIR/pids
 LOGS=$STACK_DIR/logs
 ENV_FILE=$STACK_DIR/env.sh
+export VIRTUAL_ENV="$ROOT/.venv"
 export PATH="$ROOT/.venv/bin:$PATH"
 
 T0=$SECONDS
@@ -85,6 +86,7 @@ write_env() { # the configuration every process (and `down`, and an operator's s
   local tmp="$ENV_FILE.tmp.$$"
   (umask 077 && rm -f "$tmp" && cat >"$tmp") <<ENV
 # written by deploy/stack.sh up; source it to use the dagster CLI on the stack
+export VIRTUAL_ENV="$ROOT/.venv"
 export PATH="$ROOT/.venv/bin:\$PATH"
 export DAGSTER_HOME="$STACK_DIR/dagster_home"
 export DOCASSET_HOME="${DOCASSET_HOME:-$STACK_DIR/work}"

@@ -12,12 +12,13 @@ BIN = Path(sys.executable).parent
 
 
 def run_dg(dagster_home: Path, docasset_home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``dg ARGS`` from the repo root with ``DAGSTER_HOME``/``DOCASSET_HOME`` set (the venv's
-    Dagster first on the path, as ``run.sh`` has it)."""
+    """``dg ARGS`` from the repo root with ``DAGSTER_HOME``/``DOCASSET_HOME`` set (the venv
+    activated, its Dagster first on the path, as ``run.sh`` has it)."""
     env = {
         **os.environ,
         "DAGSTER_HOME": str(dagster_home),
         "DOCASSET_HOME": str(docasset_home),
+        "VIRTUAL_ENV": str(BIN.parent),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     return subprocess.run(
