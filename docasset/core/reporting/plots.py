@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 100  # the images are embedded in Dagster metadata and the HTML report
 TEXT, SMALL = 10, 9  # point sizes of titles and labels, of ticks and legends
@@ -31,7 +32,17 @@ def accuracy_floor(values: Sequence[float | None], margin: float = 0.05) -> floa
     return max(0.0, float(np.floor((min(vals) - margin) * 20) / 20))
 
 
+def _new_figure(figsize: tuple[float, float]) -> Figure:
+    # matplotlib is imported on the first plot, not with the module: every process that loads
+    # the definitions imports this module, and most never draw (0.3 s per process).
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
 def _png(fig: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig)
     fig.tight_layout()
     buf = io.BytesIO()
@@ -45,7 +56,7 @@ F1Figures = tuple[Mapping[str, float], Mapping[str, Mapping[str, Sequence[float]
 
 def field_f1(names: Sequence[str], candidate: F1Figures, production: F1Figures | None) -> bytes:
     """Per-field F1 (and micro) of candidate and production with bootstrap 95 % intervals."""
-    fig = Figure(figsize=(7, 3.4))
+    fig = _new_figure((7, 3.4))
     ax = fig.add_subplot()
     labels = [*names, "micro"]
     models = [("candidate", candidate, CANDIDATE)]
@@ -84,7 +95,7 @@ def reliability(curves: Mapping[str, tuple[Sequence[Mapping[str, float]], float]
     """Reliability diagram: mean confidence vs accuracy per confidence bin, per model.
 
     ``curves``: model label -> (reliability table, ECE)."""
-    fig = Figure(figsize=(4.2, 3.8))
+    fig = _new_figure((4.2, 3.8))
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect")
     for (label, (table, ece)), colour in zip(curves.items(), (CANDIDATE, PRODUCTION), strict=False):
@@ -118,7 +129,7 @@ def automation_tradeoff(
 
     ``curves``: model -> (document confidence, right) per document; ``operating``: model ->
     (automation rate, auto accuracy) at the model's own thresholds (marked)."""
-    fig = Figure(figsize=(5.2, 3.6))
+    fig = _new_figure((5.2, 3.6))
     ax = fig.add_subplot()
     ys_all: list[float | None] = []
     for (label, docs), colour in zip(curves.items(), (CANDIDATE, PRODUCTION), strict=False):
@@ -150,7 +161,7 @@ def automation_tradeoff(
 def learning_curve(rows: Sequence[Mapping[str, Any]], target: float | None = None) -> bytes:
     """The production simulation's weekly field automation and accepted-field accuracy,
     touchless documents and their accuracy, micro F1 and (right axis) operator seconds."""
-    fig = Figure(figsize=(7.5, 4.2))
+    fig = _new_figure((7.5, 4.2))
     ax = fig.add_subplot()
     weeks = [r for r in rows if r["week"] > 0]
     for col, label, style in (
@@ -192,7 +203,7 @@ def learning_curve(rows: Sequence[Mapping[str, Any]], target: float | None = Non
 def _small(
     title: str, xlabel: str, ylabel: str, size: tuple[float, float] = (5.5, 3.0)
 ) -> tuple[Figure, Any]:
-    fig = Figure(figsize=size)
+    fig = _new_figure(size)
     ax = fig.add_subplot()
     ax.set_title(title, fontsize=TEXT)
     ax.set_xlabel(xlabel, fontsize=SMALL)
@@ -258,7 +269,7 @@ def distributions(
     documents), on the same bins."""
     n = max(len(samples), 1)
     rows = (n + cols - 1) // cols
-    fig = Figure(figsize=(3 * cols, 2.2 * rows))
+    fig = _new_figure((3 * cols, 2.2 * rows))
     for i, (name, (ref, cur)) in enumerate(samples.items()):
         ax = fig.add_subplot(rows, cols, i + 1)
         both = np.asarray([*ref, *cur], dtype=float)

@@ -213,10 +213,12 @@ def test_report_markdown_and_html_say_what_changed_and_what_to_do() -> None:
 
 
 def test_deepchecks_is_imported_by_the_drift_module_only() -> None:
+    # And matplotlib on the first plot: every process loading the definitions paid for both.
     code = (
         "import sys, docasset.definitions, docasset.core.monitoring.health, "
         "docasset.core.monitoring.health_report; "
-        "assert 'deepchecks' not in sys.modules, 'deepchecks imported eagerly'"
+        "assert 'deepchecks' not in sys.modules, 'deepchecks imported eagerly'; "
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly'"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
