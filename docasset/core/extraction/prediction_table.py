@@ -178,26 +178,28 @@ def to_json(doctype: DocType, p: DocPrediction, doc_name: str | None = None) -> 
     customers = {
         n: canonical(doctype, n, p.fields[n].value) for n in doctype.role_fields("customer")
     }
-    return {
-        "doc": doc_name or p.doc_id,
-        "fields": {s.name: p.fields[s.name].value for s in doctype.fields},
-        "normalized": {s.name: normalize(s, p.fields[s.name].value) for s in doctype.fields},
-        "confidence": {s.name: p.fields[s.name].confidence for s in doctype.fields},
-        "field_status": {s.name: p.fields[s.name].status for s in doctype.fields},
-        "memory_entry": {
-            s.name: p.fields[s.name].memory_entry
-            for s in doctype.fields
-            if p.fields[s.name].memory_entry
-        },
-        "route": p.route,
-        "blockers": p.blocker_texts,
-        "blocker_details": [b.as_dict() for b in p.blockers],
-        "doc_confidence": p.doc_confidence,
-        "model_version": p.model_version,
-        "vendor_id": p.vendor_id,
-        "vendor_key": p.vendor_key,
-    } | ({"customers": customers} if customers else {}) | (
-        {"header_vendor": p.header_vendor} if doctype.vendor is not None else {}
+    return (
+        {
+            "doc": doc_name or p.doc_id,
+            "fields": {s.name: p.fields[s.name].value for s in doctype.fields},
+            "normalized": {s.name: normalize(s, p.fields[s.name].value) for s in doctype.fields},
+            "confidence": {s.name: p.fields[s.name].confidence for s in doctype.fields},
+            "field_status": {s.name: p.fields[s.name].status for s in doctype.fields},
+            "memory_entry": {
+                s.name: p.fields[s.name].memory_entry
+                for s in doctype.fields
+                if p.fields[s.name].memory_entry
+            },
+            "route": p.route,
+            "blockers": p.blocker_texts,
+            "blocker_details": [b.as_dict() for b in p.blockers],
+            "doc_confidence": p.doc_confidence,
+            "model_version": p.model_version,
+            "vendor_id": p.vendor_id,
+            "vendor_key": p.vendor_key,
+        }
+        | ({"customers": customers} if customers else {})
+        | ({"header_vendor": p.header_vendor} if doctype.vendor is not None else {})
     )
 
 
