@@ -57,7 +57,7 @@ def measure(
     for doc_id, text in texts.items():
         keys = document_keys(doctype, text)
         if observed and keys:
-            m = match_vendor(text, build_registry(observed), keys)
+            m = match_vendor(text, build_registry(observed), keys, by_name=False)
             repeats += m is not None and m.vendor_id is not None
         k = header_key(doctype.vendor, text)
         if k is None:

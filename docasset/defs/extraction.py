@@ -60,11 +60,13 @@ def predictions(
     # Customers (advertisers) by the spellings corrections taught: a repeat one is known.
     known = store.customer_aliases(bundle.doctype if bundle else doctype)
     texts = texts_of(documents)
-    # The type's header identifier (an ad order's station) when it has one, else every key.
+    # The type's header identifier (an ad order's station) alone when it has one, else every
+    # key and the name in the header.
+    by_name = doctype.vendor is None
     vendors = {
         d: m
         for d, t in texts.items()
-        if (m := match_vendor(t, reg, document_keys(doctype, t))) is not None
+        if (m := match_vendor(t, reg, document_keys(doctype, t), by_name)) is not None
     }
     history = {
         d: h

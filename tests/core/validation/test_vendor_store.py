@@ -192,3 +192,8 @@ def test_stations_read_from_the_header_are_learned_from_corrections(tmp_path: Pa
     text = "INVOICE\nKCNC-TV Invoice # 9\nWITH thanks\n"
     m = match_vendor(text, reg, document_keys(ad_order, text))
     assert m is not None and m.vendor_id == kcnc.id and m.key == "header_id:KCNC"
+    # Keyed by the call sign only: a header without one is no station's, even when its words
+    # contain a learned call sign ("WXIA" in "WXIAMI") that the name match would take.
+    other = "INVOICE\nSales Office: WXIAMI\n"
+    assert match_vendor(other, reg, document_keys(ad_order, other), by_name=False) is None
+    assert match_vendor(other, reg, document_keys(ad_order, other)) is not None
