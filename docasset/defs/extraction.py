@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -11,6 +12,7 @@ import polars as pl
 from docasset.core.crash import crashpoint
 from docasset.core.extraction.batch import batch_summary, customers_recognised, predict_batch
 from docasset.core.extraction.extract import ModelBundle
+from docasset.core.extraction.vendor_keys import document_keys
 from docasset.core.extraction.vendors import VendorMatch, match_vendor
 from docasset.core.ocr.documents import texts_of
 from docasset.core.ocr.engine import OCR_META, engine_mismatch
@@ -33,7 +35,9 @@ from docasset.errors import ModelError
     "source, field_status (accepted | to_check) and the correction-memory entry that filled or "
     "confirmed it; per document the route (auto = touchless, review) with its blockers (text "
     "and structured) and the vendor registry's match (vendor_id, vendor_key: the key that "
-    "matched). Uses the model the registry's `production` alias points to at run time.",
+    "matched), header_vendor (the type's header identifier: an ad order's station) and per "
+    "customer field (an advertiser) its canonical spelling (customer_canonical). Uses the model "
+    "the registry's `production` alias points to at run time.",
 )
 def predictions(
     context,
@@ -56,7 +60,14 @@ def predictions(
     # Customers (advertisers) by the spellings corrections taught: a repeat one is known.
     known = store.customer_aliases(bundle.doctype if bundle else doctype)
     texts = texts_of(documents)
-    vendors = {d: m for d, t in texts.items() if (m := match_vendor(t, reg)) is not None}
+    # The type's header identifier (an ad order's station) alone when it has one, else every
+    # key and the name in the header.
+    by_name = doctype.vendor is None
+    vendors = {
+        d: m
+        for d, t in texts.items()
+        if (m := match_vendor(t, reg, document_keys(doctype, t), by_name)) is not None
+    }
     history = {
         d: h
         for d, t in texts.items()
@@ -65,7 +76,8 @@ def predictions(
     with bundle.lock if bundle else nullcontext():  # shared by the worker's runs
         batch = predict_batch(
             bundle,
-            doctype,
+            # its customers' canonical spellings (customer_canonical) under the learned aliases
+            replace(doctype, aliases=known.aliases),
             documents,
             history,
             settings.routing_config(),

@@ -86,7 +86,7 @@ from docasset.core.extraction.rules import (
     rule_candidates,
     untendered_amounts,
 )
-from docasset.core.extraction.vendor_keys import name_key
+from docasset.core.extraction.vendor_keys import header_vendor, name_key
 from docasset.core.extraction.vendors import VendorMatch
 from docasset.core.isolation import isolated, isolating
 from docasset.core.ocr.text import has_boxes
@@ -730,7 +730,8 @@ def predict_documents(
     asset and ``docasset extract``. ``history``: the vendor history per document (from the
     correction memory); ``extra_blockers`` (for example a bad scan) force review; ``words``:
     the OCR word confidences per document; ``vendors``: the registry's match per document;
-    ``dates``: per document, what its dates are checked against. A document unlike the
+    ``dates``: per document, what its dates are checked against; ``doctype``'s header
+    identifier (``vendor:``) names each document's vendor (``header_vendor``). A document unlike the
     model's training documents (``domain.out_of_domain``, when the model carries a domain
     summary) gets the document-level blocker ``out_of_domain``: every field is checked. A
     document extraction fails on gets :func:`predict_failed` (review, the reason as blocker);
@@ -772,5 +773,6 @@ def predict_documents(
                 pred.blockers += extra
             else:
                 pred = got
+        pred.header_vendor = header_vendor(doctype, text)
         out.append(pred)
     return out

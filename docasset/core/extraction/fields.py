@@ -86,6 +86,34 @@ class FieldSpec:
     not_keywords: tuple[str, ...] = ()
 
 
+VENDOR_KEYS = ("name", "pattern", "header_lines", "stop_words")
+KEY_GROUP = "key"  # the pattern's named group that is the vendor key (else the whole match)
+
+
+@dataclass(frozen=True)
+class HeaderVendor:
+    """A type's vendor identifier printed in the document header (YAML ``vendor:``), e.g. a US
+    station's call sign on an ad order: the first match of ``pattern`` (case-sensitive)
+    in the document's first ``header_lines`` lines that is not one of ``stop_words`` (upper-case
+    words the pattern also matches: ``WITH``, ``WEEK``). The named group ``key``, when the
+    pattern has one, is the vendor key ("KCNC" of "KCNC-TV"); ``name`` says what it is
+    (``station``) in the review."""
+
+    name: str
+    pattern: str
+    header_lines: int = 12
+    stop_words: tuple[str, ...] = ()
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        return _compiled(self.pattern)
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
 @dataclass(frozen=True)
 class DocType:
     """A document type: its fields and cross-field sum rules."""
@@ -96,6 +124,9 @@ class DocType:
     # field -> {alias key (``alias_key``) -> canonical value}: customer spellings from the YAML
     # and learned from corrections (``docasset.core.validation.aliases``).
     aliases: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = field(default=())
+    # The vendor identifier read from the header (None: the vendor keys printed anywhere,
+    # ``vendor_keys.extract_keys``, as on receipts).
+    vendor: HeaderVendor | None = None
 
     def role_fields(self, role: str) -> list[str]:
         """Names of the fields with ``role`` (:data:`ROLES`)."""
@@ -158,7 +189,38 @@ def parse_doctype(data: dict, source: str) -> DocType:
         pairs = [(alias_key(str(a)), str(canon)) for canon, al in table.items() for a in al or []]
         pairs += [(alias_key(str(canon)), str(canon)) for canon in table]
         aliases.append((str(fname), tuple(sorted(set(pairs)))))
-    return DocType(data["name"], tuple(specs), tuple(rules), tuple(aliases))
+    vendor = _header_vendor(data["vendor"], source) if data.get("vendor") is not None else None
+    return DocType(data["name"], tuple(specs), tuple(rules), tuple(aliases), vendor)
+
+
+def _header_vendor(raw: object, source: str) -> HeaderVendor:
+    """The YAML ``vendor:`` block (:class:`HeaderVendor`; raises ``SchemaError`` on any defect)."""
+    where = f"{source}: vendor"
+    if not isinstance(raw, dict) or not isinstance(raw.get("pattern"), str):
+        raise SchemaError(f"{where} must be a mapping with a 'pattern' (a regular expression)")
+    unknown = set(raw) - set(VENDOR_KEYS)
+    if unknown:
+        raise SchemaError(f"{where} has unknown keys {sorted(unknown)} (allowed: {VENDOR_KEYS})")
+    pattern = raw["pattern"]
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise SchemaError(f"{where}: pattern {pattern!r} is no regular expression ({exc})") from exc
+    if regex.fullmatch(""):
+        raise SchemaError(f"{where}: pattern {pattern!r} matches the empty string")
+    if regex.groupindex and KEY_GROUP not in regex.groupindex:
+        groups = sorted(regex.groupindex)
+        raise SchemaError(f"{where}: the key is the group named {KEY_GROUP!r}, not {groups}")
+    lines = raw.get("header_lines", 12)
+    if isinstance(lines, bool) or not isinstance(lines, int) or lines < 1:
+        raise SchemaError(f"{where}: header_lines must be a positive integer, not {lines!r}")
+    stops = raw.get("stop_words") or []
+    if not isinstance(stops, list) or not all(isinstance(w, str) and w.strip() for w in stops):
+        raise SchemaError(f"{where}: stop_words must be a list of strings")
+    name = raw.get("name", "vendor")
+    if not isinstance(name, str) or not name.strip():
+        raise SchemaError(f"{where}: name must be a word (what the identifier is: station)")
+    return HeaderVendor(name.strip(), pattern, lines, tuple(w.strip() for w in stops))
 
 
 def _field_spec(f: object, i: int, order: str, source: str) -> FieldSpec:
@@ -227,6 +289,14 @@ def doctype_to_dict(doctype: DocType) -> dict:
     out: dict[str, object] = {"name": doctype.name, "fields": fields}
     if doctype.sum_rules:
         out["rules"] = [{"sum": {t: list(parts)}} for t, parts in doctype.sum_rules]
+    if doctype.vendor is not None:
+        v = doctype.vendor
+        out["vendor"] = {
+            "name": v.name,
+            "pattern": v.pattern,
+            "header_lines": v.header_lines,
+            "stop_words": list(v.stop_words),
+        }
     if doctype.aliases:
         out["aliases"] = {
             name: {

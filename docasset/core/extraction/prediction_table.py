@@ -12,7 +12,13 @@ its evidence, ``memory_entry``/``history`` (the correction-memory entry that ``f
 ``confirmed`` it), ``span_ocr_conf`` (lowest OCR word confidence 0-1 under the value) and
 ``features`` (the confidence model's evidence, JSON, for the calibration store); per document
 ``vendor_id``/``vendor_key``: the vendor registry's match and the key that matched it
-(``kind:value``; on an ambiguous match the key and no vendor).
+(``kind:value``; on an ambiguous match the key and no vendor); ``header_vendor``: the vendor
+identifier the type reads from the header (its YAML ``vendor:``: an ad order's station
+"KCNC-TV"), whether or not the registry knows it yet. Per field, ``customer_canonical``: a
+customer field's (role ``customer``, an advertiser) canonical spelling under the type's
+aliases, YAML and learned (``fields.canonical``; the value itself when no alias knows it).
+Both are null when absent (no identifier, no value, not a customer field); frames written
+before they existed lack them (optional columns).
 """
 
 from __future__ import annotations
@@ -51,10 +57,12 @@ PREDICTION_COLUMNS: dict[str, PolarsDataType] = {
     "doc_confidence": pl.Float64,
     "vendor_id": pl.Utf8,
     "vendor_key": pl.Utf8,
+    "header_vendor": pl.Utf8,
     "field": pl.Utf8,
     "required": pl.Boolean,
     "value": pl.Utf8,
     "normalized": pl.Utf8,
+    "customer_canonical": pl.Utf8,
     "confidence": pl.Float64,
     "source": pl.Utf8,
     "start": pl.Int32,
@@ -81,10 +89,13 @@ PREDICTIONS_SCHEMA = pa.DataFrameSchema(
         "doc_confidence": pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0)),
         "vendor_id": pa.Column(pl.Utf8, nullable=True),
         "vendor_key": pa.Column(pl.Utf8, nullable=True),
+        # Optional: partitions written before the columns existed are still read.
+        "header_vendor": pa.Column(pl.Utf8, nullable=True, required=False),
         "field": pa.Column(pl.Utf8, nullable=False),
         "required": pa.Column(pl.Boolean),
         "value": pa.Column(pl.Utf8, nullable=True),
         "normalized": pa.Column(pl.Utf8, nullable=True),
+        "customer_canonical": pa.Column(pl.Utf8, nullable=True, required=False),
         "confidence": pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0)),
         "source": pa.Column(pl.Utf8, pa.Check.isin(list(SOURCES))),
         "start": pa.Column(pl.Int32, pa.Check.ge(0)),
@@ -110,8 +121,11 @@ def predictions_frame(
     predicted_at: datetime,
     doc_info: dict[str, dict[str, Any]] | None = None,
 ) -> pl.DataFrame:
-    """The validated long frame for a batch; ``doc_info`` gives ``ocr_conf``/``bad_scan``."""
+    """The validated long frame for a batch; ``doc_info`` gives ``ocr_conf``/``bad_scan``;
+    ``doctype``'s aliases (with those learned: ``VendorStore.customer_aliases``) give
+    ``customer_canonical``."""
     rows: list[dict[str, Any]] = []
+    customers = set(doctype.role_fields("customer"))
     for p in preds:
         info = (doc_info or {}).get(p.doc_id, {})
         for spec in doctype.fields:
@@ -129,10 +143,14 @@ def predictions_frame(
                     "doc_confidence": float(p.doc_confidence),
                     "vendor_id": p.vendor_id,
                     "vendor_key": p.vendor_key,
+                    "header_vendor": p.header_vendor,
                     "field": spec.name,
                     "required": spec.required,
                     "value": f.value,
                     "normalized": normalize(spec, f.value),
+                    "customer_canonical": (
+                        canonical(doctype, spec.name, f.value) if spec.name in customers else None
+                    ),
                     "confidence": float(f.confidence),
                     "source": f.source,
                     "start": f.start,
@@ -160,25 +178,29 @@ def to_json(doctype: DocType, p: DocPrediction, doc_name: str | None = None) -> 
     customers = {
         n: canonical(doctype, n, p.fields[n].value) for n in doctype.role_fields("customer")
     }
-    return {
-        "doc": doc_name or p.doc_id,
-        "fields": {s.name: p.fields[s.name].value for s in doctype.fields},
-        "normalized": {s.name: normalize(s, p.fields[s.name].value) for s in doctype.fields},
-        "confidence": {s.name: p.fields[s.name].confidence for s in doctype.fields},
-        "field_status": {s.name: p.fields[s.name].status for s in doctype.fields},
-        "memory_entry": {
-            s.name: p.fields[s.name].memory_entry
-            for s in doctype.fields
-            if p.fields[s.name].memory_entry
-        },
-        "route": p.route,
-        "blockers": p.blocker_texts,
-        "blocker_details": [b.as_dict() for b in p.blockers],
-        "doc_confidence": p.doc_confidence,
-        "model_version": p.model_version,
-        "vendor_id": p.vendor_id,
-        "vendor_key": p.vendor_key,
-    } | ({"customers": customers} if customers else {})
+    return (
+        {
+            "doc": doc_name or p.doc_id,
+            "fields": {s.name: p.fields[s.name].value for s in doctype.fields},
+            "normalized": {s.name: normalize(s, p.fields[s.name].value) for s in doctype.fields},
+            "confidence": {s.name: p.fields[s.name].confidence for s in doctype.fields},
+            "field_status": {s.name: p.fields[s.name].status for s in doctype.fields},
+            "memory_entry": {
+                s.name: p.fields[s.name].memory_entry
+                for s in doctype.fields
+                if p.fields[s.name].memory_entry
+            },
+            "route": p.route,
+            "blockers": p.blocker_texts,
+            "blocker_details": [b.as_dict() for b in p.blockers],
+            "doc_confidence": p.doc_confidence,
+            "model_version": p.model_version,
+            "vendor_id": p.vendor_id,
+            "vendor_key": p.vendor_key,
+        }
+        | ({"customers": customers} if customers else {})
+        | ({"header_vendor": p.header_vendor} if doctype.vendor is not None else {})
+    )
 
 
 def documents(preds: pl.DataFrame) -> pl.DataFrame:
@@ -192,6 +214,7 @@ def documents(preds: pl.DataFrame) -> pl.DataFrame:
         pl.col("model_version").first(),
         pl.col("vendor_id").first(),
         pl.col("vendor_key").first(),
+        *([pl.col("header_vendor").first()] if "header_vendor" in preds.columns else []),
         pl.col("predicted_at").first(),
         (pl.col("field_status") == "accepted").sum().alias("fields_accepted"),
         (pl.col("field_status") == "to_check").sum().alias("fields_to_check"),
@@ -237,6 +260,12 @@ def from_frame(preds: pl.DataFrame) -> list[DocPrediction]:
                 first["doc_confidence"],
                 first.get("vendor_id"),
                 first.get("vendor_key"),
+                first.get("header_vendor"),
+                {
+                    r["field"]: r["customer_canonical"]
+                    for r in rows.iter_rows(named=True)
+                    if r.get("customer_canonical") is not None
+                },
             )
         )
     return out

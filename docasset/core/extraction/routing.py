@@ -177,6 +177,9 @@ class DocPrediction:
     doc_confidence: float = 0.0
     vendor_id: str | None = None  # the registry's vendor the document matched
     vendor_key: str | None = None  # the key that matched it (kind:value), or why ambiguous
+    header_vendor: str | None = None  # the type's header identifier as printed ("KCNC-TV")
+    # customer field -> its canonical spelling (``fields.canonical``), from the frame
+    customers: dict[str, str] = field(default_factory=dict)
 
     def values(self) -> dict[str, str | None]:
         return {k: f.value for k, f in self.fields.items()}

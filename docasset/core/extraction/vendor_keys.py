@@ -11,7 +11,14 @@ Strength (:data:`STRENGTH`): registrations identify a vendor (``3``); a phone id
 branch of it (``2``); a domain is shared by a chain's branches (``1``); the normalised name
 (:func:`name_key`) is the weakest key (``0``) and is matched by the registry, not read here.
 
-Pure functions; the patterns were chosen on SROIE ids 000-099 (``evals/vendor_keys.py``).
+A document type may instead name its vendor identifier in its YAML (``vendor:``,
+:class:`~docasset.core.extraction.fields.HeaderVendor`: a US station's call sign at the top of
+an ad order): :func:`document_keys` then reads that one key (kind ``header_id``, a
+registration's strength) from the header and nothing else (an ad order also prints the
+agency's and the advertiser's phones, which are no key of the station).
+
+Pure functions; the patterns were chosen on SROIE ids 000-099 (``evals/vendor_keys.py``), the
+call sign's on vrdu-dev's first 100 documents (``evals/vendor_ids.py``).
 """
 
 from __future__ import annotations
@@ -20,9 +27,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-KeyKind = str  # tax_id | company_no | phone | email | web | name
+from docasset.core.extraction.fields import KEY_GROUP, DocType, HeaderVendor
+
+KeyKind = str  # tax_id | company_no | header_id | phone | email | web | name
+HEADER_ID = "header_id"  # the type's own identifier read from the header (``HeaderVendor``)
 STRENGTH: dict[str, int] = {
     "tax_id": 3,
+    HEADER_ID: 3,
     "company_no": 3,
     "phone": 2,
     "email": 1,
@@ -111,6 +122,9 @@ def normalise(kind: str, raw: str) -> str | None:
         if digits.startswith("60") and len(digits) >= 10:  # +60 3-...: the national form
             digits = "0" + digits[2:]
         return digits if 8 <= len(digits) <= 12 else None
+    if kind == HEADER_ID:
+        v = "".join(raw.split()).upper()
+        return v or None
     if kind in ("email", "web"):
         v = re.sub(r"\s+", "", raw.lower()).strip(".")
         return v or None
@@ -177,10 +191,44 @@ def extract_keys(text: str) -> list[VendorKey]:
     return sorted(out.values(), key=lambda k: (-k.strength, k.start))
 
 
-def _header_end(text: str) -> int:
-    """Offset where the first :data:`HEADER_LINES` lines end."""
+def header_key(spec: HeaderVendor, text: str) -> VendorKey | None:
+    """The type's vendor identifier in ``text`` (:class:`HeaderVendor`): the first match of its
+    pattern in the first ``header_lines`` lines that is no stop word, as a ``header_id`` key
+    (its ``key`` group, normalised; ``start``/``end``: the whole match, what is printed)."""
+    stops = {w.upper() for w in spec.stop_words}
+    for m in spec.regex.finditer(text, 0, _header_end(text, spec.header_lines)):
+        if m.group(0).upper() in stops:
+            continue
+        raw = m.group(KEY_GROUP) if KEY_GROUP in spec.regex.groupindex else m.group(0)
+        value = normalise(HEADER_ID, raw or "")
+        if value:
+            return VendorKey(HEADER_ID, value, m.start(), m.end())
+    return None
+
+
+def header_vendor(doctype: DocType, text: str) -> str | None:
+    """The vendor identifier as printed in the header ("KCNC-TV"), None when the type has no
+    ``vendor:`` or the header prints none."""
+    if doctype.vendor is None:
+        return None
+    k = header_key(doctype.vendor, text)
+    return text[k.start : k.end] if k is not None else None
+
+
+def document_keys(doctype: DocType | None, text: str) -> list[VendorKey]:
+    """The vendor keys of a document of ``doctype``: its header identifier when the type
+    configures one (none when the header prints none), else every key :func:`extract_keys`
+    reads (receipts, invoices)."""
+    if doctype is None or doctype.vendor is None:
+        return extract_keys(text)
+    k = header_key(doctype.vendor, text)
+    return [k] if k is not None else []
+
+
+def _header_end(text: str, lines: int = HEADER_LINES) -> int:
+    """Offset where the first ``lines`` lines end."""
     pos = 0
-    for _ in range(HEADER_LINES):
+    for _ in range(lines):
         nxt = text.find("\n", pos)
         if nxt < 0:
             return len(text)

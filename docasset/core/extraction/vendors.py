@@ -292,9 +292,11 @@ def _branch(text: str, v: Vendor, keys: list[VendorKey]) -> tuple[Branch | None,
 
 
 def match_vendor(
-    text: str, reg: Registry, keys: list[VendorKey] | None = None
+    text: str, reg: Registry, keys: list[VendorKey] | None = None, by_name: bool = True
 ) -> VendorMatch | None:
-    """The document's vendor (module docstring), or None when no key or name matches."""
+    """The document's vendor (module docstring), or None when no key or name matches;
+    ``by_name`` False: by its keys only (a type keyed by a header identifier, whose vendors'
+    names are short call signs that a header's words may contain: "KOB" in "KOBE")."""
     if not reg.vendors:
         return None
     keys = extract_keys(text) if keys is None else keys
@@ -307,6 +309,8 @@ def match_vendor(
             return VendorMatch(None, None, hits[0][0].ident, ambiguous=tuple(sorted(vids)))
         if vids:
             return _matched(text, reg.vendors[vids.pop()], hits[0][0].ident, keys)
+    if not by_name:
+        return None
     vids = {v for v in _by_name(text, reg)[0] if not _other_registration(reg.vendors[v], keys)}
     if len(vids) > 1:
         return VendorMatch(None, None, "name", ambiguous=tuple(sorted(vids)))

@@ -2,19 +2,21 @@
 annotations come back through ``ls_annotations``).
 
 A task (``review_task``): ``data.pages`` are the page images as Label Studio loads them
-(``/data/local-files/?d=<path under its document root>``); ``data.doc_id`` keys the task to
-the document; ``data.review_note`` says why it is queued and what is not asked; the data
-manager's columns ``thumbnail`` (the first page), ``vendor`` (the predicted company or first
-text field), ``status`` (to check, QA sample, or a rejection: ``ls_review``) and ``reason``
-(the blockers) describe it at a glance; ``data.rejection`` is empty until an annotation is
-refused; ``data.docasset`` carries the batch, queue reason, blockers, model version, the vendor
-registry's match (``vendor_id``, ``vendor_key``: the printed key that matched) and the
-values field-level routing accepted. The one prediction (``model_version``; ``score`` =
-lowest field confidence) has, per predicted field, a box from the OCR word boxes of the
-value's span (a ``rectanglelabels`` result with the field's label) and the value docasset
-shows (a ``textarea`` result with the same region id), each scored with that field's
-calibrated confidence; an accepted field's box has the grey ``<LABEL> (accepted)`` label of
-the ``accepted_field`` control and both its results are read-only (see ``ls_config``).
+(``/data/local-files/?d=<path under its document root>``); ``data.doc_id`` keys the task to the
+document; ``data.review_note`` says why it is queued and what is not asked; the data manager's
+columns ``thumbnail`` (the first page), ``vendor`` (the header identifier, else the predicted
+company or first text field), ``status`` (to check, QA sample, or a rejection: ``ls_review``)
+and ``reason`` (the blockers) describe it at a glance; ``data.rejection`` is empty until an
+annotation is refused; ``data.docasset`` carries the batch, queue reason, blockers, model
+version, the vendor registry's match (``vendor_id``, ``vendor_key``: the printed key that
+matched), the type's header identifier (``header_vendor``: an ad order's station, also the
+``vendor`` column when read), the customers' canonical spellings (``customer_canonical``: field
+-> name) and the values field-level routing accepted. The one prediction (``model_version``;
+``score`` = lowest field confidence) has, per predicted field, a box from the OCR word boxes of
+the value's span (a ``rectanglelabels`` result with the field's label) and the value docasset
+shows (a ``textarea`` result with the same region id), each scored with that field's calibrated
+confidence; an accepted field's box has the grey ``<LABEL> (accepted)`` label of the
+``accepted_field`` control and both its results are read-only (see ``ls_config``).
 """
 
 from __future__ import annotations
@@ -236,7 +238,9 @@ def review_task(
         scores.append(f.confidence)
     labels = [doctype.spec(n).label for n in accepted]
     texts = [s.name for s in doctype.fields if s.type == "text"]
-    vendor = next((pred.fields[n].value for n in texts if pred.fields[n].value), None)
+    vendor = pred.header_vendor or next(
+        (pred.fields[n].value for n in texts if pred.fields[n].value), None
+    )
     task: dict[str, Any] = {
         "data": {
             "pages": [p.url for p in pages],
@@ -256,6 +260,8 @@ def review_task(
                 "accepted": accepted,
                 "vendor_id": pred.vendor_id,
                 "vendor_key": pred.vendor_key,
+                "header_vendor": pred.header_vendor,
+                "customer_canonical": pred.customers,
             },
         },
         "predictions": [],

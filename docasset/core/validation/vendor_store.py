@@ -40,7 +40,12 @@ from rapidfuzz import fuzz
 
 from docasset.core.extraction.fields import DocType, parse_date
 from docasset.core.extraction.layout import LEGAL_FORM_RE
-from docasset.core.extraction.vendor_keys import extract_keys, normalise, parse_ident
+from docasset.core.extraction.vendor_keys import (
+    HEADER_ID,
+    document_keys,
+    normalise,
+    parse_ident,
+)
 from docasset.core.extraction.vendors import Conflict, Observation, Registry, build_registry
 from docasset.core.files import append_line, atomic_write
 from docasset.core.validation.aliases import (
@@ -110,7 +115,10 @@ class VendorStore:
         The fields come from the document type's roles (``seller``, ``address``, the first
         date field; without a type the receipt's ``company``/``vendor``, ``address``,
         ``date``); each ``customer`` field's typed value is recorded with its printed spelling
-        (:meth:`customer_aliases`), whether or not the type has a seller."""
+        (:meth:`customer_aliases`), whether or not the type has a seller. A type with a header
+        identifier (``vendor:``, an ad order's station) is keyed by it alone
+        (``vendor_keys.document_keys``) and, without a seller field, named by its key
+        ("KCNC" of "KCNC-TV"): a repeat station is one vendor, learned from the corrections."""
         done = self.learned()
         added: list[Observation] = []
         seller, address, date_field, customers = _roles(doctype)
@@ -136,19 +144,25 @@ class VendorStore:
                         "printed": printed_spelling(text, typed),
                     }
                     append_line(self.observations_path, json.dumps(rec))
+            keys = document_keys(doctype, text)
             company = next((fields[k] for k in seller if fields.get(k)), None)
+            if not company:
+                # the key ("KCNC"), not as printed ("KCNC-TV" here, "KCNC" there): one name
+                company = next((k.value for k in keys if k.kind == HEADER_ID), None)
             if not company:
                 append_line(self.observations_path, json.dumps({"op": LEARNED, "correction": cid}))
                 continue
             raw_day = fields.get(date_field) if date_field else None
-            day = parse_date(raw_day) if raw_day else None
+            # the field's own order: an ad order's 02/03/20 is 3 February
+            order = doctype.spec(date_field).date_order if doctype and date_field else "dmy"
+            day = parse_date(raw_day, order) if raw_day else None
             obs = Observation(
                 cid,
                 str(row["doc_id"]),
                 str(company),
                 (fields.get(address) or None) if address else None,
                 day.isoformat() if day else None,
-                tuple(k.ident for k in extract_keys(text)),
+                tuple(k.ident for k in keys),
                 str(row["annotator"] or ""),
                 datetime.now(UTC).isoformat(),
             )

@@ -209,3 +209,24 @@ def test_multi_page_pdf_task_boxes_each_value_on_its_page(tmp_path: Path) -> Non
     assert box["item_index"] == 1 and box["value"]["rectanglelabels"] == ["GROSS_AMOUNT"]
     # 300 pt up a 792 pt page: about 62 % down the second page.
     assert 55 < box["value"]["y"] < 65
+
+
+def test_an_ad_order_task_shows_its_station_and_the_advertisers_canonical_name() -> None:
+    ad = load_doctype("ad_order")
+    none = FieldPrediction(None, 0, 0, "none", "none", 0.0)
+    pred = DocPrediction(
+        DOC,
+        {f.name: none for f in ad.fields}
+        | {"advertiser": FieldPrediction("MIKE BLOOMBERG 2020, INC", 0, 0, "model", "b", 0.8)},
+        "review",
+        [],
+        "v1",
+        header_vendor="KCNC-TV",
+        customers={"advertiser": "Mike Bloomberg 2020"},
+    )
+    data = review_task(ad, pred, [TaskPage("/u", 10, 10)], word_offsets(_words()), "b1")["data"]
+    assert data["vendor"] == "KCNC-TV"  # the data manager's column: the station, not the advertiser
+    assert data["docasset"]["header_vendor"] == "KCNC-TV"
+    assert data["docasset"]["customer_canonical"] == {"advertiser": "Mike Bloomberg 2020"}
+    receipt = review_task(RECEIPT, _pred(), [TaskPage("/u", 10, 10)], word_offsets(_words()), "b1")
+    assert receipt["data"]["docasset"]["header_vendor"] is None

@@ -112,7 +112,8 @@ def test_customer_spellings_from_corrections_give_a_repeat_advertiser_its_name(
     ad_order = load_doctype("ad_order")
     import_file(f, tmp_path / "store", ad_order, set(typed))
     store = VendorStore(tmp_path / "vendors")
-    # An ad order has no seller field: no vendor is learned, the advertisers are.
+    # An ad order has no seller field and these print no station: no vendor is learned, the
+    # advertisers are.
     assert store.learn(read_store(tmp_path / "store"), ORDERS, ad_order) == []
     pairs = dict(zip(typed, store.customer_pairs("advertiser"), strict=True))
     assert pairs["o1"] == ("MIKE BLOOMBERG 2020, INC", "Mike Bloomberg 2020")
@@ -142,3 +143,57 @@ def test_predictions_count_the_customers_the_aliases_know() -> None:
     preds = [pred("MIKE BLOOMBERG 2020, INC"), pred("Bernie 2020"), pred(None)]
     assert customers_recognised(known, preds) == 1
     assert customers_recognised(ad_order, preds) == 0
+
+
+STATIONS = {
+    "s1": "Page 1 of 4\nRemit Address: INVOICE\nKCNC-TV Advertiser Bernie 2020\nTEL 303-555-0100\n",
+    "s2": "CONTRACT\nKCNC Contract / Revision\nAgency phone 212-555-0199\n",
+    "s3": "INVOICE\nProperty WXIA\nWXIA Invoice # 1\n",
+}
+
+
+def test_stations_read_from_the_header_are_learned_from_corrections(tmp_path: Path) -> None:
+    from docasset.core.extraction.vendor_keys import document_keys
+    from docasset.core.extraction.vendors import match_vendor
+
+    f = tmp_path / "c.jsonl"
+    typed = {"s1": "02/03/20", "s2": "02/17/20", "s3": "03/01/20"}
+    f.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "doc_id": d,
+                    "annotator": "carol",
+                    "timestamp": f"2026-11-24T12:0{i}:00Z",
+                    "fields": {"advertiser": "Bernie 2020", "flight_from": day},
+                }
+            )
+            + "\n"
+            for i, (d, day) in enumerate(typed.items())
+        )
+    )
+    ad_order = load_doctype("ad_order")
+    import_file(f, tmp_path / "store", ad_order, set(typed))
+    store = VendorStore(tmp_path / "vendors")
+    learned = store.learn(read_store(tmp_path / "store"), STATIONS, ad_order)
+    # Keyed by the call sign alone (not the agency's phone), named by it, with provenance.
+    assert [(o.doc_id, o.company, o.keys) for o in learned] == [
+        ("s1", "KCNC", ("header_id:KCNC",)),
+        ("s2", "KCNC", ("header_id:KCNC",)),
+        ("s3", "WXIA", ("header_id:WXIA",)),
+    ]
+    assert {o.annotator for o in learned} == {"carol"}
+    reg = store.registry()
+    kcnc = next(v for v in reg.vendors.values() if v.name == "KCNC")
+    assert kcnc.confirmations == 2 and reg.conflicts == []
+    # US month-first flight dates (2020-02-03, not 2 March)
+    assert sorted(kcnc.dates) == ["2020-02-03", "2020-02-17"]
+    # A repeat station is recognised by the key its header prints.
+    text = "INVOICE\nKCNC-TV Invoice # 9\nWITH thanks\n"
+    m = match_vendor(text, reg, document_keys(ad_order, text))
+    assert m is not None and m.vendor_id == kcnc.id and m.key == "header_id:KCNC"
+    # Keyed by the call sign only: a header without one is no station's, even when its words
+    # contain a learned call sign ("WXIA" in "WXIAMI") that the name match would take.
+    other = "INVOICE\nSales Office: WXIAMI\n"
+    assert match_vendor(other, reg, document_keys(ad_order, other), by_name=False) is None
+    assert match_vendor(other, reg, document_keys(ad_order, other)) is not None
