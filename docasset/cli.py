@@ -99,8 +99,9 @@ def _demo(args: argparse.Namespace, workdir: Path) -> int:
         )
     print_summary(result)
     print(
-        f"\nDagster UI over these runs (from the repo root): DAGSTER_HOME={dagster_home} "
-        f"DOCASSET_HOME={workdir / 'work'} .venv/bin/dg dev"
+        # The venv activated: dg warns when the active venv is not the project's.
+        f"\nDagster UI over these runs (from the repo root): source .venv/bin/activate && "
+        f"DAGSTER_HOME={dagster_home} DOCASSET_HOME={workdir / 'work'} dg dev"
     )
     return EXIT_OK if result.all_runs_ok and result.reports else EXIT_ERROR
 
