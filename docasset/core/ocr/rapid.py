@@ -86,6 +86,12 @@ class RapidConfig:
         "key values on SROIE 040-099).",
         gt=0,
     )
+    mem_pattern: bool = tunable(
+        False,
+        "ONNX Runtime's memory pattern (one block per input shape planned for all of a run's "
+        "intermediate tensors). Off: the same reading and CPU per page, and the hybrid "
+        "worker's peak RSS 608 -> 515 MB on SROIE 040-059 (docs/ocr-cost.md).",
+    )
     row_tolerance: float = tunable(
         0.35,
         "A segment joins a row when its centre is within this share of the smaller of the two "
@@ -264,12 +270,65 @@ class PaddedRecognizer:
         return TextRecOutput(imgs, tuple(txts), scores, word_results, 0.0)
 
 
+def session_options(config: RapidConfig) -> Any:
+    """The ONNX Runtime options of both PP-OCR sessions: one intra-/inter-op thread
+    (parallelism comes from documents), no CPU memory arena (RapidOCR's default too), the
+    memory pattern per ``config.mem_pattern``, every graph optimisation, errors only."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.enable_cpu_mem_arena = False
+    # Why off: the recogniser sees a new input width nearly every segment and detection a new
+    # page size every page; the pattern's block for each run came on top of what the run
+    # freed, and the worker's peak RSS was ~90 MB higher for no CPU saved (docs/ocr-cost.md).
+    opts.enable_mem_pattern = config.mem_pattern
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 4
+    return opts
+
+
+def _model_path(engine: Any, kind: str, precision: str) -> Path:
+    """The ONNX file RapidOCR would load for ``kind`` (Det/Rec): the shipped int8 model
+    (checksum checked) or the wheel's fp32 model, which must be there (never downloaded)."""
+    if precision not in MODEL_KINDS:
+        raise OcrError(f"rapidocr.{kind.lower()}_model is {precision!r}: fp32 or int8")
+    if precision == "int8":
+        return int8_model_path(kind.lower())
+    from rapidocr.inference_engine.base import FileInfo, InferSession
+
+    cfg = engine.cfg[kind]
+    info = InferSession.get_model_url(
+        FileInfo(
+            engine_type=cfg.engine_type,
+            ocr_version=cfg.ocr_version,
+            task_type=cfg.task_type,
+            lang_type=cfg.lang_type,
+            model_type=cfg.model_type,
+        )
+    )
+    path = Path(engine.cfg.Global.model_root_dir) / Path(info["model_dir"]).name
+    if not path.is_file():
+        raise OcrError(f"{path}: the rapidocr wheel's {kind.lower()} model is missing")
+    return path
+
+
 def _new_rapidocr(config: RapidConfig) -> Any:
-    """A RapidOCR instance for these settings; its models load at the first page."""
+    """A RapidOCR instance for these settings with docasset's ONNX sessions (see
+    :func:`session_options`) handed to it; the models are loaded here."""
     # Belt and braces: onnxruntime 1.28 (pinned) has no telemetry; later versions do.
     os.environ["ORT_DISABLE_TELEMETRY"] = "1"
     try:
         import cv2
+        import onnxruntime as ort
+        from omegaconf import flag_override
+        from onnxruntime.capi.onnxruntime_pybind11_state import (
+            Fail,
+            InvalidArgument,
+            InvalidProtobuf,
+            NoSuchFile,
+        )
         from rapidocr import RapidOCR
     except ImportError as exc:
         raise OcrError(
@@ -277,25 +336,31 @@ def _new_rapidocr(config: RapidConfig) -> Any:
             "packages (pinned in constraints.txt)"
         ) from exc
     cv2.setNumThreads(1)  # parallelism comes from documents, as with Tesseract
-    models: dict[str, str] = {}
-    for kind, precision in (("Det", config.det_model), ("Rec", config.rec_model)):
-        if precision not in MODEL_KINDS:
-            raise OcrError(f"rapidocr.{kind.lower()}_model is {precision!r}: fp32 or int8")
-        if precision == "int8":
-            models[f"{kind}.model_path"] = str(int8_model_path(kind.lower()))
-    return RapidOCR(
+    ort_load_errors = (Fail, InvalidArgument, InvalidProtobuf, NoSuchFile)
+    engine = RapidOCR(
         params={
-            **models,
             "Global.use_cls": False,
             "Global.log_level": "warning",
             "Global.text_score": config.text_score,
-            "EngineConfig.onnxruntime.intra_op_num_threads": 1,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
             "Det.limit_type": "max",
             "Det.limit_side_len": config.det_max_side,
             "Rec.rec_batch_num": 1,
         }
     )
+    # RapidOCR builds its sessions from options it does not expose (the memory pattern), but
+    # takes a ready session from its config (rapidocr PR #451); an OmegaConf config holds
+    # one only with allow_objects.
+    for kind, precision in (("Det", config.det_model), ("Rec", config.rec_model)):
+        path = _model_path(engine, kind, precision)
+        try:
+            session = ort.InferenceSession(
+                str(path), sess_options=session_options(config), providers=["CPUExecutionProvider"]
+            )
+        except ort_load_errors as exc:
+            raise OcrError(f"{path}: onnxruntime cannot load the model ({exc})") from exc
+        with flag_override(engine.cfg, "allow_objects", True):
+            engine.cfg[kind].session = session
+    return engine
 
 
 def loaded_rapidocr(config: RapidConfig) -> Any:
@@ -306,11 +371,12 @@ def loaded_rapidocr(config: RapidConfig) -> Any:
         config.det_model,
         config.rec_model,
         config.rec_min_ratio,
+        config.mem_pattern,
     )
     with _LOCK:
         if key not in _LOADED:
             engine = _new_rapidocr(config)
-            engine._load_det_model()  # load now, once, under the lock (not at a first page)
+            engine._load_det_model()  # wrap the sessions now, under the lock
             engine._load_rec_model()
             if config.rec_min_ratio != _LIBRARY_MIN_RATIO:
                 engine.text_rec = PaddedRecognizer(engine.text_rec, config.rec_min_ratio)
