@@ -36,7 +36,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from docasset.core.ocr.rapid import PaddedRecognizer, RapidConfig, loaded_rapidocr
+from docasset.core.ocr.rapid import (
+    PaddedRecognizer,
+    RapidConfig,
+    loaded_rapidocr,
+    session_options,
+)
 
 
 def _squash(s: str) -> str:
@@ -74,12 +79,8 @@ def _session(rec: PaddedRecognizer, arena: bool) -> None:
     import onnxruntime as ort
 
     old = rec.rec.session.session
-    so = ort.SessionOptions()
-    so.log_severity_level = 4
+    so = session_options(RapidConfig())  # the shipped options, the arena as asked
     so.enable_cpu_mem_arena = arena
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.intra_op_num_threads = so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     rec.rec.session.session = ort.InferenceSession(
         old._model_path, sess_options=so, providers=["CPUExecutionProvider"]
     )

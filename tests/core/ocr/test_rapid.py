@@ -26,6 +26,7 @@ from docasset.core.ocr.rapid import (
     RapidEngine,
     Segment,
     int8_model_path,
+    loaded_rapidocr,
     merge_rows,
     recorded_sum,
     split_words,
@@ -158,6 +159,19 @@ def test_nothing_is_downloaded_at_run_time(tmp_path: Path) -> None:
     assert out["net"] is False  # the namespace really had no network
     assert {"INVOICE", "Acme", "Harbour"} <= set(out["words"])
     assert [p for p in home.rglob("*")] == []  # no cache, no telemetry, no model download
+
+
+def test_the_onnx_sessions_get_docasset_s_options() -> None:
+    # RapidOCR does not expose the memory pattern: docasset builds the sessions and hands them
+    # over. What RapidOCR runs must be those sessions, with the configured pattern.
+    for mem_pattern in (False, True):
+        engine = loaded_rapidocr(RapidConfig(mem_pattern=mem_pattern))
+        for stage in (engine.text_det, engine.text_rec):
+            opts = stage.session.session.get_session_options()
+            assert opts.enable_mem_pattern is mem_pattern
+            assert opts.enable_cpu_mem_arena is False
+            assert (opts.intra_op_num_threads, opts.inter_op_num_threads) == (1, 1)
+    assert RapidConfig().mem_pattern is False  # the default measured in docs/ocr-cost.md
 
 
 @pytest.mark.parametrize(
