@@ -88,9 +88,15 @@ class RapidConfig:
     )
     mem_pattern: bool = tunable(
         False,
-        "ONNX Runtime's memory pattern (one block per input shape planned for all of a run's "
-        "intermediate tensors). Off: the same reading and CPU per page, and the hybrid "
-        "worker's peak RSS 608 -> 515 MB on SROIE 040-059 (docs/ocr-cost.md).",
+        "ONNX Runtime's memory pattern (one block planned per input shape for all of a run's "
+        "intermediate tensors). Off, with the arena on: the hybrid worker's peak RSS ~630 -> "
+        "~505 MB on SROIE 040-059, the same reading and CPU (docs/ocr-cost.md).",
+    )
+    cpu_mem_arena: bool = tunable(
+        True,
+        "ONNX Runtime's CPU memory arena (intermediate tensors reused instead of allocated and "
+        "freed per operator): with the memory pattern off it keeps the CPU per page as it was "
+        "(docs/ocr-cost.md).",
     )
     row_tolerance: float = tunable(
         0.35,
@@ -272,18 +278,18 @@ class PaddedRecognizer:
 
 def session_options(config: RapidConfig) -> Any:
     """The ONNX Runtime options of both PP-OCR sessions: one intra-/inter-op thread
-    (parallelism comes from documents), no CPU memory arena (RapidOCR's default too), the
-    memory pattern per ``config.mem_pattern``, every graph optimisation, errors only."""
+    (parallelism comes from documents), the memory pattern and the CPU arena per ``config``,
+    every graph optimisation, errors only."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
-    opts.enable_cpu_mem_arena = False
-    # Why off: the recogniser sees a new input width nearly every segment and detection a new
-    # page size every page; the pattern's block for each run came on top of what the run
-    # freed, and the worker's peak RSS was ~90 MB higher for no CPU saved (docs/ocr-cost.md).
+    # Measured on SROIE 040-059 (docs/ocr-cost.md): the pattern on (ONNX Runtime's default)
+    # cost the worker ~125 MB of peak RSS; off alone it cost ~7 % more CPU per page (tensors
+    # allocated and freed operator by operator), which the arena takes back.
     opts.enable_mem_pattern = config.mem_pattern
+    opts.enable_cpu_mem_arena = config.cpu_mem_arena
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 4
     return opts
@@ -372,6 +378,7 @@ def loaded_rapidocr(config: RapidConfig) -> Any:
         config.rec_model,
         config.rec_min_ratio,
         config.mem_pattern,
+        config.cpu_mem_arena,
     )
     with _LOCK:
         if key not in _LOADED:

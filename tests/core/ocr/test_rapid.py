@@ -164,14 +164,14 @@ def test_nothing_is_downloaded_at_run_time(tmp_path: Path) -> None:
 def test_the_onnx_sessions_get_docasset_s_options() -> None:
     # RapidOCR does not expose the memory pattern: docasset builds the sessions and hands them
     # over. What RapidOCR runs must be those sessions, with the configured pattern.
-    for mem_pattern in (False, True):
-        engine = loaded_rapidocr(RapidConfig(mem_pattern=mem_pattern))
+    for pattern, arena in ((False, True), (True, False)):
+        engine = loaded_rapidocr(RapidConfig(mem_pattern=pattern, cpu_mem_arena=arena))
         for stage in (engine.text_det, engine.text_rec):
             opts = stage.session.session.get_session_options()
-            assert opts.enable_mem_pattern is mem_pattern
-            assert opts.enable_cpu_mem_arena is False
+            assert (opts.enable_mem_pattern, opts.enable_cpu_mem_arena) == (pattern, arena)
             assert (opts.intra_op_num_threads, opts.inter_op_num_threads) == (1, 1)
-    assert RapidConfig().mem_pattern is False  # the default measured in docs/ocr-cost.md
+    default = RapidConfig()  # the defaults measured in docs/ocr-cost.md
+    assert (default.mem_pattern, default.cpu_mem_arena) == (False, True)
 
 
 @pytest.mark.parametrize(
