@@ -2,7 +2,7 @@
 
 ```bash
 OMP_THREAD_LIMIT=1 nice -n 10 .venv/bin/python -m evals.rss_profile --images DIR \
-    [--engine hybrid] [--passes 3] [--mem-pattern]
+    [--engine hybrid] [--passes 3] [--mem-pattern] [--no-arena]
 ```
 
 One process plays a long-lived worker (``ocr_documents`` over the scans, one worker thread,
@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine", default="hybrid", help="tesseract, rapidocr or hybrid")
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument(
-        "--mem-pattern", action="store_true", help="ONNX Runtime's memory pattern on (off: default)"
+        "--mem-pattern", action="store_true", help="ONNX Runtime's memory pattern on (default off)"
     )
+    ap.add_argument("--no-arena", action="store_true", help="its CPU arena off (default on)")
     args = ap.parse_args(argv)
     _checkpoint("start")
     from docasset.core.extraction.fields import load_doctype
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from evals.bench_ocr import scan_paths
 
     _checkpoint("imports")
-    rapid = RapidConfig(mem_pattern=args.mem_pattern)
+    rapid = RapidConfig(mem_pattern=args.mem_pattern, cpu_mem_arena=not args.no_arena)
     engine = make_engine(
         args.engine, OcrConfig(), rapid, EscalationConfig(), load_doctype("receipt")
     )
