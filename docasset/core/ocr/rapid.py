@@ -89,8 +89,8 @@ class RapidConfig:
     mem_pattern: bool = tunable(
         False,
         "ONNX Runtime's memory pattern (one block planned per input shape for all of a run's "
-        "intermediate tensors). Off, with the arena on: the hybrid worker's peak RSS ~630 -> "
-        "~505 MB on SROIE 040-059, the same reading and CPU (docs/ocr-cost.md).",
+        "intermediate tensors). Off, with the arena on: the hybrid worker's peak RSS 602-700 -> "
+        "507-526 MB on SROIE 040-059, the same reading and CPU (docs/ocr-cost.md).",
     )
     cpu_mem_arena: bool = tunable(
         True,
