@@ -100,7 +100,8 @@ case "$CMD" in
     # tests/conftest.py, stay in one worker too); one worker more than the cores, because the
     # integration files wait on servers and sensors and a worker that waits leaves a core idle;
     # DOCASSET_TEST_WORKERS=0 runs serially.
-    workers="${DOCASSET_TEST_WORKERS:-$(($(nproc) + 1))}"
+    # (nproc without the OMP limits: GNU nproc obeys OMP_THREAD_LIMIT, exported as 1 above.)
+    workers="${DOCASSET_TEST_WORKERS:-$(($(env -u OMP_THREAD_LIMIT -u OMP_NUM_THREADS nproc) + 1))}"
     exec .venv/bin/python -m pytest -n "$workers" --dist loadfile "$@";;
   labelstudio)
     shift || true
