@@ -90,24 +90,33 @@ ORDERS = {
 }
 
 
+def _write_corrections(
+    path: Path, fields_of: dict[str, dict[str, str]], annotator: str, hour: int
+) -> None:
+    """A corrections file: one record per document, a minute apart from ``hour``:00."""
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "doc_id": d,
+                    "annotator": annotator,
+                    "timestamp": f"2026-11-24T{hour}:0{i}:00Z",
+                    "fields": fields,
+                }
+            )
+            + "\n"
+            for i, (d, fields) in enumerate(fields_of.items())
+        )
+    )
+
+
 def test_customer_spellings_from_corrections_give_a_repeat_advertiser_its_name(
     tmp_path: Path,
 ) -> None:
     f = tmp_path / "c.jsonl"
     typed = {"o1": "Mike Bloomberg 2020", "o2": "Mike Bloomberg 2020", "o3": "Bernie 2020"}
-    f.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "doc_id": d,
-                    "annotator": "bob",
-                    "timestamp": f"2026-11-24T11:0{i}:00Z",
-                    "fields": {"advertiser": name, "contract_num": "1"},
-                }
-            )
-            + "\n"
-            for i, (d, name) in enumerate(typed.items())
-        )
+    _write_corrections(
+        f, {d: {"advertiser": name, "contract_num": "1"} for d, name in typed.items()}, "bob", 11
     )
     ad_order = load_doctype("ad_order")
     import_file(f, tmp_path / "store", ad_order, set(typed))
@@ -158,19 +167,11 @@ def test_stations_read_from_the_header_are_learned_from_corrections(tmp_path: Pa
 
     f = tmp_path / "c.jsonl"
     typed = {"s1": "02/03/20", "s2": "02/17/20", "s3": "03/01/20"}
-    f.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "doc_id": d,
-                    "annotator": "carol",
-                    "timestamp": f"2026-11-24T12:0{i}:00Z",
-                    "fields": {"advertiser": "Bernie 2020", "flight_from": day},
-                }
-            )
-            + "\n"
-            for i, (d, day) in enumerate(typed.items())
-        )
+    _write_corrections(
+        f,
+        {d: {"advertiser": "Bernie 2020", "flight_from": day} for d, day in typed.items()},
+        "carol",
+        12,
     )
     ad_order = load_doctype("ad_order")
     import_file(f, tmp_path / "store", ad_order, set(typed))
