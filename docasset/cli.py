@@ -604,10 +604,10 @@ def cmd_labelstudio(args: argparse.Namespace) -> int:
 
 
 def _ocr_engine_option(p: argparse.ArgumentParser) -> None:
-    from docasset.core.ocr.engine import ENGINE_NAMES
-    from docasset.core.ocr.tesseract import OcrConfig
+    # The names module, not the engines: the parser is built on every start (0.9 s).
+    from docasset.core.ocr.names import DEFAULT_ENGINE as default
+    from docasset.core.ocr.names import ENGINE_NAMES
 
-    default = OcrConfig().engine
     p.add_argument(
         "--ocr-engine",
         choices=ENGINE_NAMES,

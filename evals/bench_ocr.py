@@ -69,8 +69,9 @@ from docasset.core.intake.scans import (
     iter_pages,
     page_quality,
 )
-from docasset.core.ocr.engine import ENGINE_NAMES, Engine, ocr_documents
+from docasset.core.ocr.engine import Engine, ocr_documents
 from docasset.core.ocr.hybrid import EscalationConfig
+from docasset.core.ocr.names import ENGINE_NAMES
 from docasset.core.ocr.rapid import RapidConfig, RapidEngine, loaded_rapidocr
 from docasset.core.ocr.tesseract import OcrConfig, prepare_page
 from docasset.core.ocr.text import document_text

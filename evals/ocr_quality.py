@@ -45,7 +45,7 @@ import numpy as np
 import polars as pl
 
 from docasset.core.intake.scans import inspect_file, iter_pages
-from docasset.core.ocr.engine import ENGINE_NAMES
+from docasset.core.ocr.names import ENGINE_NAMES
 from docasset.core.ocr.tesseract import OcrConfig, ocr_page
 from docasset.core.ocr.text import document_text
 from docasset.errors import DocassetError

@@ -30,7 +30,8 @@ from docasset.core.extraction.extract import ModelBundle, predict_documents, pre
 from docasset.core.extraction.fields import DocType, load_doctype
 from docasset.core.extraction.prediction_table import to_json
 from docasset.core.extraction.routing import DocPrediction
-from docasset.core.ocr.engine import ENGINE_NAMES, OCR_META, Engine, engine_mismatch
+from docasset.core.ocr.engine import OCR_META, Engine, engine_mismatch
+from docasset.core.ocr.names import ENGINE_NAMES
 from docasset.core.ocr.tesseract import OcrConfig
 from docasset.errors import DocassetError, EvaluationError
 

@@ -62,6 +62,7 @@ WORLD_FILES = {
         "tests/defs/test_crash_recovery.py",
         "tests/defs/test_e2e.py",
         "tests/defs/test_gates.py",
+        "tests/defs/test_health.py",
         "tests/defs/test_ocr_engines.py",
     ),
 }
@@ -72,7 +73,6 @@ _UNIT_OF_FILE = {f: f"world:{w}" for w, files in WORLD_FILES.items() for f in fi
 # development.md, *Suite speed*); every other file follows in collection order.
 LONGEST_FIRST = (
     "world:loop",
-    "tests/defs/test_health.py",
     "tests/test_cli.py",
     "tests/integration/test_label_studio.py",
     "tests/integration/test_scale_out.py",

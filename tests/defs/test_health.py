@@ -1,17 +1,18 @@
-"""Production health through the real graph: a model trained on 10 vendors and months 1-9;
+"""Production health through the real graph: a model trained on 10 vendors and months 1-9 (the
+session loop's first model, tests/defs/conftest.py);
 an in-distribution stream keeps every health check green, and each shifted stream (new vendor
 layouts, low-DPI scans, irrelevant pages, dates from unseen months) fires its matching check
 with the right root-cause hint.
 
-One trained working directory per session; each stream runs on its own copy (its own
-Dagster instance) so that each day's window holds that stream only.
+Each stream runs on its own copy of the trained working directory (its own Dagster
+instance) so that each day's window holds that stream only.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,54 +29,38 @@ from docasset.defs.settings import Settings
 from docasset.sim.operators import corrections_from_keys, write_corrections
 from docasset.sim.synthetic import degrade
 from docasset.sim.synthetic.generate import generate, vendor_catalogue
-from tests.defs.conftest import UNCERTIFIED
+from tests.defs.conftest import N_TRAIN_VENDORS, TRAIN_MONTHS, UNCERTIFIED, Loop
 
 pytestmark = pytest.mark.e2e  # real runs through the Dagster graph
 
-TRAIN_VENDORS = vendor_catalogue()[:10]
-NEW_VENDORS = vendor_catalogue()[10:]
-TRAIN_MONTHS = list(range(1, 10))
+TRAIN_VENDORS = vendor_catalogue()[:N_TRAIN_VENDORS]
+NEW_VENDORS = vendor_catalogue()[N_TRAIN_VENDORS:]
+# The loop's settings (tests/defs/conftest.py): 44 synthetic receipts cannot certify 99 % (299
+# checked values per field): the reference automation these tests see drop comes from the point
+# estimate (see conftest UNCERTIFIED).
 SETTINGS: dict[str, dict[str, object]] = {
     "inbox": {"settle_seconds": 0.0},
     "retrain": {"min_corrections": 20},
     "split": {"min_golden": 4},
-    # 44 synthetic receipts cannot certify 99 % (299 checked values per field): the reference
-    # automation these tests see drop comes from the point estimate (see conftest UNCERTIFIED).
     "routing": UNCERTIFIED,
 }
 
 
 @dataclass
 class Trained:
-    """A working directory and instance whose production model knows TRAIN_VENDORS/MONTHS."""
+    """A working directory whose production model knows TRAIN_VENDORS/MONTHS only, and the
+    batch partitions its instance had."""
 
-    root: Path
     home: Path
     batches: list[str]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
-    root = tmp_path_factory.mktemp("health")
-    home = root / "work"
-    wd = Workdir(home)
-    (root / "dh").mkdir()
-    with dg.instance_for_test(temp_dir=str(root / "dh")) as instance:
-        driver = LocalDriver(instance, build_definitions(str(home), Settings(**SETTINGS)), home)
-        boot = root / "boot"
-        for d in generate(
-            boot, 44, seed=21, vendors=TRAIN_VENDORS, months=TRAIN_MONTHS, prefix="b-"
-        ):
-            shutil.copy(d.image_path, wd.inbox / d.image_path.name)
-        assert all(r.success for r in driver.tick("inbox_sensor"))
-        write_corrections(
-            wd.corrections_inbox / "boot.jsonl", corrections_from_keys(wd, boot / "key")
-        )
-        assert all(r.success for r in driver.tick("corrections_sensor"))
-        train = {"ops": {"candidate_model": {"config": {"epochs": 15, "patience": 3}}}}
-        [retrain] = driver.tick("retrain_sensor", train)
-        assert retrain.success
-        yield Trained(root, home, instance.get_dynamic_partitions("batches"))
+def trained(loop: Loop) -> Trained:
+    """The session loop as its first model was promoted: 44 receipts of TRAIN_VENDORS and
+    TRAIN_MONTHS taken in, corrected, trained on (15 epochs, patience 3)."""
+    assert loop.trained_home is not None and loop.trained_batches
+    return Trained(loop.trained_home, loop.trained_batches)
 
 
 @dataclass

@@ -29,7 +29,6 @@ from docasset.core.isolation import isolated
 from docasset.core.ocr.words import empty_words
 from docasset.errors import DocumentError, OcrError, ScanError
 
-ENGINE_NAMES: tuple[str, ...] = ("tesseract", "rapidocr", "hybrid")  # OcrConfig.engine's values
 DEFAULT_LIMITS = IntakeLimits()
 OCR_META = "ocr"  # model.json / registry key of the engine identity
 

@@ -25,6 +25,7 @@ from pytesseract import Output
 
 from docasset.core.intake.scans import PageQuality, effective_dpi, page_quality
 from docasset.core.ocr.engine import PageEngine
+from docasset.core.ocr.names import DEFAULT_ENGINE
 from docasset.core.ocr.words import WORD_DTYPES, empty_words, validate_words
 from docasset.core.tunable import tunable
 from docasset.errors import OcrError
@@ -52,8 +53,8 @@ class OcrConfig:
     CER 0.21 -> 0.02), so set it for sources known to be low resolution.
     """
 
-    engine: Literal["tesseract", "rapidocr", "hybrid"] = tunable(
-        "hybrid",
+    engine: Literal["tesseract", "rapidocr", "hybrid"] = tunable(  # names.EngineName
+        DEFAULT_ENGINE,
         "OCR engine: tesseract, rapidocr (PP-OCR on ONNX Runtime) or hybrid (Tesseract, and "
         "RapidOCR for pages the escalation evidence says are hard; see Settings.escalation).",
     )
