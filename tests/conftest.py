@@ -103,7 +103,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: rank.get(_unit(item), len(rank)))
 
 
-# Recorded Tesseract answers for the tests that do not test OCR (tests/tesseract_replay.py).
+# Recorded OCR answers (Tesseract, RapidOCR) for the tests that do not test OCR
+# (tests/tesseract_replay.py).
 _REPLAY = tesseract_replay.install()
 
 
@@ -144,11 +145,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not replayed + computed:  # no test here asked Tesseract
         return
     terminalreporter.write_line(
-        f"tesseract replay: {replayed} answers replayed, {computed} computed by Tesseract "
+        f"OCR replay: {replayed} answers replayed, {computed} computed by Tesseract or RapidOCR "
         "outside tests/tesseract_replay.py REAL_OCR (record them: DOCASSET_TESSERACT_REPLAY="
         "record, then python -m tests.tesseract_replay merge)"
         if computed
-        else f"tesseract replay: {replayed} answers replayed, none missing"
+        else f"OCR replay: {replayed} answers replayed, none missing"
     )
 
 

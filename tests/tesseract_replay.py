@@ -1,4 +1,4 @@
-"""Tesseract replay: the tests that do not test OCR read recorded Tesseract answers.
+"""OCR replay: the tests that do not test OCR read recorded Tesseract and RapidOCR answers.
 
 The Dagster, simulation and CLI worlds OCR a few hundred generated receipts; Tesseract is most
 of their CPU. Those tests are about what happens to the words, not about reading them, so each
@@ -9,8 +9,14 @@ the installed Tesseract's version. Everything around the call (page preparation,
 table, its validation) runs as in production, and the answer is byte for byte what Tesseract
 gave, so a replayed test sees the words a real run sees.
 
+RapidOCR (the hybrid engine's second reader) is replayed the same way: the call of the loaded
+RapidOCR object on a page's grayscale array is answered with the boxes, texts and scores it
+returned, keyed by the array's bytes, the RapidOCR settings that load the object and the
+versions of rapidocr, its models and ONNX Runtime (``rapid._version``); the models are loaded
+only when an answer is missing.
+
 A call with no recording (another Tesseract, a generator change, a new test) runs the real
-Tesseract: a stale recording costs time, never correctness. The tests of OCR itself
+engine: a stale recording costs time, never correctness. The tests of OCR itself
 (:data:`REAL_OCR`) and the real-server integration tests always run Tesseract.
 
 Recording: ``DOCASSET_TESSERACT_REPLAY=record`` makes every worker write the answers it had to
@@ -30,10 +36,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytesseract
 from PIL import Image
 
+from docasset.core.ocr import rapid
+
 RECORDING = Path(__file__).parent / "data" / "tesseract-replay.json.gz"
+REAL_RAPID = rapid.loaded_rapidocr  # RapidOCR's loader as docasset has it (install patches it)
 MODE = os.environ.get("DOCASSET_TESSERACT_REPLAY", "replay")  # replay | record | off
 # Test paths (prefixes) that test reading pages: always the real Tesseract.
 REAL_OCR = (
@@ -99,13 +109,55 @@ class Replay:
         return path
 
 
+class RapidAnswer:
+    """What a RapidOCR call returns, as far as ``RapidEngine.read_page`` reads it."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.boxes, self.txts, self.scores = answer["boxes"], answer["txts"], answer["scores"]
+
+    def __len__(self) -> int:
+        return len(self.txts or ())
+
+
+class ReplayedRapid:
+    """Stands in for the loaded RapidOCR object: answers recorded calls, loads the real one
+    (``load``) for the others."""
+
+    def __init__(self, replay: Replay, config: Any, load: Callable[[Any], Any]) -> None:
+        self.replay, self.config, self.load = replay, config, load
+
+    def __call__(self, gray: Any) -> Any:
+        replay = self.replay
+        h = hashlib.sha256(f"rapid {gray.dtype} {gray.shape}".encode())
+        h.update(gray.tobytes())
+        h.update(json.dumps([rapid._version(self.config), repr(self.config)]).encode())
+        key = h.hexdigest()
+        if key in replay.answers:
+            replay.hits += 1
+            return RapidAnswer(replay.answers[key])
+        replay.misses += 1
+        res = self.load(self.config)(gray)
+        answer = {  # float32 values are exact as float64, and in JSON
+            "boxes": None if res.boxes is None else np.asarray(res.boxes, np.float64).tolist(),
+            "txts": None if res.txts is None else [str(t) for t in res.txts],
+            "scores": None if res.scores is None else [float(v) for v in res.scores],
+        }
+        replay.answers[key] = replay.new[key] = answer
+        return RapidAnswer(answer)
+
+
 def install() -> Replay | None:
-    """Patch pytesseract for this process (None when replay is off)."""
+    """Patch pytesseract and RapidOCR's loader for this process (None when replay is off)."""
     if MODE == "off":
         return None
     replay = Replay(RECORDING)
     pytesseract.image_to_data = replay.wrap("data", pytesseract.image_to_data)
     pytesseract.image_to_osd = replay.wrap("osd", pytesseract.image_to_osd)
+
+    def loaded(config: Any) -> Any:
+        return ReplayedRapid(replay, config, REAL_RAPID) if replay.active else REAL_RAPID(config)
+
+    rapid.loaded_rapidocr = loaded  # type: ignore[assignment]
     return replay
 
 
