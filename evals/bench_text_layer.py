@@ -28,7 +28,7 @@ from docasset.core.datasets.offline import process_cpu_seconds
 from docasset.core.extraction.fields import load_doctype
 from docasset.core.extraction.ocr_escalation import default_engine
 from docasset.core.intake.scans import IntakeLimits, inspect_file
-from docasset.core.ocr.engine import ENGINE_NAMES
+from docasset.core.ocr.names import ENGINE_NAMES
 from docasset.core.ocr.pdf_text import PDF_TEXT, page_reasons
 from docasset.core.ocr.tesseract import OcrConfig
 
