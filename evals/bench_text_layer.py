@@ -31,6 +31,7 @@ from docasset.core.intake.scans import IntakeLimits, inspect_file
 from docasset.core.ocr.names import ENGINE_NAMES
 from docasset.core.ocr.pdf_text import PDF_TEXT, page_reasons
 from docasset.core.ocr.tesseract import OcrConfig
+from docasset.errors import LabelledDataError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,14 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--engine", choices=ENGINE_NAMES, default=OcrConfig().engine)
     p.add_argument("--doc-type", default="ad_order")
     a = p.parse_args(argv)
-    if not (Path(a.dataset) / "img").is_dir():
-        print(f"{a.dataset}: not a labelled folder (no img/)", file=sys.stderr)
-        return 2
     doctype = load_doctype(a.doc_type)
     layer = default_engine(doctype, a.engine, "auto")
     ocr = default_engine(doctype, a.engine, "never")
     limits = IntakeLimits()
-    docs = [d for d in read_labelled_folder(Path(a.dataset)) if d.image.suffix.lower() == ".pdf"]
+    try:
+        labelled = read_labelled_folder(Path(a.dataset))
+    except LabelledDataError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    docs = [d for d in labelled if d.image.suffix.lower() == ".pdf"]
     cpu_layer = cpu_ocr = 0.0
     pages = mixed = 0
     reasons: dict[str, int] = {}

@@ -35,6 +35,7 @@ from docasset.core.extraction.fields import DocType, load_doctype
 from docasset.core.extraction.ocr_escalation import default_engine
 from docasset.core.extraction.vendor_keys import document_keys, header_key
 from docasset.core.extraction.vendors import Observation, build_registry, match_vendor
+from docasset.errors import LabelledDataError
 from evals.run import load_ocr
 
 
@@ -95,11 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--show", action="store_true")
     a = p.parse_args(argv)
-    if not (Path(a.dataset) / "img").is_dir():
-        print(f"{a.dataset}: not a labelled folder (no img/)", file=sys.stderr)
-        return 2
     doctype = load_doctype(a.doc_type)
-    docs = read_labelled_folder(Path(a.dataset))[: a.first]
+    try:
+        docs = read_labelled_folder(Path(a.dataset))[: a.first]
+    except LabelledDataError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     cache = Path(a.ocr_cache) if a.ocr_cache else None
     ocr = load_ocr(docs, cache, 1, default_engine(doctype, None))
     texts = {d.id: ocr.texts[d.id] for d in docs if d.id in ocr.texts}
